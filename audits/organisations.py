@@ -1,0 +1,90 @@
+"""Load NHS trusts, Cancer Alliances and predecessor codes from seed CSVs.
+
+Re-runnable: a newer file updates names and alliances, adds trusts, and marks
+trusts that are no longer listed inactive (never deleted: results refer to them).
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from django.db import transaction
+
+from audits.ingest.parse import ProviderLookup
+from audits.models import Alliance as _Alliance
+from audits.models import Trust as _Trust
+from audits.models import TrustSuccessor as _TrustSuccessor
+
+SEED_DIR = Path(__file__).resolve().parent / "seed"
+
+
+class OrganisationFileError(ValueError):
+    """A seed file is malformed; the message names the file, line and field."""
+
+
+@dataclass(frozen=True)
+class LoadSummary:
+    alliances: int
+    trusts: int
+    inactive: int
+    successors: int
+
+
+def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = [name for name in required if name not in (reader.fieldnames or [])]
+        if missing:
+            raise OrganisationFileError(f"{path.name}: missing column(s) {', '.join(missing)}")
+        return [(reader.line_num, {k: (v or "").strip() for k, v in row.items()}) for row in reader]
+
+
+@transaction.atomic
+def load_organisations(*, directory: Path = SEED_DIR, models=None) -> LoadSummary:
+    """Upsert alliances, trusts and successors from ``directory`` in one transaction.
+
+    ``models`` lets a data migration pass its historical (Alliance, Trust, TrustSuccessor).
+    """
+    Alliance, Trust, TrustSuccessor = models or (_Alliance, _Trust, _TrustSuccessor)
+    alliances = _rows(directory / "cancer_alliances.csv", ("alliance_code", "alliance_name"))
+    trusts = _rows(directory / "trusts.csv", ("trust_code", "trust_name", "alliance_code"))
+    successors = _rows(directory / "successors.csv", ("predecessor_code", "successor_code", "effective_from"))
+
+    for _, row in alliances:
+        Alliance.objects.update_or_create(code=row["alliance_code"], defaults={"name": row["alliance_name"]})
+    alliance_codes = set(Alliance.objects.values_list("code", flat=True))
+    listed = set()
+    for line, row in trusts:
+        if row["alliance_code"] not in alliance_codes:
+            raise OrganisationFileError(
+                f"trusts.csv line {line}: alliance_code {row['alliance_code']!r} is not a known Cancer Alliance")
+        code = row["trust_code"].upper()
+        listed.add(code)
+        Trust.objects.update_or_create(code=code, defaults={
+            "name": row["trust_name"], "alliance_id": row["alliance_code"],
+            "icb_code": row.get("icb_code", ""), "region": row.get("nhs_region", ""), "active": True,
+        })
+    inactive = Trust.objects.exclude(code__in=listed).update(active=False)
+    for line, row in successors:
+        if row["successor_code"].upper() not in listed:
+            raise OrganisationFileError(
+                f"successors.csv line {line}: successor_code {row['successor_code']!r} is not in trusts.csv")
+        try:
+            since = date.fromisoformat(row["effective_from"])
+        except ValueError as exc:
+            raise OrganisationFileError(
+                f"successors.csv line {line}: effective_from {row['effective_from']!r} is not YYYY-MM-DD") from exc
+        TrustSuccessor.objects.update_or_create(predecessor_code=row["predecessor_code"].upper(), defaults={
+            "successor_id": row["successor_code"].upper(), "effective_from": since, "note": row.get("note", ""),
+        })
+    return LoadSummary(len(alliances), len(listed), inactive, len(successors))
+
+
+def provider_lookup() -> ProviderLookup:
+    """Trust codes an extract may use, for the validator."""
+    return ProviderLookup(
+        current=frozenset(_Trust.objects.filter(active=True).values_list("code", flat=True)),
+        successors={s.predecessor_code: (s.successor_id, s.effective_from) for s in _TrustSuccessor.objects.all()},
+    )

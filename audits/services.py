@@ -1,0 +1,174 @@
+"""Writes: importing an extract as a release, withdrawing a release, running an import job.
+
+One service, ``import_extract``, serves every door (web job, command line, API).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, BinaryIO
+
+from celery import current_app
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import transaction
+from django.utils import timezone
+
+from audits.ingest.load import copy_batches, ensure_table, lock_audit, storage_table_name
+from audits.ingest.parse import ExtractParser, ExtractRejected, ParseReport, RowError
+from audits.models import Audit, ImportJob, Release, analyst_group_name
+from audits.organisations import provider_lookup
+from audits.registry import get_definition
+from audits.schema import AuditDefinition
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ImportOutcome:
+    status: str  # "accepted" or "rejected"
+    report: ParseReport
+    release: Release | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status == "accepted"
+
+    def as_json(self) -> dict[str, Any]:
+        """The report every door returns (the command's --json, the API, the job page)."""
+        return {
+            "status": self.status,
+            "release": self.release.pk if self.release else None,
+            "version": self.release.version if self.release else None,
+            "rows": self.report.rows,
+            "errors": [e.as_dict() for e in self.report.errors],
+            "error_count": self.report.error_count,
+            "warnings": list(self.report.warnings),
+        }
+
+
+def sync_audit(definition: AuditDefinition) -> Audit:
+    """Make sure the audit's database record and analyst group exist and match its file."""
+    audit, _ = Audit.objects.update_or_create(code=definition.code, defaults={
+        "name": definition.name, "short_name": definition.short_name, "definition_sha": definition.sha256})
+    Group.objects.get_or_create(name=analyst_group_name(definition.code))
+    return audit
+
+
+def import_extract(*, audit_code: str, stream: BinaryIO, file_name: str, extract_date: date,
+                   origin: str, user=None, uploaded_by_name: str = "",
+                   progress: Callable[[ExtractParser], None] | None = None) -> ImportOutcome:
+    """Check an extract and, if every row passes, store it as the audit's next release.
+
+    A refused file leaves every table as it was: the release, its rows and any
+    new storage table are written in one transaction that rolls back on error.
+    """
+    definition = get_definition(audit_code)
+    parser = ExtractParser(definition, extract_date, provider_lookup())
+    try:
+        with transaction.atomic():
+            audit = sync_audit(definition)
+            lock_audit(audit.code)
+            table = ensure_table(definition)
+            version = (Release.objects.filter(audit=audit).order_by("-version")
+                       .values_list("version", flat=True).first() or 0) + 1
+            release = Release.objects.create(
+                audit=audit, version=version, file_name=file_name[:255], sha256=f"pending-{version}",
+                extract_date=extract_date, origin=origin, uploaded_by=user,
+                uploaded_by_name=uploaded_by_name or (user.get_username() if user else ""),
+                definition=definition.raw, definition_sha=definition.sha256, storage_table=table)
+            rows = copy_batches(definition=definition, table=table, release_id=release.pk,
+                                batches=parser.batches(stream), parser=parser, progress=progress)
+            report = parser.finish()
+            _refuse_repeated_file(audit, report)
+            release.sha256 = report.sha256
+            release.size_bytes = report.size_bytes
+            release.rows = rows
+            release.period_start = report.period_start
+            release.period_end = report.period_end
+            release.quality_report = report.quality
+            release.warnings = report.warnings
+            release.save()
+            transaction.on_commit(lambda: after_release_accepted(release.pk))
+    except ExtractRejected as rejected:
+        return ImportOutcome("rejected", rejected.report)
+    logger.info("accepted %s release %s: %s rows from %s", audit.code, release.version, rows, file_name)
+    return ImportOutcome("accepted", report, release)
+
+
+def _refuse_repeated_file(audit: Audit, report: ParseReport) -> None:
+    earlier = Release.objects.filter(audit=audit, sha256=report.sha256).first()
+    if earlier:
+        when = timezone.localtime(earlier.uploaded_at).strftime("%d %b %Y %H:%M")
+        state = " (since withdrawn)" if earlier.is_withdrawn else ""
+        report.error_count += 1
+        report.errors.insert(0, RowError(None, "", report.sha256,
+                                         f"this file was already imported as {audit.code} release {earlier.version}"
+                                         f"{state} on {when}; nothing was imported"))
+        raise ExtractRejected(report)
+
+
+def after_release_accepted(release_id: int) -> None:
+    """Queue the work that follows an accepted release (e.g. computing its indicators)."""
+    for name in settings.AFTER_RELEASE_TASKS:
+        current_app.tasks[name].delay(release_id)
+
+
+@transaction.atomic
+def withdraw_release(*, release: Release, user, reason: str) -> Release:
+    """Withdraw a release: the previous one becomes current; rows are kept for reproducibility."""
+    release = Release.objects.select_for_update().get(pk=release.pk)
+    if release.is_withdrawn:
+        return release
+    release.status = Release.Status.WITHDRAWN
+    release.withdrawn_at = timezone.now()
+    release.withdrawn_by = user
+    release.withdrawn_reason = reason
+    release.save(update_fields=["status", "withdrawn_at", "withdrawn_by", "withdrawn_reason"])
+    return release
+
+
+def create_import_job(*, audit_code: str, upload, extract_date: date, origin: str, user) -> ImportJob:
+    """Save an uploaded file and queue its import once the job row is committed."""
+    audit = sync_audit(get_definition(audit_code))
+    job = ImportJob.objects.create(audit=audit, file=upload, file_name=upload.name[:255],
+                                   extract_date=extract_date, origin=origin, submitted_by=user,
+                                   bytes_total=upload.size or 0)
+    from audits.tasks import run_import_job  # tasks import services; import here to keep that one way
+
+    transaction.on_commit(lambda: run_import_job.delay(job.pk))
+    return job
+
+
+def run_import_job(job_id: int) -> ImportJob:
+    """Run one queued import: progress goes to the job row as blocks are checked."""
+    job = ImportJob.objects.select_related("audit", "submitted_by").get(pk=job_id)
+    if job.finished:
+        return job  # a redelivered message after the work was done
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.RUNNING, started_at=timezone.now())
+    last = [0.0]
+
+    def progress(parser: ExtractParser) -> None:
+        now = timezone.now().timestamp()
+        if now - last[0] >= 0.5:
+            last[0] = now
+            ImportJob.objects.filter(pk=job.pk).update(bytes_done=parser.bytes_read, rows_done=parser.report.rows)
+
+    try:
+        with job.file.open("rb") as stream:
+            outcome = import_extract(audit_code=job.audit_id, stream=stream, file_name=job.file_name,
+                                     extract_date=job.extract_date, origin=job.origin, user=job.submitted_by,
+                                     progress=progress)
+    except Exception as exc:
+        logger.exception("import job %s failed", job.pk)
+        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, finished_at=timezone.now(),
+                                                   failure=f"{type(exc).__name__}: {exc}")
+        raise
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.ACCEPTED if outcome.accepted else ImportJob.Status.REJECTED,
+        finished_at=timezone.now(), release=outcome.release, result=outcome.as_json(),
+        rows_done=outcome.report.rows, bytes_done=outcome.report.size_bytes)
+    job.refresh_from_db()
+    return job

@@ -1,0 +1,41 @@
+"""Shared fixtures: definitions, the provider lookup, and a snapshot of every table."""
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from audits.ingest.parse import ProviderLookup
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SEED = Path(__file__).resolve().parents[1] / "audits" / "seed"
+
+
+@pytest.fixture(scope="session")
+def providers() -> ProviderLookup:
+    """The shipped trusts and predecessor codes, read without the database."""
+    with (SEED / "trusts.csv").open() as f:
+        current = frozenset(row["trust_code"] for row in csv.DictReader(f))
+    with (SEED / "successors.csv").open() as f:
+        successors = {row["predecessor_code"]: (row["successor_code"], date.fromisoformat(row["effective_from"]))
+                      for row in csv.DictReader(f)}
+    return ProviderLookup(current=current, successors=successors)
+
+
+@pytest.fixture
+def table_counts(django_db_blocker):
+    """Row counts of every table in the database, to show an import changed nothing."""
+    from django.db import connection
+
+    def counts() -> dict[str, int]:
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            tables = connection.introspection.table_names(cursor)
+            result = {}
+            for table in tables:
+                cursor.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")  # noqa: S608
+                result[table] = cursor.fetchone()[0]
+            return result
+
+    return counts
