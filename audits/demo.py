@@ -43,6 +43,7 @@ import pyarrow.csv as pa_csv
 __all__ = [
     "AUDITS",
     "COLUMNS",
+    "audit_window",
     "generate_extract",
     "planted_better",
     "planted_outliers",
@@ -287,9 +288,8 @@ def _days(rng: np.random.Generator, n: int, lo: int, shape: float, scale: float,
 
 def _beta_days(rng: np.random.Generator, a: float, b: float, lo: np.ndarray, hi: np.ndarray | int) -> np.ndarray:
     """Integer day in [lo, hi] placed by a Beta(a, b) draw (a < b: skewed early)."""
-    n = lo.shape[0]
     span = np.asarray(hi) - lo + 1
-    return np.minimum(lo + np.floor(span * rng.beta(a, b, n)).astype(np.int32), np.asarray(hi) + 0 * lo)
+    return np.minimum(lo + np.floor(span * rng.beta(a, b, lo.shape[0])).astype(np.int32), hi)
 
 
 # --------------------------------------------------------------------------
@@ -404,7 +404,8 @@ def _predecessors(
         return provider, []
     eligible = [(provider == si) & (dx < eff) for _, si, eff in pairs]
     total = int(sum(int(e.sum()) for e in eligible))
-    share = min(0.9, 0.01 * provider.size / total) if total else 0.0
+    # About 1% of all rows; when the successors are small, all their pre-merger rows.
+    share = min(1.0, 0.01 * provider.size / total) if total else 0.0
     u = rng.random(provider.size)
     out = provider.copy()
     extra: list[str] = []

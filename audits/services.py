@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from audits.ingest.load import copy_batches, ensure_table, lock_audit, storage_table_name
-from audits.ingest.parse import ExtractParser, ExtractRejected, ParseReport, RowError
+from audits.ingest.parse import ExtractParser, ExtractRejected, ParseReport, RowError, TypedReadFailed
 from audits.models import Audit, ImportJob, Release, analyst_group_name
 from audits.organisations import provider_lookup
 from audits.registry import get_definition
@@ -66,7 +66,21 @@ def import_extract(*, audit_code: str, stream: BinaryIO, file_name: str, extract
     new storage table are written in one transaction that rolls back on error.
     """
     definition = get_definition(audit_code)
-    parser = ExtractParser(definition, extract_date, provider_lookup())
+    providers = provider_lookup()
+    seekable = getattr(stream, "seekable", lambda: False)()
+    for typed_reading in (True, False) if seekable else (False,):
+        parser = ExtractParser(definition, extract_date, providers, typed_reading=typed_reading)
+        try:
+            return _import_once(definition, parser, stream, file_name, extract_date, origin, user,
+                                uploaded_by_name, progress)
+        except TypedReadFailed as exc:  # e.g. DD/MM/YYYY dates: check every value as text instead
+            logger.info("reading %s as text: %s", file_name, exc)
+            stream.seek(0)
+    raise AssertionError("unreachable: the text reader never raises TypedReadFailed")
+
+
+def _import_once(definition, parser, stream, file_name, extract_date, origin, user, uploaded_by_name,
+                 progress) -> ImportOutcome:
     try:
         with transaction.atomic():
             audit = sync_audit(definition)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from django.db import connection, connections
 from psycopg2 import sql
@@ -60,6 +61,39 @@ def lock_audit(audit_code: str) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"import:{audit_code}".encode())])
+
+
+_NEEDS_ESCAPE = r'[\\"\t\r\n]'
+# PostgreSQL's text COPY format: backslash escapes; a double quote is written as \x22 because
+# Arrow's unquoted writer refuses it (and it means nothing special to PostgreSQL's text format).
+_ESCAPES = (("\\", "\\\\"), ('"', "\\x22"), ("\t", "\\t"), ("\r", "\\r"), ("\n", "\\n"))
+
+
+def _copy_text(table: pa.Table, escape_columns: set[str]) -> bytes:
+    """Rows in PostgreSQL's text COPY format: tab-separated, unquoted, empty = NULL.
+
+    Cheaper for the server to parse than quoted CSV (about 10% on 1M bowel rows).
+    """
+    for index, name in enumerate(table.column_names):
+        if name not in escape_columns:
+            continue
+        column = table.column(index)
+        if pc.any(pc.match_substring_regex(column, _NEEDS_ESCAPE)).as_py():
+            for old, new in _ESCAPES:
+                column = pc.replace_substring(column, old, new)
+            table = table.set_column(index, name, column)
+    buffer = io.BytesIO()
+    pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(
+        include_header=False, quoting_style="none", delimiter="\t"))
+    return buffer.getvalue()
+
+
+def _escape_columns(definition: AuditDefinition) -> set[str]:
+    """Columns whose values may hold characters the text format must escape (free text, odd codes)."""
+    names = {c.name for c in definition.columns if c.type == "text"}
+    names |= {c.name for c in definition.columns if c.type == "code"
+              and any(ch in code for code in c.codes for ch in '\\"\t\r\n')}
+    return names
 
 
 def _arrow_batch(table: pa.Table, definition: AuditDefinition, release_id: int) -> pa.Table:
@@ -107,6 +141,8 @@ def _copy_postgres(definition, table, release_id, batches, parser, progress) -> 
     chunks: queue.Queue = queue.Queue(maxsize=4)
     done = object()
     stop = threading.Event()
+    escape = _escape_columns(definition)
+    failure: list[BaseException] = []
     rows = 0
 
     def put(item) -> bool:
@@ -123,10 +159,7 @@ def _copy_postgres(definition, table, release_id, batches, parser, progress) -> 
         try:
             for batch in batches:
                 if parser.ok:
-                    buffer = io.BytesIO()
-                    pacsv.write_csv(_arrow_batch(batch, definition, release_id), buffer,
-                                    write_options=pacsv.WriteOptions(include_header=False))
-                    if not put(buffer.getvalue()):
+                    if not put(_copy_text(_arrow_batch(batch, definition, release_id), escape)):
                         return
                     rows += batch.num_rows
                 if progress:
@@ -134,6 +167,7 @@ def _copy_postgres(definition, table, release_id, batches, parser, progress) -> 
             parser.finish()
             put(_Abort() if not parser.ok else done)
         except BaseException as exc:  # handed to the COPY thread, which re-raises it
+            failure.append(exc)
             put(exc)
         finally:
             connections.close_all()  # this thread's own connection, if progress used one
@@ -141,7 +175,7 @@ def _copy_postgres(definition, table, release_id, batches, parser, progress) -> 
     worker = threading.Thread(target=produce, name="extract-validator", daemon=True)
     worker.start()
     quote = sql.Identifier
-    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT text, NULL '')").format(
         quote(table), sql.SQL(", ").join(quote(name) for name, _ in storage_columns(definition)))
     try:
         with connection.cursor() as cursor:
@@ -150,6 +184,8 @@ def _copy_postgres(definition, table, release_id, batches, parser, progress) -> 
     except Exception:
         stop.set()
         worker.join()
+        if failure:  # psycopg2 reports a failed read() as QueryCanceled: raise the cause itself
+            raise failure[0] from None
         if not parser.ok:
             raise ExtractRejected(parser.finish()) from None
         raise

@@ -73,6 +73,10 @@ class ParseReport:
         return self.error_count == 0
 
 
+class TypedReadFailed(Exception):
+    """A value did not convert in the fast typed read; the file must be checked again as text."""
+
+
 class ExtractRejected(Exception):
     """The file was refused; ``report`` holds the errors."""
 
@@ -125,7 +129,11 @@ class ExtractParser:
     """
 
     def __init__(self, definition: AuditDefinition, extract_date: date, providers: ProviderLookup,
-                 max_errors: int = MAX_REPORTED_ERRORS):
+                 max_errors: int = MAX_REPORTED_ERRORS, typed_reading: bool = False):
+        # typed_reading: let Arrow's CSV reader convert numbers, dates and booleans itself (fast);
+        # the first value it cannot convert raises TypedReadFailed, and the caller starts again
+        # with typed_reading=False, which checks every value as text and reports each bad one.
+        self.typed_reading = typed_reading
         self.definition = definition
         self.extract_date = extract_date
         self.providers = providers
@@ -166,10 +174,11 @@ class ExtractParser:
                 read_options=pacsv.ReadOptions(column_names=names, block_size=BLOCK_SIZE, use_threads=True),
                 parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
                                                  invalid_row_handler=self._invalid_row),
-                convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                                     strings_can_be_null=False, quoted_strings_can_be_null=False),
+                convert_options=self._convert_options(names),
             )
         except pa.ArrowInvalid as exc:  # no bytes after the header, or the first block was not UTF-8
+            if self.typed_reading and "Empty CSV" not in str(exc) and not self._encoding_failed:
+                raise TypedReadFailed(str(exc)) from exc
             if "Empty CSV" not in str(exc) and not self._encoding_failed:
                 self._add_errors([RowError(None, "", "", f"the file cannot be read as CSV: {exc}")], 1)
             return
@@ -180,6 +189,8 @@ class ExtractParser:
             except StopIteration:
                 break
             except pa.ArrowInvalid as exc:
+                if self.typed_reading and not self._encoding_failed:
+                    raise TypedReadFailed(str(exc)) from exc
                 if not self._encoding_failed:
                     self._add_errors([RowError(None, "", "", f"the file cannot be read as CSV: {exc}")], 1)
                 break
@@ -188,6 +199,16 @@ class ExtractParser:
             table = self._validate(pa.Table.from_batches([batch]), lines)
             if table is not None:
                 yield table
+
+    def _convert_options(self, names: list[str]) -> pacsv.ConvertOptions:
+        if not self.typed_reading:
+            return pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                        strings_can_be_null=False, quoted_strings_can_be_null=False)
+        declared = {c.name: c.type for c in self.definition.columns}
+        return pacsv.ConvertOptions(
+            column_types={n: _READ_TYPES.get(declared.get(n, "text"), pa.string()) for n in names},
+            null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
+            true_values=_case_variants(TRUE_WORDS), false_values=_case_variants(FALSE_WORDS))
 
     def _read_header(self, stream: BinaryIO) -> bytes | None:
         head = stream.read(64 * 1024)
@@ -277,10 +298,10 @@ class ExtractParser:
 
     # -- validation -----------------------------------------------------
     def _validate(self, table: pa.Table, lines: np.ndarray) -> pa.Table | None:
-        raw = {name: pc.utf8_trim_whitespace(table.column(name).combine_chunks()) for name in self._header if name}
+        raw = {name: table.column(name).combine_chunks() for name in self._header if name}
         blank_row = np.ones(table.num_rows, dtype=bool)
         for values in raw.values():
-            blank_row &= np.asarray(pc.equal(values, ""), dtype=bool)
+            blank_row &= _blank(values)
         if blank_row.any():  # empty lines between rows are skipped, like a spreadsheet does
             keep = pa.array(~blank_row)
             raw = {k: v.filter(keep) for k, v in raw.items()}
@@ -299,7 +320,7 @@ class ExtractParser:
             typed[column.name] = values
             problems.extend((column.name, mask, message) for mask, message in column_problems)
             if column.type == "provider":
-                typed["provider_code_submitted"] = pc.utf8_upper(raw[column.name])
+                typed["provider_code_submitted"] = pc.utf8_upper(pc.utf8_trim_whitespace(raw[column.name]))
         for rule in self.definition.rules:
             mask, message = _check_rule(rule, typed, raw)
             problems.append((rule.column, mask, message))
@@ -327,7 +348,8 @@ class ExtractParser:
                 continue
             total += count
             positions = np.flatnonzero(mask)[: self.max_errors]
-            values = raw[name].take(pa.array(positions)).to_pylist() if name in raw else [""] * len(positions)
+            values = ([_as_shown(v) for v in raw[name].take(pa.array(positions)).to_pylist()] if name in raw
+                      else [""] * len(positions))
             for position, value in zip(positions, values):
                 text = message(value) if callable(message) else message
                 found.append(RowError(int(lines[position]), name, value, text))
@@ -482,6 +504,7 @@ class ExtractParser:
 
 
 # -- column conversion ---------------------------------------------------------
+_READ_TYPES = {"integer": pa.int32(), "date": pa.date32(), "boolean": pa.bool_()}
 _ARROW_TYPES = {"text": pa.string(), "code": pa.string(), "provider": pa.string(),
                 "integer": pa.int32(), "date": pa.date32(), "boolean": pa.bool_()}
 
@@ -503,25 +526,63 @@ def _mask(array) -> np.ndarray:
 
 
 def _convert(column: Column, values: pa.Array, parser: ExtractParser):
-    """One column's strings to its type; returns (typed array, [(mask, message)])."""
-    blank = _mask(pc.equal(values, ""))
+    """One column to its type; returns (typed array, [(mask, message)])."""
+    if pa.types.is_string(values.type) and column.type in ("text", "integer", "date", "boolean"):
+        values = pc.utf8_trim_whitespace(values)  # codes and providers trim lazily, only if a value fails
+    converter = _CONVERTERS[column.type]
+    typed, invalid, message, blank = converter(column, values, _blank(values), parser)
     problems: list[tuple[np.ndarray, Any]] = []
     if column.required:
         problems.append((blank, "a value is required here"))
-    converter = _CONVERTERS[column.type]
-    typed, invalid, message = converter(column, values, blank, parser)
     problems.append((invalid, message))
     return typed, problems
 
 
+def _blank(values: pa.Array) -> np.ndarray:
+    """Missing: empty in the file (null when Arrow read it typed, "" when read as text)."""
+    if pa.types.is_string(values.type):
+        return ~_mask(pc.not_equal(values, ""))
+    return ~np.asarray(values.is_valid(), bool)
+
+
+def _as_shown(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _case_variants(words: tuple[str, ...]) -> list[str]:
+    """Every upper/lower-case spelling: Arrow's boolean reader compares exactly."""
+    import itertools
+
+    out = []
+    for word in words:
+        out += ["".join(chars) for chars in itertools.product(*[(c.lower(), c.upper()) for c in word])]
+    return sorted(set(out))
+
+
 def _as_text(column, values, blank, parser):
-    return pc.if_else(pa.array(blank), pa.nulls(len(values), pa.string()), values), np.zeros(len(values), bool), ""
+    return _blank_to_null(values, blank), np.zeros(len(values), bool), "", blank
+
+
+def _blank_to_null(values: pa.Array, blank: np.ndarray) -> pa.Array:
+    return pc.if_else(pa.array(blank), pa.nulls(len(values), values.type), values) if blank.any() else values
 
 
 def _as_integer(column, values, blank, parser):
-    whole = _mask(pc.match_substring_regex(values, r"^[+-]?[0-9]{1,9}$"))
+    try:  # fast path: every value is a plain whole number (the usual case), or Arrow read them typed
+        numbers = pc.cast(_blank_to_null(values, blank) if pa.types.is_string(values.type) else values, pa.int64())
+        whole = ~blank
+    except pa.ArrowInvalid:  # find the bad values; "+5" is also accepted here
+        whole = _mask(pc.match_substring_regex(values, r"^[+-]?[0-9]{1,9}$"))
+        numbers = pc.cast(pc.if_else(pa.array(whole), values, pa.nulls(len(values), pa.string())), pa.int64())
+    if len(values) and not blank.all():
+        low, high = pc.min_max(numbers).values()
+        if low.is_valid and (low.as_py() < -(2**31) or high.as_py() >= 2**31):
+            whole &= np.abs(np.asarray(numbers.fill_null(0))) < 2**31
     invalid = ~whole & ~blank
-    numbers = pc.cast(pc.if_else(pa.array(whole), values, pa.nulls(len(values), pa.string())), pa.int64())
     arr = np.asarray(numbers.fill_null(0))
     out_of_range = np.zeros(len(values), bool)
     if column.min is not None:
@@ -532,7 +593,7 @@ def _as_integer(column, values, blank, parser):
     message_range = f"{column.name} must be a whole number {bounds}"
     typed = pc.cast(pc.if_else(pa.array(out_of_range), pa.nulls(len(values), pa.int64()), numbers), pa.int32())
     return typed, invalid | out_of_range, lambda v: (
-        f"'{v}' is not a whole number" if not _is_whole(v) else message_range)
+        f"'{v}' is not a whole number" if not _is_whole(v) else message_range), blank
 
 
 def _is_whole(value: str) -> bool:
@@ -549,6 +610,23 @@ def _bounds_text(column: Column) -> str:
 
 
 def _as_date(column, values, blank, parser):
+    try:  # fast path: every value is a valid ISO date (Arrow's cast checks days in the month)
+        typed = pc.cast(_blank_to_null(values, blank), pa.date32()) if pa.types.is_string(values.type) else values
+        ok = ~blank
+    except pa.ArrowInvalid:
+        typed, ok = _parse_dates(values)
+    n = len(values)
+    early = ok & _mask(pc.less(typed, pa.scalar(EARLIEST_DATE)))
+    if early.any():
+        typed = pc.if_else(pa.array(early), pa.nulls(n, pa.date32()), typed)
+    invalid = (~ok & ~blank) | early
+    return typed, invalid, lambda v: (
+        f"{column.name} is before {EARLIEST_DATE.year}; check the date" if _looks_like_date(v)
+        else f"'{v}' is not a date: use YYYY-MM-DD or DD/MM/YYYY"), blank
+
+
+def _parse_dates(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Mixed YYYY-MM-DD and DD/MM/YYYY, with bad values found (and nulled) one by one."""
     n = len(values)
     iso = _mask(pc.match_substring_regex(values, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))
     dmy = _mask(pc.match_substring_regex(values, r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$"))
@@ -568,12 +646,7 @@ def _as_date(column, values, blank, parser):
     ok &= (np.asarray(pc.year(stamp_filled)) == year) & (np.asarray(pc.month(stamp_filled)) == month) \
         & (np.asarray(pc.day(stamp_filled)) == day)
     typed = pc.cast(pc.if_else(pa.array(ok), stamp, pa.nulls(n, pa.timestamp("s"))), pa.date32())
-    early = ok & _mask(pc.less(typed, pa.scalar(EARLIEST_DATE)))
-    typed = pc.if_else(pa.array(early), pa.nulls(n, pa.date32()), typed)
-    invalid = (~ok & ~blank) | early
-    return typed, invalid, lambda v: (
-        f"{column.name} is before {EARLIEST_DATE.year}; check the date" if _looks_like_date(v)
-        else f"'{v}' is not a date: use YYYY-MM-DD or DD/MM/YYYY")
+    return typed, ok
 
 
 def _looks_like_date(value: str) -> bool:
@@ -588,34 +661,43 @@ def _looks_like_date(value: str) -> bool:
 
 
 def _as_boolean(column, values, blank, parser):
+    if pa.types.is_boolean(values.type):
+        return values, np.zeros(len(values), bool), "", blank
     lower = pc.utf8_lower(values)
     truthy = _mask(pc.is_in(lower, value_set=pa.array(TRUE_WORDS)))
     falsy = _mask(pc.is_in(lower, value_set=pa.array(FALSE_WORDS)))
     invalid = ~truthy & ~falsy & ~blank
     typed = pc.if_else(pa.array(truthy | falsy), pa.array(truthy), pa.nulls(len(values), pa.bool_()))
-    return typed, invalid, lambda v: f"'{v}' is not true or false (use true/false, yes/no, y/n or 1/0)"
+    return typed, invalid, lambda v: f"'{v}' is not true or false (use true/false, yes/no, y/n or 1/0)", blank
+
+
+def _lookup(values: pa.Array, blank: np.ndarray, keys: list[str], fold) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Index of each value in ``keys`` (after case folding); trims spaces only if some value fails."""
+    index = pc.index_in(fold(values), value_set=pa.array(keys, pa.string()))
+    failed = ~np.asarray(index.is_valid(), bool) & ~blank
+    if failed.any():
+        values = pc.utf8_trim_whitespace(values)
+        blank = _blank(values)
+        index = pc.index_in(fold(values), value_set=pa.array(keys, pa.string()))
+        failed = ~np.asarray(index.is_valid(), bool) & ~blank
+    return index, failed, blank
 
 
 def _as_code(column, values, blank, parser):
     codes = list(column.codes)
-    index = pc.index_in(pc.utf8_lower(values), value_set=pa.array([c.lower() for c in codes]))
-    valid = np.asarray(index.is_valid(), bool)
+    index, invalid, blank = _lookup(values, blank, [c.lower() for c in codes], pc.utf8_lower)
     typed = pc.take(pa.array(codes), index)
-    invalid = ~valid & ~blank
     allowed = ", ".join(codes)
-    return typed, invalid, lambda v: f"'{v}' is not an allowed {column.name} (allowed: {allowed})"
+    return typed, invalid, lambda v: f"'{v}' is not an allowed {column.name} (allowed: {allowed})", blank
 
 
 def _as_provider(column, values, blank, parser):
     lookup = parser.providers
-    upper = pc.utf8_upper(values)
     known = sorted(lookup.current | set(lookup.successors))
-    index = pc.index_in(upper, value_set=pa.array(known, pa.string()))
-    resolved_codes = [lookup.resolve(code) for code in known]
-    typed = pc.take(pa.array(resolved_codes, pa.string()), index)
-    invalid = ~np.asarray(typed.is_valid(), bool) & ~blank
+    index, invalid, blank = _lookup(values, blank, known, pc.utf8_upper)
+    typed = pc.take(pa.array([lookup.resolve(code) for code in known], pa.string()), index)
     return typed, invalid, lambda v: (
-        f"'{v}' is not a known NHS trust code (ODS); check the code or load the current organisations")
+        f"'{v}' is not a known NHS trust code (ODS); check the code or load the current organisations"), blank
 
 
 _CONVERTERS = {"text": _as_text, "integer": _as_integer, "date": _as_date, "boolean": _as_boolean,
@@ -635,7 +717,7 @@ def _check_rule(rule: Rule, typed: dict[str, pa.Array], raw: dict[str, pa.Array]
     target = typed[rule.column]
     present = np.asarray(target.is_valid(), bool)
     if rule.column in raw:  # an unparseable value is reported once, by its column check
-        present |= ~_mask(pc.equal(raw[rule.column], ""))
+        present |= ~_blank(raw[rule.column])
     if rule.type == "required_when":
         return _condition(rule, typed) & ~present, f"{rule.column} is required when {rule.describe_when()}"
     if rule.type == "blank_unless":

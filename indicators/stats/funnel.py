@@ -119,7 +119,7 @@ def _wilson_inverted(theta: float, n: FloatArray, z: float) -> tuple[FloatArray,
     return lower, upper
 
 
-def _arcsine_limits(theta: float, n: FloatArray, half_width_angle: FloatArray) -> tuple[FloatArray, FloatArray]:
+def _arcsine_limits(theta: float, half_width_angle: FloatArray) -> tuple[FloatArray, FloatArray]:
     # Limits on the variance-stabilised angle asin(√p), back-transformed by
     # sin². Clamping the angle to [0, π/2] is the continuous equivalent of
     # FunnelPlotR's "truncate to [0,1] and force monotonic" step: without it
@@ -183,7 +183,7 @@ def proportion_limits(
                 half = z * math.sqrt(phi) * np.sqrt(var_angle)
             else:
                 half = z * np.sqrt(var_angle)
-            lower, upper = _arcsine_limits(theta, n_safe, half)
+            lower, upper = _arcsine_limits(theta, half)
         elif overdispersion == "additive" or method == "normal":
             var = theta * (1.0 - theta) / n_safe
             if overdispersion == "additive":

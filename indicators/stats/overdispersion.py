@@ -127,10 +127,24 @@ def winsorise(z: ArrayLike, fraction: float = 0.10) -> FloatArray:
     if not 0.0 <= fraction < 0.5:
         raise ValueError("fraction must be in [0, 0.5)")
     arr = _as_float(z)
-    if not np.any(~np.isnan(arr)):
+    present = np.sort(arr[~np.isnan(arr)])
+    if present.size == 0:
         return arr.copy()
-    lo, hi = np.nanquantile(arr, [fraction, 1.0 - fraction])
+    lo, hi = _type7_quantile(present, fraction), _type7_quantile(present, 1.0 - fraction)
     return np.clip(arr, lo, hi)
+
+
+def _type7_quantile(sorted_values: FloatArray, p: float) -> float:
+    # R's default quantile: linear interpolation between order statistics at
+    # position (N − 1)p. Written out (rather than np.quantile) so that an
+    # infinite z-score (a zero count on the log scale) gives an infinite
+    # centile instead of inf − inf = NaN.
+    h = (sorted_values.size - 1) * p
+    lo = math.floor(h)
+    frac = h - lo
+    if frac == 0.0:
+        return float(sorted_values[lo])
+    return float((1.0 - frac) * sorted_values[lo] + frac * sorted_values[lo + 1])
 
 
 def truncate(z: ArrayLike, fraction: float = 0.10) -> FloatArray:

@@ -183,6 +183,13 @@ def _as_boolean(series: pd.Series, column: str) -> np.ndarray:
     return out
 
 
+def _label(level: Any) -> str:
+    # A code column read with missing values becomes float (2.0); name it "2".
+    if isinstance(level, (float, np.floating)) and float(level).is_integer():
+        return str(int(level))
+    return str(level)
+
+
 def _level_order(series: pd.Series, observed: Sequence[Any]) -> list[Any]:
     # Keep a categorical dtype's own order (e.g. stage I..IV); otherwise sort by text
     # so the columns do not depend on row order.
@@ -219,7 +226,6 @@ def _build(
             raise ValueError(f"interaction {[a, b]!r} is listed twice")
         pairs.append((a, b))
 
-    n_rows = len(frame)
     raw: dict[str, np.ndarray] = {}
     missing: dict[str, np.ndarray] = {}
     for c in specs:
@@ -336,7 +342,8 @@ def _categorical_columns(c: _Covariate, series: pd.Series, keep: np.ndarray, mis
         if isinstance(series.dtype, pd.CategoricalDtype)
         else list(pd.unique(series.dropna()))
     )
-    c.dropped_levels = [str(v) for v in declared if v not in set(levels)]
+    present = set(levels)
+    c.dropped_levels = [_label(v) for v in declared if v not in present]
     level_counts = dict(zip(uniques, counts))
     if miss.any():
         levels.append(MISSING_LEVEL)
@@ -351,11 +358,11 @@ def _categorical_columns(c: _Covariate, series: pd.Series, keep: np.ndarray, mis
         candidates = [lv for lv in levels if lv != MISSING_LEVEL] or levels
         reference = max(candidates, key=lambda lv: (level_counts[lv], -levels.index(lv)))
     else:
-        matches = [lv for lv in levels if lv == c.reference or str(lv) == str(c.reference)]
+        matches = [lv for lv in levels if lv == c.reference or _label(lv) == str(c.reference)]
         if not matches:
             raise ValueError(
                 f"covariate {c.column!r}: reference level {c.reference!r} has no included "
-                f"patients (levels: {[str(v) for v in levels]})"
+                f"patients (levels: {[_label(v) for v in levels]})"
             )
         reference = matches[0]
     c.reference = reference
@@ -371,7 +378,7 @@ def _categorical_columns(c: _Covariate, series: pd.Series, keep: np.ndarray, mis
     for pos, level in enumerate(levels):
         if pos == ref_pos:
             continue
-        c.main_terms.append(f"{c.column}[{level}]")
+        c.main_terms.append(f"{c.column}[{_label(level)}]")
         c.main_columns.append((position == pos).astype(np.float64))
         c.main_binary.append(True)
 
@@ -650,7 +657,7 @@ def fit_risk_model(
         "n_excluded_missing_outcome": int(outcome_missing.sum()),
         "missing_counts": {c.column: c.n_missing for c in specs},
         "missing_handling": {c.column: _missing_sentence(c) for c in specs},
-        "reference_levels": {c.column: str(c.reference) for c in specs if c.type == "categorical"},
+        "reference_levels": {c.column: _label(c.reference) for c in specs if c.type == "categorical"},
         "centring": {c.column: c.centre for c in specs if c.centre is not None},
         "dropped_levels": report["dropped_levels"],
         "dropped_terms": report["dropped_terms"],

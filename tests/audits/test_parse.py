@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from audits.ingest.parse import ExtractParser
+from audits.ingest.parse import ExtractParser, TypedReadFailed
 from audits.schema import load_definition
 from tests.conftest import FIXTURES
 
@@ -14,8 +14,8 @@ BOWEL = load_definition(FIXTURES.parents[1] / "audits" / "definitions" / "bowel.
 EXTRACT_DATE = date(2025, 3, 31)
 
 
-def parse(providers, name: str | None = None, data: bytes | None = None):
-    parser = ExtractParser(BOWEL, EXTRACT_DATE, providers)
+def parse_once(providers, name=None, data=None, typed_reading=False):
+    parser = ExtractParser(BOWEL, EXTRACT_DATE, providers, typed_reading=typed_reading)
     stream = io.BytesIO(data) if data is not None else (FIXTURES / "bowel" / f"{name}.csv").open("rb")
     with stream:
         tables = list(parser.batches(stream))
@@ -23,7 +23,20 @@ def parse(providers, name: str | None = None, data: bytes | None = None):
     return report, tables
 
 
-def test_it_accepts_a_valid_file_and_types_every_column(providers):
+@pytest.fixture(params=["typed", "text"])
+def parse(request):
+    """As the import service reads: typed first, as text when a value does not convert (or text only)."""
+    def run(providers, name=None, data=None):
+        if request.param == "typed":
+            try:
+                return parse_once(providers, name, data, typed_reading=True)
+            except TypedReadFailed:
+                pass
+        return parse_once(providers, name, data)
+    return run
+
+
+def test_it_accepts_a_valid_file_and_types_every_column(parse, providers):
     report, tables = parse(providers, "valid")
     assert report.ok, report.errors
     assert report.rows == 4
@@ -64,37 +77,37 @@ def test_it_accepts_a_valid_file_and_types_every_column(providers):
     ("death_after_extract_date", 4, "death_date", "2025-06-01", "death_date is after the extract date 2025-03-31"),
     ("missing_required_column", 1, "major_resection", "", "required column major_resection is missing from the header"),
 ])
-def test_it_reports_each_rule_with_line_column_and_value(providers, name, line, column, value, message):
+def test_it_reports_each_rule_with_line_column_and_value(parse, providers, name, line, column, value, message):
     report, _ = parse(providers, name)
     assert report.error_count == 1, [e.as_dict() for e in report.errors]
     error = report.errors[0]
     assert (error.line, error.column, error.value, error.message) == (line, column, value, message)
 
 
-def test_it_refuses_an_empty_file(providers):
+def test_it_refuses_an_empty_file(parse, providers):
     report, _ = parse(providers, "empty")
     assert [(e.line, e.message) for e in report.errors] == [
         (1, "the file is empty: it needs a header line and at least one row")]
 
 
-def test_it_refuses_a_header_without_rows(providers):
+def test_it_refuses_a_header_without_rows(parse, providers):
     report, _ = parse(providers, "header_only")
     assert [(e.line, e.message) for e in report.errors] == [(1, "the file has a header but no rows of data")]
 
 
-def test_it_refuses_another_encoding_naming_the_line(providers):
+def test_it_refuses_another_encoding_naming_the_line(parse, providers):
     report, _ = parse(providers, "latin1")
     assert report.error_count == 1
     assert report.errors[0].line == 4 and report.errors[0].value == "0xE9"
     assert "not valid UTF-8" in report.errors[0].message
 
 
-def test_it_refuses_utf16_with_advice(providers):
+def test_it_refuses_utf16_with_advice(parse, providers):
     report, _ = parse(providers, "utf16")
     assert report.errors[0].message.startswith("the file is UTF-16; save it as UTF-8")
 
 
-def test_it_accepts_any_header_case_and_order_crlf_and_a_bom_and_warns_of_extra_columns(providers):
+def test_it_accepts_any_header_case_and_order_crlf_and_a_bom_and_warns_of_extra_columns(parse, providers):
     report, tables = parse(providers, "reordered_crlf_bom")
     assert report.ok, report.errors
     valid_report, valid_tables = parse(providers, "valid")
@@ -102,12 +115,12 @@ def test_it_accepts_any_header_case_and_order_crlf_and_a_bom_and_warns_of_extra_
     assert report.warnings == ["Column(s) not in the bowel definition were ignored: notes."]
 
 
-def test_it_reports_rows_with_the_wrong_number_of_fields(providers):
+def test_it_reports_rows_with_the_wrong_number_of_fields(parse, providers):
     report, _ = parse(providers, "wrong_field_count")
     assert [(e.line, e.message) for e in report.errors] == [(3, "this line has 18 fields but the header has 17")]
 
 
-def test_it_maps_predecessor_codes_to_successors_and_warns_of_late_use(providers):
+def test_it_maps_predecessor_codes_to_successors_and_warns_of_late_use(parse, providers):
     report, tables = parse(providers, "predecessor_code")
     assert report.ok, report.errors
     rows = tables[0].to_pylist()
@@ -119,7 +132,7 @@ def test_it_maps_predecessor_codes_to_successors_and_warns_of_late_use(providers
     ]
 
 
-def test_it_reports_the_first_100_errors_in_file_order_and_the_total(providers):
+def test_it_reports_the_first_100_errors_in_file_order_and_the_total(parse, providers):
     header = (FIXTURES / "bowel" / "valid.csv").read_text().splitlines()[0]
     row = "P{i},R0A,2024-05-01,{age},M,colon,2,1,0,2,3,gp_referral,yes,true,2024-06-01,,N"
     body = [row.format(i=i, age="old" if i % 2 else 200) for i in range(300)]
@@ -131,7 +144,7 @@ def test_it_reports_the_first_100_errors_in_file_order_and_the_total(providers):
     assert report.errors[1].message == "'old' is not a whole number"
 
 
-def test_it_accepts_every_boolean_spelling_and_blank_lines(providers):
+def test_it_accepts_every_boolean_spelling_and_blank_lines(parse, providers):
     header = (FIXTURES / "bowel" / "valid.csv").read_text().splitlines()[0]
     words = ["true", "FALSE", "y", "N", "Yes", "no", "1", "0"]
     rows = [f"P{i},R0A,2024-05-01,70,M,colon,2,1,0,,3,gp_referral,{w},false,,," for i, w in enumerate(words)]
@@ -142,7 +155,7 @@ def test_it_accepts_every_boolean_spelling_and_blank_lines(providers):
     assert [r["line"] for t in tables for r in t.to_pylist()][:2] == [2, 4]
 
 
-def test_it_builds_completeness_by_column_and_by_provider(providers):
+def test_it_builds_completeness_by_column_and_by_provider(parse, providers):
     report, _ = parse(providers, "valid")
     columns = {c["column"]: c for c in report.quality["columns"]}
     assert columns["performance_status"]["filled"] == 3 and columns["performance_status"]["missing"] == 1
@@ -153,10 +166,23 @@ def test_it_builds_completeness_by_column_and_by_provider(providers):
     assert by_provider["R0A"]["percent_complete"]["asa_grade"] == 100.0
 
 
-def test_it_hashes_the_file_bytes(providers):
+def test_it_hashes_the_file_bytes(parse, providers):
     import hashlib
 
     data = (FIXTURES / "bowel" / "valid.csv").read_bytes()
     report, _ = parse(providers, data=data)
     assert report.sha256 == hashlib.sha256(data).hexdigest()
     assert report.size_bytes == len(data)
+
+
+def test_typed_reading_gives_the_same_rows_as_text_reading(providers):
+    typed_report, typed_tables = parse_once(providers, "valid_iso", typed_reading=True)
+    text_report, text_tables = parse_once(providers, "valid_iso")
+    assert typed_report.ok and text_report.ok
+    assert typed_tables[0].to_pylist() == text_tables[0].to_pylist()
+    assert typed_report.quality == text_report.quality
+
+
+def test_typed_reading_gives_way_to_text_reading_on_a_value_it_cannot_convert(providers):
+    with pytest.raises(TypedReadFailed):
+        parse_once(providers, "valid", typed_reading=True)  # DD/MM/YYYY needs the text reader

@@ -42,6 +42,8 @@ from indicators.stats.overdispersion import estimate_overdispersion
 
 from .conftest import load_reference, reference_rows
 
+pytestmark = pytest.mark.filterwarnings("error")
+
 CLOSED = 1e-8
 BISECTION = 1e-6
 
@@ -534,3 +536,12 @@ def test_domain_wilson_funnel_forms_differ() -> None:
     assert round(float(lo), 4) == 0.2565 and round(float(hi), 4) == 0.4435
     lo2, hi2 = wilson_interval(35, 100, 0.95)
     assert round(float(lo2), 4) == 0.2636 and round(float(hi2), 4) == 0.4475
+
+
+def test_missing_reference_folder_fails_loudly(monkeypatch, tmp_path) -> None:
+    # The loaders raise (and collection errors) rather than skipping.
+    from . import conftest
+
+    monkeypatch.setattr(conftest, "REFERENCE_DIR", tmp_path / "absent")
+    with pytest.raises(FileNotFoundError):
+        conftest.load_reference("phe/byars_wilson_expected.csv")

@@ -341,6 +341,9 @@ def test_it_leaves_out_rows_with_missing_values(release: pd.DataFrame) -> None:
     assert np.isfinite(fit.predicted[40:100]).all()
     assert fit.included.sum() == card["n_patients"]
     assert f"stage[{MISSING_LEVEL}]" in fit.terms
+    # stage became float when NaNs went in; levels are still named 2, 3, 4
+    assert {"stage[2]", "stage[3]", "stage[4]"} <= set(fit.terms)
+    assert card["reference_levels"]["stage"] == "1"
 
 
 def test_it_refuses_a_release_without_events(release: pd.DataFrame) -> None:
