@@ -33,11 +33,13 @@ demo: venv
 
 ## test: the whole suite on PostgreSQL, with a real Celery worker on Redis for the job tests
 test: venv
-	$(TEST_ENV) $(BIN)/python -m pytest
+	$(TEST_ENV) $(BIN)/python manage.py collectstatic --no-input -v0
+	$(TEST_ENV) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## test-fast: the suite without the worker and slow tests
 test-fast: venv
-	$(TEST_ENV) $(BIN)/python -m pytest -m "not worker and not slow"
+	$(TEST_ENV) $(BIN)/python manage.py collectstatic --no-input -v0
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not worker and not slow" $(PYTEST_ARGS)
 
 ## bench-ingest: 1M-row bowel import against a plain COPY of the same file
 bench-ingest: venv

@@ -39,3 +39,26 @@ def table_counts(django_db_blocker):
             return result
 
     return counts
+
+
+@pytest.fixture
+def orgs(db):
+    """Trusts and alliances (a transactional test's flush removes the migration's copy)."""
+    from audits.organisations import load_organisations
+
+    load_organisations()
+
+
+def run_command(*args, **options) -> tuple[int, str, str]:
+    """Run a management command; returns (exit code, stdout, stderr)."""
+    import io
+
+    from django.core.management import call_command
+
+    out, err = io.StringIO(), io.StringIO()
+    try:
+        call_command(*args, stdout=out, stderr=err, **options)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, out.getvalue(), err.getvalue()

@@ -1,0 +1,55 @@
+from datetime import date
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from audits.models import Release, analyst_group_name
+from audits.registry import get_definition
+from audits.services import import_extract, sync_audit
+
+DEMO_USERS = {
+    # username: (password, audits analysed, staff)
+    "analyst": ("demo-analyst-2026", ("bowel", "lung"), False),
+    "admin": ("demo-admin-2026", (), True),
+}
+DEMO_ROWS = {"bowel": 90_000, "lung": 90_000}
+
+
+class Command(BaseCommand):
+    help = "Generate and import demo extracts (once) and create the demo users. For a local demo only."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dir", type=Path, default=Path("var/demo"))
+        parser.add_argument("--extract-date", default="2026-03-31")
+        parser.add_argument("--seed", type=int, default=2026)
+
+    def handle(self, *args, **options):
+        extract_date = date.fromisoformat(options["extract_date"])
+        for code, rows in DEMO_ROWS.items():
+            sync_audit(get_definition(code))
+            path = options["dir"] / f"{code}_demo_{rows}_{options['seed']}.csv"
+            if not path.exists():
+                call_command("generate_demo_extract", str(path), audit=code, rows=rows, seed=options["seed"],
+                             extract_date=options["extract_date"], stdout=self.stdout)
+            if Release.objects.filter(audit_id=code).exists():
+                self.stdout.write(f"{code}: a release is already loaded; keeping it.")
+                continue
+            with path.open("rb") as stream:
+                outcome = import_extract(audit_code=code, stream=stream, file_name=path.name,
+                                         extract_date=extract_date, origin=Release.Origin.CLI,
+                                         uploaded_by_name="demo set-up")
+            self.stdout.write(f"{code}: {outcome.status}, {outcome.report.rows} rows.")
+        User = get_user_model()
+        for username, (password, audits, staff) in DEMO_USERS.items():
+            user, created = User.objects.get_or_create(username=username, defaults={"is_staff": staff,
+                                                                                    "is_superuser": staff})
+            if created:
+                user.set_password(password)
+                user.save()
+            for code in audits:
+                user.groups.add(Group.objects.get(name=analyst_group_name(code)))
+        self.stdout.write("Demo users: analyst / demo-analyst-2026 (bowel and lung analyst), "
+                          "admin / demo-admin-2026 (staff).")
