@@ -114,6 +114,7 @@ def parse_definition(raw: Any, origin: str = "definition") -> AuditDefinition:
 
     if not isinstance(raw, dict):
         raise fail("the file must be a mapping with code, name and extract")
+    raw = json.loads(json.dumps(raw, default=str))  # YAML dates become text: the snapshot is stored as JSON
     code = raw.get("code")
     if not isinstance(code, str) or not IDENTIFIER.match(code):
         raise fail("'code' must be a short lower-case name such as bowel or mesothelioma")

@@ -181,4 +181,9 @@ LOGGING = {
 }
 
 # Tasks queued, by name, once a release is accepted (each takes the release id).
-AFTER_RELEASE_TASKS = env_list("AFTER_RELEASE_TASKS", "")
+AFTER_RELEASE_TASKS = env_list("AFTER_RELEASE_TASKS", "indicators.compute_release")
+
+# Small-number suppression of published and exported counts (NHS Digital's rule: 1-7 shown as
+# suppressed, other counts rounded to the nearest 5). Rates and statistics use unrounded numbers.
+SUPPRESSION_POLICY = {"low": env_int("SUPPRESS_LOW", 1), "high": env_int("SUPPRESS_HIGH", 7),
+                      "round_to": env_int("SUPPRESS_ROUND_TO", 5)}

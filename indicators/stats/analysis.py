@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from .flags import outlier_flags
+from .flags import exact_test_guard, outlier_flags
 from .funnel import PROPORTION_METHODS, RATIO_METHODS, proportion_limits, ratio_limits
 from .intervals import _as_float, ratio_interval, wilson_interval
 from .overdispersion import estimate_overdispersion
@@ -103,6 +103,7 @@ def funnel_analysis(
     overdispersion: Overdispersion = "auto",
     target: float | None = None,
     trim: float = 0.10,
+    exact_guard: bool = True,
 ) -> FunnelResult:
     """Funnel-plot analysis of one indicator across units.
 
@@ -124,6 +125,10 @@ def funnel_analysis(
     Rows sharing a unit identifier are summed first (FunnelPlotR
     ``aggregate_func``), so patient- or period-level rows may be passed;
     the output has one row per distinct unit in order of first appearance.
+    ``exact_guard`` (default on) keeps a flag only where the exact one-sided
+    Poisson/binomial test agrees (:func:`.flags.exact_test_guard`), so zero
+    events with a small expected count are not flagged; pass False to compare
+    with the limits alone, as FunnelPlotR does.
     Units with a missing or non-positive denominator get NaN values/limits
     and flag "none", and are left out of the target and φ. Flags compare
     the value with the limits in use (``limit_*``), strictly.
@@ -200,6 +205,8 @@ def funnel_analysis(
         z_adj = z.copy()
 
     flags = outlier_flags(value, used[0.95][0], used[0.95][1], used[0.998][0], used[0.998][1])
+    if exact_guard:
+        flags = exact_test_guard(flags, x_use, n_use, t, kind)
 
     frame = pd.DataFrame(
         {

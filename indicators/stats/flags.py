@@ -23,6 +23,7 @@ __all__ = [
     "outlier_flags",
     "flag_meaning",
     "flag_label",
+    "exact_test_guard",
 ]
 
 #: Ordered from lowest to highest.
@@ -56,6 +57,42 @@ def outlier_flags(
         conditions = [v < lo998, v > hi998, v < lo95, v > hi95]
     choices = ["alarm_low", "alarm_high", "alert_low", "alert_high"]
     return np.select(conditions, choices, default="none").astype(object)
+
+
+def exact_test_guard(flags: ArrayLike, observed: ArrayLike, count: ArrayLike, target: float,
+                     kind: str) -> np.ndarray:
+    """Drop a flag on a count at the edge of what is possible unless chance really rules it out.
+
+    Continuous funnel limits treat counts as continuous: FunnelPlotR's
+    chi-square Poisson limits put the 99.8% lower limit above zero for any
+    expected count E > 0, so a unit with no deaths and E = 0.4 (where no
+    deaths has probability exp(-0.4) = 0.67) would read as an alarm. For a
+    unit with O = 0 (or, for a proportion, x = n) a flag is kept only if the
+    exact probability of so extreme a count is below 0.025 (alert) or 0.001
+    (alarm): exp(-target x E) for ratios, (1 - target)^n or target^n for
+    proportions. Other units keep the flags their limits give, so results
+    away from the boundary match FunnelPlotR exactly. It only ever lowers a flag.
+    """
+    f = np.asarray(flags, dtype=object).copy()
+    o = _as_float(observed)
+    c = _as_float(count)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        if kind == "ratio":
+            p_low = np.exp(-target * c)
+            p_high = np.full_like(c, np.nan)
+            at_top = np.zeros(c.shape, bool)
+        else:
+            p_low = (1.0 - target) ** c
+            p_high = target ** c
+            at_top = o == c
+        at_bottom = o == 0
+    for side, p, edge in (("low", p_low, at_bottom), ("high", p_high, at_top)):
+        alarm = (f == f"alarm_{side}") & edge
+        f[alarm & ~(p < 0.001) & (p < 0.025)] = f"alert_{side}"
+        f[alarm & ~(p < 0.025)] = "none"
+        alert = (f == f"alert_{side}") & edge
+        f[alert & ~(p < 0.025)] = "none"
+    return f
 
 
 def _check(flag: str, direction: str) -> None:

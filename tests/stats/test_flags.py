@@ -96,3 +96,24 @@ def test_unknown_flag_or_direction_raises(flag, direction) -> None:
         flag_meaning(flag, direction)
     with pytest.raises(ValueError):
         flag_label(flag, direction)
+
+
+def test_exact_guard_drops_a_zero_count_flag_that_chance_explains() -> None:
+    from indicators.stats.analysis import funnel_analysis
+    from indicators.stats.flags import exact_test_guard
+
+    # O = 0 with E = 0.36: P(X <= 0) = exp(-0.36) = 0.698, nothing unusual; the continuous
+    # chi-square lower 99.8% limit (7.9e-9) is still above 0, so the limits alone say "alarm".
+    assert exact_test_guard(["alarm_low"], [0], [0.36], 1.0, "ratio").tolist() == ["none"]
+    # O = 0 with E = 8: P = exp(-8) = 0.000335 < 0.001, an alarm either way.
+    assert exact_test_guard(["alarm_low"], [0], [8.0], 1.0, "ratio").tolist() == ["alarm_low"]
+    # O = 0 with E = 5: P = exp(-5) = 0.0067: an alert, not an alarm.
+    assert exact_test_guard(["alarm_low"], [0], [5.0], 1.0, "ratio").tolist() == ["alert_low"]
+    # High side, binomial: 10 of 10 at target 0.6: P(X = 10) = 0.6^10 = 0.006 -> alert only.
+    assert exact_test_guard(["alarm_high"], [10], [10], 0.6, "proportion").tolist() == ["alert_high"]
+    # Away from the boundary the limits decide: 3 of 10 keeps its flag.
+    assert exact_test_guard(["alarm_high"], [3], [10], 0.05, "proportion").tolist() == ["alarm_high"]
+    units, observed, expected = ["a", "b", "c", "d"], [0, 30, 40, 50], [0.36, 30.0, 40.0, 50.0]
+    plain = funnel_analysis(units, observed, expected, kind="ratio", exact_guard=False, overdispersion="none")
+    guarded = funnel_analysis(units, observed, expected, kind="ratio", overdispersion="none")
+    assert plain.units["flag"].tolist()[0] == "alarm_low" and guarded.units["flag"].tolist()[0] == "none"

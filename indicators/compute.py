@@ -1,0 +1,216 @@
+"""Compute one indicator from a release's rows: every level, every audit year, with trends.
+
+Pure: pandas/numpy and indicators.stats only, no Django, no database. The job
+(indicators/services.py) loads the rows and stores what this returns.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from indicators.definitions import IndicatorDefinition, evaluate
+from indicators.stats.analysis import funnel_analysis
+from indicators.stats.intervals import ratio_interval, wilson_interval
+from indicators.stats.risk import fit_risk_model
+from indicators.stats.spc import xmr_chart
+
+ENGLAND = "E92000001"
+LEVELS = ("provider", "alliance", "national")
+RESULT_COLUMNS = (
+    "level", "organisation", "period", "period_start", "period_end", "numerator", "denominator", "observed",
+    "expected", "value", "adjusted_rate", "ci_lower", "ci_upper", "ci_lower_998", "ci_upper_998", "national_value",
+    "limit_lower_95", "limit_upper_95", "limit_lower_998", "limit_upper_998", "limit_lower_95_unadjusted",
+    "limit_upper_95_unadjusted", "limit_lower_998_unadjusted", "limit_upper_998_unadjusted", "z", "flag",
+    "eligible",
+)
+_LIMITS = ("limit_lower_95", "limit_upper_95", "limit_lower_998", "limit_upper_998", "limit_lower_95_unadjusted",
+           "limit_upper_95_unadjusted", "limit_lower_998_unadjusted", "limit_upper_998_unadjusted")
+
+
+@dataclass
+class IndicatorOutput:
+    results: pd.DataFrame
+    funnels: list[dict[str, Any]] = field(default_factory=list)
+    trends: list[dict[str, Any]] = field(default_factory=list)
+    model_card: dict[str, Any] | None = None
+
+
+def audit_year(dates: pd.Series) -> pd.Series:
+    """Audit year (April to March) starting year of each date; NaN where the date is missing."""
+    years = dates.dt.year - (dates.dt.month < 4).astype("Int64")
+    return years.astype("float64")
+
+
+def period_label(start_year: int) -> str:
+    return f"{start_year}/{(start_year + 1) % 100:02d}"
+
+
+def compute_indicator(frame: pd.DataFrame, indicator: IndicatorDefinition, *, extract_date: date,
+                      provider_column: str, alliance_of: dict[str, str]) -> IndicatorOutput:
+    """All results of one indicator.
+
+    Proportions: numerator/denominator per organisation, Wilson intervals, funnel limits
+    around the pooled national proportion. Risk-adjusted: a logistic model fitted on every
+    patient in the denominator (all years), expected = sum of predicted risks, value = O/E
+    with exact Poisson limits, adjusted rate = O/E x national rate. Funnels are drawn per
+    audit year among providers and, separately, among Cancer Alliances.
+    """
+    denominator = evaluate(indicator.denominator, frame, extract_date)
+    for exclusion in indicator.exclusions:
+        denominator = denominator & ~evaluate(exclusion, frame, extract_date)
+    dates = frame[indicator.period_column]
+    denominator = denominator & dates.notna().to_numpy()
+    numerator = denominator & evaluate(indicator.numerator, frame, extract_date)
+
+    card = None
+    expected = None
+    if indicator.risk_adjusted:
+        cohort = frame.loc[denominator].copy()
+        cohort["_outcome"] = numerator[denominator]
+        fit = fit_risk_model(cohort, "_outcome", indicator.risk_model["covariates"],
+                             indicator.risk_model.get("interactions") or ())
+        card = fit.card
+        predicted = np.full(len(frame), np.nan)
+        predicted[np.flatnonzero(denominator)] = fit.predicted
+        denominator = denominator & np.isfinite(predicted)  # patients excluded for missing covariates (see the card)
+        numerator = numerator & denominator
+        expected = np.where(denominator, predicted, 0.0)
+
+    cohort = pd.DataFrame({
+        "provider": frame[provider_column].to_numpy()[denominator],
+        "year": audit_year(dates).to_numpy()[denominator].astype(int),
+        "quarter": dates.dt.to_period("Q").to_numpy()[denominator],
+        "numerator": numerator[denominator].astype(np.int64),
+        "denominator": np.ones(int(denominator.sum()), dtype=np.int64),
+        "expected": expected[denominator] if expected is not None else 0.0,
+    })
+    cohort["alliance"] = cohort["provider"].map(alliance_of)
+    cohort["national"] = ENGLAND
+
+    output = IndicatorOutput(results=pd.DataFrame(columns=RESULT_COLUMNS), model_card=card)
+    if cohort.empty:
+        return output
+    parts = []
+    years = sorted(int(y) for y in cohort["year"].unique())
+    for year, rows in cohort.groupby("year", sort=True):
+        parts.extend(_year_results(rows, int(year), indicator, output))
+    if len(years) > 1:  # all audit years together: steadier for small trusts and rare outcomes
+        parts.extend(_year_results(cohort, years[0], indicator, output, last_year=years[-1]))
+    output.results = pd.concat(parts, ignore_index=True)[list(RESULT_COLUMNS)]
+    output.trends = _trends(cohort, indicator)
+    return output
+
+
+def _sums(rows: pd.DataFrame, key: str) -> pd.DataFrame:
+    return rows.groupby(key, sort=True)[["numerator", "denominator", "expected"]].sum()
+
+
+def _year_results(rows: pd.DataFrame, year: int, indicator: IndicatorDefinition, output: IndicatorOutput,
+                  last_year: int | None = None):
+    last_year = year if last_year is None else last_year
+    start, end = date(year, 4, 1), date(last_year + 1, 3, 31)
+    label = period_label(year) if last_year == year else f"{period_label(year)}-{period_label(last_year)}"
+    national = _sums(rows, "national")
+    rate = float(national["numerator"].iloc[0] / national["denominator"].iloc[0])
+    frames = []
+    for level in LEVELS:
+        sums = _sums(rows, level)
+        table = pd.DataFrame({"organisation": sums.index.astype(str), "numerator": sums["numerator"].to_numpy(),
+                              "denominator": sums["denominator"].to_numpy()})
+        table["observed"] = table["numerator"].astype(float)
+        if indicator.risk_adjusted:
+            table["expected"] = sums["expected"].to_numpy()
+            counts = table["expected"].to_numpy()
+        else:
+            table["expected"] = table["denominator"] * rate
+            counts = table["denominator"].to_numpy(dtype=float)
+        table["eligible"] = table["denominator"] >= indicator.minimum_denominator
+        _intervals(table, indicator, counts)
+        table["national_value"] = rate
+        table["adjusted_rate"] = table["value"] * rate if indicator.risk_adjusted else table["value"]
+        for column in (*_LIMITS, "z"):
+            table[column] = np.nan
+        table["flag"] = "none"
+        if level != "national":
+            _funnel(table, level, label, indicator, counts, rate, output)
+        table["level"] = level
+        table["period"] = label
+        table["period_start"] = start
+        table["period_end"] = end
+        frames.append(table)
+    return frames
+
+
+def _intervals(table: pd.DataFrame, indicator: IndicatorDefinition, counts: np.ndarray) -> None:
+    x = table["numerator"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["value"] = x / counts
+    if indicator.risk_adjusted:
+        low, high = ratio_interval(x, counts, 0.95, method="exact")
+        low998, high998 = ratio_interval(x, counts, 0.998, method="exact")
+    else:
+        low, high = wilson_interval(x, counts, 0.95)
+        low998, high998 = wilson_interval(x, counts, 0.998)
+    table["ci_lower"], table["ci_upper"], table["ci_lower_998"], table["ci_upper_998"] = low, high, low998, high998
+
+
+def _funnel(table, level, period, indicator, counts, rate, output) -> None:
+    eligible = table["eligible"].to_numpy() & (counts > 0)
+    if eligible.sum() < 2:
+        return
+    result = funnel_analysis(table["organisation"].to_numpy()[eligible], table["numerator"].to_numpy()[eligible],
+                             counts[eligible], kind=indicator.kind, method=indicator.funnel_method,
+                             overdispersion="auto", target=1.0 if indicator.risk_adjusted else rate)
+    units = result.units.set_index("unit")
+    for column in (*_LIMITS, "z", "flag"):
+        source = "z_adjusted" if column == "z" else column
+        values = units[source].reindex(table["organisation"].to_numpy()[eligible]).to_numpy()
+        column_values = table[column].to_numpy(dtype=object if column == "flag" else float).copy()
+        column_values[eligible] = values
+        table[column] = column_values
+    output.funnels.append({
+        "level": level, "period": period, "kind": result.kind, "method": result.method, "target": result.target,
+        "phi": _finite(result.phi), "tau2": _finite(result.tau2), "n_units": int(result.n_units),
+        "overdispersion": result.overdispersion, "overdispersion_applied": bool(result.overdispersion_applied),
+        "expected_flags": 0.05 * int(eligible.sum()),
+    })
+
+
+def _trends(cohort: pd.DataFrame, indicator: IndicatorDefinition) -> list[dict[str, Any]]:
+    """Quarterly values per organisation, with an XmR chart where there are enough quarters."""
+    trends = []
+    overall = cohort["numerator"].sum() / cohort["denominator"].sum()
+    target = (indicator.standard or {}).get("value")
+    for level in LEVELS:
+        sums = cohort.groupby([level, "quarter"], sort=True)[["numerator", "denominator", "expected"]].sum()
+        if indicator.risk_adjusted:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = sums["numerator"] / sums["expected"] * overall
+        else:
+            values = sums["numerator"] / sums["denominator"]
+        sums = sums.assign(value=values)
+        for organisation, series in sums.groupby(level=0, sort=True):
+            series = series.droplevel(0)
+            points = [{"quarter": str(q), "start": q.start_time.date().isoformat(), "numerator": int(r.numerator),
+                       "denominator": int(r.denominator), "value": _finite(r.value)}
+                      for q, r in series.iterrows()]
+            finite = series["value"].replace([np.inf, -np.inf], np.nan).dropna()
+            chart = None
+            if len(finite) >= 3:
+                chart = xmr_chart(finite.to_numpy(), improvement_direction=indicator.improvement_direction,
+                                  target=target).as_dict()
+            trends.append({"level": level, "organisation": str(organisation), "points": points, "xmr": chart})
+    return trends
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

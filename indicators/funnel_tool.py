@@ -1,0 +1,118 @@
+"""Funnel plots for any aggregated table (`unit,numerator,denominator` or `unit,observed,expected`).
+
+Pure: used by the `funnel` command and the funnel tool page, with the same analysis as the jobs.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from indicators.stats.analysis import FunnelResult, funnel_analysis
+
+COLUMNS = {"proportion": ("unit", "numerator", "denominator"), "ratio": ("unit", "observed", "expected")}
+METHODS = {"proportion": ("exact", "wilson", "normal", "arcsine"), "ratio": ("exact", "shmi")}
+OVERDISPERSION = ("auto", "none", "additive", "multiplicative")
+
+
+class AggregateError(ValueError):
+    """The table cannot be used; ``errors`` lists (line, column, value, message)."""
+
+    def __init__(self, errors: list[dict[str, Any]]):
+        super().__init__("; ".join(f"line {e['line']}: {e['message']}" for e in errors[:5]))
+        self.errors = errors
+
+
+@dataclass
+class AggregateTable:
+    kind: str
+    units: list[str]
+    numerator: list[float]
+    denominator: list[float]
+
+
+def read_table(text: str, kind: str) -> AggregateTable:
+    """Parse and check the table; every problem is reported with its line."""
+    if kind not in COLUMNS:
+        raise AggregateError([{"line": None, "column": "", "value": kind, "message": "kind must be proportion or ratio"}])
+    wanted = COLUMNS[kind]
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header = [h.strip().lower() for h in next(reader, [])]
+    missing = [c for c in wanted if c not in header]
+    if missing:
+        raise AggregateError([{"line": 1, "column": c, "value": "", "message": f"column {c} is missing; "
+                               f"a {kind} table has columns {','.join(wanted)}"} for c in missing])
+    index = {c: header.index(c) for c in wanted}
+    errors: list[dict[str, Any]] = []
+    table = AggregateTable(kind, [], [], [])
+    seen: dict[str, int] = {}
+    for line, row in enumerate(reader, start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        cells = {c: (row[i].strip() if i < len(row) else "") for c, i in index.items()}
+        unit = cells["unit"]
+        if not unit:
+            errors.append({"line": line, "column": "unit", "value": "", "message": "unit is blank"})
+        elif unit in seen:
+            errors.append({"line": line, "column": "unit", "value": unit,
+                           "message": f"unit repeated (first on line {seen[unit]})"})
+        seen.setdefault(unit, line)
+        numbers = {}
+        for column in wanted[1:]:
+            try:
+                numbers[column] = float(cells[column])
+                if not math.isfinite(numbers[column]) or numbers[column] < 0:
+                    raise ValueError
+            except ValueError:
+                errors.append({"line": line, "column": column, "value": cells[column],
+                               "message": f"{column} must be a number of zero or more"})
+        if len(numbers) == 2:
+            top, bottom = numbers[wanted[1]], numbers[wanted[2]]
+            if bottom <= 0:
+                errors.append({"line": line, "column": wanted[2], "value": cells[wanted[2]],
+                               "message": f"{wanted[2]} must be more than zero"})
+            elif kind == "proportion" and top > bottom:
+                errors.append({"line": line, "column": "numerator", "value": cells["numerator"],
+                               "message": "numerator is larger than denominator"})
+            table.units.append(unit)
+            table.numerator.append(top)
+            table.denominator.append(bottom)
+    if not errors and len(table.units) < 2:
+        errors.append({"line": None, "column": "", "value": "", "message": "a funnel needs at least two units"})
+    if errors:
+        raise AggregateError(errors)
+    return table
+
+
+def analyse(table: AggregateTable, *, method: str = "exact", overdispersion: str = "auto") -> FunnelResult:
+    if method not in METHODS[table.kind]:
+        raise AggregateError([{"line": None, "column": "", "value": method,
+                               "message": f"method for a {table.kind} must be one of {', '.join(METHODS[table.kind])}"}])
+    return funnel_analysis(table.units, table.numerator, table.denominator, kind=table.kind, method=method,
+                           overdispersion=overdispersion)
+
+
+def as_json(result: FunnelResult) -> dict[str, Any]:
+    """The `funnel --json` object. ``z`` is on the scale of the limits used (adjusted when applied)."""
+    units = []
+    for row in result.units.itertuples(index=False):
+        units.append({
+            "unit": row.unit, "numerator": _num(row.numerator), "denominator": _num(row.denominator),
+            "value": _num(row.value), "ci_lower": _num(row.ci_lower), "ci_upper": _num(row.ci_upper),
+            "z": _num(row.z_adjusted), "limit_lower_95": _num(row.limit_lower_95),
+            "limit_upper_95": _num(row.limit_upper_95), "limit_lower_998": _num(row.limit_lower_998),
+            "limit_upper_998": _num(row.limit_upper_998), "flag": row.flag,
+        })
+    return {"kind": result.kind, "method": result.method, "target": _num(result.target), "phi": _num(result.phi),
+            "tau2": _num(result.tau2), "overdispersion": result.overdispersion,
+            "overdispersion_applied": bool(result.overdispersion_applied), "units": units}
+
+
+def _num(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None

@@ -1,0 +1,169 @@
+"""Computed indicator results, and the runs that compute them.
+
+A run computes every indicator of one release, fanned out one Celery task per
+indicator. Its results become visible only when the last indicator finishes:
+then, in one transaction, the run becomes the release's current run and the
+previous run's results are deleted. A run that fails or whose worker dies
+leaves the previous results in place.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from audits.models import Release
+
+
+class ComputationRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    is_current = models.BooleanField(default=False)
+    total = models.PositiveIntegerField(default=0)
+    completed = models.PositiveIntegerField(default=0)
+    method_version = models.CharField(max_length=40)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at"]
+        constraints = [models.UniqueConstraint(fields=["release"], condition=models.Q(is_current=True),
+                                               name="one_current_run_per_release")]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} of {self.release}"
+
+    @property
+    def progress_text(self) -> str:
+        if self.status == self.Status.RUNNING:
+            return f"running {self.completed} of {self.total}"
+        if self.status == self.Status.FAILED:
+            return f"failed: {self.failure}"
+        return self.get_status_display().lower()
+
+
+class RunIndicator(models.Model):
+    """One indicator of a run: the unit of fan-out, its progress, and its model card."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    run = models.ForeignKey(ComputationRun, on_delete=models.CASCADE, related_name="indicators")
+    indicator = models.CharField(max_length=63)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    failure = models.TextField(blank=True)
+    model_card = models.JSONField(null=True, blank=True)
+    definition = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["run_id", "indicator"]
+        constraints = [models.UniqueConstraint(fields=["run", "indicator"], name="run_indicator_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.indicator} in run {self.run_id}"
+
+
+class Level(models.TextChoices):
+    PROVIDER = "provider", "NHS trust"
+    ALLIANCE = "alliance", "Cancer Alliance"
+    NATIONAL = "national", "England"
+
+
+ENGLAND_CODE = "E92000001"
+
+
+class FunnelFit(models.Model):
+    """The funnel of one indicator, level and period: target, overdispersion and method."""
+
+    run = models.ForeignKey(ComputationRun, on_delete=models.CASCADE, related_name="funnels")
+    indicator = models.CharField(max_length=63)
+    level = models.CharField(max_length=8, choices=Level.choices)
+    period = models.CharField(max_length=20)
+    kind = models.CharField(max_length=10)
+    method = models.CharField(max_length=10)
+    target = models.FloatField(null=True)
+    phi = models.FloatField(null=True)
+    tau2 = models.FloatField(null=True)
+    n_units = models.PositiveIntegerField(default=0)
+    overdispersion = models.CharField(max_length=14)
+    overdispersion_applied = models.BooleanField(default=False)
+    expected_flags = models.FloatField(null=True, help_text="Alerts expected by chance alone (5% of units).")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "indicator", "level", "period"],
+                                               name="funnel_fit_unique")]
+
+
+class IndicatorResult(models.Model):
+    """One indicator for one organisation (or England) and one period, from one run."""
+
+    run = models.ForeignKey(ComputationRun, on_delete=models.CASCADE, related_name="results")
+    release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="+")
+    audit_code = models.CharField(max_length=63)
+    indicator = models.CharField(max_length=63)
+    level = models.CharField(max_length=8, choices=Level.choices)
+    organisation = models.CharField(max_length=9)
+    period = models.CharField(max_length=20, help_text="Audit year April-March (2024/25), or all years (2023/24-2025/26)")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    numerator = models.IntegerField()
+    denominator = models.IntegerField()
+    observed = models.FloatField(null=True)
+    expected = models.FloatField(null=True)
+    value = models.FloatField(null=True, help_text="Proportion, or O/E for risk-adjusted indicators")
+    adjusted_rate = models.FloatField(null=True, help_text="O/E x national rate (risk-adjusted indicators)")
+    ci_lower = models.FloatField(null=True)
+    ci_upper = models.FloatField(null=True)
+    ci_lower_998 = models.FloatField(null=True)
+    ci_upper_998 = models.FloatField(null=True)
+    national_value = models.FloatField(null=True)
+    limit_lower_95 = models.FloatField(null=True)
+    limit_upper_95 = models.FloatField(null=True)
+    limit_lower_998 = models.FloatField(null=True)
+    limit_upper_998 = models.FloatField(null=True)
+    limit_lower_95_unadjusted = models.FloatField(null=True)
+    limit_upper_95_unadjusted = models.FloatField(null=True)
+    limit_lower_998_unadjusted = models.FloatField(null=True)
+    limit_upper_998_unadjusted = models.FloatField(null=True)
+    z = models.FloatField(null=True)
+    flag = models.CharField(max_length=10, default="none")
+    eligible = models.BooleanField(default=True, help_text="Denominator at least the indicator's minimum")
+    suppressed = models.BooleanField(default=False, help_text="A count falls in the small-number range")
+    method_version = models.CharField(max_length=40)
+
+    class Meta:
+        ordering = ["indicator", "level", "organisation", "period"]
+        constraints = [models.UniqueConstraint(fields=["run", "indicator", "level", "organisation", "period"],
+                                               name="indicator_result_unique")]
+        indexes = [models.Index(fields=["release", "indicator", "level", "period"])]
+
+
+class TrendSeries(models.Model):
+    """Quarterly values of one indicator for one organisation, with its XmR chart."""
+
+    run = models.ForeignKey(ComputationRun, on_delete=models.CASCADE, related_name="trends")
+    indicator = models.CharField(max_length=63)
+    level = models.CharField(max_length=8, choices=Level.choices)
+    organisation = models.CharField(max_length=9)
+    points = models.JSONField(help_text="[{quarter, start, numerator, denominator, value}]")
+    xmr = models.JSONField(null=True, help_text="XmR chart (indicators.stats.spc), null with too few points")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "indicator", "level", "organisation"],
+                                               name="trend_series_unique")]

@@ -1,0 +1,134 @@
+"""Writes: start a computation run, compute one indicator of it, and make a finished run current.
+
+Tasks take ids and call these. Results of a run become visible only when its last
+indicator finishes: the swap and the deletion of the previous run's results happen
+in one transaction, so readers see the old results or the new, never a mix.
+"""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audits.models import Release, Trust
+from audits.registry import get_definition
+from audits.selectors import release_frame
+from indicators.compute import compute_indicator
+from indicators.definitions import columns_used
+from indicators.models import ComputationRun, FunnelFit, IndicatorResult, RunIndicator, TrendSeries
+from indicators.registry import indicators_for
+from indicators.stats.suppression import SuppressionPolicy, is_suppressed
+
+logger = logging.getLogger(__name__)
+METHOD_VERSION = "2026.11-1"
+
+
+def suppression_policy() -> SuppressionPolicy:
+    return SuppressionPolicy(**settings.SUPPRESSION_POLICY)
+
+
+@transaction.atomic
+def start_run(*, release: Release, user=None) -> ComputationRun:
+    """Create a run with one entry per indicator and queue them once committed."""
+    definitions = indicators_for(release.audit_id)
+    run = ComputationRun.objects.create(release=release, total=len(definitions), method_version=METHOD_VERSION,
+                                        requested_by=user)
+    RunIndicator.objects.bulk_create([RunIndicator(run=run, indicator=d.code, definition=d.raw) for d in definitions])
+    from indicators.tasks import compute_run_indicator  # tasks import services
+
+    codes = [d.code for d in definitions]
+    transaction.on_commit(lambda: [compute_run_indicator.delay(run.pk, code) for code in codes])
+    return run
+
+
+def compute_for_release(release_id: int) -> ComputationRun:
+    """What follows an accepted release (settings.AFTER_RELEASE_TASKS)."""
+    return start_run(release=Release.objects.get(pk=release_id))
+
+
+def compute_run_indicator(run_id: int, code: str) -> RunIndicator:
+    """Compute and store one indicator of a run; idempotent, so a redelivered task is harmless."""
+    entry = RunIndicator.objects.select_related("run__release").get(run_id=run_id, indicator=code)
+    if entry.status == RunIndicator.Status.DONE:
+        return entry
+    run = entry.run
+    now = timezone.now()
+    RunIndicator.objects.filter(pk=entry.pk).update(status=RunIndicator.Status.RUNNING, started_at=now,
+                                                    attempts=entry.attempts + 1)
+    ComputationRun.objects.filter(pk=run.pk, status=ComputationRun.Status.QUEUED).update(
+        status=ComputationRun.Status.RUNNING, started_at=now)
+    try:
+        output = _compute(run.release, code)
+    except Exception as exc:
+        logger.exception("indicator %s of run %s failed", code, run.pk)
+        reason = f"{code}: {type(exc).__name__}: {exc}"
+        RunIndicator.objects.filter(pk=entry.pk).update(status=RunIndicator.Status.FAILED, failure=reason,
+                                                        finished_at=timezone.now())
+        ComputationRun.objects.filter(pk=run.pk).update(status=ComputationRun.Status.FAILED, failure=reason,
+                                                        finished_at=timezone.now())
+        raise
+    _store(run, entry, code, output)
+    entry.refresh_from_db()
+    return entry
+
+
+def _compute(release: Release, code: str):
+    audit = get_definition(release.audit_id)
+    indicator = next(i for i in indicators_for(release.audit_id) if i.code == code)
+    frame = release_frame(release, columns=columns_used(indicator, audit))
+    alliance_of = dict(Trust.objects.values_list("code", "alliance_id"))
+    return compute_indicator(frame, indicator, extract_date=release.extract_date, provider_column=audit.provider,
+                             alliance_of=alliance_of)
+
+
+@transaction.atomic
+def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
+    release = run.release
+    for model in (IndicatorResult, FunnelFit, TrendSeries):  # a redelivered task replaces its own rows
+        model.objects.filter(run=run, indicator=code).delete()
+    results = output.results
+    policy = suppression_policy()
+    suppressed = is_suppressed(results["numerator"], policy) | is_suppressed(results["denominator"], policy)
+    records = results.astype(object).where(pd.notna(results), None).to_dict("records")
+    IndicatorResult.objects.bulk_create([
+        IndicatorResult(run=run, release=release, audit_code=release.audit_id, indicator=code,
+                        method_version=run.method_version, suppressed=bool(hidden), **_clean(row))
+        for row, hidden in zip(records, suppressed)
+    ], batch_size=1000)
+    FunnelFit.objects.bulk_create([FunnelFit(run=run, indicator=code, **fit) for fit in output.funnels])
+    TrendSeries.objects.bulk_create([TrendSeries(run=run, indicator=code, **trend) for trend in output.trends],
+                                    batch_size=500)
+    RunIndicator.objects.filter(pk=entry.pk).update(status=RunIndicator.Status.DONE, finished_at=timezone.now(),
+                                                    model_card=output.model_card, failure="")
+    locked = ComputationRun.objects.select_for_update().get(pk=run.pk)
+    locked.completed = RunIndicator.objects.filter(run=locked, status=RunIndicator.Status.DONE).count()
+    if locked.completed == locked.total and locked.status != ComputationRun.Status.FAILED:
+        _make_current(locked)
+    locked.save()
+
+
+def _clean(row: dict) -> dict:
+    """numpy scalars to Python, for the ORM."""
+    out = {}
+    for key, value in row.items():
+        if isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and not np.isfinite(value):
+            value = None
+        out[key] = value
+    return out
+
+
+def _make_current(run: ComputationRun) -> None:
+    """Swap the release's results to this run (inside the caller's transaction)."""
+    previous = ComputationRun.objects.filter(release=run.release, is_current=True).exclude(pk=run.pk)
+    for model in (IndicatorResult, FunnelFit, TrendSeries):
+        model.objects.filter(run__in=previous).delete()
+    previous.update(is_current=False)
+    run.is_current = True
+    run.status = ComputationRun.Status.DONE
+    run.finished_at = timezone.now()
