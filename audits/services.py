@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, BinaryIO
 
-from celery import current_app
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils.module_loading import import_string
 from django.utils import timezone
 
 from audits.ingest.load import copy_batches, ensure_table, lock_audit, storage_table_name
@@ -126,8 +126,8 @@ def _refuse_repeated_file(audit: Audit, report: ParseReport) -> None:
 
 def after_release_accepted(release_id: int) -> None:
     """Queue the work that follows an accepted release (e.g. computing its indicators)."""
-    for name in settings.AFTER_RELEASE_TASKS:
-        current_app.tasks[name].delay(release_id)
+    for path in settings.AFTER_RELEASE_TASKS:
+        import_string(path).delay(release_id)
 
 
 @transaction.atomic

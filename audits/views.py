@@ -85,7 +85,10 @@ def release_detail(request: HttpRequest, release_id: int) -> HttpResponse:
                   "cells": [p["percent_complete"].get(c) for c in optional]}
                  for p in quality.get("providers", [])]
     current = Release.objects.current(release.audit_id)
+    # Indicator runs of this release (the indicators app's related name: no import needed here).
+    runs = list(release.runs.order_by("-requested_at", "-pk")[:5]) if hasattr(release, "runs") else []
     return render(request, "audits/release_detail.html", {
+        "runs": runs,
         "release": release, "quality": quality, "optional": optional, "providers": providers,
         "is_current": current is not None and current.pk == release.pk, "withdraw_form": WithdrawForm(),
     })

@@ -180,8 +180,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }
 
-# Tasks queued, by name, once a release is accepted (each takes the release id).
-AFTER_RELEASE_TASKS = env_list("AFTER_RELEASE_TASKS", "indicators.compute_release")
+# Celery tasks (dotted paths) queued once a release is accepted; each takes the release id.
+AFTER_RELEASE_TASKS = env_list("AFTER_RELEASE_TASKS", "indicators.tasks.compute_release")
 
 # Small-number suppression of published and exported counts (NHS Digital's rule: 1-7 shown as
 # suppressed, other counts rounded to the nearest 5). Rates and statistics use unrounded numbers.

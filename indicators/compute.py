@@ -72,9 +72,15 @@ def compute_indicator(frame: pd.DataFrame, indicator: IndicatorDefinition, *, ex
     if indicator.risk_adjusted:
         cohort = frame.loc[denominator].copy()
         cohort["_outcome"] = numerator[denominator]
-        fit = fit_risk_model(cohort, "_outcome", indicator.risk_model["covariates"],
-                             indicator.risk_model.get("interactions") or ())
-        card = fit.card
+        try:
+            fit = fit_risk_model(cohort, "_outcome", indicator.risk_model["covariates"],
+                                 indicator.risk_model.get("interactions") or ())
+        except ValueError as exc:  # too few patients or events to adjust: say so rather than guess
+            return IndicatorOutput(results=pd.DataFrame(columns=RESULT_COLUMNS),
+                                   model_card={"fitted": False, "reason": str(exc),
+                                               "n_patients": int(denominator.sum()),
+                                               "n_events": int(numerator.sum())})
+        card = {"fitted": True, **fit.card}
         predicted = np.full(len(frame), np.nan)
         predicted[np.flatnonzero(denominator)] = fit.predicted
         denominator = denominator & np.isfinite(predicted)  # patients excluded for missing covariates (see the card)

@@ -72,3 +72,16 @@ def test_a_worker_validates_and_loads_a_web_upload(client, orgs, worker):
     assert f"audits.run_import_job[" in worker.read_text()  # the worker ran it, not this process
     assert seen <= {"queued", "running", "accepted"}
     assert release_frame(job.release)["patient_id"].tolist() == ["P001", "P002", "P003", "P004"]
+    # The accepted release queued its computation: a run fanned out one task per indicator, on the worker.
+    from indicators.models import ComputationRun
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        run = ComputationRun.objects.filter(release=job.release).first()
+        if run and run.status in ("done", "failed"):
+            break
+        time.sleep(0.2)
+    assert run is not None and run.status == "done" and run.is_current, (run and run.failure, worker.read_text()[-3000:])
+    log = worker.read_text()
+    assert "indicators.compute_release[" in log
+    assert log.count("indicators.compute_run_indicator[") >= 2 * run.total  # received and succeeded, per indicator
