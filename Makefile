@@ -14,7 +14,7 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_UR
 	SECRET_KEY=test-only-secret-key-not-for-production-0123456789abcdefghij ALLOWED_HOSTS=localhost,127.0.0.1,testserver \
 	DATA_DIR=$(CURDIR)/var/test
 
-.PHONY: venv demo test test-fast bench-ingest lint clean
+.PHONY: venv demo test test-fast bench-ingest bench-compute lint clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or later is needed (python3.11 or python3 on PATH)"; exit 1; }
@@ -47,3 +47,7 @@ bench-ingest: venv
 
 clean:
 	rm -rf var/test var/demo
+
+## bench-compute: every bowel indicator of a 1M-patient release against a bare pandas/statsmodels baseline
+bench-compute: venv
+	$(TEST_ENV) $(BIN)/python bench/compute.py

@@ -8,6 +8,9 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts.models import AuditLogEntry
+from accounts.services import client_ip, record
+from audits import roles
 from audits.forms import UploadForm, WithdrawForm
 from audits.models import ImportJob, Release, Trust
 from audits.permissions import is_audit_analyst
@@ -47,6 +50,10 @@ def upload(request: HttpRequest, audit_code: str) -> HttpResponse:
         job = create_import_job(audit_code=audit_code, upload=form.cleaned_data["file"],
                                 extract_date=form.cleaned_data["extract_date"],
                                 origin=Release.Origin.WEB, user=request.user)
+        record(action=AuditLogEntry.Action.UPLOADED, actor=request.user, via=AuditLogEntry.Via.WEB,
+               ip=client_ip(request), audit_code=audit_code, target=f"import {job.pk}",
+               details={"file_name": job.file_name, "size_bytes": job.bytes_total,
+                        "extract_date": job.extract_date.isoformat()})
         return redirect("import-job", job_id=job.pk)
     return render(request, "audits/upload.html", {"definition": definition, "form": form})
 
@@ -84,11 +91,14 @@ def release_detail(request: HttpRequest, release_id: int) -> HttpResponse:
     providers = [{"code": p["provider_code"], "name": names.get(p["provider_code"], ""), "rows": p["rows"],
                   "cells": [p["percent_complete"].get(c) for c in optional]}
                  for p in quality.get("providers", [])]
+    by_trust_shown = roles.sees_unsuppressed(request.user, release.audit_id)  # trusts' small counts: analysts only
+    if not by_trust_shown:
+        providers = []
     current = Release.objects.current(release.audit_id)
     # Indicator runs of this release (the indicators app's related name: no import needed here).
     runs = list(release.runs.order_by("-requested_at", "-pk")[:5]) if hasattr(release, "runs") else []
     return render(request, "audits/release_detail.html", {
-        "runs": runs,
+        "runs": runs, "by_trust_shown": by_trust_shown,
         "release": release, "quality": quality, "optional": optional, "providers": providers,
         "is_current": current is not None and current.pk == release.pk, "withdraw_form": WithdrawForm(),
     })
@@ -103,6 +113,10 @@ def release_withdraw(request: HttpRequest, release_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Give a reason for withdrawing the release.")
         return redirect("release-detail", release_id=release.pk)
-    withdraw_release(release=release, user=request.user, reason=form.cleaned_data["reason"])
+    if not release.is_withdrawn:
+        withdraw_release(release=release, user=request.user, reason=form.cleaned_data["reason"])
+        record(action=AuditLogEntry.Action.WITHDREW, actor=request.user, via=AuditLogEntry.Via.WEB,
+               ip=client_ip(request), audit_code=release.audit_id, target=f"release {release.pk}",
+               details={"version": release.version, "reason": form.cleaned_data["reason"]})
     messages.success(request, f"Release {release.version} was withdrawn; the previous release is now current.")
     return redirect("release-list", audit_code=release.audit_id)

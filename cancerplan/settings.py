@@ -78,6 +78,12 @@ INSTALLED_APPS = [
     "audits",
     "indicators",
     "dashboards",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "accounts",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -187,3 +193,32 @@ AFTER_RELEASE_TASKS = env_list("AFTER_RELEASE_TASKS", "indicators.tasks.compute_
 # suppressed, other counts rounded to the nearest 5). Rates and statistics use unrounded numbers.
 SUPPRESSION_POLICY = {"low": env_int("SUPPRESS_LOW", 1), "high": env_int("SUPPRESS_HIGH", 7),
                       "round_to": env_int("SUPPRESS_ROUND_TO", 5)}
+
+# The API (api/): read-mostly, JSON and CSV. Personal tokens are stored hashed (accounts.ApiToken).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.HashedTokenAuthentication",
+                                       "rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "api.renderers.CSVRenderer",
+                                 "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": [],
+    "URL_FORMAT_OVERRIDE": "format",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Cancer audit dashboards API",
+    "DESCRIPTION": "Indicators, results, organisations and releases of the national cancer clinical audits, "
+                   "as JSON and CSV. Small counts are suppressed for everyone but the audit's analysts.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {"ReleaseStatusEnum": "audits.models.Release.Status",
+                            "ImportJobStatusEnum": "audits.models.ImportJob.Status"},
+}

@@ -1,11 +1,10 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from dashboards import views as dashboard_views
-
 urlpatterns = [
-    path("", dashboard_views.home, name="home"),
+    path("", include("dashboards.urls")),
     path("", include("audits.urls")),
+    path("api/v1/", include("api.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -9,7 +9,6 @@ never per request.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -122,7 +121,7 @@ def funnel_figure(*, points: Sequence[dict[str, Any]], kind: str, method: str, t
         y_low.extend(p["y"] for p in group)
         y_high.extend(p["y"] for p in group)
         traces.append({
-            "type": "scatter", "mode": "markers", "name": MEANING_LEGEND[meaning], "meaning": meaning,
+            "type": "scatter", "mode": "markers", "name": MEANING_LEGEND[meaning], "meta": meaning,
             "x": _round([p["x"] for p in group]), "y": _round([p["y"] for p in group]),
             "customdata": [p["customdata"] for p in group],
             "marker": {"color": MEANING_COLOURS[meaning], "symbol": MEANING_SYMBOLS[meaning],
@@ -294,11 +293,27 @@ def spine(*, values: Sequence[float], value: float | None, ci: tuple[float | Non
         "width": SPINE_WIDTH, "min": ends[0], "max": ends[1], "q1": box[0], "q3": box[1], "median": at(float(median)),
         "value": at(value), "ci_low": ci_pos[0] if len(ci_pos) == 2 else None,
         "ci_high": ci_pos[1] if len(ci_pos) == 2 else None, "england": at(england), "alliance": at(alliance),
-        "left": left, "right": right,
+        "box_width": round(box[1] - box[0], 1), "left": left, "right": right,
         "quantiles": {"min": float(spread.min()), "q1": float(q1), "median": float(median), "q3": float(q3),
                       "max": float(spread.max())},
         "n": int(spread.size),
     }
+
+
+def marker_path(meaning: str, x: float, y: float, size: float = 6.0) -> str:
+    """An SVG path for a flag's shape (the same shapes as the funnel plot's markers), centred on (x, y)."""
+    s = size
+    if meaning == "better":  # diamond
+        return f"M{x:.1f},{y - s:.1f} L{x + s:.1f},{y:.1f} L{x:.1f},{y + s:.1f} L{x - s:.1f},{y:.1f} Z"
+    if meaning == "worse":  # square
+        h = s * 0.85
+        return f"M{x - h:.1f},{y - h:.1f} H{x + h:.1f} V{y + h:.1f} H{x - h:.1f} Z"
+    if meaning == "higher":
+        return f"M{x:.1f},{y - s:.1f} L{x + s:.1f},{y + s * 0.8:.1f} L{x - s:.1f},{y + s * 0.8:.1f} Z"
+    if meaning == "lower":
+        return f"M{x:.1f},{y + s:.1f} L{x + s:.1f},{y - s * 0.8:.1f} L{x - s:.1f},{y - s * 0.8:.1f} Z"
+    r = s * 0.8  # circle, as two arcs
+    return f"M{x - r:.1f},{y:.1f} a{r:.1f},{r:.1f} 0 1,0 {2 * r:.1f},0 a{r:.1f},{r:.1f} 0 1,0 {-2 * r:.1f},0 Z"
 
 
 SPARK_WIDTH = 120.0
@@ -328,10 +343,3 @@ def sparkline(values: Sequence[float | None]) -> dict[str, Any] | None:
     dots = [seg[0] for seg in segments if len(seg) == 1]
     return {"width": SPARK_WIDTH, "height": SPARK_HEIGHT, "paths": paths, "dots": dots, "last": last}
 
-
-def clamp(value: float, low: float, high: float) -> float:
-    return max(low, min(high, value))
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -87,16 +87,23 @@ def compute_indicator(frame: pd.DataFrame, indicator: IndicatorDefinition, *, ex
         numerator = numerator & denominator
         expected = np.where(denominator, predicted, 0.0)
 
+    # Organisations as integer codes, so every sum below is a bincount, not a string groupby.
+    provider_codes, providers = pd.factorize(frame[provider_column].to_numpy()[denominator], sort=True)
+    alliance_codes, alliances = pd.factorize(pd.Series(providers).map(alliance_of).fillna("unknown"), sort=True)
+    quarters = (dates.dt.year * 4 + (dates.dt.month - 1) // 3).to_numpy()[denominator].astype(np.int64)
     cohort = pd.DataFrame({
-        "provider": frame[provider_column].to_numpy()[denominator],
+        "provider": provider_codes,
+        "alliance": alliance_codes[provider_codes] if len(providers) else provider_codes,
+        "national": np.zeros(len(provider_codes), dtype=np.int64),
         "year": audit_year(dates).to_numpy()[denominator].astype(int),
-        "quarter": dates.dt.to_period("Q").to_numpy()[denominator],
+        "quarter": quarters - (quarters.min() if len(quarters) else 0),
         "numerator": numerator[denominator].astype(np.int64),
         "denominator": np.ones(int(denominator.sum()), dtype=np.int64),
         "expected": expected[denominator] if expected is not None else 0.0,
     })
-    cohort["alliance"] = cohort["provider"].map(alliance_of)
-    cohort["national"] = ENGLAND
+    first_quarter = int(quarters.min()) if len(quarters) else 0
+    labels = {"provider": np.asarray(providers, dtype=object), "alliance": np.asarray(alliances, dtype=object),
+              "national": np.array([ENGLAND], dtype=object)}
 
     output = IndicatorOutput(results=pd.DataFrame(columns=RESULT_COLUMNS), model_card=card)
     if cohort.empty:
@@ -104,28 +111,44 @@ def compute_indicator(frame: pd.DataFrame, indicator: IndicatorDefinition, *, ex
     parts = []
     years = sorted(int(y) for y in cohort["year"].unique())
     for year, rows in cohort.groupby("year", sort=True):
-        parts.extend(_year_results(rows, int(year), indicator, output))
+        parts.extend(_year_results(rows, labels, int(year), indicator, output))
     if len(years) > 1:  # all audit years together: steadier for small trusts and rare outcomes
-        parts.extend(_year_results(cohort, years[0], indicator, output, last_year=years[-1]))
+        parts.extend(_year_results(cohort, labels, years[0], indicator, output, last_year=years[-1]))
     output.results = pd.concat(parts, ignore_index=True)[list(RESULT_COLUMNS)]
-    output.trends = _trends(cohort, indicator)
+    output.trends = _trends(cohort, labels, first_quarter, indicator)
     return output
 
 
-def _sums(rows: pd.DataFrame, key: str) -> pd.DataFrame:
-    return rows.groupby(key, sort=True)[["numerator", "denominator", "expected"]].sum()
+def _sums(rows: pd.DataFrame, level: str, labels: dict[str, np.ndarray], by_quarter: bool = False) -> pd.DataFrame:
+    """Numerator, denominator and expected summed per organisation (and quarter): bincounts on codes."""
+    names = labels[level]
+    codes = rows[level].to_numpy()
+    width = 1
+    if by_quarter:
+        width = int(rows["quarter"].max()) + 1 if len(rows) else 1
+        codes = codes * width + rows["quarter"].to_numpy()
+    size = len(names) * width
+    sums = {name: np.bincount(codes, weights=rows[name].to_numpy(dtype=float), minlength=size)
+            for name in ("numerator", "denominator", "expected")}
+    index = (pd.MultiIndex.from_arrays([np.repeat(names, width), np.tile(np.arange(width), len(names))])
+             if by_quarter else pd.Index(names))
+    table = pd.DataFrame(sums, index=index)
+    table = table[table["denominator"] > 0]
+    table["numerator"] = table["numerator"].round().astype(np.int64)
+    table["denominator"] = table["denominator"].round().astype(np.int64)
+    return table
 
 
-def _year_results(rows: pd.DataFrame, year: int, indicator: IndicatorDefinition, output: IndicatorOutput,
-                  last_year: int | None = None):
+def _year_results(rows: pd.DataFrame, labels: dict[str, np.ndarray], year: int, indicator: IndicatorDefinition,
+                  output: IndicatorOutput, last_year: int | None = None):
     last_year = year if last_year is None else last_year
     start, end = date(year, 4, 1), date(last_year + 1, 3, 31)
     label = period_label(year) if last_year == year else f"{period_label(year)}-{period_label(last_year)}"
-    national = _sums(rows, "national")
+    national = _sums(rows, "national", labels)
     rate = float(national["numerator"].iloc[0] / national["denominator"].iloc[0])
     frames = []
     for level in LEVELS:
-        sums = _sums(rows, level)
+        sums = _sums(rows, level, labels)
         table = pd.DataFrame({"organisation": sums.index.astype(str), "numerator": sums["numerator"].to_numpy(),
                               "denominator": sums["denominator"].to_numpy()})
         table["observed"] = table["numerator"].astype(float)
@@ -187,13 +210,14 @@ def _funnel(table, level, period, indicator, counts, rate, output) -> None:
     })
 
 
-def _trends(cohort: pd.DataFrame, indicator: IndicatorDefinition) -> list[dict[str, Any]]:
+def _trends(cohort: pd.DataFrame, labels: dict[str, np.ndarray], first_quarter: int,
+            indicator: IndicatorDefinition) -> list[dict[str, Any]]:
     """Quarterly values per organisation, with an XmR chart where there are enough quarters."""
     trends = []
     overall = cohort["numerator"].sum() / cohort["denominator"].sum()
     target = (indicator.standard or {}).get("value")
     for level in LEVELS:
-        sums = cohort.groupby([level, "quarter"], sort=True)[["numerator", "denominator", "expected"]].sum()
+        sums = _sums(cohort, level, labels, by_quarter=True)
         if indicator.risk_adjusted:
             with np.errstate(divide="ignore", invalid="ignore"):
                 values = sums["numerator"] / sums["expected"] * overall
@@ -202,9 +226,11 @@ def _trends(cohort: pd.DataFrame, indicator: IndicatorDefinition) -> list[dict[s
         sums = sums.assign(value=values)
         for organisation, series in sums.groupby(level=0, sort=True):
             series = series.droplevel(0)
-            points = [{"quarter": str(q), "start": q.start_time.date().isoformat(), "numerator": int(r.numerator),
-                       "denominator": int(r.denominator), "value": _finite(r.value)}
-                      for q, r in series.iterrows()]
+            quarters = series.index.to_numpy() + first_quarter
+            points = [{"quarter": f"{q // 4}Q{q % 4 + 1}", "start": date(q // 4, 3 * (q % 4) + 1, 1).isoformat(),
+                       "numerator": int(n), "denominator": int(d), "value": _finite(v)}
+                      for q, n, d, v in zip(quarters, series["numerator"].to_numpy(),
+                                            series["denominator"].to_numpy(), series["value"].to_numpy())]
             finite = series["value"].replace([np.inf, -np.inf], np.nan).dropna()
             chart = None
             if len(finite) >= 3:

@@ -79,10 +79,22 @@ def compute_run_indicator(run_id: int, code: str) -> RunIndicator:
 def _compute(release: Release, code: str):
     audit = get_definition(release.audit_id)
     indicator = next(i for i in indicators_for(release.audit_id) if i.code == code)
-    frame = release_frame(release, columns=columns_used(indicator, audit))
+    frame = _release_rows(release)[columns_used(indicator, audit)]
     alliance_of = dict(Trust.objects.values_list("code", "alliance_id"))
     return compute_indicator(frame, indicator, extract_date=release.extract_date, provider_column=audit.provider,
                              alliance_of=alliance_of)
+
+
+_ROWS_CACHE: dict[int, pd.DataFrame] = {}
+
+
+def _release_rows(release: Release) -> pd.DataFrame:
+    """A release's rows, read once per worker process: a release never changes, and a worker
+    computing one indicator of it usually computes the next one too."""
+    if release.pk not in _ROWS_CACHE:
+        _ROWS_CACHE.clear()  # one release at a time bounds the memory
+        _ROWS_CACHE[release.pk] = release_frame(release)
+    return _ROWS_CACHE[release.pk]
 
 
 @transaction.atomic

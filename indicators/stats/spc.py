@@ -89,19 +89,15 @@ class XmrResult:
         def num(v: float) -> float | None:
             return float(v) if np.isfinite(v) else None
 
-        rows = self.points.assign(
-            value=self.points["value"].astype(float),
-            moving_range=self.points["moving_range"].astype(float),
-        ).to_dict(orient="records")
-        for row in rows:
-            for key, val in row.items():
-                if isinstance(val, float) and not np.isfinite(val):
-                    row[key] = None
-                elif isinstance(val, np.generic):
-                    row[key] = val.item()
-                elif not isinstance(val, (bool, int, float, str)):
-                    # Period/Timestamp labels from callers' indexes.
-                    row[key] = str(val)
+        # Column by column rather than DataFrame.to_dict: a job builds one chart per trust and indicator.
+        columns = {name: self.points[name].to_numpy() for name in self.points.columns}
+        for name in ("value", "moving_range"):
+            values = columns[name].astype(float)
+            columns[name] = np.where(np.isfinite(values), values, np.nan).astype(object)
+            columns[name][~np.isfinite(values)] = None
+        plain = {name: [_plain(v) for v in array] if array.dtype == object else array.tolist()
+                 for name, array in columns.items()}
+        rows = [dict(zip(plain, values)) for values in zip(*plain.values())]
         return {
             "mean": num(self.mean),
             "amr": num(self.amr),
@@ -163,6 +159,15 @@ def _process_limits(
         amr = float(mr[keep].mean())
     used[1:n_baseline] = keep
     return mean, amr, used
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe scalar: numpy to Python, Period/Timestamp labels to text."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return str(value)
 
 
 def xmr_chart(
@@ -298,7 +303,7 @@ def xmr_chart(
             "special_cause_flag": flag,
             "side": side.astype(object),
             "point_type": point_type.astype(object),
-            "colour": pd.Series(point_type).map(COLOURS).to_numpy(dtype=object),
+            "colour": np.array([COLOURS[t] for t in point_type], dtype=object),
         }
     )
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.models import AuditLogEntry
+from accounts.services import record
 from audits.models import Release
 from audits.registry import all_definitions
 from audits.services import import_extract
@@ -50,6 +52,12 @@ class Command(BaseCommand):
                                      extract_date=extract_date, origin=Release.Origin.CLI, user=user,
                                      uploaded_by_name=user.get_username() if user
                                      else f"{getpass.getuser()}@{socket.gethostname()}")
+        record(action=AuditLogEntry.Action.UPLOADED, actor=user,
+               actor_name="" if user else f"{getpass.getuser()}@{socket.gethostname()}", via=AuditLogEntry.Via.CLI,
+               audit_code=audit,
+               target=f"release {outcome.release.pk}" if outcome.release else "refused file",
+               details={"file_name": path.name, "extract_date": extract_date.isoformat(), "status": outcome.status,
+                        "rows": outcome.report.rows, "error_count": outcome.report.error_count})
         if options["json"]:
             self.stdout.write(json.dumps(outcome.as_json()))
         else:

@@ -1,0 +1,109 @@
+"""The admin site: the audit log (read only, staff), tokens (revoke only), alliance leads, and user roles.
+
+Every role change made here is written to the audit log, with the admin's IP address.
+"""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+
+from accounts.models import AllianceLead, ApiToken, AuditLogEntry
+from accounts.services import account_roles, client_ip, record_account_changes, revoke_token, set_alliance_lead
+
+Via = AuditLogEntry.Via
+User = get_user_model()
+
+
+class StaffViewMixin:
+    """Visible to every member of staff, whatever their model permissions."""
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+
+@admin.register(AuditLogEntry)
+class AuditLogEntryAdmin(StaffViewMixin, admin.ModelAdmin):
+    list_display = ["at", "actor_name", "action", "via", "ip", "audit_code", "target"]
+    list_filter = ["action", "via", "audit_code"]
+    search_fields = ["actor_name", "target", "ip"]
+    date_hierarchy = "at"
+    readonly_fields = [f.name for f in AuditLogEntry._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(StaffViewMixin, admin.ModelAdmin):
+    list_display = ["prefix", "user", "name", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["user__username", "name", "prefix"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    exclude = ["key_hash"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # keys are created by their owner (API or command) and shown to them once
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset) -> None:
+        for token in queryset.select_related("user"):
+            revoke_token(token=token, by=request.user, via=Via.ADMIN, ip=client_ip(request))
+        messages.success(request, f"Revoked {queryset.count()} token(s).")
+
+
+@admin.register(AllianceLead)
+class AllianceLeadAdmin(admin.ModelAdmin):
+    list_display = ["user", "alliance", "since"]
+    list_filter = ["alliance"]
+    autocomplete_fields = ["user"]
+    fields = ["user", "alliance"]
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change and "user" in form.changed_data:  # moving the role to another user: the old one loses it
+            previous = AllianceLead.objects.get(pk=obj.pk)
+            set_alliance_lead(user=previous.user, alliance=None, by=request.user, via=Via.ADMIN, ip=client_ip(request))
+        set_alliance_lead(user=obj.user, alliance=obj.alliance, by=request.user, via=Via.ADMIN, ip=client_ip(request))
+        obj.pk = AllianceLead.objects.get(user=obj.user).pk
+
+    def delete_model(self, request, obj) -> None:
+        set_alliance_lead(user=obj.user, alliance=None, by=request.user, via=Via.ADMIN, ip=client_ip(request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        for lead in queryset.select_related("user"):
+            self.delete_model(request, lead)
+
+
+class RoleLoggingUserAdmin(UserAdmin):
+    """The usual user admin, with every change of staff status or analyst groups written to the audit log."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Read the stored roles before the form's values are saved (groups are saved in save_related).
+        request._account_roles_before = account_roles(User.objects.get(pk=obj.pk)) if change else {}
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        record_account_changes(user=form.instance, before=getattr(request, "_account_roles_before", {}),
+                               after=account_roles(form.instance), by=request.user, via=Via.ADMIN,
+                               ip=client_ip(request))
+
+
+admin.site.unregister(User)
+admin.site.register(User, RoleLoggingUserAdmin)

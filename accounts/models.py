@@ -1,0 +1,100 @@
+"""Roles beyond Django's own, API tokens stored hashed, and the audit log.
+
+Who may do what is decided in ``audits/roles.py``; these tables only record the
+facts it reads: an audit analyst is a member of the group ``analysts:<audit>``
+(created by ``audits.services.sync_audit``), staff have ``is_staff``, a Cancer
+Alliance lead has an ``AllianceLead`` row, and every other signed-in account is
+a clinician.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.utils import timezone
+
+from audits.models import Alliance
+
+
+class AllianceLead(models.Model):
+    """A user who leads one Cancer Alliance (a user leads at most one)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alliance_lead")
+    alliance = models.ForeignKey(Alliance, on_delete=models.PROTECT, related_name="leads")
+    since = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["alliance_id", "user_id"]
+        verbose_name = "Cancer Alliance lead"
+
+    def __str__(self) -> str:
+        return f"{self.user} leads {self.alliance_id}"
+
+
+class ApiToken(models.Model):
+    """A personal API key. Only its SHA-256 is stored: the key is shown once, when it is created."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the key is for, e.g. 'nightly pipeline'.")
+    prefix = models.CharField(max_length=12, help_text="The key's first characters, to tell keys apart.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user}, {self.name})"
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class AuditLogEntry(models.Model):
+    """Who did what to the data or to someone's access, when and from where. Written once, never changed."""
+
+    class Action(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded an extract"
+        WITHDREW = "withdrew", "Withdrew a release"
+        RECOMPUTED = "recomputed", "Recomputed indicators"
+        ROLE_CHANGED = "role_changed", "Changed a role"
+        TOKEN_CREATED = "token_created", "Created an API token"
+        TOKEN_REVOKED = "token_revoked", "Revoked an API token"
+
+    class Via(models.TextChoices):
+        WEB = "web", "Web page"
+        API = "api", "API"
+        CLI = "cli", "Command line"
+        ADMIN = "admin", "Admin site"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                              related_name="+")
+    actor_name = models.CharField(max_length=150, help_text="Kept when the account is deleted.")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    via = models.CharField(max_length=5, choices=Via.choices)
+    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
+    audit_code = models.CharField(max_length=63, blank=True)
+    target = models.CharField(max_length=200, blank=True, help_text="e.g. 'release 12', 'user ana'")
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        verbose_name = "audit log entry"
+        verbose_name_plural = "audit log"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name or 'unknown'} {self.action} {self.target}".strip()
+
+    # A guard, not business logic: an entry that could be edited would prove nothing.
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise PermissionDenied("audit log entries are never changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionDenied("audit log entries are never deleted")

@@ -1,0 +1,385 @@
+"""Explicit serializers: every field the API shows is named here, in the order CSV columns take.
+
+Counts pass through ``indicators.disclosure`` with ``unsuppressed`` from ``audits.roles``;
+serializers only read what the view put in their context (no queries of their own).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from accounts.models import ApiToken
+from audits.models import Alliance, ImportJob, Release, Trust, TrustSuccessor
+from indicators.disclosure import publish_quality_by_trust, publish_results, publish_trend
+from indicators.models import IndicatorResult, Level
+
+# ---------------------------------------------------------------- audits and indicators
+
+
+class AuditSerializer(serializers.Serializer):
+    """An audit definition file (the source of truth) and its current release."""
+
+    code = serializers.CharField()
+    name = serializers.CharField()
+    short_name = serializers.CharField()
+    description = serializers.CharField()
+    patient_id_column = serializers.CharField(source="patient_id")
+    provider_column = serializers.CharField(source="provider")
+    diagnosis_date_column = serializers.CharField(source="diagnosis_date")
+    indicator_count = serializers.SerializerMethodField()
+    current_release = serializers.SerializerMethodField()
+    definition_sha256 = serializers.CharField(source="sha256")
+
+    def get_indicator_count(self, definition) -> int:
+        return len(definition.indicators)
+
+    def get_current_release(self, definition) -> int | None:
+        return self.context["current_releases"].get(definition.code)
+
+
+class ColumnSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    required = serializers.BooleanField()
+    unique = serializers.BooleanField()
+    codes = serializers.ListField(child=serializers.CharField())
+    min = serializers.IntegerField(allow_null=True)
+    max = serializers.IntegerField(allow_null=True)
+    not_after_extract_date = serializers.BooleanField()
+    description = serializers.CharField()
+
+
+class AuditDetailSerializer(AuditSerializer):
+    columns = ColumnSerializer(many=True)
+
+
+class IndicatorSerializer(serializers.Serializer):
+    """An indicator's full definition, as its audit's definition file states it."""
+
+    audit = serializers.SerializerMethodField()
+    code = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    numerator_text = serializers.CharField()
+    denominator_text = serializers.CharField()
+    direction = serializers.CharField()
+    improvement_direction = serializers.CharField()
+    kind = serializers.CharField(help_text="proportion, or ratio (observed/expected) for risk-adjusted indicators")
+    risk_adjusted = serializers.BooleanField()
+    period_column = serializers.CharField()
+    minimum_denominator = serializers.IntegerField()
+    funnel_method = serializers.CharField()
+    standard = serializers.JSONField(allow_null=True)
+    prompt = serializers.CharField()
+    recommendation = serializers.CharField()
+    review = serializers.JSONField()
+    numerator = serializers.JSONField(help_text="The condition a denominator patient meets to count")
+    denominator = serializers.JSONField()
+    exclusions = serializers.JSONField()
+    risk_model = serializers.JSONField(allow_null=True)
+    definition = serializers.JSONField(source="raw", help_text="The indicator's entry in the definition file")
+
+    def get_audit(self, indicator) -> str:
+        return self.context["audit_code"]
+
+
+class ModelCardSerializer(serializers.Serializer):
+    audit = serializers.CharField()
+    indicator = serializers.CharField()
+    release = serializers.IntegerField()
+    run = serializers.IntegerField()
+    method_version = serializers.CharField()
+    model_card = serializers.JSONField(help_text="The fitted case-mix model: coefficients, c-statistic, calibration")
+
+
+# ---------------------------------------------------------------- organisations
+
+
+class AllianceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Alliance
+        fields = ["code", "name"]
+
+
+class TrustSerializer(serializers.ModelSerializer):
+    alliance_name = serializers.CharField(source="alliance.name", read_only=True)
+
+    class Meta:
+        model = Trust
+        fields = ["code", "name", "alliance", "alliance_name", "icb_code", "region", "active"]
+
+
+class SuccessorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrustSuccessor
+        fields = ["predecessor_code", "successor", "effective_from", "note"]
+
+
+# ---------------------------------------------------------------- releases and import jobs
+
+
+class RunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    is_current = serializers.BooleanField()
+    completed = serializers.IntegerField()
+    total = serializers.IntegerField()
+    requested_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ReleaseSerializer(serializers.ModelSerializer):
+    """A release. Who uploaded it, its file and its warnings are shown to those who manage the audit's releases."""
+
+    audit = serializers.CharField(source="audit_id")
+    is_current = serializers.SerializerMethodField()
+    computation = serializers.SerializerMethodField(help_text="The newest indicator computation and its progress")
+    quality = serializers.SerializerMethodField(help_text="Data-quality summary: completeness by column")
+
+    MANAGER_FIELDS = ("file_name", "uploaded_by", "warnings", "withdrawn_reason")
+
+    uploaded_by = serializers.CharField(source="uploaded_by_name")
+
+    class Meta:
+        model = Release
+        fields = ["id", "audit", "version", "status", "is_current", "extract_date", "period_start", "period_end",
+                  "rows", "size_bytes", "sha256", "origin", "uploaded_at", "withdrawn_at", "definition_sha",
+                  "file_name", "uploaded_by", "warnings", "withdrawn_reason", "computation", "quality"]
+
+    def get_is_current(self, release) -> bool:
+        return self.context["current_releases"].get(release.audit_id) == release.pk
+
+    @extend_schema_field(RunSerializer(allow_null=True))
+    def get_computation(self, release) -> dict[str, Any] | None:
+        runs = list(release.runs.all())  # prefetched, newest first
+        return RunSerializer(runs[0]).data if runs else None
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_quality(self, release) -> dict[str, Any]:
+        report = release.quality_report or {}
+        return {"rows": report.get("rows"), "columns": report.get("columns", []),
+                "optional_columns": report.get("optional_columns", [])}
+
+    def to_representation(self, release):
+        data = super().to_representation(release)
+        if not self.context["can_manage"](release.audit_id):
+            for name in self.MANAGER_FIELDS:
+                data[name] = None
+        return data
+
+
+class ReleaseDetailSerializer(ReleaseSerializer):
+    quality_by_trust = serializers.SerializerMethodField(
+        help_text="Completeness by trust: every trust for the audit's analysts, the trusts of their alliance for an "
+                  "alliance lead (row counts suppressed), null for everyone else")
+
+    class Meta(ReleaseSerializer.Meta):
+        fields = [*ReleaseSerializer.Meta.fields, "quality_by_trust"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField(), allow_null=True))
+    def get_quality_by_trust(self, release) -> list[dict[str, Any]] | None:
+        scope = self.context["quality_scope"]
+        if scope is None:
+            return None
+        providers = (release.quality_report or {}).get("providers", [])
+        if scope != "all":
+            providers = [p for p in providers if p["provider_code"] in self.context["alliance_trusts"]]
+        return publish_quality_by_trust(providers, unsuppressed=scope == "all")
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    """An upload and its progress; ``result`` is the report the command line prints with --json."""
+
+    audit = serializers.CharField(source="audit_id")
+    status_display = serializers.CharField(source="get_status_display")
+    finished = serializers.BooleanField()
+    percent = serializers.IntegerField(source="percent_done")
+    submitted_by = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+    release_url = serializers.SerializerMethodField()
+    result = serializers.JSONField(help_text='{"status", "release", "version", "rows", "errors": [{"line", '
+                                             '"column", "value", "message"}], "error_count", "warnings"}')
+
+    class Meta:
+        model = ImportJob
+        fields = ["id", "url", "audit", "status", "status_display", "finished", "percent", "file_name",
+                  "extract_date", "origin", "submitted_by", "submitted_at", "started_at", "finished_at",
+                  "bytes_total", "bytes_done", "rows_done", "release", "release_url", "result", "failure"]
+
+    def get_submitted_by(self, job) -> str:
+        return job.submitted_by.get_username() if job.submitted_by else ""
+
+    def get_url(self, job) -> str:
+        return self.context["request"].build_absolute_uri(reverse("api:import-detail", args=[job.pk]))
+
+    def get_release_url(self, job) -> str | None:
+        if job.release_id is None:
+            return None
+        return self.context["request"].build_absolute_uri(reverse("api:release-detail", args=[job.release_id]))
+
+
+class UploadSerializer(serializers.Serializer):
+    audit = serializers.CharField(help_text="The audit's code, e.g. bowel")
+    extract_date = serializers.DateField(help_text="When the data were drawn (YYYY-MM-DD)")
+    file = serializers.FileField(help_text="The extract: CSV, UTF-8", allow_empty_file=True)
+
+
+class WithdrawSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why the release is withdrawn (kept with it)")
+
+
+# ---------------------------------------------------------------- results and trends
+
+
+class ResultListSerializer(serializers.ListSerializer):
+    """Publishes the whole page at once: exact counts for the audit's analysts, suppressed for everyone else."""
+
+    def to_representation(self, data):
+        rows = super().to_representation(data)
+        unsuppressed_for = self.context["unsuppressed_for"]
+        exact = [i for i, r in enumerate(rows) if unsuppressed_for(r["audit"])]
+        published = [i for i, r in enumerate(rows) if not unsuppressed_for(r["audit"])]
+        out: list[Any] = [None] * len(rows)
+        for indexes, unsuppressed in ((exact, True), (published, False)):
+            published_rows = publish_results([rows[i] for i in indexes], unsuppressed=unsuppressed)
+            for i, row in zip(indexes, published_rows, strict=True):
+                out[i] = row
+        return out
+
+
+class ResultSerializer(serializers.ModelSerializer):
+    audit = serializers.CharField(source="audit_code")
+    organisation_name = serializers.SerializerMethodField()
+    release_version = serializers.IntegerField(source="release.version")
+    numerator = serializers.IntegerField(allow_null=True)
+    denominator = serializers.IntegerField(allow_null=True)
+    suppressed = serializers.BooleanField(
+        help_text="A count is in the small-number range: for everyone but the audit's analysts the counts are "
+                  "withheld and the rate, intervals, limits and z-score are null")
+
+    class Meta:
+        model = IndicatorResult
+        list_serializer_class = ResultListSerializer
+        fields = ["audit", "indicator", "level", "organisation", "organisation_name", "period", "period_start",
+                  "period_end", "numerator", "denominator", "observed", "expected", "value", "adjusted_rate",
+                  "ci_lower", "ci_upper", "ci_lower_998", "ci_upper_998", "national_value", "limit_lower_95",
+                  "limit_upper_95", "limit_lower_998", "limit_upper_998", "limit_lower_95_unadjusted",
+                  "limit_upper_95_unadjusted", "limit_lower_998_unadjusted", "limit_upper_998_unadjusted", "z",
+                  "flag", "eligible", "suppressed", "release", "release_version", "method_version"]
+
+    def get_organisation_name(self, result) -> str:
+        return self.context["names"].get(result.organisation, "")
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if not isinstance(self.parent, ResultListSerializer):  # a single result is published on its own
+            data = publish_results([data], unsuppressed=self.context["unsuppressed_for"](data["audit"]))[0]
+        return data
+
+
+class XmrChartSerializer(serializers.Serializer):
+    mean = serializers.FloatField(allow_null=True)
+    amr = serializers.FloatField(allow_null=True, help_text="Average moving range")
+    lpl = serializers.FloatField(allow_null=True, help_text="Lower process limit")
+    upl = serializers.FloatField(allow_null=True, help_text="Upper process limit")
+    near_lpl = serializers.FloatField(allow_null=True)
+    near_upl = serializers.FloatField(allow_null=True)
+    n_points = serializers.IntegerField()
+    n_baseline_points = serializers.IntegerField()
+    trial_limits = serializers.BooleanField()
+    improvement_direction = serializers.CharField()
+    target = serializers.FloatField(allow_null=True)
+    variation_icon = serializers.CharField()
+    assurance_icon = serializers.CharField(allow_null=True)
+
+
+class TrendPointSerializer(serializers.Serializer):
+    quarter = serializers.CharField()
+    start = serializers.DateField()
+    numerator = serializers.IntegerField(allow_null=True)
+    denominator = serializers.IntegerField(allow_null=True)
+    value = serializers.FloatField(allow_null=True)
+    suppressed = serializers.BooleanField()
+    moving_range = serializers.FloatField(allow_null=True)
+    special_cause_rule = serializers.CharField(allow_blank=True)
+    special_cause_flag = serializers.BooleanField(allow_null=True)
+    side = serializers.CharField(allow_blank=True)
+    point_type = serializers.CharField(allow_blank=True)
+    colour = serializers.CharField(allow_blank=True)
+
+
+class TrendSerializer(serializers.Serializer):
+    """Quarterly values of one indicator for one organisation, with its XmR chart (null with too few quarters)."""
+
+    audit = serializers.CharField()
+    indicator = serializers.CharField()
+    level = serializers.ChoiceField(choices=Level.choices)
+    organisation = serializers.CharField()
+    organisation_name = serializers.CharField()
+    release = serializers.IntegerField()
+    chart = XmrChartSerializer(allow_null=True)
+    points = TrendPointSerializer(many=True)
+
+    def to_representation(self, trend):
+        points, xmr = publish_trend(level=trend.level, points=trend.points, xmr=trend.xmr,
+                                    unsuppressed=self.context["unsuppressed"])
+        chart_points = iter((xmr or {}).get("points", []))
+        merged = []
+        for original, point in zip(trend.points, points, strict=True):
+            # The chart was drawn from the quarters that had a value, in order.
+            chart_point = next(chart_points, {}) if original.get("value") is not None else {}
+            merged.append({**point, **{k: chart_point.get(k) for k in
+                                       ("moving_range", "special_cause_rule", "special_cause_flag", "side",
+                                        "point_type", "colour")}})
+        return super().to_representation({
+            "audit": trend.run.release.audit_id, "indicator": trend.indicator, "level": trend.level,
+            "organisation": trend.organisation, "organisation_name": self.context["names"].get(trend.organisation, ""),
+            "release": trend.run.release_id, "chart": None if xmr is None else {k: v for k, v in xmr.items()
+                                                                                if k != "points"},
+            "points": [{**p, "special_cause_rule": p["special_cause_rule"] or "", "side": p["side"] or "",
+                        "point_type": p["point_type"] or "", "colour": p["colour"] or ""} for p in merged],
+        })
+
+
+# ---------------------------------------------------------------- tokens
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    active = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "active", "created_at", "last_used_at", "revoked_at"]
+        read_only_fields = ["id", "prefix", "active", "created_at", "last_used_at", "revoked_at"]
+
+
+class NewTokenSerializer(TokenSerializer):
+    key = serializers.CharField(read_only=True, help_text="Shown this once: only its hash is kept")
+
+    class Meta(TokenSerializer.Meta):
+        fields = [*TokenSerializer.Meta.fields, "key"]
+
+
+# ---------------------------------------------------------------- patient rows
+
+_ROW_FIELDS = {"text": serializers.CharField, "code": serializers.CharField, "provider": serializers.CharField,
+               "integer": serializers.IntegerField, "date": serializers.DateField, "boolean": serializers.BooleanField}
+
+
+def row_serializer(columns: list[tuple[str, str]]) -> type[serializers.Serializer]:
+    """A serializer for one release's patient rows, built from its definition's columns."""
+    fields = {name: _ROW_FIELDS[kind](allow_null=True, **({"allow_blank": True} if _ROW_FIELDS[kind] is
+                                                            serializers.CharField else {}))
+              for name, kind in columns}
+    return type("PatientRowSerializer", (serializers.Serializer,), fields)
+
+
+class PatientRowsPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="Rows in the release")
+    next = serializers.URLField(allow_null=True)
+    results = serializers.ListField(child=serializers.DictField(), help_text="Rows in file order; columns as the "
+                                                                             "audit's definition declares")

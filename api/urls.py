@@ -1,0 +1,37 @@
+"""/api/v1/: read endpoints for everyone (suppressed figures), write endpoints for an audit's analysts."""
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from api import views
+
+app_name = "api"
+
+INDICATOR = "audits/<slug:audit_code>/indicators/<slug:indicator>/"
+
+urlpatterns = [
+    path("", views.ApiRoot.as_view(), name="root"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("audits/", views.AuditList.as_view(), name="audit-list"),
+    path("audits/<slug:audit_code>/", views.AuditDetail.as_view(), name="audit-detail"),
+    path("audits/<slug:audit_code>/indicators/", views.IndicatorList.as_view(), name="indicator-list"),
+    path(INDICATOR, views.IndicatorDetail.as_view(), name="indicator-detail"),
+    path(INDICATOR + "model-card/", views.ModelCardView.as_view(), name="model-card"),
+    path(INDICATOR + "xmr/<str:organisation>/", views.TrendView.as_view(), name="xmr"),
+    path("alliances/", views.AllianceList.as_view(), name="alliance-list"),
+    path("alliances/<str:code>/", views.AllianceDetail.as_view(), name="alliance-detail"),
+    path("trusts/", views.TrustList.as_view(), name="trust-list"),
+    path("trusts/<str:code>/", views.TrustDetail.as_view(), name="trust-detail"),
+    path("successors/", views.SuccessorList.as_view(), name="successor-list"),
+    path("releases/", views.ReleaseList.as_view(), name="release-list"),
+    path("releases/<int:release_id>/", views.ReleaseDetail.as_view(), name="release-detail"),
+    path("releases/<int:release_id>/withdraw/", views.ReleaseWithdraw.as_view(), name="release-withdraw"),
+    path("releases/<int:release_id>/recompute/", views.ReleaseRecompute.as_view(), name="release-recompute"),
+    path("releases/<int:release_id>/rows/", views.ReleaseRows.as_view(), name="release-rows"),
+    path("imports/", views.ImportList.as_view(), name="import-list"),
+    path("imports/<int:job_id>/", views.ImportDetail.as_view(), name="import-detail"),
+    path("results/", views.ResultList.as_view(), name="result-list"),
+    path("tokens/", views.TokenList.as_view(), name="token-list"),
+    path("tokens/<int:token_id>/", views.TokenDetail.as_view(), name="token-detail"),
+]

@@ -1,0 +1,538 @@
+"""The API: short views that check the caller's role, call a selector or service, and serialize.
+
+Every list is paginated, stably ordered, and served as JSON or CSV (``?format=csv`` or
+``Accept: text/csv``). Every GET carries an ETag and answers ``If-None-Match`` with 304.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Prefetch
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.cache import get_conditional_response, patch_cache_control, patch_vary_headers, set_response_etag
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.reverse import reverse as api_reverse
+from rest_framework.views import APIView
+
+from accounts.models import ApiToken, AuditLogEntry
+from accounts.services import client_ip, create_token, record, revoke_token
+from api import serializers as s
+from api.filters import ReleaseFilter, ResultFilter, TrustFilter
+from api.permissions import require, require_signed_in
+from api.selectors import current_release_ids, organisation_names, release_rows, row_columns
+from audits import roles
+from audits.models import Alliance, ImportJob, Release, Trust, TrustSuccessor
+from audits.registry import all_definitions
+from audits.services import create_import_job, withdraw_release
+from indicators.models import ComputationRun, IndicatorResult, RunIndicator, TrendSeries
+from indicators.registry import indicators_for
+from indicators.services import start_run
+
+Action, Via = AuditLogEntry.Action, AuditLogEntry.Via
+
+
+class CachingMixin:
+    """ETag on every successful GET, 304 when the client's copy is current; responses vary by caller."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        patch_vary_headers(response, ("Accept", "Authorization", "Cookie"))
+        if request.method not in ("GET", "HEAD") or response.status_code != 200:
+            return response
+        patch_cache_control(response, no_cache=True, **({"private": True} if request.user.is_authenticated
+                                                          else {"public": True}))
+        response.render()
+        set_response_etag(response)
+        return get_conditional_response(request, etag=response["ETag"], response=response)
+
+
+class ListView(CachingMixin, generics.ListAPIView):
+    pass
+
+
+class RetrieveView(CachingMixin, generics.RetrieveAPIView):
+    pass
+
+
+def _definition_or_404(audit_code: str):
+    definition = all_definitions().get(audit_code)
+    if definition is None:
+        raise Http404(f"No audit {audit_code!r}")
+    return definition
+
+
+def _indicator_or_404(audit_code: str, code: str):
+    _definition_or_404(audit_code)
+    for indicator in indicators_for(audit_code):
+        if indicator.code == code:
+            return indicator
+    raise Http404(f"No indicator {code!r} in {audit_code}")
+
+
+def _release_param(request: Request) -> int | None:
+    value = request.query_params.get("release")
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ValidationError({"release": ["A release id (a whole number)."]}) from exc
+
+
+def _release_or_404(request: Request, audit_code: str) -> Release:
+    """The release asked for with ?release=, or the audit's current release."""
+    pk = _release_param(request)
+    if pk is None:
+        pk = current_release_ids(audit_code).get(audit_code)
+    release = Release.objects.filter(pk=pk, audit_id=audit_code).first() if pk is not None else None
+    if release is None:
+        raise Http404(f"No release of {audit_code} " + (f"with id {pk}" if pk else "yet"))
+    return release
+
+
+RELEASE_PARAM = OpenApiParameter("release", OpenApiTypes.INT, description="A release id (default: the current one)")
+
+
+# ---------------------------------------------------------------- root
+
+
+class ApiRoot(CachingMixin, APIView):
+    """The endpoints of this API."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request: Request) -> Response:
+        names = ["audit-list", "trust-list", "alliance-list", "successor-list", "release-list", "import-list",
+                 "result-list", "token-list", "schema", "docs"]
+        return Response({name.removesuffix("-list"): api_reverse(f"api:{name}", request=request) for name in names})
+
+
+# ---------------------------------------------------------------- audits and indicators
+
+
+class AuditList(ListView):
+    """Every audit: its definition's name and description, and its current release."""
+
+    serializer_class = s.AuditSerializer
+    filter_backends: list = []
+    csv_filename = "audits"
+
+    def get_queryset(self):
+        return sorted(all_definitions().values(), key=lambda d: (d.name, d.code))
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "current_releases": current_release_ids()}
+
+
+class AuditDetail(RetrieveView):
+    """One audit, with the columns of its extract."""
+
+    serializer_class = s.AuditDetailSerializer
+    filter_backends: list = []
+
+    def get_object(self):
+        return _definition_or_404(self.kwargs["audit_code"])
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(),
+                "current_releases": current_release_ids(self.kwargs.get("audit_code"))}
+
+
+class IndicatorList(ListView):
+    """An audit's indicators with their full definitions."""
+
+    serializer_class = s.IndicatorSerializer
+    filter_backends: list = []
+    csv_filename = "indicators"
+
+    def get_queryset(self):
+        _definition_or_404(self.kwargs["audit_code"])
+        return indicators_for(self.kwargs["audit_code"])  # in definition-file order
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "audit_code": self.kwargs.get("audit_code")}
+
+
+class IndicatorDetail(RetrieveView):
+    serializer_class = s.IndicatorSerializer
+    filter_backends: list = []
+
+    def get_object(self):
+        return _indicator_or_404(self.kwargs["audit_code"], self.kwargs["indicator"])
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "audit_code": self.kwargs.get("audit_code")}
+
+
+class ModelCardView(RetrieveView):
+    """The case-mix model of a risk-adjusted indicator, as fitted for a release (default: the current one)."""
+
+    serializer_class = s.ModelCardSerializer
+    filter_backends: list = []
+
+    @extend_schema(parameters=[RELEASE_PARAM])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_object(self) -> dict[str, Any]:
+        audit_code, code = self.kwargs["audit_code"], self.kwargs["indicator"]
+        if not _indicator_or_404(audit_code, code).risk_adjusted:
+            raise Http404(f"{code} is not risk-adjusted: it has no model card")
+        release = _release_or_404(self.request, audit_code)
+        entry = (RunIndicator.objects.select_related("run")
+                 .filter(run__release=release, run__is_current=True, indicator=code, model_card__isnull=False)
+                 .first())
+        if entry is None:
+            raise Http404(f"No computed model for {code} in release {release.pk}")
+        return {"audit": audit_code, "indicator": code, "release": release.pk, "run": entry.run_id,
+                "method_version": entry.run.method_version, "model_card": entry.model_card}
+
+
+class TrendView(RetrieveView):
+    """XmR chart data of one indicator for one trust, alliance or England: one CSV row per quarter."""
+
+    serializer_class = s.TrendSerializer
+    filter_backends: list = []
+    csv_rows_key = "points"
+    csv_filename = "xmr"
+
+    @extend_schema(parameters=[RELEASE_PARAM])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_object(self) -> TrendSeries:
+        audit_code, code = self.kwargs["audit_code"], self.kwargs["indicator"]
+        _indicator_or_404(audit_code, code)
+        release = _release_or_404(self.request, audit_code)
+        trend = (TrendSeries.objects.select_related("run__release")
+                 .filter(run__release=release, run__is_current=True, indicator=code,
+                         organisation=self.kwargs["organisation"].upper()).order_by("level").first())
+        if trend is None:
+            raise Http404(f"No trend of {code} for {self.kwargs['organisation']} in release {release.pk}")
+        return trend
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        audit_code = self.kwargs.get("audit_code", "")
+        return {**super().get_serializer_context(), "names": organisation_names(),
+                "unsuppressed": roles.sees_unsuppressed(self.request.user, audit_code)}
+
+
+# ---------------------------------------------------------------- organisations
+
+
+class AllianceList(ListView):
+    """The 21 Cancer Alliances."""
+
+    serializer_class = s.AllianceSerializer
+    queryset = Alliance.objects.order_by("code")
+    csv_filename = "alliances"
+
+
+class AllianceDetail(RetrieveView):
+    serializer_class = s.AllianceSerializer
+    queryset = Alliance.objects.all()
+    lookup_url_kwarg = "code"
+
+
+class TrustList(ListView):
+    """NHS trusts, each in one Cancer Alliance (inactive: no longer in the seed file, kept for old results)."""
+
+    serializer_class = s.TrustSerializer
+    queryset = Trust.objects.select_related("alliance").order_by("code")
+    filterset_class = TrustFilter
+    csv_filename = "trusts"
+
+
+class TrustDetail(RetrieveView):
+    serializer_class = s.TrustSerializer
+    queryset = Trust.objects.select_related("alliance")
+    lookup_url_kwarg = "code"
+
+
+class SuccessorList(ListView):
+    """Predecessor trust codes and the trust whose results include them from a date."""
+
+    serializer_class = s.SuccessorSerializer
+    queryset = TrustSuccessor.objects.order_by("predecessor_code")
+    csv_filename = "successors"
+
+
+# ---------------------------------------------------------------- releases
+
+
+def _release_context(view) -> dict[str, Any]:
+    user = view.request.user
+    return {"current_releases": current_release_ids(),
+            "can_manage": lambda audit_code: roles.can_manage_releases(user, audit_code)}
+
+
+_RELEASES = Release.objects.prefetch_related(
+    Prefetch("runs", queryset=ComputationRun.objects.order_by("-requested_at", "-pk")))
+
+
+class ReleaseList(ListView):
+    """Every release of every audit, newest first: status, period, data-quality summary, computation progress."""
+
+    serializer_class = s.ReleaseSerializer
+    filterset_class = ReleaseFilter
+    csv_filename = "releases"
+
+    def get_queryset(self):
+        return _RELEASES.order_by("audit_id", "-version")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), **_release_context(self)}
+
+
+class ReleaseDetail(RetrieveView):
+    """One release. Its data quality by trust: all trusts for the audit's analysts, an alliance lead's own trusts."""
+
+    serializer_class = s.ReleaseDetailSerializer
+    lookup_url_kwarg = "release_id"
+
+    def get_queryset(self):
+        return _RELEASES.all()
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = {**super().get_serializer_context(), **_release_context(self)}
+        release = Release.objects.filter(pk=self.kwargs.get("release_id")).values_list("audit_id", flat=True).first()
+        scope = roles.quality_by_trust_scope(self.request.user, release) if release else None
+        context["quality_scope"] = scope
+        context["alliance_trusts"] = (set(Trust.objects.filter(alliance_id=scope).values_list("code", flat=True))
+                                      if scope and scope != "all" else set())
+        return context
+
+
+class ReleaseWithdraw(CachingMixin, APIView):
+    """Withdraw a release (the audit's analysts and staff): the previous release becomes current."""
+
+    @extend_schema(request=s.WithdrawSerializer, responses={200: s.ReleaseDetailSerializer,
+                                                            409: OpenApiResponse(description="Already withdrawn")})
+    def post(self, request: Request, release_id: int) -> Response:
+        require_signed_in(request)
+        release = get_object_or_404(Release, pk=release_id)
+        require(request, roles.can_withdraw(request.user, release.audit_id),
+                "Only this audit's analysts and staff can withdraw its releases.")
+        form = s.WithdrawSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        if release.is_withdrawn:
+            return Response({"detail": f"Release {release.pk} was already withdrawn."}, status=status.HTTP_409_CONFLICT)
+        withdraw_release(release=release, user=request.user, reason=form.validated_data["reason"])
+        record(action=Action.WITHDREW, actor=request.user, via=Via.API, ip=client_ip(request),
+               audit_code=release.audit_id, target=f"release {release.pk}",
+               details={"version": release.version, "reason": form.validated_data["reason"]})
+        view = ReleaseDetail(request=request, kwargs={"release_id": release.pk}, format_kwarg=None)
+        return Response(s.ReleaseDetailSerializer(_RELEASES.get(pk=release.pk), context=view.get_serializer_context())
+                        .data)
+
+
+class ReleaseRecompute(CachingMixin, APIView):
+    """Compute the release's indicators again (the audit's analysts and staff); poll the release for progress."""
+
+    @extend_schema(request=None, responses={202: s.RunSerializer})
+    def post(self, request: Request, release_id: int) -> Response:
+        require_signed_in(request)
+        release = get_object_or_404(Release, pk=release_id)
+        require(request, roles.can_recompute(request.user, release.audit_id),
+                "Only this audit's analysts and staff can recompute its indicators.")
+        run = start_run(release=release, user=request.user)
+        record(action=Action.RECOMPUTED, actor=request.user, via=Via.API, ip=client_ip(request),
+               audit_code=release.audit_id, target=f"release {release.pk}",
+               details={"run": run.pk, "version": release.version})
+        run.refresh_from_db()
+        url = request.build_absolute_uri(reverse("api:release-detail", args=[release.pk]))
+        return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
+
+
+class ReleaseRows(CachingMixin, APIView):
+    """A release's patient-level rows, in file order: for that audit's analysts only.
+
+    Page with ``?after=<line of the last row you have>`` (the ``next`` link does it) and ``page_size``.
+    """
+
+    csv_rows_key = "results"
+    csv_filename = "rows"
+
+    @extend_schema(parameters=[
+        OpenApiParameter("after", OpenApiTypes.INT, description="Rows after this file line (default 0)"),
+        OpenApiParameter("page_size", OpenApiTypes.INT, description="Rows per page, 1 to 10000 (default 1000)"),
+    ], responses=s.PatientRowsPageSerializer)
+    def get(self, request: Request, release_id: int) -> Response:
+        require_signed_in(request)
+        release = get_object_or_404(Release, pk=release_id)
+        require(request, roles.can_see_patient_rows(request.user, release.audit_id),
+                "Patient-level rows are for this audit's analysts only.")
+        try:
+            after = int(request.query_params.get("after", 0))
+            size = int(request.query_params.get("page_size", 1000))
+        except ValueError as exc:
+            raise ValidationError({"after": ["Whole numbers only."]}) from exc
+        if after < 0 or not 1 <= size <= 10_000:
+            raise ValidationError({"page_size": ["after >= 0 and 1 <= page_size <= 10000."]})
+        columns = row_columns(release)
+        rows = release_rows(release, after_line=after, limit=size)
+        next_url = None
+        if len(rows) == size:
+            next_url = request.build_absolute_uri(
+                f"{reverse('api:release-rows', args=[release.pk])}?after={rows[-1]['line']}&page_size={size}"
+                + (f"&format={request.query_params['format']}" if "format" in request.query_params else ""))
+        data = s.row_serializer(columns)(rows, many=True).data
+        response = Response({"count": release.rows, "next": next_url, "results": data})
+        if next_url:
+            response["Link"] = f'<{next_url}>; rel="next"'
+        return response
+
+
+# ---------------------------------------------------------------- import jobs (uploads)
+
+
+class ImportList(CachingMixin, generics.ListAPIView):
+    """GET: the uploads of the audits you manage. POST: upload an extract (multipart: audit, extract_date, file).
+
+    The answer is the import job: 201 when the file was accepted (``release`` is set), 422 when it
+    was refused (``result.errors`` lists line, column, value and message, as the command line does),
+    or 202 while a worker checks it: poll the job's ``url`` (also in the Location header).
+    """
+
+    serializer_class = s.ImportJobSerializer
+    filter_backends: list = []
+    parser_classes = [MultiPartParser, FormParser]
+    csv_filename = "imports"
+
+    def get_queryset(self):
+        user = self.request.user
+        jobs = ImportJob.objects.select_related("submitted_by").order_by("-submitted_at", "-pk")
+        if roles.is_staff(user):
+            return jobs
+        return jobs.filter(audit_id__in=sorted(roles.analyst_audits(user)))
+
+    def get(self, request, *args, **kwargs):
+        require_signed_in(request)
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=s.UploadSerializer, responses={
+        201: s.ImportJobSerializer, 202: s.ImportJobSerializer,
+        422: OpenApiResponse(s.ImportJobSerializer, description="Refused: result.errors says why")})
+    def post(self, request: Request) -> Response:
+        require_signed_in(request)
+        audit_code = request.data.get("audit")
+        if isinstance(audit_code, str) and audit_code in all_definitions():
+            require(request, roles.can_upload(request.user, audit_code),
+                    "Only this audit's analysts and staff can upload its extracts.")
+        form = s.UploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        audit_code = form.validated_data["audit"]
+        if audit_code not in all_definitions():
+            raise ValidationError({"audit": [f"Unknown audit {audit_code!r}."]})
+        upload = form.validated_data["file"]
+        job = create_import_job(audit_code=audit_code, upload=upload,
+                                extract_date=form.validated_data["extract_date"], origin=Release.Origin.API,
+                                user=request.user)
+        record(action=Action.UPLOADED, actor=request.user, via=Via.API, ip=client_ip(request), audit_code=audit_code,
+               target=f"import {job.pk}", details={"file_name": job.file_name, "size_bytes": job.bytes_total,
+                                                   "extract_date": job.extract_date.isoformat()})
+        job.refresh_from_db()  # finished already when tasks run in-process
+        code = {ImportJob.Status.ACCEPTED: status.HTTP_201_CREATED,
+                ImportJob.Status.REJECTED: status.HTTP_422_UNPROCESSABLE_ENTITY}.get(job.status,
+                                                                                     status.HTTP_202_ACCEPTED)
+        data = self.get_serializer(job).data
+        return Response(data, status=code, headers={"Location": data["url"]})
+
+
+class ImportDetail(RetrieveView):
+    """One upload: poll it until ``finished``; ``result`` then holds the release or the error report."""
+
+    serializer_class = s.ImportJobSerializer
+    queryset = ImportJob.objects.select_related("submitted_by")
+    lookup_url_kwarg = "job_id"
+
+    def get_object(self):
+        require_signed_in(self.request)
+        job = super().get_object()
+        require(self.request, roles.can_manage_releases(self.request.user, job.audit_id),
+                "Only this audit's analysts and staff can follow its uploads.")
+        return job
+
+
+# ---------------------------------------------------------------- results
+
+
+class ResultList(ListView):
+    """Indicator results: by default from the current release of each audit; ``?release=`` for another.
+
+    Counts are exact for the audit's analysts; for everyone else, small counts are suppressed and
+    the others rounded to 5 (trust and alliance level), and a suppressed row's rate is withheld.
+    """
+
+    serializer_class = s.ResultSerializer
+    filterset_class = ResultFilter
+    csv_filename = "results"
+
+    def get_queryset(self):
+        results = IndicatorResult.objects.filter(run__is_current=True).select_related("release")
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no database
+            return results.none()
+        if self.request.query_params.get("release") in (None, ""):
+            results = results.filter(release_id__in=list(current_release_ids().values()))
+        return results.order_by("audit_code", "indicator", "level", "organisation", "period", "pk")
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        user = self.request.user
+        return {**super().get_serializer_context(), "names": organisation_names(),
+                "unsuppressed_for": lambda audit_code: roles.sees_unsuppressed(user, audit_code)}
+
+
+# ---------------------------------------------------------------- tokens
+
+
+class TokenList(CachingMixin, generics.ListAPIView):
+    """GET: your API tokens (never their keys). POST {name}: a new token; its key is in this answer only."""
+
+    serializer_class = s.TokenSerializer
+    filter_backends: list = []
+    csv_filename = "tokens"
+
+    def get_queryset(self):
+        return ApiToken.objects.filter(user=self.request.user).order_by("-created_at", "-pk")
+
+    def get(self, request, *args, **kwargs):
+        require(request, roles.can_hold_tokens(request.user), "")
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(request=s.TokenSerializer, responses={201: s.NewTokenSerializer})
+    def post(self, request: Request) -> Response:
+        require(request, roles.can_hold_tokens(request.user), "")
+        form = s.TokenSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        token, key = create_token(user=request.user, name=form.validated_data["name"], via=Via.API,
+                                  ip=client_ip(request))
+        response = Response({**s.TokenSerializer(token).data, "key": key}, status=status.HTTP_201_CREATED)
+        patch_cache_control(response, no_store=True)
+        return response
+
+
+class TokenDetail(CachingMixin, generics.RetrieveDestroyAPIView):
+    """One of your tokens. DELETE revokes it for good (it stays listed, marked revoked)."""
+
+    serializer_class = s.TokenSerializer
+    lookup_url_kwarg = "token_id"
+
+    def get_queryset(self):
+        return ApiToken.objects.filter(user=self.request.user)
+
+    def get_object(self):
+        require(self.request, roles.can_hold_tokens(self.request.user), "")
+        return super().get_object()
+
+    @extend_schema(responses={200: s.TokenSerializer})
+    def delete(self, request: Request, *args, **kwargs) -> Response:
+        token = revoke_token(token=self.get_object(), by=request.user, via=Via.API, ip=client_ip(request))
+        return Response(s.TokenSerializer(token).data)
+

@@ -1,0 +1,117 @@
+"""Computation benchmark: every bowel indicator of a 1,000,000-patient release, against a bare baseline.
+
+Not a timed test. In one process and one run it times:
+- baseline: read the release into pandas, select each indicator's cohort, fit the three
+  logistic risk models once, and one groupby per indicator (no funnels, levels or storage);
+- ours: the real computation run, in-process (`start_run` with Celery eager): per indicator,
+  load its columns, fit, compute provider, Cancer Alliance and England results for every
+  audit year and all years together, funnel limits with overdispersion, flags, quarterly
+  XmR trends, and store them, then swap the run in.
+It prints both medians, their ratio (target <= 3.0) and the peak memory (target < 2 GB).
+
+    make bench-compute      # or: python bench/compute.py --rows 1000000 --repeats 3
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--server", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    args = parser.parse_args()
+
+    import psycopg2
+
+    base = args.server.rsplit("/", 1)[0]
+    admin = psycopg2.connect(args.server)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute("DROP DATABASE IF EXISTS cancerplan_bench_compute")
+        cursor.execute("CREATE DATABASE cancerplan_bench_compute")
+    admin.close()
+    os.environ.update(DATABASE_URL=f"{base}/cancerplan_bench_compute", DEBUG="false", CELERY_TASK_ALWAYS_EAGER="true",
+                      CELERY_BROKER_URL="", AFTER_RELEASE_TASKS="", SECRET_KEY=os.environ.get("SECRET_KEY", "b" * 60),
+                      ALLOWED_HOSTS="localhost", DJANGO_SETTINGS_MODULE="cancerplan.settings")
+    import logging
+
+    import django
+
+    django.setup()
+    logging.disable(logging.INFO)
+    from django.core.management import call_command
+
+    from audits.services import import_extract
+    from ingest import EXTRACT_DATE, extract_file
+
+    call_command("migrate", verbosity=0)
+    path = extract_file(args.rows, args.seed)
+    with path.open("rb") as stream:
+        release = import_extract(audit_code="bowel", stream=stream, file_name=path.name, extract_date=EXTRACT_DATE,
+                                 origin="cli").release
+
+    ours, baseline = [], []
+    peak_mb = None
+    for round_ in range(args.repeats):
+        ours.append(timed_run(release))
+        if peak_mb is None:
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        baseline.append(timed_baseline(release))
+        print(f"round {round_ + 1}: baseline {baseline[-1]:.2f} s, computation run {ours[-1]:.2f} s", flush=True)
+    b, o = statistics.median(baseline), statistics.median(ours)
+    print(f"\nbowel release: {release.rows:,} patients, 8 indicators (3 risk-adjusted); {args.repeats} rounds, medians")
+    print(f"baseline  read + cohorts + 3 logistic fits + a groupby each : {b:6.2f} s")
+    print(f"ours      full run: levels, years, funnels, OD, flags, XmR, stored : {o:6.2f} s")
+    print(f"ratio     ours / baseline                                      : {o / b:6.2f}   (target <= 3.0)")
+    print(f"peak RSS  after the first run                                  : {peak_mb:6.0f} MB (target < 2048)")
+
+
+def timed_run(release) -> float:
+    from indicators import services
+    from indicators.models import ComputationRun
+    from indicators.services import start_run
+
+    services._ROWS_CACHE.clear()  # read the release afresh each round, as the baseline does
+    start = time.perf_counter()
+    run = start_run(release=release)
+    elapsed = time.perf_counter() - start
+    run.refresh_from_db()
+    if run.status != ComputationRun.Status.DONE:
+        raise SystemExit(f"the run did not finish: {run.status} {run.failure}")
+    return elapsed
+
+
+def timed_baseline(release) -> float:
+    from audits.selectors import release_frame
+    from indicators.definitions import evaluate
+    from indicators.registry import indicators_for
+    from indicators.stats.risk import fit_risk_model
+
+    start = time.perf_counter()
+    frame = release_frame(release)
+    for indicator in indicators_for("bowel"):
+        denominator = evaluate(indicator.denominator, frame, release.extract_date)
+        numerator = denominator & evaluate(indicator.numerator, frame, release.extract_date)
+        if indicator.risk_adjusted:
+            cohort = frame.loc[denominator].assign(_outcome=numerator[denominator])
+            fit_risk_model(cohort, "_outcome", indicator.risk_model["covariates"],
+                           indicator.risk_model.get("interactions") or ())
+        frame.assign(_n=numerator, _d=denominator).groupby("provider_code")[["_n", "_d"]].sum()
+    return time.perf_counter() - start
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Reads for the pages: the run shown for each audit, and its prebuilt pieces."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+from django.urls import reverse
+
+from audits.models import Alliance, Release, Trust
+from audits.roles import sees_unsuppressed
+from dashboards import services
+from dashboards.models import FigureSpec
+from indicators.models import ComputationRun
+
+
+def shown_runs() -> dict[str, ComputationRun]:
+    """For each audit, the run whose results the dashboards show: the current run of the newest accepted
+    release that has finished one (while a newer release computes, the previous results stay up). One query."""
+    runs = (ComputationRun.objects.filter(is_current=True, release__status=Release.Status.ACCEPTED)
+            .select_related("release__audit").order_by("release__audit_id", "-release__version"))
+    shown: dict[str, ComputationRun] = {}
+    for run in runs:
+        shown.setdefault(run.release.audit_id, run)
+    return shown
+
+
+def variant_for(user, audit_code: str) -> str:
+    """Analysts of the audit see exact counts; everyone else (staff included) sees the suppressed ones."""
+    return "analyst" if sees_unsuppressed(user, audit_code) else "public"
+
+
+def pieces(wanted: dict[ComputationRun, list[str]]) -> dict[tuple[int, str], Any]:
+    """The requested pieces of each run, in one query; builds a run's pieces first if nobody has yet."""
+    if not wanted:
+        return {}
+    found = _fetch(wanted)
+    missing = [run for run in wanted if (run.pk, services.BUILT) not in found]
+    if missing:
+        for run in missing:
+            services.build_run_pages(run)
+        found = _fetch(wanted)
+    return found
+
+
+def _fetch(wanted: dict[ComputationRun, list[str]]) -> dict[tuple[int, str], Any]:
+    condition = Q()
+    for run, keys in wanted.items():
+        condition |= Q(run_id=run.pk, key__in=[*keys, services.BUILT])
+    return {(run_id, key): data for run_id, key, data in
+            FigureSpec.objects.filter(condition).values_list("run_id", "key", "data")}
+
+
+def trend_piece(run: ComputationRun, level: str, organisation: str, code: str, variant: str) -> Any:
+    """An XmR chart piece, built from the run's stored series on first visit and kept."""
+    key = services.trend_key(level, organisation, code, variant)
+    row = FigureSpec.objects.filter(run=run, key=key).values_list("data", flat=True).first()
+    if row is not None:
+        return row
+    data = services.build_trend(run, level, organisation, code, variant)
+    if data is not None:
+        services.store_piece(run, key, data)
+    return data
+
+
+def organisations() -> list[dict[str, str]]:
+    """Every active trust and every alliance, for finding one by name or code."""
+    trust_url = reverse("trust", args=["CODE"])
+    alliance_url = reverse("alliance", args=["CODE"])
+    items = [{"code": code, "name": name, "kind": "Trust", "url": trust_url.replace("CODE", code)}
+             for code, name in Trust.objects.filter(active=True).values_list("code", "name")]
+    items += [{"code": code, "name": name, "kind": "Cancer Alliance", "url": alliance_url.replace("CODE", code)}
+              for code, name in Alliance.objects.values_list("code", "name")]
+    return items

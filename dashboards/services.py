@@ -1,0 +1,582 @@
+"""Writes: build every page piece of a computation run once, from its stored results.
+
+Pages never compute statistics: the run's jobs stored the results, flags and
+limits (indicators/services.py), and this module turns them, once per run, into
+formatted numbers, sentences and Plotly figure specifications
+(:class:`dashboards.models.FigureSpec`). Two variants of every piece are built:
+``analyst`` (exact counts, for the audit's analysts) and ``public`` (the
+small-number suppression policy applied, for everyone else).
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+from audits.models import Alliance, Trust
+from dashboards import figures, text
+from dashboards.models import FigureSpec
+from indicators.definitions import IndicatorDefinition
+from indicators.models import ENGLAND_CODE, ComputationRun, FunnelFit, IndicatorResult, RunIndicator, TrendSeries
+from indicators.registry import indicators_for
+from indicators.disclosure import publish_results, publish_trend, suppression_policy
+
+logger = logging.getLogger(__name__)
+VARIANTS = ("public", "analyst")
+BUILT = "built"
+RESULT_FIELDS = ("indicator", "level", "organisation", "period", "period_start", "period_end", "numerator",
+                 "denominator", "observed", "expected", "value", "adjusted_rate", "ci_lower", "ci_upper",
+                 "national_value", "flag", "eligible")
+
+
+# ------------------------------------------------------------------ keys
+
+
+def trust_key(code: str, variant: str) -> str:
+    return f"trust:{code}:{variant}"
+
+
+def alliance_key(code: str, variant: str) -> str:
+    return f"alliance:{code}:{variant}"
+
+
+def alliance_funnels_key(variant: str) -> str:
+    return f"alliance-funnels:{variant}"
+
+
+def audit_key(variant: str) -> str:
+    return f"audit:{variant}"
+
+
+def indicator_key(code: str, period: str, variant: str) -> str:
+    return f"indicator:{code}:{period}:{variant}"
+
+
+def card_key(code: str) -> str:
+    return f"card:{code}"
+
+
+def trend_key(level: str, organisation: str, code: str, variant: str) -> str:
+    return f"trend:{level}:{organisation}:{code}:{variant}"
+
+
+# ------------------------------------------------------------------ context
+
+
+@dataclass
+class RunContext:
+    """What every piece of one run needs, read once."""
+
+    run: ComputationRun
+    audit_code: str
+    audit_name: str
+    short_name: str
+    definitions: dict[str, IndicatorDefinition]
+    trusts: dict[str, dict[str, str]]
+    alliances: dict[str, str]
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    published: dict[str, dict[tuple[str, str, str], dict[str, dict[str, Any]]]] = field(default_factory=dict)
+    periods: dict[str, list[str]] = field(default_factory=dict)
+    fits: dict[tuple[str, str, str], FunnelFit] = field(default_factory=dict)
+    sparks: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    cards: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+
+    def headline(self, code: str) -> str | None:
+        return headline_period(self.periods.get(code, []), self.published["analyst"], code)
+
+    def result(self, variant: str, code: str, level: str, period: str, organisation: str) -> dict[str, Any] | None:
+        """One result as ``variant`` may see it, formatted (None when the run has no such result)."""
+        row = self.published[variant].get((code, level, period), {}).get(organisation)
+        return format_result(row, self.definitions[code])
+
+    def level(self, variant: str, code: str, level: str, period: str) -> dict[str, dict[str, Any]]:
+        """Every organisation's formatted result at one level and period."""
+        definition = self.definitions[code]
+        return {org: format_result(row, definition)
+                for org, row in self.published[variant].get((code, level, period), {}).items()}
+
+
+def headline_period(periods: list[str], results, code: str) -> str | None:
+    """The period a dashboard leads with: the longest (all audit years pooled, steadier for small trusts), then
+    the most recent."""
+    best, best_key = None, None
+    for period in periods:
+        national = results.get((code, "national", period), {}).get(ENGLAND_CODE)
+        if not national:
+            continue
+        key = ((national["period_end"] - national["period_start"]).days, national["period_end"])
+        if best_key is None or key > best_key:
+            best, best_key = period, key
+    return best
+
+
+def load_context(run: ComputationRun) -> RunContext:
+    release = run.release
+    audit_code = release.audit_id
+    definitions = {d.code: d for d in indicators_for(audit_code)}
+    entries = list(RunIndicator.objects.filter(run=run).values("indicator", "model_card"))
+    ordered = [code for code in definitions if code in {e["indicator"] for e in entries}]
+    context = RunContext(
+        run=run, audit_code=audit_code, audit_name=release.audit.name, short_name=release.audit.short_name,
+        definitions={code: definitions[code] for code in ordered},
+        trusts={t["code"]: t for t in Trust.objects.values("code", "name", "alliance_id")},
+        alliances=dict(Alliance.objects.values_list("code", "name")),
+        cards={e["indicator"]: e["model_card"] for e in entries},
+    )
+    periods: dict[str, set[str]] = defaultdict(set)
+    context.rows = list(IndicatorResult.objects.filter(run=run).values(*RESULT_FIELDS).iterator(chunk_size=5000))
+    for row in context.rows:
+        periods[row["indicator"]].add(row["period"])
+    context.periods = {code: sorted(p) for code, p in periods.items()}
+    for variant in VARIANTS:
+        index: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
+        for row in publish_results(context.rows, unsuppressed=variant == "analyst"):
+            index.setdefault((row["indicator"], row["level"], row["period"]), {})[row["organisation"]] = row
+        context.published[variant] = index
+    context.fits = {(f.indicator, f.level, f.period): f for f in FunnelFit.objects.filter(run=run)}
+    for trend in TrendSeries.objects.filter(run=run).values("indicator", "level", "organisation", "points"):
+        context.sparks[(trend["indicator"], trend["level"], trend["organisation"])] = trend["points"]
+    return context
+
+
+# ------------------------------------------------------------------ formatting one result
+
+
+def shown_count(value: Any) -> str:
+    """A count as published: None means suppressed (policy marker)."""
+    return suppression_policy().marker if value is None else text.count(value)
+
+
+def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -> dict[str, Any] | None:
+    """One organisation's result, formatted for display.
+
+    ``row`` has been through :func:`indicators.disclosure.publish_results`, so for the public a
+    suppressed row has no value, interval or expected count and its counts are rounded; the same
+    rules the API follows.
+    """
+    if row is None:
+        return None
+    marker = suppression_policy().marker
+    level = row["level"]
+    risk = definition.risk_adjusted
+    national = row["national_value"]
+    if risk:
+        plotted = row["adjusted_rate"]
+        lower = None if row["ci_lower"] is None or national is None else row["ci_lower"] * national
+        upper = None if row["ci_upper"] is None or national is None else row["ci_upper"] * national
+    else:
+        plotted, lower, upper = row["value"], row["ci_lower"], row["ci_upper"]
+    shown = plotted is not None
+    compared = bool(row["eligible"]) and level != "national"
+    flag = row["flag"] if compared else "none"
+    return {
+        "organisation": row["organisation"], "level": level, "period": row["period"],
+        "numerator": shown_count(row["numerator"]), "denominator": shown_count(row["denominator"]),
+        "plotted": plotted, "lower": lower, "upper": upper,
+        "value_text": text.percent(plotted) if shown else marker,
+        "ci_text": text.interval(lower, upper) if shown else marker,
+        "ratio_text": (text.ratio(row["value"]) if row["value"] is not None else marker) if risk else "",
+        "ratio_ci_text": (text.interval(row["ci_lower"], row["ci_upper"], text.ratio) if shown else marker)
+        if risk else "",
+        "expected_text": (text.expected_count(row["expected"]) if row["expected"] is not None else marker)
+        if risk else "",
+        "shown": shown, "suppressed": bool(row.get("suppressed")) and not shown, "compared": compared,
+        "eligible": bool(row["eligible"]), "flag": flag,
+        "meaning": text.meaning_of(flag, definition.direction, compared),
+        "label": text.label_of(flag, definition.direction, compared) if level != "national" else "England",
+        "short_label": text.SHORT_LABELS[flag] if compared else "Too few patients",
+        # The funnel's x: expected events for a ratio, else the (published) denominator.
+        "x": row["expected"] if risk else row["denominator"],
+    }
+
+
+def count_phrase(result: dict[str, Any], definition: IndicatorDefinition) -> str:
+    if definition.risk_adjusted:
+        return f"{result['numerator']} observed, {result['expected_text']} expected, of {result['denominator']} patients"
+    return f"{result['numerator']} of {result['denominator']} patients"
+
+
+# ------------------------------------------------------------------ building
+
+
+@transaction.atomic
+def build_run_pages(run: ComputationRun) -> int:
+    """Build and store every page piece of ``run`` (idempotent: pieces already stored are kept).
+
+    Call it when a run becomes current; pages also call it on their first visit
+    after a run finishes if no one has. Returns the number of pieces stored.
+    """
+    context = load_context(run)
+    pieces: dict[str, Any] = {}
+    for code in context.definitions:
+        pieces[card_key(code)] = build_card(context, code)
+    for variant in VARIANTS:
+        pieces[audit_key(variant)] = build_audit(context, variant)
+        for code in context.definitions:
+            for period in context.periods.get(code, []):
+                pieces[indicator_key(code, period, variant)] = build_indicator(context, code, period, variant)
+        pieces.update(build_trusts(context, variant))
+        pieces.update(build_alliances(context, variant, pieces))
+    pieces[BUILT] = {"pieces": len(pieces)}
+    FigureSpec.objects.bulk_create([FigureSpec(run=run, key=key, data=data) for key, data in pieces.items()],
+                                   batch_size=200, ignore_conflicts=True)
+    # Pieces of the release's earlier runs are no longer shown.
+    FigureSpec.objects.filter(run__release=run.release).exclude(run=run).delete()
+    logger.info("built %s dashboard pieces for run %s", len(pieces), run.pk)
+    return len(pieces)
+
+
+def build_current_run_pages(run_id: int) -> int:
+    """Entry point for the end of a computation run (takes an id, as tasks do)."""
+    run = ComputationRun.objects.select_related("release__audit").get(pk=run_id)
+    if not run.is_current:
+        return 0
+    return build_run_pages(run)
+
+
+def _fit_text(fit: FunnelFit | None, unit_word: str) -> str:
+    if fit is None:
+        return ""
+    if fit.overdispersion_applied:
+        return (f"The limits are widened for overdispersion ({fit.overdispersion} random-effects method, "
+                f"φ = {fit.phi:.2f}, τ² = {fit.tau2:.3g}): {unit_word}s vary more than chance alone would explain, "
+                f"so the limits allow for it (Spiegelhalter 2005).")
+    if fit.phi is not None:
+        return (f"No overdispersion adjustment was applied (φ = {fit.phi:.2f}): the {unit_word}s vary "
+                f"no more than chance would explain.")
+    return ""
+
+
+def _funnel(context: RunContext, code: str, period: str, level: str, rows: list[dict[str, Any]],
+            national: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str]:
+    """A funnel's figure specification and its text summary, from formatted (published) rows."""
+    definition = context.definitions[code]
+    fit = context.fits.get((code, level, period))
+    unit_word = "trust" if level == "provider" else "Cancer Alliance"
+    if fit is None or national is None or fit.target is None:
+        return None, f"Too few {unit_word}s have enough patients to draw a funnel plot for {period}."
+    risk = definition.risk_adjusted
+    scale = national["plotted"] if risk else 1.0
+    points, hidden = [], 0
+    for row in rows:
+        if not row["compared"]:
+            continue
+        if not row["shown"] or row["x"] is None:
+            hidden += 1
+            continue
+        count_words = (f"Observed {row['numerator']}, expected {row['expected_text']}, of {row['denominator']} "
+                       f"patients" if risk else f"{row['numerator']} of {row['denominator']} patients")
+        points.append({"x": row["x"], "y": row["plotted"], "meaning": row["meaning"],
+                       "customdata": [row["organisation"], row["name"],
+                                      row["value_text"] + (f" (observed/expected {row['ratio_text']})" if risk else ""),
+                                      row["ci_text"], count_words, row["label"]]})
+    spec = figures.funnel_figure(
+        points=points, kind=fit.kind, method=fit.method, target=fit.target, tau2=fit.tau2 or 0.0, phi=fit.phi or 1.0,
+        overdispersion=fit.overdispersion if fit.overdispersion_applied else "none", scale=scale,
+        x_title="Expected events (from the risk model)" if risk else "Patients (denominator)",
+        y_title="Risk-adjusted rate" if risk else "Percentage",
+        standard=(definition.standard or {}).get("value"), standard_label=(definition.standard or {}).get("label", ""))
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        if row["compared"]:
+            counts[row["flag"]] += 1
+    compared = sum(1 for row in rows if row["compared"])
+    summary = (f"Funnel plot of {compared} {unit_word}s, {period}: England {national['value_text']}. "
+               + text.flag_counts_sentence(counts=counts, units=compared, expected_flags=fit.expected_flags,
+                                           unit_word=unit_word)
+               + " " + _fit_text(fit, unit_word))
+    if hidden:
+        summary += (f" {hidden} {unit_word}{'s are' if hidden != 1 else ' is'} not plotted because a count is small "
+                    f"(small-number suppression).")
+    return spec, summary.strip()
+
+
+def build_indicator(context: RunContext, code: str, period: str, variant: str) -> dict[str, Any]:
+    """The indicator page for one period: national and alliance funnels and a row per organisation."""
+    national = context.result(variant, code, "national", period, ENGLAND_CODE)
+    providers = list(context.level(variant, code, "provider", period).values())
+    for row in providers:
+        trust = context.trusts.get(row["organisation"], {})
+        row["name"] = trust.get("name", row["organisation"])
+        row["alliance"] = trust.get("alliance_id", "")
+        row["alliance_name"] = context.alliances.get(row["alliance"], "")
+    providers.sort(key=lambda r: (r["name"].lower(), r["organisation"]))  # by name: not a league table
+    alliances = list(context.level(variant, code, "alliance", period).values())
+    for row in alliances:
+        row["name"] = context.alliances.get(row["organisation"], row["organisation"])
+    alliances.sort(key=lambda r: r["name"].lower())
+    provider_figure, provider_summary = _funnel(context, code, period, "provider", providers, national)
+    alliance_figure, alliance_summary = _funnel(context, code, period, "alliance", alliances, national)
+    return {"code": code, "period": period, "national": national,
+            "national_counts": count_phrase(national, context.definitions[code]) if national else "",
+            "providers": providers, "alliances": alliances,
+            "provider_figure": provider_figure, "provider_summary": provider_summary,
+            "alliance_figure": alliance_figure, "alliance_summary": alliance_summary}
+
+
+def build_audit(context: RunContext, variant: str) -> dict[str, Any]:
+    """The audit's indicators: definitions in words, periods, England's headline value and flag counts."""
+    items = []
+    for code, definition in context.definitions.items():
+        headline = context.headline(code)
+        national = None
+        counts: dict[str, int] = defaultdict(int)
+        if headline:
+            national = context.result(variant, code, "national", headline, ENGLAND_CODE)
+            for row in context.level(variant, code, "provider", headline).values():
+                if row["compared"]:
+                    counts[row["flag"]] += 1
+        items.append({
+            "code": code, "title": definition.title, "description": definition.description,
+            "numerator_text": definition.numerator_text, "denominator_text": definition.denominator_text,
+            "direction": definition.direction, "risk_adjusted": definition.risk_adjusted,
+            "direction_text": {"higher_is_better": "Higher is better", "lower_is_better": "Lower is better"}.get(
+                definition.direction, "Neither higher nor lower is better in itself"),
+            "minimum_denominator": definition.minimum_denominator,
+            "standard": (definition.standard or {}).get("label", ""),
+            "prompt": definition.prompt, "recommendation": definition.recommendation,
+            "funnel_method": definition.funnel_method,
+            "periods": context.periods.get(code, []), "headline": headline,
+            "england": national["value_text"] if national else "-",
+            "england_counts": count_phrase(national, definition) if national else "",
+            "outside_95": sum(v for k, v in counts.items() if k != "none"),
+            "compared": sum(counts.values()),
+        })
+    release = context.run.release
+    return {"audit": context.audit_code, "audit_name": context.audit_name, "short_name": context.short_name,
+            "release": release.version, "extract_date": release.extract_date.isoformat(),
+            "period_start": release.period_start.isoformat() if release.period_start else "",
+            "period_end": release.period_end.isoformat() if release.period_end else "",
+            "indicators": items}
+
+
+def _trend_values(points: list[dict[str, Any]], level: str, variant: str) -> list[float | None]:
+    published, _ = publish_trend(level=level, points=points, xmr=None, unsuppressed=variant == "analyst")
+    return [p.get("value") for p in published]
+
+
+def build_trusts(context: RunContext, variant: str) -> dict[str, Any]:
+    """One piece per trust with results: every indicator's card for the trust dashboard."""
+    cards_by_trust: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for code, definition in context.definitions.items():
+        period = context.headline(code)
+        if period is None:
+            continue
+        national = context.result(variant, code, "national", period, ENGLAND_CODE)
+        england_text = national["value_text"] if national else "-"
+        providers = context.level(variant, code, "provider", period)
+        alliances = context.level(variant, code, "alliance", period)
+        spread = [r["plotted"] for r in providers.values() if r["compared"] and r["plotted"] is not None]
+        for org, result in providers.items():
+            trust = context.trusts.get(org, {})
+            alliance = alliances.get(trust.get("alliance_id", ""))
+            spine = figures.spine(values=spread, value=result["plotted"], ci=(result["lower"], result["upper"]),
+                                  england=national["plotted"] if national else None,
+                                  alliance=alliance["plotted"] if alliance else None, direction=definition.direction)
+            spine_text = ""
+            if spine and spine["value"] is not None:
+                spine["marker"] = figures.marker_path(result["meaning"], spine["value"], 12.0)
+            if spine:
+                spine_text = text.spread_sentence(values_text={k: text.percent(v) for k, v in spine["quantiles"].items()},
+                                                  n=spine["n"])
+            points = context.sparks.get((code, "provider", org), [])
+            values = _trend_values(points, "provider", variant)
+            spark = figures.sparkline(values)
+            spark_text = ""
+            if spark:
+                known = [(p["quarter"], v) for p, v in zip(points, values) if v is not None]
+                spark_text = (f"Quarterly values from {known[0][0]} ({text.percent(known[0][1])}) to {known[-1][0]} "
+                              f"({text.percent(known[-1][1])}).")
+            sentence = text.indicator_sentence(
+                place="this trust", value_text=result["value_text"], england_text=england_text, flag=result["flag"],
+                direction=definition.direction, compared=result["compared"], shown=result["shown"],
+                denominator_text=f"{result['denominator']} patients", minimum=definition.minimum_denominator,
+                risk_adjusted=definition.risk_adjusted)
+            cards_by_trust[org].append({
+                "code": code, "title": definition.title, "period": period, "direction": definition.direction,
+                "risk_adjusted": definition.risk_adjusted, "value_text": result["value_text"],
+                "ci_text": result["ci_text"], "ratio_text": result["ratio_text"],
+                "counts": count_phrase(result, definition), "england_text": england_text,
+                "alliance_text": alliance["value_text"] if alliance else "-",
+                "flag": result["flag"], "meaning": result["meaning"], "label": result["label"],
+                "colour": text.MEANING_COLOURS[result["meaning"]],
+                "compared": result["compared"], "shown": result["shown"], "sentence": sentence,
+                "spine": spine, "spine_text": spine_text, "spark": spark, "spark_text": spark_text,
+                "has_trend": bool(points), "prompt": definition.prompt, "recommendation": definition.recommendation,
+                "standard": (definition.standard or {}).get("label", ""),
+            })
+    release = context.run.release
+    pieces = {}
+    for org, cards in cards_by_trust.items():
+        pieces[trust_key(org, variant)] = {
+            "audit": context.audit_code, "audit_name": context.audit_name, "short_name": context.short_name,
+            "release": release.version, "extract_date": release.extract_date.isoformat(), "cards": cards,
+            "compared": sum(1 for c in cards if c["compared"]),
+        }
+    return pieces
+
+
+def build_alliances(context: RunContext, variant: str, built: dict[str, Any]) -> dict[str, Any]:
+    """One piece per alliance (its trusts x indicators grid, and the alliance against England), plus the
+    alliance-level funnels, shared by every alliance page."""
+    indicators, funnels = [], {}
+    for code, definition in context.definitions.items():
+        period = context.headline(code)
+        if period is None:
+            continue
+        indicators.append({"code": code, "title": definition.title, "period": period})
+        page = built[indicator_key(code, period, variant)]
+        funnels[code] = {"figure": page["alliance_figure"], "summary": page["alliance_summary"],
+                         "title": definition.title, "period": period}
+    levels = {item["code"]: (context.level(variant, item["code"], "alliance", item["period"]),
+                             context.level(variant, item["code"], "provider", item["period"]),
+                             context.result(variant, item["code"], "national", item["period"], ENGLAND_CODE))
+              for item in indicators}
+    members: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for trust in context.trusts.values():
+        members[trust["alliance_id"]].append(trust)
+    pieces: dict[str, Any] = {alliance_funnels_key(variant): funnels}
+    for alliance_code in context.alliances:
+        rows = []
+        for item in indicators:
+            definition = context.definitions[item["code"]]
+            alliance_results, _, national = levels[item["code"]]
+            result = alliance_results.get(alliance_code)
+            if result is None:
+                continue
+            england_text = national["value_text"] if national else "-"
+            rows.append({**item, "value_text": result["value_text"], "ci_text": result["ci_text"],
+                         "ratio_text": result["ratio_text"], "counts": count_phrase(result, definition),
+                         "england_text": england_text, "label": result["label"], "meaning": result["meaning"],
+                         "flag": result["flag"],
+                         "sentence": text.indicator_sentence(
+                             place="this alliance", value_text=result["value_text"], england_text=england_text,
+                             flag=result["flag"], direction=definition.direction, compared=result["compared"],
+                             shown=result["shown"], denominator_text=f"{result['denominator']} patients",
+                             minimum=definition.minimum_denominator, risk_adjusted=definition.risk_adjusted)})
+        grid = []
+        for trust in sorted(members.get(alliance_code, []), key=lambda t: t["name"].lower()):
+            cells = []
+            for item in indicators:
+                result = levels[item["code"]][1].get(trust["code"])
+                cells.append(None if result is None else {
+                    "value_text": result["value_text"], "short_label": result["short_label"], "label": result["label"],
+                    "meaning": result["meaning"], "flag": result["flag"]})
+            if any(cells):
+                grid.append({"code": trust["code"], "name": trust["name"], "cells": cells})
+        if not rows and not grid:
+            continue
+        pieces[alliance_key(alliance_code, variant)] = {
+            "audit": context.audit_code, "audit_name": context.audit_name, "short_name": context.short_name,
+            "indicators": indicators, "rows": rows, "grid": grid}
+    return pieces
+
+
+def build_card(context: RunContext, code: str) -> dict[str, Any] | None:
+    """The model card of a risk-adjusted indicator (national figures: no suppression needed)."""
+    definition = context.definitions[code]
+    card = context.cards.get(code)
+    if not definition.risk_adjusted:
+        return None
+    if not card or card.get("fitted") is False:
+        return {"fitted": False, "reason": (card or {}).get("reason", "The risk model was not fitted.")}
+    coefficients = [{"term": c["term"], "odds_ratio": _num(c.get("odds_ratio"), 3),
+                     "ci": f"{_num(c.get('ci_lower'), 3)} to {_num(c.get('ci_upper'), 3)}",
+                     "p_value": _p(c.get("p_value"))} for c in card.get("coefficients", [])]
+    calibration = card.get("calibration") or []
+    hl = card.get("hosmer_lemeshow") or {}
+    return {
+        "fitted": True, "covariates": [c["column"] for c in definition.risk_model["covariates"]],
+        "interactions": [" x ".join(pair) for pair in definition.risk_model.get("interactions") or []],
+        "n_patients": text.count(card.get("n_patients")), "n_events": text.count(card.get("n_events")),
+        "observed_rate": text.percent(card.get("observed_rate")),
+        "c_statistic": _num(card.get("c_statistic"), 3),
+        "hosmer_lemeshow": (f"χ² = {_num(hl.get('chi2'), 2)} on {hl.get('df')} degrees of freedom, "
+                            f"p = {_p(hl.get('p'))}") if hl else "",
+        "n_excluded_missing": text.count(card.get("n_excluded_missing", 0)),
+        "n_excluded_missing_outcome": text.count(card.get("n_excluded_missing_outcome", 0)),
+        "missing_handling": list((card.get("missing_handling") or {}).values()),
+        "reference_levels": [f"{k}: {v}" for k, v in (card.get("reference_levels") or {}).items()],
+        "dropped_terms": card.get("dropped_terms") or [],
+        "method": card.get("method", ""), "coefficients": coefficients,
+        "calibration": [{"decile": g.get("decile"), "n": text.count(g.get("n")),
+                         "predicted": text.percent(g.get("mean_predicted"), 2),
+                         "observed": text.percent(g.get("observed_rate"), 2),
+                         "expected_events": text.expected_count(g.get("expected_events")),
+                         "observed_events": text.count(g.get("observed_events"))} for g in calibration],
+        "calibration_figure": figures.calibration_figure(calibration) if calibration else None,
+    }
+
+
+def _num(value: Any, digits: int) -> str:
+    number = text.finite(value)
+    return "-" if number is None else f"{number:.{digits}f}"
+
+
+def _p(value: Any) -> str:
+    number = text.finite(value)
+    if number is None:
+        return "-"
+    return "< 0.001" if number < 0.001 else f"{number:.3f}"
+
+
+# ------------------------------------------------------------------ trend pieces (built on first visit)
+
+
+def build_trend(run: ComputationRun, level: str, organisation: str, code: str, variant: str) -> dict[str, Any] | None:
+    """The XmR chart of one organisation and indicator (from the run's stored TrendSeries), stored for reuse."""
+    trend = TrendSeries.objects.filter(run=run, indicator=code, level=level, organisation=organisation).first()
+    definitions = {d.code: d for d in indicators_for(run.release.audit_id)}
+    if trend is None or code not in definitions or not trend.points:
+        return None
+    definition = definitions[code]
+    marker = suppression_policy().marker
+    points, xmr = publish_trend(level=level, points=trend.points, xmr=trend.xmr, unsuppressed=variant == "analyst")
+    values = [p.get("value") for p in points]
+    # The chart was drawn from the quarters that have a value, in order (see indicators.compute._trends).
+    xmr_points = list((xmr or {}).get("points") or [])
+    spc_for: list[dict[str, Any]] = []
+    position = 0
+    for point in trend.points:
+        if point.get("value") is not None and position < len(xmr_points):
+            spc_for.append(xmr_points[position])
+            position += 1
+        else:
+            spc_for.append({})
+    rows = []
+    for point, value, spc in zip(points, values, spc_for):
+        rows.append({"quarter": point["quarter"], "numerator": shown_count(point["numerator"]),
+                     "denominator": shown_count(point["denominator"]),
+                     "value_text": text.percent(value) if value is not None else marker,
+                     "point_type": spc.get("point_type", "common_cause") if spc else "",
+                     "point_words": figures.SPC_LABELS.get(spc.get("point_type", ""), "") if spc else "",
+                     "rule": figures.RULE_WORDS.get(spc.get("special_cause_rule") or "", "") if spc else ""})
+    data: dict[str, Any] = {"code": code, "level": level, "organisation": organisation, "rows": rows,
+                            "has_chart": xmr is not None, "risk_adjusted": definition.risk_adjusted}
+    if xmr is not None:
+        data["figure"] = figures.xmr_figure(
+            labels=[p["quarter"] for p in points], values=values, point_types=[r["point_type"] for r in rows],
+            rules=[spc.get("special_cause_rule", "") for spc in spc_for], mean=xmr.get("mean"), lpl=xmr.get("lpl"),
+            upl=xmr.get("upl"), target=xmr.get("target"), percent_axis=True,
+            y_title="Risk-adjusted rate" if definition.risk_adjusted else "Percentage",
+            value_texts=[r["value_text"] for r in rows])
+        data.update({
+            "mean": text.percent(xmr.get("mean")), "upl": text.percent(xmr.get("upl")),
+            "lpl": text.percent(xmr.get("lpl")), "target": text.percent(xmr["target"]) if xmr.get("target") else "",
+            "variation_icon": xmr.get("variation_icon"), "assurance_icon": xmr.get("assurance_icon"),
+            "trial_limits": bool(xmr.get("trial_limits")), "n_points": xmr.get("n_points"),
+        })
+    known = [(r["quarter"], v) for r, v in zip(rows, values) if v is not None]
+    data["summary"] = (f"{len(points)} quarters from {points[0]['quarter']} to {points[-1]['quarter']}"
+                       + (f"; the latest shown is {text.percent(known[-1][1])} in {known[-1][0]}" if known else "")
+                       + (f"; mean {data['mean']}, process limits {data['lpl']} to {data['upl']}." if xmr else
+                          "; too few quarters to draw process limits."))
+    return data
+
+
+def store_piece(run: ComputationRun, key: str, data: Any) -> None:
+    FigureSpec.objects.bulk_create([FigureSpec(run=run, key=key, data=data)], ignore_conflicts=True)
+

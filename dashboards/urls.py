@@ -1,0 +1,18 @@
+from django.urls import path
+
+from dashboards import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("search/", views.search, name="search"),
+    path("audits/<slug:audit_code>/", views.audit, name="audit"),
+    path("audits/<slug:audit_code>/indicators/<slug:code>/", views.indicator, name="indicator"),
+    path("audits/<slug:audit_code>/data-quality/", views.data_quality, name="data-quality"),
+    path("audits/<slug:audit_code>/data-quality/status/", views.data_quality_status, name="data-quality-status"),
+    path("trusts/<str:code>/", views.trust, name="trust"),
+    path("trusts/<str:code>/trends/<slug:audit_code>/<slug:indicator_code>/", views.trend, name="trust-trend"),
+    path("alliances/<str:code>/", views.alliance, name="alliance"),
+    path("alliances/<str:code>/trends/<slug:audit_code>/<slug:indicator_code>/", views.trend,
+         {"level": "alliance"}, name="alliance-trend"),
+    path("tools/funnel/", views.funnel_tool, name="funnel-tool"),
+]

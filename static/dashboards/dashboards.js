@@ -1,0 +1,245 @@
+// Dashboards: draw the prebuilt Plotly figures, highlight and click-through, PNG and print, and the
+// trust/alliance finder. Every chart has a table of the same numbers, so nothing here is needed to read a page.
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+
+  function readJSON(id) {
+    var holder = id && document.getElementById(id);
+    return holder ? JSON.parse(holder.textContent) : null;
+  }
+
+  function onReady(fn) {
+    if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", fn); } else { fn(); }
+  }
+
+  // ---------------------------------------------------------------- charts
+
+  function config(el, spec) {
+    var base = Object.assign({}, spec.config || {});
+    base.toImageButtonOptions = { format: "png", filename: el.dataset.filename || "chart", scale: 2 };
+    return base;
+  }
+
+  function highlight(el) {
+    var codes = (el.dataset.highlight || "").split(",").filter(Boolean);
+    if (!codes.length || !el.data) { return; }
+    var xs = [], ys = [], names = [];
+    el.data.forEach(function (trace) {
+      if (!trace.customdata || trace.mode !== "markers") { return; }
+      trace.customdata.forEach(function (row, i) {
+        if (codes.indexOf(String(row[0])) !== -1) { xs.push(trace.x[i]); ys.push(trace.y[i]); names.push(row[1]); }
+      });
+    });
+    if (!xs.length) { return; }
+    window.Plotly.addTraces(el, {
+      type: "scatter", mode: "markers+text", name: "Highlighted: " + (el.dataset.highlightName || codes.join(", ")),
+      x: xs, y: ys, text: xs.length <= 3 ? names : [], textposition: "top center",
+      textfont: { color: "#212b32", size: 13 }, hoverinfo: "skip",
+      marker: { size: 22, symbol: "circle-open", color: "#212b32", line: { width: 3, color: "#212b32" } }
+    });
+  }
+
+  function draw(el, spec) {
+    if (!window.Plotly || !spec) { return Promise.resolve(); }
+    return window.Plotly.newPlot(el, spec.data, spec.layout, config(el, spec)).then(function () {
+      highlight(el);
+      if (el.dataset.clickUrl && !el.dataset.clickBound) {
+        el.dataset.clickBound = "true";
+        el.on("plotly_click", function (event) {
+          var point = event && event.points && event.points[0];
+          if (point && point.customdata && point.customdata[0]) {
+            window.location.assign(el.dataset.clickUrl.replace("CODE", encodeURIComponent(point.customdata[0])));
+          }
+        });
+      }
+      el.setAttribute("data-drawn", "true");
+    });
+  }
+
+  function drawAll() {
+    document.querySelectorAll("[data-figure]").forEach(function (el) {
+      draw(el, readJSON(el.dataset.figure));
+    });
+    // One chart, several figures: the alliance page's funnel among the 21 alliances.
+    document.querySelectorAll("select[data-switch-chart]").forEach(function (select) {
+      select.addEventListener("change", function () {
+        var el = document.getElementById(select.dataset.switchChart);
+        var option = select.options[select.selectedIndex];
+        el.dataset.filename = option.dataset.filename || el.dataset.filename;
+        window.Plotly.purge(el);
+        draw(el, readJSON(option.value));
+        document.querySelectorAll("[data-summary-for='" + select.dataset.switchChart + "']").forEach(function (p) {
+          p.hidden = p.dataset.option !== option.value;
+        });
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------- PNG downloads
+
+  function saveBlob(blob, filename) {
+    var link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = filename;
+    document.body.appendChild(link);
+    link.click();
+    setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+  }
+
+  function svgToPng(svg, width, height, filename) {
+    var markup = new XMLSerializer().serializeToString(svg);
+    var image = new Image();
+    image.onload = function () {
+      var canvas = document.createElement("canvas");
+      canvas.width = width * 2; canvas.height = height * 2;
+      var context = canvas.getContext("2d");
+      context.fillStyle = "#ffffff"; context.fillRect(0, 0, canvas.width, canvas.height);
+      context.scale(2, 2);
+      context.drawImage(image, 0, 0, width, height);
+      canvas.toBlob(function (blob) { saveBlob(blob, filename); }, "image/png");
+    };
+    image.src = "data:image/svg+xml;charset=utf-8," + encodeURIComponent(markup);
+  }
+
+  var SVG = "http://www.w3.org/2000/svg";
+  function node(name, attrs, text) {
+    var el = document.createElementNS(SVG, name);
+    Object.keys(attrs).forEach(function (key) { el.setAttribute(key, attrs[key]); });
+    if (text) { el.textContent = text; }
+    return el;
+  }
+
+  // The trust dashboard's spines, stacked into one image with their labels.
+  function spineChartPng(table, filename) {
+    var rows = table.querySelectorAll("tbody tr");
+    var width = 900, rowHeight = 44, top = 40;
+    var svg = node("svg", { xmlns: SVG, width: width, height: top + rows.length * rowHeight + 10 });
+    svg.appendChild(node("text", { x: 8, y: 22, "font-family": "Arial", "font-size": 16, "font-weight": "bold", fill: "#212b32" },
+      table.dataset.chartTitle || ""));
+    rows.forEach(function (row, i) {
+      var y = top + i * rowHeight;
+      var name = row.querySelector(".indicator-name");
+      var value = row.querySelector(".value");
+      var flag = row.querySelector(".flag");
+      svg.appendChild(node("text", { x: 8, y: y + 18, "font-family": "Arial", "font-size": 13, fill: "#212b32" },
+        name ? name.textContent.trim().slice(0, 52) : ""));
+      svg.appendChild(node("text", { x: 380, y: y + 18, "font-family": "Arial", "font-size": 13, "font-weight": "bold", fill: "#212b32" },
+        value ? value.textContent.trim() : ""));
+      var spine = row.querySelector("svg.spine");
+      if (spine) {
+        var copy = spine.cloneNode(true);
+        copy.setAttribute("x", 450); copy.setAttribute("y", y); copy.setAttribute("width", 240); copy.setAttribute("height", 34);
+        svg.appendChild(copy);
+      }
+      svg.appendChild(node("text", { x: 705, y: y + 18, "font-family": "Arial", "font-size": 12, fill: "#212b32" },
+        flag ? flag.textContent.trim().slice(0, 34) : ""));
+    });
+    svgToPng(svg, width, top + rows.length * rowHeight + 10, filename);
+  }
+
+  function bindDownloads() {
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-png]");
+      if (button) {
+        var target = document.getElementById(button.dataset.png);
+        var filename = (button.dataset.filename || "chart") + ".png";
+        if (target && target.tagName.toLowerCase() === "table") {
+          spineChartPng(target, filename);
+        } else if (target && target.tagName.toLowerCase() === "svg") {
+          var box = target.getBoundingClientRect();
+          svgToPng(target, Math.round(box.width), Math.round(box.height), filename);
+        } else if (target && window.Plotly && target.data) {
+          window.Plotly.downloadImage(target, { format: "png", filename: filename.replace(/\.png$/, ""),
+            width: Math.max(target.offsetWidth, 700), height: target.offsetHeight || 460, scale: 2 });
+        }
+        return;
+      }
+      if (event.target.closest("[data-print]")) { window.print(); }
+    });
+  }
+
+  // ---------------------------------------------------------------- finder (type-ahead)
+
+  function finder(input) {
+    var items = readJSON(input.dataset.options) || [];
+    var list = document.getElementById(input.getAttribute("aria-controls"));
+    var status = document.getElementById(input.dataset.status);
+    var active = -1, shown = [];
+
+    function score(item, words) {
+      var hay = (item.name + " " + item.code).toLowerCase();
+      for (var i = 0; i < words.length; i++) { if (hay.indexOf(words[i]) === -1) { return -1; } }
+      if (item.code.toLowerCase() === words.join(" ")) { return 0; }
+      return item.name.toLowerCase().indexOf(words[0]) === 0 ? 1 : 2;
+    }
+    function close() { list.hidden = true; input.setAttribute("aria-expanded", "false"); input.removeAttribute("aria-activedescendant"); active = -1; }
+    function select(i) {
+      var options = list.querySelectorAll("[role=option]");
+      options.forEach(function (o, j) { o.setAttribute("aria-selected", String(j === i)); });
+      active = i;
+      if (i >= 0 && options[i]) { input.setAttribute("aria-activedescendant", options[i].id); options[i].scrollIntoView({ block: "nearest" }); }
+    }
+    function render() {
+      var words = input.value.toLowerCase().split(/\s+/).filter(Boolean);
+      list.innerHTML = "";
+      if (!words.length) { close(); status.textContent = ""; return; }
+      shown = items.map(function (item) { return [score(item, words), item]; })
+        .filter(function (pair) { return pair[0] >= 0; })
+        .sort(function (a, b) { return a[0] - b[0] || a[1].name.localeCompare(b[1].name); })
+        .slice(0, 10).map(function (pair) { return pair[1]; });
+      shown.forEach(function (item, i) {
+        var option = document.createElement("li");
+        option.id = input.id + "-option-" + i;
+        option.setAttribute("role", "option");
+        option.setAttribute("aria-selected", "false");
+        option.innerHTML = "";
+        option.appendChild(document.createTextNode(item.name + " (" + item.code + ") "));
+        var kind = document.createElement("span");
+        kind.className = "kind";
+        kind.textContent = "· " + item.kind;
+        option.appendChild(kind);
+        option.addEventListener("mousedown", function (event) { event.preventDefault(); window.location.assign(item.url); });
+        list.appendChild(option);
+      });
+      list.hidden = shown.length === 0;
+      input.setAttribute("aria-expanded", String(shown.length > 0));
+      status.textContent = shown.length ? shown.length + " suggestions; use the up and down arrows to choose." : "No matches.";
+      active = -1;
+    }
+    input.addEventListener("input", render);
+    input.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowDown") { if (list.hidden) { render(); } select(Math.min(active + 1, shown.length - 1)); event.preventDefault(); }
+      else if (event.key === "ArrowUp") { select(Math.max(active - 1, 0)); event.preventDefault(); }
+      else if (event.key === "Enter" && active >= 0 && shown[active]) { event.preventDefault(); window.location.assign(shown[active].url); }
+      else if (event.key === "Escape") { close(); }
+    });
+    input.addEventListener("blur", function () { setTimeout(close, 150); });
+  }
+
+  // ---------------------------------------------------------------- progress (data-quality page)
+
+  function poll(box) {
+    var url = box.dataset.statusUrl;
+    var before = null;
+    function tick() {
+      fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.json(); })
+        .then(function (state) {
+          var text = JSON.stringify([state.runs, state.jobs]);
+          if (before !== null && text !== before) { window.location.reload(); return; }
+          before = text;
+          if (state.busy) { setTimeout(tick, 2000); }
+        })
+        .catch(function () { setTimeout(tick, 5000); });
+    }
+    setTimeout(tick, 1500);
+  }
+
+  onReady(function () {
+    drawAll();
+    bindDownloads();
+    document.querySelectorAll("input[data-finder]").forEach(finder);
+    document.querySelectorAll("[data-status-url][data-busy=true]").forEach(poll);
+  });
+})();

@@ -1,0 +1,100 @@
+"""A small world for the API and role tests: a computed bowel release, one user per role, their tokens.
+
+The release is a generated demo extract imported and computed the way production does it
+(eager tasks), with one patient id replaced by a sentinel that must never reach anyone but
+the bowel analysts.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+
+from accounts.models import AllianceLead
+from accounts.services import create_token
+from audits.models import ImportJob, Release
+from audits.registry import get_definition
+from audits.services import create_import_job, import_extract, sync_audit
+from indicators.models import IndicatorResult, TrendSeries
+
+SENTINEL = "PTSENTINEL0001"
+ROLES = ("public", "clinician", "lead", "analyst", "other_analyst", "staff")
+EXTRACT_DATE = date(2026, 3, 31)
+PASSWORD = "pw-for-tests-only"  # noqa: S105
+
+
+@pytest.fixture(scope="session")
+def demo_extract(tmp_path_factory) -> bytes:
+    """A 1,500-row bowel extract (seeded), with the first patient id replaced by the sentinel."""
+    path: Path = tmp_path_factory.mktemp("api") / "bowel.csv"
+    call_command("generate_demo_extract", str(path), audit="bowel", rows=1500, seed=11,
+                 extract_date=EXTRACT_DATE.isoformat(), stdout=io.StringIO())
+    header, first, rest = path.read_text().split("\n", 2)
+    first = SENTINEL + first[first.index(","):]
+    return f"{header}\n{first}\n{rest}".encode()
+
+
+@dataclass
+class World:
+    release: Release
+    job: ImportJob
+    users: dict[str, User | None]
+    keys: dict[str, str] = field(default_factory=dict)
+    token_ids: dict[str, int] = field(default_factory=dict)
+    alliance: str = "E56000019"
+
+    def auth(self, role: str) -> dict[str, str]:
+        """Request headers that authenticate as ``role`` with its API token (none for the public)."""
+        return {"HTTP_AUTHORIZATION": f"Token {self.keys[role]}"} if role in self.keys else {}
+
+    @property
+    def small_result(self) -> IndicatorResult:
+        """A trust's result whose numerator is a small count (1-7): suppressed for all but the analysts."""
+        return (IndicatorResult.objects.filter(release=self.release, level="provider", numerator__gte=1,
+                                               numerator__lte=7, denominator__gte=10)
+                .order_by("indicator", "organisation", "period").first())
+
+    @property
+    def trend(self) -> TrendSeries:
+        """A trust's quarterly series with an XmR chart and at least one suppressed quarter."""
+        for trend in TrendSeries.objects.filter(run__release=self.release, level="provider",
+                                                xmr__isnull=False).order_by("indicator", "organisation"):
+            if any(1 <= p["numerator"] <= 7 for p in trend.points):
+                return trend
+        raise AssertionError("the demo extract has no trust series with a small quarter")
+
+
+def make_user(username: str, **extra) -> User:
+    return User.objects.create_user(username, password=PASSWORD, **extra)
+
+
+@pytest.fixture
+def world(orgs, demo_extract, django_capture_on_commit_callbacks, settings, tmp_path) -> World:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    for code in ("bowel", "lung"):
+        sync_audit(get_definition(code))
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = import_extract(audit_code="bowel", stream=io.BytesIO(demo_extract), file_name="bowel.csv",
+                                 extract_date=EXTRACT_DATE, origin=Release.Origin.CLI)
+    assert outcome.accepted, outcome.as_json()
+    users: dict[str, User | None] = {"public": None, "clinician": make_user("clinician"),
+                                     "lead": make_user("lead"), "analyst": make_user("analyst"),
+                                     "other_analyst": make_user("lunganalyst"), "staff": make_user("staff", is_staff=True)}
+    AllianceLead.objects.create(user=users["lead"], alliance_id="E56000019")
+    users["analyst"].groups.add(Group.objects.get(name="analysts:bowel"))
+    users["other_analyst"].groups.add(Group.objects.get(name="analysts:lung"))
+    # A second upload of the same file waits in the queue (its task is never run here).
+    job = create_import_job(audit_code="bowel", upload=SimpleUploadedFile("again.csv", b"patient_id\n"),
+                            extract_date=EXTRACT_DATE, origin=Release.Origin.WEB, user=users["analyst"])
+    world = World(release=outcome.release, job=job, users=users)
+    for role, user in users.items():
+        if user is not None:
+            token, key = create_token(user=user, name="tests", via="cli")
+            world.keys[role], world.token_ids[role] = key, token.pk
+    return world

@@ -1,0 +1,197 @@
+"""Every role against every page, download and endpoint, as listed by the URLconf when the test runs.
+
+A URL name that is not in EXPECTED fails the test: a new page or endpoint must say here who may
+open it. Every response is also searched for a sentinel patient id, which only the bowel
+analysts' patient-rows endpoint may contain; and every API list must come as CSV too.
+"""
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from tests.api.conftest import ROLES, SENTINEL, World
+
+# Roles, in order: public, clinician, alliance lead, bowel analyst, lung analyst (other audit), staff.
+ALL_200 = (200, 200, 200, 200, 200, 200)
+SIGNED_IN_PAGE = (302, 200, 200, 200, 200, 200)
+MANAGERS_PAGE = (302, 403, 403, 200, 403, 200)  # the audit's analysts and staff; anonymous to sign-in
+MANAGERS_API = (401, 403, 403, 200, 403, 200)
+ANALYSTS_ONLY_API = (401, 403, 403, 200, 403, 403)
+SIGNED_IN_API = (401, 200, 200, 200, 200, 200)
+STAFF_ADMIN = (302, 302, 302, 302, 302, 200)
+
+# name: (method, expected status by role, query string or POST data)
+EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
+    # pages: public dashboards (the dashboards app)
+    "home": ("GET", ALL_200, {}),
+    "search": ("GET", ALL_200, {"q": "manchester"}),
+    "audit": ("GET", ALL_200, {}),
+    "indicator": ("GET", ALL_200, {}),
+    "trust": ("GET", ALL_200, {}),
+    "trust-trend": ("GET", ALL_200, {}),
+    "alliance": ("GET", ALL_200, {}),
+    "alliance-trend": ("GET", ALL_200, {}),
+    "funnel-tool": ("GET", SIGNED_IN_PAGE, {}),
+    "data-quality": ("GET", MANAGERS_PAGE, {}),
+    "data-quality-status": ("GET", MANAGERS_PAGE, {}),
+    # pages: releases and uploads (the audits app)
+    "release-list": ("GET", MANAGERS_PAGE, {}),
+    "upload": ("GET", MANAGERS_PAGE, {}),
+    "import-job": ("GET", MANAGERS_PAGE, {}),
+    "import-job-status": ("GET", MANAGERS_PAGE, {}),
+    "release-detail": ("GET", MANAGERS_PAGE, {}),
+    # without a reason nothing is withdrawn: the managers are sent back to the release with a message
+    "release-withdraw": ("POST", (302, 403, 403, 302, 403, 302), {}),
+    # accounts
+    "login": ("GET", ALL_200, {}),
+    "logout": ("GET", (405,) * 6, {}),
+    "password_change": ("GET", SIGNED_IN_PAGE, {}),
+    "password_change_done": ("GET", SIGNED_IN_PAGE, {}),
+    "password_reset": ("GET", ALL_200, {}),
+    "password_reset_done": ("GET", ALL_200, {}),
+    "password_reset_confirm": ("GET", ALL_200, {}),
+    "password_reset_complete": ("GET", ALL_200, {}),
+    "admin:index": ("GET", STAFF_ADMIN, {}),
+    "admin:accounts_auditlogentry_changelist": ("GET", STAFF_ADMIN, {}),
+    # API: published figures, for everyone
+    "api:root": ("GET", ALL_200, {}),
+    "api:schema": ("GET", ALL_200, {}),
+    "api:docs": ("GET", ALL_200, {}),
+    "api:redoc": ("GET", ALL_200, {}),
+    "api:audit-list": ("GET", ALL_200, {}),
+    "api:audit-detail": ("GET", ALL_200, {}),
+    "api:indicator-list": ("GET", ALL_200, {}),
+    "api:indicator-detail": ("GET", ALL_200, {}),
+    "api:model-card": ("GET", ALL_200, {}),
+    "api:xmr": ("GET", ALL_200, {}),
+    "api:alliance-list": ("GET", ALL_200, {}),
+    "api:alliance-detail": ("GET", ALL_200, {}),
+    "api:trust-list": ("GET", ALL_200, {}),
+    "api:trust-detail": ("GET", ALL_200, {}),
+    "api:successor-list": ("GET", ALL_200, {}),
+    "api:release-list": ("GET", ALL_200, {}),
+    "api:release-detail": ("GET", ALL_200, {}),
+    "api:result-list": ("GET", ALL_200, {}),
+    # API: signed in
+    "api:token-list": ("GET", SIGNED_IN_API, {}),
+    "api:token-detail": ("GET", (401, 404, 404, 200, 404, 404), {}),  # the analyst's token: theirs alone
+    "api:import-list": ("GET", SIGNED_IN_API, {}),  # each sees the uploads of the audits they manage
+    # API: the audit's analysts and staff
+    "api:import-detail": ("GET", MANAGERS_API, {}),
+    "api:release-rows": ("GET", ANALYSTS_ONLY_API, {}),
+    # writes, with a body that lacks what is needed: permission is checked first (403), then the body (400)
+    "api:release-withdraw": ("POST", (401, 403, 403, 400, 403, 400), {}),
+    "api:release-recompute": ("POST", (401, 403, 403, 202, 403, 202), {}),
+}
+# Writes sent to the upload endpoint (the same URL name as its GET list).
+UPLOAD = ("POST", (401, 403, 403, 400, 403, 400), {"audit": "bowel", "extract_date": "2026-03-31"})
+
+
+def url_names(patterns=None, namespace: str = "") -> dict[str, list[str]]:
+    """Every named URL and its keyword arguments, from the URLconf (the admin site: its index and our log)."""
+    found: dict[str, list[str]] = {}
+    for pattern in patterns if patterns is not None else get_resolver().url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            if inner == "admin:":
+                found.update({name: [] for name in ("admin:index", "admin:accounts_auditlogentry_changelist")})
+                continue
+            found.update(url_names(pattern.url_patterns, inner))
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            found[namespace + pattern.name] = list(pattern.pattern.converters) or _kwargs_of(pattern)
+    return found
+
+
+def _kwargs_of(pattern: URLPattern) -> list[str]:
+    regex = pattern.pattern.regex
+    return list(regex.groupindex)
+
+
+def kwargs_for(name: str, kwargs: list[str], world: World) -> dict[str, object]:
+    trend = world.trend
+    alliance_code = world.alliance
+    by_name = {"code": {"indicator": trend.indicator, "trust": trend.organisation, "trust-trend": trend.organisation,
+                        "alliance": alliance_code, "alliance-trend": alliance_code,
+                        "api:trust-detail": trend.organisation, "api:alliance-detail": alliance_code}}
+    values = {"audit_code": "bowel", "indicator": "mortality_90d" if name == "api:model-card" else trend.indicator,
+              "indicator_code": trend.indicator, "organisation": trend.organisation, "release_id": world.release.pk,
+              "job_id": world.job.pk, "token_id": world.token_ids["analyst"], "uidb64": "MQ", "token": "set-password"}
+    out = {}
+    for kwarg in kwargs:
+        if kwarg in by_name and name in by_name[kwarg]:
+            out[kwarg] = by_name[kwarg][name]
+        elif kwarg in values:
+            out[kwarg] = values[kwarg]
+        else:
+            raise AssertionError(f"{name}: say in kwargs_for() what to pass as <{kwarg}>")
+    if name == "alliance-trend":  # the alliance's own series of the same indicator
+        out["code"] = alliance_code
+    return out
+
+
+def request(client, world: World, role: str, name: str, method: str, data: dict, url: str):
+    user = world.users[role]
+    if name.startswith("api:"):
+        headers = world.auth(role)
+    else:
+        headers = {}
+        if user is not None:
+            client.force_login(user)
+    call = client.post if method == "POST" else client.get
+    return call(url, data, **headers)
+
+
+def test_every_url_in_the_urlconf_has_its_row_in_the_matrix():
+    missing = sorted(set(url_names()) - set(EXPECTED))
+    assert not missing, f"add these URL names to EXPECTED in {__file__}: {missing}"
+    stale = sorted(set(EXPECTED) - set(url_names()))
+    assert not stale, f"these names are no longer in the URLconf: {stale}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_gets_what_the_matrix_says_everywhere(client, world, role):
+    index = ROLES.index(role)
+    client.raise_request_exception = False  # a crashing page is a 500 in the list, not the end of the run
+    wrong, leaks = [], []
+    # Run the writes last, so that a permitted one cannot change what the reads see.
+    names = sorted(url_names().items(), key=lambda item: (EXPECTED[item[0]][0] == "POST", item[0]))
+    for name, kwargs in names:
+        method, statuses, data = EXPECTED[name]
+        url = reverse(name, kwargs=kwargs_for(name, kwargs, world))
+        response = request(client, world, role, name, method, data, url)
+        if response.status_code != statuses[index]:
+            wrong.append(f"{method} {url} ({name}): {response.status_code}, expected {statuses[index]}")
+        body = b"".join(response) if response.streaming else response.content
+        if SENTINEL.encode() in body and not (name == "api:release-rows" and role == "analyst"):
+            leaks.append(f"{url} ({name}) shows a patient id to {role}")
+        client.logout()
+    method, statuses, data = UPLOAD
+    response = request(client, world, role, "api:import-list", method, data, reverse("api:import-list"))
+    if response.status_code != statuses[index]:
+        wrong.append(f"POST upload: {response.status_code}, expected {statuses[index]}")
+    assert not leaks, "\n".join(leaks)
+    assert not wrong, f"{role}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.django_db
+def test_the_sentinel_patient_is_in_the_rows_the_analyst_gets(client, world):
+    """The leak check above can fail: the analyst's rows, JSON and CSV, do hold the sentinel."""
+    url = reverse("api:release-rows", args=[world.release.pk])
+    assert SENTINEL in client.get(url, **world.auth("analyst")).content.decode()
+    assert SENTINEL in client.get(url, {"format": "csv"}, **world.auth("analyst")).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["public", "analyst"])
+def test_every_api_list_comes_as_csv_too(client, world, role):
+    lists = [name for name in url_names() if name.startswith("api:") and name.endswith("-list")]
+    assert len(lists) >= 9
+    for name in lists:
+        kwargs = kwargs_for(name, url_names()[name], world)
+        response = client.get(reverse(name, kwargs=kwargs), {"format": "csv"}, **world.auth(role))
+        expected = EXPECTED[name][1][ROLES.index(role)]
+        assert response.status_code == expected, (name, response.status_code)
+        if expected == 200:
+            assert response["Content-Type"].startswith("text/csv"), name
+            assert response.content.decode().count("\r\n") >= 1, name  # at least the header
