@@ -594,7 +594,6 @@ def _lung(rng: np.random.Generator, base: _Base, pe: dict[str, np.ndarray]) -> d
     early = stage <= 1
     s3a = stage == 2
     advanced = (stage >= 3) & (stage <= 5)  # 3B-4
-    known_advanced = advanced | (stage == 6)
 
     ps_latent = 0.4 * a + 0.3 * charlson + 0.6 * emergency + 0.3 * (stage == 5) + rng.standard_normal(n)
     ps = _ordinal(ps_latent, (0.20, 0.30, 0.22, 0.18, 0.10))

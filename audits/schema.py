@@ -184,7 +184,7 @@ def _parse_column(entry: Any, index: int, seen: set[str], fail) -> Column:
     kind = entry.get("type")
     if kind not in COLUMN_TYPES:
         raise fail(f"column {name}: type must be one of {', '.join(COLUMN_TYPES)}")
-    unknown = set(entry) - {f for f in Column.__dataclass_fields__} 
+    unknown = set(entry) - {f for f in Column.__dataclass_fields__}
     if unknown:
         raise fail(f"column {name}: unknown keys {', '.join(sorted(unknown))}")
     codes = tuple(str(c) for c in entry.get("codes") or ())

@@ -13,10 +13,10 @@ from typing import Any, BinaryIO
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.utils.module_loading import import_string
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
-from audits.ingest.load import copy_batches, ensure_table, lock_audit, storage_table_name
+from audits.ingest.load import copy_batches, ensure_table, lock_audit
 from audits.ingest.parse import ExtractParser, ExtractRejected, ParseReport, RowError, TypedReadFailed
 from audits.models import Audit, ImportJob, Release, analyst_group_name
 from audits.organisations import provider_lookup

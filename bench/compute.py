@@ -53,9 +53,9 @@ def main() -> None:
     django.setup()
     logging.disable(logging.INFO)
     from django.core.management import call_command
+    from ingest import EXTRACT_DATE, extract_file
 
     from audits.services import import_extract
-    from ingest import EXTRACT_DATE, extract_file
 
     call_command("migrate", verbosity=0)
     path = extract_file(args.rows, args.seed)

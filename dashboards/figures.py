@@ -50,12 +50,12 @@ def _layout(*, x_title: str, y_title: str, percent_axis: bool, height: int = 460
     layout: dict[str, Any] = {
         "font": FONT,
         "height": height,
-        "margin": {"l": 70, "r": 20, "t": 20, "b": 60},
+        "margin": {"l": 70, "r": 20, "t": 20, "b": 70},
         "paper_bgcolor": "#ffffff",
         "plot_bgcolor": "#ffffff",
         "hovermode": "closest",
         "hoverlabel": {"bgcolor": "#ffffff", "bordercolor": "#212b32", "font": {"color": "#212b32", "size": 14}},
-        "legend": {"orientation": "h", "yanchor": "top", "y": -0.16, "x": 0, "font": {"size": 13}},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.2, "x": 0, "font": {"size": 13}},
         "xaxis": {"title": {"text": x_title}, "zeroline": False, "gridcolor": "#e8edee", "linecolor": "#4c6272",
                   "rangemode": "tozero"},
         "yaxis": {"title": {"text": y_title}, "zeroline": False, "gridcolor": "#e8edee", "linecolor": "#4c6272"},
@@ -86,6 +86,7 @@ def funnel_figure(*, points: Sequence[dict[str, Any]], kind: str, method: str, t
     y_low, y_high = [], []
     if len(xs) >= 1:
         x_min, x_max = min(xs), max(xs)
+        x_floor = float(np.quantile(xs, 0.1)) if len(xs) >= 10 else x_min
         low_end = max(min(x_min * 0.5, 1.0 if kind == "proportion" else x_min * 0.5), 1e-3)
         curve = funnel_curve(kind, method, target, max_denominator=x_max * 1.08, points=curve_points, tau2=tau2 or 0.0,
                              phi=phi or 1.0, overdispersion=overdispersion, min_denominator=low_end)
@@ -100,9 +101,9 @@ def funnel_figure(*, points: Sequence[dict[str, Any]], kind: str, method: str, t
                 "line": {"color": LIMIT_COLOUR, "dash": dash, "width": width}, "hoverinfo": "skip",
                 "connectgaps": False,
             })
-            # The y range follows the points and the limits where the points are, not the
-            # near-vertical start of the funnel at tiny denominators.
-            visible = x >= x_min
+            # The y range follows the points and the limits where most points are, not the
+            # near-vertical start of the funnel at the smallest denominators.
+            visible = x >= x_floor
             y_low.extend(lower[visible].tolist())
             y_high.extend(upper[visible].tolist())
         traces.append({"type": "scatter", "mode": "lines", "name": f"{target_label} ({_fmt(target * scale, percent_axis)})",

@@ -109,6 +109,9 @@ class FunnelFit(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "indicator", "level", "period"],
                                                name="funnel_fit_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.indicator} {self.level} funnel {self.period}"
+
 
 class IndicatorResult(models.Model):
     """One indicator for one organisation (or England) and one period, from one run."""
@@ -153,6 +156,9 @@ class IndicatorResult(models.Model):
                                                name="indicator_result_unique")]
         indexes = [models.Index(fields=["release", "indicator", "level", "period"])]
 
+    def __str__(self) -> str:
+        return f"{self.indicator} {self.organisation} {self.period}"
+
 
 class TrendSeries(models.Model):
     """Quarterly values of one indicator for one organisation, with its XmR chart."""
@@ -167,3 +173,6 @@ class TrendSeries(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "indicator", "level", "organisation"],
                                                name="trend_series_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.indicator} {self.organisation} trend"

@@ -650,14 +650,17 @@ def _parse_dates(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
 
 
 def _looks_like_date(value: str) -> bool:
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            from datetime import datetime
-            datetime.strptime(value.strip(), fmt)
-            return True
-        except ValueError:
-            continue
-    return False
+    """A real calendar date in one of the accepted forms (only used to word an error)."""
+    text = value.strip()
+    try:
+        if "/" in text:
+            day, month, year = (int(part) for part in text.split("/"))
+            date(year, month, day)
+        else:
+            date.fromisoformat(text)
+        return True
+    except ValueError:
+        return False
 
 
 def _as_boolean(column, values, blank, parser):

@@ -9,8 +9,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from audits.models import ImportJob, Release
-from audits.services import sync_audit
 from audits.registry import get_definition
+from audits.services import sync_audit
 from tests.conftest import FIXTURES
 
 

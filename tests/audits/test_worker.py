@@ -69,7 +69,7 @@ def test_a_worker_validates_and_loads_a_web_upload(client, orgs, worker):
         time.sleep(0.1)
         job.refresh_from_db()
     assert job.status == "accepted", (job.status, job.failure, worker.read_text()[-2000:])
-    assert f"audits.run_import_job[" in worker.read_text()  # the worker ran it, not this process
+    assert "audits.run_import_job[" in worker.read_text()  # the worker ran it, not this process
     assert seen <= {"queued", "running", "accepted"}
     assert release_frame(job.release)["patient_id"].tolist() == ["P001", "P002", "P003", "P004"]
     # The accepted release queued its computation: a run fanned out one task per indicator, on the worker.
