@@ -14,7 +14,7 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_UR
 	SECRET_KEY=test-only-secret-key-not-for-production-0123456789abcdefghij ALLOWED_HOSTS=localhost,127.0.0.1,testserver \
 	DATA_DIR=$(CURDIR)/var/test
 
-.PHONY: venv demo test test-fast bench-ingest bench-compute lint clean
+.PHONY: venv demo test test-fast bench-ingest bench-compute bench-pages lint clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or later is needed (python3.11 or python3 on PATH)"; exit 1; }
@@ -29,6 +29,7 @@ venv: $(BIN)/.installed
 demo: venv
 	DEBUG=true $(BIN)/python manage.py migrate --no-input
 	DEBUG=true $(BIN)/python manage.py setup_demo --dir $(DEMO_DIR) --extract-date $(DEMO_EXTRACT_DATE)
+	DEBUG=true $(BIN)/python manage.py build_dashboards
 	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## test: the whole suite on PostgreSQL, with a real Celery worker on Redis for the job tests
@@ -51,3 +52,7 @@ clean:
 ## bench-compute: every bowel indicator of a 1M-patient release against a bare pandas/statsmodels baseline
 bench-compute: venv
 	$(TEST_ENV) $(BIN)/python bench/compute.py
+
+## bench-pages: the dashboards under 16 concurrent clients (gunicorn, 2 workers) beside a static file
+bench-pages: venv
+	$(TEST_ENV) $(BIN)/python bench/pages.py

@@ -2,29 +2,43 @@
 from __future__ import annotations
 
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
+from drf_spectacular.utils import extend_schema_field
 
 from audits.models import Release, Trust
 from indicators.models import IndicatorResult, Level
 
 
-class UpperCharFilter(django_filters.CharFilter):
+@extend_schema_field({"type": "string", "pattern": "^[^\\x00]*$"})
+class TextFilter(django_filters.CharFilter):
+    """Text without NUL characters (the form field refuses them; the schema says so)."""
+
+
+class UpperCharFilter(TextFilter):
     """ODS and alliance codes are upper case; accept them in any case."""
 
     def filter(self, qs, value):
         return super().filter(qs, value.upper() if value else value)
 
 
+@extend_schema_field({"type": "integer", "minimum": 1})
+class IdFilter(django_filters.NumberFilter):
+    """A whole-number id (django-filter's NumberFilter takes decimals)."""
+
+    field_class = forms.IntegerField
+
+
 class ResultFilter(django_filters.FilterSet):
-    audit = django_filters.CharFilter(field_name="audit_code", help_text="Audit code, e.g. bowel")
-    indicator = django_filters.CharFilter(help_text="Indicator code, e.g. mortality_90d")
+    audit = TextFilter(field_name="audit_code", help_text="Audit code, e.g. bowel")
+    indicator = TextFilter(help_text="Indicator code, e.g. mortality_90d")
     level = django_filters.ChoiceFilter(choices=Level.choices)
     organisation = UpperCharFilter(help_text="ODS trust code, Cancer Alliance code, or E92000001 for England")
-    alliance = django_filters.CharFilter(method="filter_alliance",
+    alliance = TextFilter(method="filter_alliance",
                                          help_text="A Cancer Alliance code: the alliance and its trusts")
-    period = django_filters.CharFilter(help_text="Audit year, e.g. 2024/25, or all years, e.g. 2023/24-2025/26")
-    flag = django_filters.CharFilter(help_text="Funnel flag, e.g. none, high_alert, low_alarm")
-    release = django_filters.NumberFilter(field_name="release_id",
+    period = TextFilter(help_text="Audit year, e.g. 2024/25, or all years, e.g. 2023/24-2025/26")
+    flag = TextFilter(help_text="Funnel flag, e.g. none, high_alert, low_alarm")
+    release = IdFilter(field_name="release_id",
                                           help_text="A release id (default: the current release of each audit)")
 
     class Meta:
@@ -39,7 +53,7 @@ class ResultFilter(django_filters.FilterSet):
 
 
 class ReleaseFilter(django_filters.FilterSet):
-    audit = django_filters.CharFilter(field_name="audit_id")
+    audit = TextFilter(field_name="audit_id")
     status = django_filters.ChoiceFilter(choices=Release.Status.choices)
 
     class Meta:
@@ -50,7 +64,7 @@ class ReleaseFilter(django_filters.FilterSet):
 class TrustFilter(django_filters.FilterSet):
     alliance = UpperCharFilter(field_name="alliance_id")
     active = django_filters.BooleanFilter()
-    region = django_filters.CharFilter()
+    region = TextFilter()
 
     class Meta:
         model = Trust

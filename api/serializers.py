@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -14,8 +15,12 @@ from rest_framework import serializers
 
 from accounts.models import ApiToken
 from audits.models import Alliance, ImportJob, Release, Trust, TrustSuccessor
+from audits.registry import all_definitions
 from indicators.disclosure import publish_quality_by_trust, publish_results, publish_trend
 from indicators.models import IndicatorResult, Level
+
+# Text that PostgreSQL can store (no NUL characters); also tells the schema's clients so.
+NO_NUL = RegexValidator(r"^[^\x00]*$", "Text without NUL characters.")
 
 # ---------------------------------------------------------------- audits and indicators
 
@@ -142,7 +147,10 @@ class ReleaseSerializer(serializers.ModelSerializer):
 
     MANAGER_FIELDS = ("file_name", "uploaded_by", "warnings", "withdrawn_reason")
 
-    uploaded_by = serializers.CharField(source="uploaded_by_name")
+    file_name = serializers.CharField(allow_null=True, help_text="Null unless you manage the audit's releases")
+    uploaded_by = serializers.CharField(source="uploaded_by_name", allow_null=True)
+    warnings = serializers.ListField(child=serializers.CharField(), allow_null=True)
+    withdrawn_reason = serializers.CharField(allow_null=True)
 
     class Meta:
         model = Release
@@ -223,13 +231,18 @@ class ImportJobSerializer(serializers.ModelSerializer):
 
 
 class UploadSerializer(serializers.Serializer):
-    audit = serializers.CharField(help_text="The audit's code, e.g. bowel")
+    audit = serializers.ChoiceField(choices=[], help_text="The audit's code, e.g. bowel")
     extract_date = serializers.DateField(help_text="When the data were drawn (YYYY-MM-DD)")
     file = serializers.FileField(help_text="The extract: CSV, UTF-8", allow_empty_file=True)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["audit"].choices = sorted(all_definitions())
+
 
 class WithdrawSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, help_text="Why the release is withdrawn (kept with it)")
+    reason = serializers.CharField(max_length=500, validators=[NO_NUL],
+                                   help_text="Why the release is withdrawn (kept with it)")
 
 
 # ---------------------------------------------------------------- results and trends
@@ -350,6 +363,7 @@ class TrendSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.ModelSerializer):
     active = serializers.BooleanField(read_only=True)
+    name = serializers.CharField(max_length=100, validators=[NO_NUL], help_text="What the key is for")
 
     class Meta:
         model = ApiToken

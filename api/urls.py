@@ -1,5 +1,5 @@
 """/api/v1/: read endpoints for everyone (suppressed figures), write endpoints for an audit's analysts."""
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from api import views
@@ -34,4 +34,6 @@ urlpatterns = [
     path("results/", views.ResultList.as_view(), name="result-list"),
     path("tokens/", views.TokenList.as_view(), name="token-list"),
     path("tokens/<int:token_id>/", views.TokenDetail.as_view(), name="token-detail"),
+    # Last: an address that matches nothing above (e.g. a code with spaces) gets a JSON or CSV 404.
+    re_path(r"^[\s\S]*$", views.NotFound.as_view()),
 ]

@@ -16,7 +16,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.reverse import reverse as api_reverse
@@ -98,7 +98,8 @@ def _release_or_404(request: Request, audit_code: str) -> Release:
     return release
 
 
-RELEASE_PARAM = OpenApiParameter("release", OpenApiTypes.INT, description="A release id (default: the current one)")
+RELEASE_PARAM = OpenApiParameter("release", {"type": "integer", "minimum": 1},
+                                 description="A release id (default: the current one)")
 
 
 # ---------------------------------------------------------------- root
@@ -361,8 +362,10 @@ class ReleaseRows(CachingMixin, APIView):
     csv_filename = "rows"
 
     @extend_schema(parameters=[
-        OpenApiParameter("after", OpenApiTypes.INT, description="Rows after this file line (default 0)"),
-        OpenApiParameter("page_size", OpenApiTypes.INT, description="Rows per page, 1 to 10000 (default 1000)"),
+        OpenApiParameter("after", {"type": "integer", "minimum": 0},
+                         description="Rows after this file line (default 0)"),
+        OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 10_000},
+                         description="Rows per page (default 1000)"),
     ], responses=s.PatientRowsPageSerializer)
     def get(self, request: Request, release_id: int) -> Response:
         require_signed_in(request)
@@ -403,7 +406,7 @@ class ImportList(CachingMixin, generics.ListAPIView):
 
     serializer_class = s.ImportJobSerializer
     filter_backends: list = []
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]  # a file cannot travel urlencoded
     csv_filename = "imports"
 
     def get_queryset(self):
@@ -429,8 +432,6 @@ class ImportList(CachingMixin, generics.ListAPIView):
         form = s.UploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         audit_code = form.validated_data["audit"]
-        if audit_code not in all_definitions():
-            raise ValidationError({"audit": [f"Unknown audit {audit_code!r}."]})
         upload = form.validated_data["file"]
         job = create_import_job(audit_code=audit_code, upload=upload,
                                 extract_date=form.validated_data["extract_date"], origin=Release.Origin.API,
@@ -536,3 +537,13 @@ class TokenDetail(CachingMixin, generics.RetrieveDestroyAPIView):
         token = revoke_token(token=self.get_object(), by=request.user, via=Via.API, ip=client_ip(request))
         return Response(s.TokenSerializer(token).data)
 
+
+class NotFound(APIView):
+    """Any other address under /api/v1/: a 404 in the format asked for, like the API's other errors."""
+
+    schema = None
+
+    def _not_found(self, request, *args, **kwargs):
+        raise Http404("No such endpoint.")
+
+    get = post = put = patch = delete = head = options = _not_found

@@ -219,6 +219,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_error_responses"],
     "ENUM_NAME_OVERRIDES": {"ReleaseStatusEnum": "audits.models.Release.Status",
                             "ImportJobStatusEnum": "audits.models.ImportJob.Status"},
 }

@@ -1,6 +1,8 @@
 """Reads for the pages: the run shown for each audit, and its prebuilt pieces."""
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from django.db.models import Q
@@ -17,7 +19,8 @@ def shown_runs() -> dict[str, ComputationRun]:
     """For each audit, the run whose results the dashboards show: the current run of the newest accepted
     release that has finished one (while a newer release computes, the previous results stay up). One query."""
     runs = (ComputationRun.objects.filter(is_current=True, release__status=Release.Status.ACCEPTED)
-            .select_related("release__audit").order_by("release__audit_id", "-release__version"))
+            .select_related("release__audit").order_by("release__audit_id", "-release__version")
+            .defer("release__definition", "release__quality_report", "release__warnings"))
     shown: dict[str, ComputationRun] = {}
     for run in runs:
         shown.setdefault(run.release.audit_id, run)
@@ -29,8 +32,45 @@ def variant_for(user, audit_code: str) -> str:
     return "analyst" if sees_unsuppressed(user, audit_code) else "public"
 
 
+class _PieceCache:
+    """Decoded pieces by FigureSpec id, in this process.
+
+    A piece's row never changes (a rebuild deletes it and inserts a new row with a new id), so a
+    page asks the database only which ids are current and decodes a piece once per process.
+    Callers must not modify what they get.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.items: OrderedDict[int, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, ids: list[int]) -> dict[int, Any]:
+        with self.lock:
+            found = {i: self.items[i] for i in ids if i in self.items}
+            for i in found:
+                self.items.move_to_end(i)
+        return found
+
+    def put(self, values: dict[int, Any]) -> None:
+        with self.lock:
+            self.items.update(values)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+
+
+CACHE = _PieceCache(size=400)
+
+
 def pieces(wanted: dict[ComputationRun, list[str]]) -> dict[tuple[int, str], Any]:
-    """The requested pieces of each run, in one query; builds a run's pieces first if nobody has yet."""
+    """The requested pieces of each run; builds a run's pieces first if nobody has yet.
+
+    One query when every piece is already decoded in this process, two otherwise.
+    """
     if not wanted:
         return {}
     found = _fetch(wanted)
@@ -46,8 +86,14 @@ def _fetch(wanted: dict[ComputationRun, list[str]]) -> dict[tuple[int, str], Any
     condition = Q()
     for run, keys in wanted.items():
         condition |= Q(run_id=run.pk, key__in=[*keys, services.BUILT])
-    return {(run_id, key): data for run_id, key, data in
-            FigureSpec.objects.filter(condition).values_list("run_id", "key", "data")}
+    rows = list(FigureSpec.objects.filter(condition).values_list("pk", "run_id", "key"))
+    cached = CACHE.get([pk for pk, _, _ in rows])
+    absent = [pk for pk, _, _ in rows if pk not in cached]
+    if absent:
+        loaded = dict(FigureSpec.objects.filter(pk__in=absent).values_list("pk", "data"))
+        CACHE.put(loaded)
+        cached.update(loaded)
+    return {(run_id, key): cached[pk] for pk, run_id, key in rows}
 
 
 def trend_piece(run: ComputationRun, level: str, organisation: str, code: str, variant: str) -> Any:

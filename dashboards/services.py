@@ -9,12 +9,14 @@ small-number suppression policy applied, for everyone else).
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.template.loader import render_to_string
 
 from audits.models import Alliance, Trust
 from dashboards import figures, text
@@ -130,7 +132,8 @@ def load_context(run: ComputationRun) -> RunContext:
     context.rows = list(IndicatorResult.objects.filter(run=run).values(*RESULT_FIELDS).iterator(chunk_size=5000))
     for row in context.rows:
         periods[row["indicator"]].add(row["period"])
-    context.periods = {code: sorted(p) for code, p in periods.items()}
+    # Audit years in order, then all years together.
+    context.periods = {code: sorted(p, key=lambda period: ("-" in period, period)) for code, p in periods.items()}
     for variant in VARIANTS:
         index: dict[tuple[str, str, str], dict[str, dict[str, Any]]] = {}
         for row in publish_results(context.rows, unsuppressed=variant == "analyst"):
@@ -140,6 +143,20 @@ def load_context(run: ComputationRun) -> RunContext:
     for trend in TrendSeries.objects.filter(run=run).values("indicator", "level", "organisation", "points"):
         context.sparks[(trend["indicator"], trend["level"], trend["organisation"])] = trend["points"]
     return context
+
+
+# ------------------------------------------------------------------ embedding
+
+
+_JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+def embed(value: Any) -> str | None:
+    """JSON for a ``<script type="application/json">`` element, escaped as Django's ``json_script`` does, so
+    pages insert it without serialising it again on every request."""
+    if value is None:
+        return None
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).translate(_JSON_ESCAPES)
 
 
 # ------------------------------------------------------------------ formatting one result
@@ -187,7 +204,7 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
         "eligible": bool(row["eligible"]), "flag": flag,
         "meaning": text.meaning_of(flag, definition.direction, compared),
         "label": text.label_of(flag, definition.direction, compared) if level != "national" else "England",
-        "short_label": text.SHORT_LABELS[flag] if compared else "Too few patients",
+        "short_label": text.short_label(flag, definition.direction, compared),
         # The funnel's x: expected events for a ratio, else the (published) denominator.
         "x": row["expected"] if risk else row["denominator"],
     }
@@ -212,7 +229,9 @@ def build_run_pages(run: ComputationRun) -> int:
     context = load_context(run)
     pieces: dict[str, Any] = {}
     for code in context.definitions:
-        pieces[card_key(code)] = build_card(context, code)
+        card = build_card(context, code)
+        if card is not None:
+            pieces[card_key(code)] = card
     for variant in VARIANTS:
         pieces[audit_key(variant)] = build_audit(context, variant)
         for code in context.definitions:
@@ -310,11 +329,25 @@ def build_indicator(context: RunContext, code: str, period: str, variant: str) -
     alliances.sort(key=lambda r: r["name"].lower())
     provider_figure, provider_summary = _funnel(context, code, period, "provider", providers, national)
     alliance_figure, alliance_summary = _funnel(context, code, period, "alliance", alliances, national)
+    item = {"risk_adjusted": context.definitions[code].risk_adjusted}
     return {"code": code, "period": period, "national": national,
             "national_counts": count_phrase(national, context.definitions[code]) if national else "",
-            "providers": providers, "alliances": alliances,
-            "provider_figure": provider_figure, "provider_summary": provider_summary,
-            "alliance_figure": alliance_figure, "alliance_summary": alliance_summary}
+            "providers": [_row_fields(r) for r in providers], "alliances": [_row_fields(r) for r in alliances],
+            "providers_html": render_to_string("dashboards/_result_rows.html",
+                                               {"rows": providers, "level": "provider", "item": item}),
+            "alliances_html": render_to_string("dashboards/_result_rows.html",
+                                               {"rows": alliances, "level": "alliance", "item": item}),
+            "provider_figure": embed(provider_figure), "provider_summary": provider_summary,
+            "alliance_figure": embed(alliance_figure), "alliance_summary": alliance_summary}
+
+
+_ROW_FIELDS = ("organisation", "name", "alliance", "alliance_name", "numerator", "denominator", "value_text", "ci_text",
+               "ratio_text", "ratio_ci_text", "expected_text", "label", "meaning", "flag", "compared", "shown")
+
+
+def _row_fields(row: dict[str, Any]) -> dict[str, Any]:
+    """What a page and its CSV need of a row, once its HTML and figure are built."""
+    return {key: row[key] for key in _ROW_FIELDS if key in row}
 
 
 def build_audit(context: RunContext, variant: str) -> dict[str, Any]:
@@ -340,6 +373,7 @@ def build_audit(context: RunContext, variant: str) -> dict[str, Any]:
             "prompt": definition.prompt, "recommendation": definition.recommendation,
             "funnel_method": definition.funnel_method,
             "periods": context.periods.get(code, []), "headline": headline,
+            "reason": "" if headline else unavailable_reason(context, code),
             "england": national["value_text"] if national else "-",
             "england_counts": count_phrase(national, definition) if national else "",
             "outside_95": sum(v for k, v in counts.items() if k != "none"),
@@ -353,6 +387,14 @@ def build_audit(context: RunContext, variant: str) -> dict[str, Any]:
             "indicators": items}
 
 
+def unavailable_reason(context: RunContext, code: str) -> str:
+    """Why an indicator of the run has no results, in words."""
+    card = context.cards.get(code) or {}
+    if card.get("fitted") is False and card.get("reason"):
+        return f"The risk model could not be fitted to this release: {card['reason']}."
+    return "No patient in this release meets the indicator's denominator."
+
+
 def _trend_values(points: list[dict[str, Any]], level: str, variant: str) -> list[float | None]:
     published, _ = publish_trend(level=level, points=points, xmr=None, unsuppressed=variant == "analyst")
     return [p.get("value") for p in published]
@@ -361,9 +403,12 @@ def _trend_values(points: list[dict[str, Any]], level: str, variant: str) -> lis
 def build_trusts(context: RunContext, variant: str) -> dict[str, Any]:
     """One piece per trust with results: every indicator's card for the trust dashboard."""
     cards_by_trust: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    unavailable = []
     for code, definition in context.definitions.items():
         period = context.headline(code)
         if period is None:
+            unavailable.append({"code": code, "title": definition.title,
+                                "reason": unavailable_reason(context, code)})
             continue
         national = context.result(variant, code, "national", period, ENGLAND_CODE)
         england_text = national["value_text"] if national else "-"
@@ -411,11 +456,16 @@ def build_trusts(context: RunContext, variant: str) -> dict[str, Any]:
     release = context.run.release
     pieces = {}
     for org, cards in cards_by_trust.items():
-        pieces[trust_key(org, variant)] = {
-            "audit": context.audit_code, "audit_name": context.audit_name, "short_name": context.short_name,
-            "release": release.version, "extract_date": release.extract_date.isoformat(), "cards": cards,
-            "compared": sum(1 for c in cards if c["compared"]),
-        }
+        piece = {"audit": context.audit_code, "audit_name": context.audit_name, "short_name": context.short_name,
+                 "release": release.version, "extract_date": release.extract_date.isoformat(), "cards": cards,
+                 "compared": sum(1 for c in cards if c["compared"]), "unavailable": unavailable}
+        piece["html"] = render_to_string("dashboards/_trust_section.html", {
+            "section": piece, "trust_code": org, "trust_name": context.trusts.get(org, {}).get("name", org),
+            "variant": variant})
+        for card in cards:  # drawn into the HTML; the page's prompts and CSV need only the words
+            card.pop("spine")
+            card.pop("spark")
+        pieces[trust_key(org, variant)] = piece
     return pieces
 
 
@@ -469,9 +519,11 @@ def build_alliances(context: RunContext, variant: str, built: dict[str, Any]) ->
                 grid.append({"code": trust["code"], "name": trust["name"], "cells": cells})
         if not rows and not grid:
             continue
-        pieces[alliance_key(alliance_code, variant)] = {
-            "audit": context.audit_code, "audit_name": context.audit_name, "short_name": context.short_name,
-            "indicators": indicators, "rows": rows, "grid": grid}
+        piece = {"audit": context.audit_code, "audit_name": context.audit_name, "short_name": context.short_name,
+                 "indicators": indicators, "rows": rows, "grid": grid}
+        piece["html"] = render_to_string("dashboards/_alliance_tables.html", {
+            "section": piece, "alliance_code": alliance_code, "alliance_name": context.alliances[alliance_code]})
+        pieces[alliance_key(alliance_code, variant)] = piece
     return pieces
 
 
@@ -507,7 +559,7 @@ def build_card(context: RunContext, code: str) -> dict[str, Any] | None:
                          "observed": text.percent(g.get("observed_rate"), 2),
                          "expected_events": text.expected_count(g.get("expected_events")),
                          "observed_events": text.count(g.get("observed_events"))} for g in calibration],
-        "calibration_figure": figures.calibration_figure(calibration) if calibration else None,
+        "calibration_figure": embed(figures.calibration_figure(calibration)) if calibration else None,
     }
 
 
@@ -557,12 +609,12 @@ def build_trend(run: ComputationRun, level: str, organisation: str, code: str, v
     data: dict[str, Any] = {"code": code, "level": level, "organisation": organisation, "rows": rows,
                             "has_chart": xmr is not None, "risk_adjusted": definition.risk_adjusted}
     if xmr is not None:
-        data["figure"] = figures.xmr_figure(
+        data["figure"] = embed(figures.xmr_figure(
             labels=[p["quarter"] for p in points], values=values, point_types=[r["point_type"] for r in rows],
             rules=[spc.get("special_cause_rule", "") for spc in spc_for], mean=xmr.get("mean"), lpl=xmr.get("lpl"),
             upl=xmr.get("upl"), target=xmr.get("target"), percent_axis=True,
             y_title="Risk-adjusted rate" if definition.risk_adjusted else "Percentage",
-            value_texts=[r["value_text"] for r in rows])
+            value_texts=[r["value_text"] for r in rows]))
         data.update({
             "mean": text.percent(xmr.get("mean")), "upl": text.percent(xmr.get("upl")),
             "lpl": text.percent(xmr.get("lpl")), "target": text.percent(xmr["target"]) if xmr.get("target") else "",

@@ -29,14 +29,6 @@ MEANING_LEGEND = {
     "higher": "Higher than expected",
     "lower": "Lower than expected",
 }
-#: Short words for a grid cell (text in every cell, not colour alone).
-SHORT_LABELS = {
-    "none": "Within range",
-    "alert_high": "Alert: high",
-    "alert_low": "Alert: low",
-    "alarm_high": "Alarm: high",
-    "alarm_low": "Alarm: low",
-}
 
 
 def finite(value: Any) -> float | None:
@@ -87,6 +79,16 @@ def label_of(flag: str, direction: str, compared: bool = True) -> str:
     if not compared:
         return "Not compared: too few patients"
     return flag_label(flag, direction)
+
+
+def short_label(flag: str, direction: str, compared: bool = True) -> str:
+    """A few words for a grid cell (text in every cell, not colour alone): "Alert: worse", "Within range"."""
+    if not compared:
+        return "Too few patients"
+    if flag == "none":
+        return "Within range"
+    level = "Alarm" if flag.startswith("alarm") else "Alert"
+    return f"{level}: {flag_meaning(flag, direction)}"
 
 
 def flag_phrase(flag: str, direction: str) -> str:

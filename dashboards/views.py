@@ -106,8 +106,12 @@ def indicator(request: HttpRequest, audit_code: str, code: str) -> HttpResponse:
     variant = selectors.variant_for(request.user, audit_code)
     overview = selectors.pieces({run: [services.audit_key(variant)]})[(run.pk, services.audit_key(variant))]
     item = next((i for i in overview["indicators"] if i["code"] == code), None)
-    if item is None or not item["periods"]:
+    if item is None:
         raise Http404("No such indicator")
+    if not item["periods"]:
+        card = selectors.pieces({run: [services.card_key(code)]}).get((run.pk, services.card_key(code)))
+        return _page(request, "dashboards/indicator_unavailable.html", {"definition": definition, "item": item,
+                                                                        "run": run, "card": card})
     period = request.GET.get("period") or item["headline"]
     if period not in item["periods"]:
         raise Http404("No results for that period")

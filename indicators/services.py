@@ -85,16 +85,18 @@ def _compute(release: Release, code: str):
                              alliance_of=alliance_of)
 
 
-_ROWS_CACHE: dict[int, pd.DataFrame] = {}
+_ROWS_CACHE: dict[tuple, pd.DataFrame] = {}
 
 
 def _release_rows(release: Release) -> pd.DataFrame:
     """A release's rows, read once per worker process: a release never changes, and a worker
-    computing one indicator of it usually computes the next one too."""
-    if release.pk not in _ROWS_CACHE:
+    computing one indicator of it usually computes the next one too. Keyed by the file's hash
+    and table as well as the id, so a reused id (another database) never returns stale rows."""
+    key = (release.pk, release.sha256, release.storage_table)
+    if key not in _ROWS_CACHE:
         _ROWS_CACHE.clear()  # one release at a time bounds the memory
-        _ROWS_CACHE[release.pk] = release_frame(release)
-    return _ROWS_CACHE[release.pk]
+        _ROWS_CACHE[key] = release_frame(release)
+    return _ROWS_CACHE[key]
 
 
 @transaction.atomic
@@ -120,6 +122,7 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
     locked.completed = RunIndicator.objects.filter(run=locked, status=RunIndicator.Status.DONE).count()
     if locked.completed == locked.total and locked.status != ComputationRun.Status.FAILED:
         _make_current(locked)
+        _ROWS_CACHE.clear()  # the run is complete: free the rows
     locked.save()
 
 

@@ -82,9 +82,11 @@
     var link = document.createElement("a");
     link.href = URL.createObjectURL(blob);
     link.download = filename;
+    link.hidden = true;
     document.body.appendChild(link);
     link.click();
-    setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
+    link.remove();
+    setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
   }
 
   function svgToPng(svg, width, height, filename) {
@@ -236,7 +238,19 @@
     setTimeout(tick, 1500);
   }
 
+  // Rows of the highlighted trust or alliance (the tables are built once per run, so this is done here).
+  function highlightRows() {
+    document.querySelectorAll("table[data-highlight-rows]").forEach(function (table) {
+      var code = table.dataset.highlightRows;
+      if (!code) { return; }
+      table.querySelectorAll("tbody tr").forEach(function (row) {
+        if (row.dataset.code === code || row.dataset.alliance === code) { row.classList.add("is-highlighted"); }
+      });
+    });
+  }
+
   onReady(function () {
+    highlightRows();
     drawAll();
     bindDownloads();
     document.querySelectorAll("input[data-finder]").forEach(finder);

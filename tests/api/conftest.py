@@ -83,9 +83,10 @@ def world(orgs, demo_extract, django_capture_on_commit_callbacks, settings, tmp_
         outcome = import_extract(audit_code="bowel", stream=io.BytesIO(demo_extract), file_name="bowel.csv",
                                  extract_date=EXTRACT_DATE, origin=Release.Origin.CLI)
     assert outcome.accepted, outcome.as_json()
-    users: dict[str, User | None] = {"public": None, "clinician": make_user("clinician"),
-                                     "lead": make_user("lead"), "analyst": make_user("analyst"),
-                                     "other_analyst": make_user("lunganalyst"), "staff": make_user("staff", is_staff=True)}
+    users: dict[str, User | None] = {
+        "public": None, "clinician": make_user("clinician"), "lead": make_user("lead"),
+        "analyst": make_user("analyst"), "other_analyst": make_user("lunganalyst"),
+        "staff": make_user("staff", is_staff=True)}
     AllianceLead.objects.create(user=users["lead"], alliance_id="E56000019")
     users["analyst"].groups.add(Group.objects.get(name="analysts:bowel"))
     users["other_analyst"].groups.add(Group.objects.get(name="analysts:lung"))

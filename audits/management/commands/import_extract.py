@@ -52,12 +52,12 @@ class Command(BaseCommand):
                                      extract_date=extract_date, origin=Release.Origin.CLI, user=user,
                                      uploaded_by_name=user.get_username() if user
                                      else f"{getpass.getuser()}@{socket.gethostname()}")
-        record(action=AuditLogEntry.Action.UPLOADED, actor=user,
-               actor_name="" if user else f"{getpass.getuser()}@{socket.gethostname()}", via=AuditLogEntry.Via.CLI,
-               audit_code=audit,
-               target=f"release {outcome.release.pk}" if outcome.release else "refused file",
-               details={"file_name": path.name, "extract_date": extract_date.isoformat(), "status": outcome.status,
-                        "rows": outcome.report.rows, "error_count": outcome.report.error_count})
+        if outcome.accepted:  # a refused file stores nothing, not even a log entry (the command says why)
+            record(action=AuditLogEntry.Action.UPLOADED, actor=user, via=AuditLogEntry.Via.CLI,
+                   actor_name="" if user else f"{getpass.getuser()}@{socket.gethostname()}",
+                   audit_code=audit, target=f"release {outcome.release.pk}",
+                   details={"file_name": path.name, "extract_date": extract_date.isoformat(), "status": outcome.status,
+                            "rows": outcome.report.rows, "error_count": outcome.report.error_count})
         if options["json"]:
             self.stdout.write(json.dumps(outcome.as_json()))
         else:

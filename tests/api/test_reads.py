@@ -1,0 +1,196 @@
+"""Read endpoints: the figures, their suppression by role, filters, CSV, caching, paging and query counts."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from django.urls import reverse
+
+from audits.models import Release, Trust
+from audits.services import import_extract
+from indicators.models import IndicatorResult, RunIndicator
+from tests.api.conftest import ROLES, SENTINEL, World
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.django_db
+RESULTS = reverse("api:result-list")
+
+
+def results(client, world: World, role: str, **params):
+    response = client.get(RESULTS, {"page_size": 1000, **params}, **world.auth(role))
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def csv_rows(response) -> list[dict[str, str]]:
+    assert response["Content-Type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(response.content.decode())))
+
+
+def test_it_shows_a_small_count_to_the_audits_analysts_only(client, world):
+    small = world.small_result
+    where = {"indicator": small.indicator, "organisation": small.organisation, "period": small.period,
+             "level": "provider"}
+    for role in ROLES:
+        row, = results(client, world, role, **where)
+        assert row["suppressed"] is True
+        if role == "analyst":
+            assert (row["numerator"], row["denominator"], row["value"]) == (small.numerator, small.denominator,
+                                                                            small.value)
+        else:
+            assert row["numerator"] is None and row["value"] is None and row["ci_lower"] is None, role
+            assert row["denominator"] == 5 * round(small.denominator / 5 + 1e-9) or small.denominator <= 7
+    published, = csv_rows(client.get(RESULTS, {**where, "format": "csv"}))
+    assert published["numerator"] == "" and published["value"] == "" and published["suppressed"] == "true"
+    exact, = csv_rows(client.get(RESULTS, {**where, "format": "csv"}, **world.auth("analyst")))
+    assert exact["numerator"] == str(small.numerator)
+
+
+def test_published_counts_are_rounded_to_five_and_england_is_exact(client, world):
+    rows = results(client, world, "public", indicator="mdt_discussed")
+    stored = {(r.level, r.organisation, r.period): r for r in IndicatorResult.objects.filter(
+        release=world.release, indicator="mdt_discussed")}
+    assert len(rows) == len(stored) > 20
+    for row in rows:
+        result = stored[(row["level"], row["organisation"], row["period"])]
+        if row["level"] == "national":
+            assert (row["numerator"], row["denominator"]) == (result.numerator, result.denominator)
+        elif not row["suppressed"]:
+            assert row["numerator"] % 5 == 0 and abs(row["numerator"] - result.numerator) <= 2
+            assert row["value"] == result.value  # from unrounded counts
+    assert any(r["suppressed"] for r in rows) and any(not r["suppressed"] for r in rows if r["level"] == "provider")
+
+
+def test_the_analysts_figures_are_the_stored_results_with_names(client, world):
+    row = results(client, world, "analyst", indicator="mdt_discussed", organisation="r0a", period="2024/25")[0]
+    stored = IndicatorResult.objects.get(release=world.release, indicator="mdt_discussed", organisation="R0A",
+                                         period="2024/25")
+    for name in ("numerator", "denominator", "value", "ci_lower", "ci_upper", "limit_lower_95", "z", "flag"):
+        assert row[name] == getattr(stored, name), name
+    assert row["organisation_name"] == "Manchester University NHS Foundation Trust"
+    assert (row["audit"], row["release"], row["release_version"]) == ("bowel", world.release.pk, 1)
+
+
+def test_it_filters_by_alliance_level_and_period(client, world):
+    rows = results(client, world, "public", indicator="mdt_discussed", alliance="e56000019", period="2024/25")
+    members = set(Trust.objects.filter(alliance_id="E56000019").values_list("code", flat=True))
+    assert {r["level"] for r in rows} == {"provider", "alliance"}
+    assert all(r["organisation"] in members for r in rows if r["level"] == "provider")
+    assert [r["organisation"] for r in rows if r["level"] == "alliance"] == ["E56000019"]
+    assert {r["period"] for r in rows} == {"2024/25"}
+    national = results(client, world, "public", level="national", indicator="mdt_discussed")
+    assert {r["organisation"] for r in national} == {"E92000001"} and len(national) == 4  # 3 years and all years
+
+
+def test_it_reads_the_current_release_unless_another_is_asked_for(client, world, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True), (FIXTURES / "bowel" / "valid.csv").open("rb") as f:
+        newer = import_extract(audit_code="bowel", stream=f, file_name="valid.csv", extract_date=date(2025, 3, 31),
+                               origin=Release.Origin.CLI).release
+    current = results(client, world, "public", indicator="mdt_discussed", level="national")
+    assert {r["release"] for r in current} == {newer.pk}
+    assert {r["release"] for r in results(client, world, "public", indicator="mdt_discussed", level="national",
+                                          release=world.release.pk)} == {world.release.pk}
+    audits = client.get(reverse("api:audit-list")).json()["results"]
+    assert next(a for a in audits if a["code"] == "bowel")["current_release"] == newer.pk
+
+
+def test_pages_are_stable_and_link_to_each_other(client, world):
+    everything = [(r["indicator"], r["level"], r["organisation"], r["period"])
+                  for r in results(client, world, "public", indicator="early_stage")]
+    first = client.get(RESULTS, {"indicator": "early_stage", "page_size": 50})
+    body = first.json()
+    assert body["count"] == len(everything) > 50 and first["X-Total-Count"] == str(len(everything))
+    assert 'rel="next"' in first["Link"]
+    second = client.get(body["next"]).json()
+    paged = [(r["indicator"], r["level"], r["organisation"], r["period"]) for r in body["results"] + second["results"]]
+    assert paged == everything[:len(paged)] and len(set(paged)) == len(paged)
+    assert everything == sorted(everything)  # indicator, level, organisation, period
+
+
+def test_an_unchanged_answer_is_not_sent_again(client, world):
+    first = client.get(RESULTS, {"indicator": "early_stage"})
+    assert first["ETag"] and "Accept" in first["Vary"] and "Authorization" in first["Vary"]
+    again = client.get(RESULTS, {"indicator": "early_stage"}, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again.content == b""
+    analyst = client.get(RESULTS, {"indicator": "early_stage"}, HTTP_IF_NONE_MATCH=first["ETag"],
+                         **world.auth("analyst"))
+    assert analyst.status_code == 200 and analyst["ETag"] != first["ETag"]  # exact counts: a different answer
+
+
+@pytest.mark.parametrize("page_size", [5, 500])
+def test_list_endpoints_take_a_fixed_number_of_queries(client, world, django_assert_num_queries, page_size):
+    expected = {  # anonymous: counting and reading the page, plus what the serializer needs, once
+        reverse("api:result-list"): 5,   # current releases, count, page, trust names, alliance names
+        reverse("api:release-list"): 4,  # count, page, their runs, current releases
+        reverse("api:trust-list"): 2,    # count, page (with alliances)
+        reverse("api:audit-list"): 1,    # current releases (audits come from their definition files)
+        reverse("api:indicator-list", args=["bowel"]): 0,
+        reverse("api:alliance-list"): 2,
+        reverse("api:successor-list"): 2,
+    }
+    for url, queries in expected.items():
+        with django_assert_num_queries(queries):
+            assert client.get(url, {"page_size": page_size}).status_code == 200
+    with django_assert_num_queries(5 + 2 + 1):  # the token (found, then marked used) and the analyst's groups
+        client.get(RESULTS, {"page_size": page_size, "indicator": "early_stage"}, **world.auth("analyst"))
+
+
+def test_the_xmr_chart_hides_a_small_quarter_from_the_public(client, world):
+    trend = world.trend
+    url = reverse("api:xmr", args=["bowel", trend.indicator, trend.organisation.lower()])
+    public, analyst = client.get(url).json(), client.get(url, **world.auth("analyst")).json()
+    small = next(i for i, p in enumerate(trend.points) if 1 <= p["numerator"] <= 7)
+    assert public["points"][small]["value"] is None and public["points"][small]["numerator"] is None
+    assert analyst["points"][small]["value"] == trend.points[small]["value"]
+    assert analyst["points"][small]["numerator"] == trend.points[small]["numerator"]
+    assert public["chart"]["upl"] == analyst["chart"]["upl"] == trend.xmr["upl"]
+    assert [p["quarter"] for p in public["points"]] == [p["quarter"] for p in trend.points]
+    rows = csv_rows(client.get(url, {"format": "csv"}))
+    assert [r["quarter"] for r in rows] == [p["quarter"] for p in trend.points]
+    assert rows[small]["value"] == "" and rows[small]["suppressed"] == "true"
+
+
+def test_the_model_card_of_a_risk_adjusted_indicator(client, world):
+    card = RunIndicator.objects.get(run__release=world.release, run__is_current=True, indicator="mortality_2y")
+    body = client.get(reverse("api:model-card", args=["bowel", "mortality_2y"])).json()
+    assert body["model_card"] == card.model_card and body["release"] == world.release.pk
+    assert client.get(reverse("api:model-card", args=["bowel", "mdt_discussed"])).status_code == 404
+
+
+def test_indicators_come_with_their_full_definition(client, world):
+    body = client.get(reverse("api:indicator-detail", args=["bowel", "mortality_90d"])).json()
+    assert body["risk_adjusted"] is True and body["kind"] == "ratio" and body["minimum_denominator"] == 10
+    assert body["numerator"] == {"event_within": {"event": "death_date", "start": "surgery_date", "days": 90}}
+    assert body["definition"]["code"] == "mortality_90d" and body["risk_model"]["covariates"]
+    assert client.get(reverse("api:indicator-detail", args=["bowel", "nope"])).status_code == 404
+
+
+def test_a_releases_quality_by_trust_depends_on_the_role(client, world):
+    url = reverse("api:release-detail", args=[world.release.pk])
+    by_role = {role: client.get(url, **world.auth(role)).json() for role in ROLES}
+    report = world.release.quality_report
+    assert by_role["analyst"]["quality_by_trust"] == report["providers"]
+    members = set(Trust.objects.filter(alliance_id="E56000019").values_list("code", flat=True))
+    lead = by_role["lead"]["quality_by_trust"]
+    assert lead and {p["provider_code"] for p in lead} <= members
+    assert all(p["rows"] is None or p["rows"] % 5 == 0 for p in lead)
+    for role in ("public", "clinician", "other_analyst", "staff"):
+        assert by_role[role]["quality_by_trust"] is None, role
+        assert by_role[role]["quality"]["columns"] == report["columns"]  # the national summary is public
+    assert by_role["public"]["file_name"] is None and by_role["staff"]["file_name"] == "bowel.csv"
+    assert by_role["public"]["computation"]["status"] == "done"
+
+
+def test_patient_rows_come_a_page_at_a_time_in_file_order(client, world):
+    url = reverse("api:release-rows", args=[world.release.pk])
+    first = client.get(url, {"page_size": 1000}, **world.auth("analyst")).json()
+    assert first["count"] == 1500 and len(first["results"]) == 1000
+    assert first["results"][0]["patient_id"] == SENTINEL and first["results"][0]["line"] == 2
+    second = client.get(first["next"], **world.auth("analyst")).json()
+    assert len(second["results"]) == 500 and second["next"] is None
+    lines = [r["line"] for r in first["results"] + second["results"]]
+    assert lines == list(range(2, 1502))
+    rows = csv_rows(client.get(url, {"page_size": 3, "format": "csv"}, **world.auth("analyst")))
+    assert [r["line"] for r in rows] == ["2", "3", "4"] and rows[0]["patient_id"] == SENTINEL

@@ -1,0 +1,366 @@
+"""The dashboard pages on a real (small) release of each audit: numbers, words, suppression, downloads, queries."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from html import unescape
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from audits.models import Trust
+from dashboards.models import FigureSpec
+from indicators.models import FunnelFit, IndicatorResult, RunIndicator, TrendSeries
+from indicators.registry import indicators_for
+from indicators.stats.flags import flag_label, flag_meaning
+from tests.dashboards.data import ANALYST_PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def headline(run, code: str) -> str:
+    """The period the dashboards lead with: the longest (all years pooled), then the latest."""
+    national = IndicatorResult.objects.filter(run=run, indicator=code, level="national")
+    return max(national, key=lambda r: (r.period_end - r.period_start, r.period_end)).period
+
+
+def text_of(response) -> str:
+    return unescape(re.sub(r"\s+", " ", response.content.decode()))
+
+
+def unsuppressed(result: IndicatorResult) -> bool:
+    return not (1 <= result.numerator <= 7 or 1 <= result.denominator <= 7)
+
+
+def busiest_trust(run) -> str:
+    counts: dict[str, int] = {}
+    for code, denominator in IndicatorResult.objects.filter(run=run, level="provider").values_list(
+            "organisation", "denominator"):
+        counts[code] = counts.get(code, 0) + denominator
+    return max(counts, key=counts.get)
+
+
+def login(client, username: str) -> None:
+    assert client.login(username=username, password=ANALYST_PASSWORD)
+
+
+def test_the_trust_dashboard_shows_each_indicator_with_its_stored_value_england_and_flag(client, demo,
+                                                                                         django_assert_max_num_queries):
+    run = demo["runs"]["bowel"]
+    code = busiest_trust(run)
+    with django_assert_max_num_queries(4):
+        response = client.get(reverse("trust", args=[code]))
+    assert response.status_code == 200
+    page = text_of(response)
+    checked = 0
+    for definition in indicators_for("bowel"):
+        if not IndicatorResult.objects.filter(run=run, indicator=definition.code).exists():
+            continue  # e.g. a risk model that could not be fitted (see the test below)
+        period = headline(run, definition.code)
+        result = IndicatorResult.objects.get(run=run, indicator=definition.code, level="provider", organisation=code,
+                                             period=period)
+        england = IndicatorResult.objects.get(run=run, indicator=definition.code, level="national", period=period)
+        assert definition.title in page
+        england_value = england.adjusted_rate if definition.risk_adjusted else england.value
+        value = result.adjusted_rate if definition.risk_adjusted else result.value
+        if unsuppressed(result):
+            label = flag_label(result.flag, definition.direction) if result.eligible else "Not compared: too few patients"
+            assert f"{pct(value)} at this trust against {pct(england_value)} in England" in page, definition.code
+            assert label in page
+            checked += 1
+    assert checked >= 4
+
+
+def test_a_flagged_result_shows_the_prompt_and_what_the_audit_recommends(client, demo):
+    run = demo["runs"]["bowel"]
+    definitions = {d.code: d for d in indicators_for("bowel") if d.direction != "no_judgement"}
+    flagged = [r for r in IndicatorResult.objects.filter(run=run, level="provider", eligible=True).exclude(flag="none")
+               if r.indicator in definitions and r.period == headline(run, r.indicator) and unsuppressed(r)]
+    assert flagged, "the demo release should flag some trusts"
+    result = flagged[0]
+    definition = definitions[result.indicator]
+    page = text_of(client.get(reverse("trust", args=[result.organisation])))
+    meaning = flag_meaning(result.flag, definition.direction)
+    heading = "What to look at" if meaning == "worse" else "A chance to learn"
+    assert heading in page
+    section = page.split(heading, 1)[1]
+    assert definition.prompt.strip() in section and definition.recommendation.strip() in section
+    assert flag_label(result.flag, definition.direction) in section
+
+
+def test_small_counts_are_suppressed_for_the_public_and_exact_for_the_audits_analyst(client, demo):
+    run = demo["runs"]["bowel"]
+    proportions = {d.code for d in indicators_for("bowel") if not d.risk_adjusted}
+    small = next(r for r in IndicatorResult.objects.filter(run=run, level="provider", numerator__gte=1,
+                                                            numerator__lte=7, denominator__gte=20)
+                 if r.indicator in proportions)
+    url = reverse("indicator", args=["bowel", small.indicator]) + f"?period={small.period}"
+    row = re.compile(rf'<tr data-code="{small.organisation}".*?</tr>', re.S)
+    public = row.search(client.get(url).content.decode()).group(0)
+    cells = re.findall(r'<td class="num">(.*?)</td>', public)
+    assert cells[0] == "*" and cells[2] == "*"  # numerator and percentage
+    assert int(cells[1].replace(",", "")) == 5 * int(small.denominator / 5 + 0.5)  # rounded to the nearest 5
+    download = client.get(url + "&download=trusts")
+    rows = {r["code"]: r for r in csv.DictReader(io.StringIO(download.content.decode()))}
+    assert rows[small.organisation]["numerator"] == "*" and rows[small.organisation]["value"] == "*"
+
+    login(client, "dash-analyst")
+    exact = row.search(client.get(url).content.decode()).group(0)
+    cells = re.findall(r'<td class="num">(.*?)</td>', exact)
+    assert cells[0] == str(small.numerator) and cells[1] == f"{small.denominator:,}"
+    assert cells[2] == pct(small.value)
+
+
+def test_the_indicator_page_lists_every_trust_by_name_beside_the_funnel_plot(client, demo,
+                                                                              django_assert_max_num_queries):
+    run = demo["runs"]["bowel"]
+    code = "early_stage"
+    period = headline(run, code)
+    with django_assert_max_num_queries(4):
+        response = client.get(reverse("indicator", args=["bowel", code]))
+    html = response.content.decode()
+    results = IndicatorResult.objects.filter(run=run, indicator=code, level="provider", period=period)
+    names = dict(Trust.objects.values_list("code", "name"))
+    table = html.split('id="table-trusts"', 1)[1].split("</table>", 1)[0]
+    listed = re.findall(r'<tr data-code="(\w+)"', table)
+    assert sorted(listed) == sorted(r.organisation for r in results)
+    assert listed == sorted(listed, key=lambda c: (names[c].lower(), c))  # by name: not a league table
+    figure = json.loads(re.search(r'<script type="application/json" id="fig-trusts">(.*?)</script>', html, re.S).group(1))
+    points = {row[0]: (x, y) for trace in figure["data"] if trace.get("mode") == "markers"
+              for row, x, y in zip(trace["customdata"], trace["x"], trace["y"])}
+    plotted = {r.organisation: r for r in results if r.eligible and unsuppressed(r)}
+    assert set(points) == set(plotted)
+    for organisation, result in plotted.items():
+        assert points[organisation][1] == pytest.approx(result.value, rel=1e-5)
+    fit = FunnelFit.objects.get(run=run, indicator=code, level="provider", period=period)
+    assert any(trace.get("name", "").startswith("England") and trace["y"][0] == pytest.approx(fit.target)
+               for trace in figure["data"])
+    alarms = sum(1 for r in results if r.eligible and r.flag.startswith("alarm"))
+    assert f"{alarms} beyond the 99.8% limits (alarm)" in text_of(response)
+    assert "Numerator" in html and "patients diagnosed at stage 1 or 2" in html.lower()
+
+
+def test_highlight_marks_a_trust_and_its_alliance_and_a_point_links_to_its_dashboard(client, demo):
+    run = demo["runs"]["bowel"]
+    code = busiest_trust(run)
+    trust = Trust.objects.get(code=code)
+    html = client.get(reverse("indicator", args=["bowel", "early_stage"]) + f"?highlight={code.lower()}").content.decode()
+    assert f"Highlighted: <strong>{trust.name}</strong>" in unescape(html)
+    assert f'data-highlight="{code}"' in html and f'data-highlight="{trust.alliance_id}"' in html
+    assert f'data-click-url="{reverse("trust", args=["CODE"])}"' in html
+    by_alliance = client.get(reverse("indicator", args=["bowel", "early_stage"]) + f"?highlight={trust.alliance_id}")
+    members = re.search(r'id="funnel-trusts"[^>]*data-highlight="([^"]*)"', by_alliance.content.decode()).group(1)
+    assert code in members.split(",")
+
+
+def test_the_model_card_of_a_risk_adjusted_indicator(client, demo):
+    run = demo["runs"]["lung"]
+    card = RunIndicator.objects.get(run=run, indicator="mortality_1y").model_card
+    assert card.get("fitted", True) is not False, card.get("reason")
+    response = client.get(reverse("indicator", args=["lung", "mortality_1y"]))
+    page = text_of(response)
+    assert "Risk model" in page
+    assert f"c-statistic {card['c_statistic']:.3f}" in page
+    assert "performance_status" in page and "Calibration by group of predicted risk" in page
+    first = card["calibration"][0]
+    assert pct(first["observed_rate"]).replace("%", "") in page
+    assert 'id="fig-calibration"' in response.content.decode()
+
+
+def test_an_indicator_whose_risk_model_could_not_be_fitted_says_why(client, demo):
+    from dashboards.services import build_run_pages
+
+    run = demo["runs"]["bowel"]
+    reason = "perfect separation: the outcome is fully determined by stage[4] (n=3, events=3)"
+    RunIndicator.objects.filter(run=run, indicator="readmission_30d").update(model_card={"fitted": False,
+                                                                                          "reason": reason})
+    IndicatorResult.objects.filter(run=run, indicator="readmission_30d").delete()
+    FigureSpec.objects.filter(run=run).delete()
+    build_run_pages(run)  # rolled back with the test
+    code = busiest_trust(run)
+    for url in (reverse("indicator", args=["bowel", "readmission_30d"]), reverse("trust", args=[code]),
+                reverse("audit", args=["bowel"])):
+        page = text_of(client.get(url))
+        assert "Not available in this release" in page and reason in page, url
+
+
+def test_the_alliance_page_has_a_word_in_every_cell_and_the_alliance_against_england(client, demo,
+                                                                                     django_assert_max_num_queries):
+    run = demo["runs"]["bowel"]
+    trust = Trust.objects.get(code=busiest_trust(run))
+    with django_assert_max_num_queries(4):
+        response = client.get(reverse("alliance", args=[trust.alliance_id]))
+    html = response.content.decode()
+    grid = html.split('id="grid-bowel"', 1)[1].split("</table>", 1)[0]
+    body = grid.split("<tbody>", 1)[1]
+    members = set(IndicatorResult.objects.filter(run=run, level="provider", organisation__in=Trust.objects.filter(
+        alliance_id=trust.alliance_id).values("code")).values_list("organisation", flat=True))
+    assert set(re.findall(r'href="/trusts/(\w+)/"', body)) == members
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)
+    with_results = IndicatorResult.objects.filter(run=run).values("indicator").distinct().count()
+    assert len(cells) == len(members) * with_results
+    words = ("Within range", "Alert: ", "Alarm: ", "Too few patients", "No data")
+    assert all(any(w in cell for w in words) for cell in cells)
+    period = headline(run, "mdt_discussed")
+    alliance = IndicatorResult.objects.get(run=run, indicator="mdt_discussed", level="alliance",
+                                           organisation=trust.alliance_id, period=period)
+    england_table = html.split('id="england-bowel"', 1)[1].split("</table>", 1)[0]
+    assert pct(alliance.value) in england_table
+    assert 'id="alliance-fig-bowel-mdt_discussed"' in html
+
+
+def test_the_trend_page_draws_the_xmr_chart_with_its_icons(client, demo, django_assert_max_num_queries):
+    run = demo["runs"]["bowel"]
+    code = busiest_trust(run)
+    trend = TrendSeries.objects.get(run=run, indicator="mdt_discussed", level="provider", organisation=code)
+    assert trend.xmr is not None
+    url = reverse("trust-trend", args=[code, "bowel", "mdt_discussed"])
+    client.get(url)  # the chart's piece is built on the first visit
+    with django_assert_max_num_queries(4):
+        response = client.get(url)
+    html = response.content.decode()
+    figure = json.loads(re.search(r'id="fig-xmr">(.*?)</script>', html, re.S).group(1))
+    assert [t["name"] for t in figure["data"] if t["name"] == "Mean"] == ["Mean"]
+    assert next(t for t in figure["data"] if t["name"] == "Mean")["y"][0] == pytest.approx(trend.xmr["mean"])
+    page = text_of(response)
+    assert f"mean {pct(trend.xmr['mean'])}" in page
+    assert len(re.findall(r"<th scope=\"row\">\d{4}Q\d</th>", html)) == len(trend.points)
+    icon = trend.xmr["variation_icon"]
+    assert ("Common cause variation" if icon == "common_cause" else "Special cause variation") in page
+
+
+def test_the_data_quality_page_is_for_the_audits_analysts(client, demo):
+    url = reverse("data-quality", args=["bowel"])
+    assert client.get(url).status_code == 302
+    login(client, "dash-clinician")
+    assert client.get(url).status_code == 403
+    client.logout()
+    login(client, "dash-analyst")
+    response = client.get(url)
+    release = demo["releases"]["bowel"]
+    page = text_of(response)
+    assert f"Current release: {release.version}" in page and "Completeness by trust" in page
+    first = release.quality_report["columns"][3]
+    assert f"<code>{first['column']}</code>" in response.content.decode()
+    assert f"{first['percent_complete']}%" in page
+    assert "Run " in page and "Done" in page
+    status = client.get(reverse("data-quality-status", args=["bowel"])).json()
+    assert status["busy"] is False and status["runs"][0]["status"] == "done"
+    columns = list(csv.DictReader(io.StringIO(client.get(url + "?download=columns").content.decode())))
+    assert [c["column"] for c in columns] == [c["column"] for c in release.quality_report["columns"]]
+
+
+def test_the_funnel_tool_gives_the_funnel_commands_analysis_and_a_csv(client, demo):
+    from indicators.funnel_tool import analyse, read_table
+
+    table = "unit,numerator,denominator\n" + "\n".join(
+        f"U{i},{n},{d}" for i, (n, d) in enumerate([(30, 100), (45, 120), (12, 80), (80, 150), (25, 90), (60, 110),
+                                                     (5, 60), (40, 100)]))
+    url = reverse("funnel-tool")
+    assert client.get(url).status_code == 302
+    login(client, "dash-analyst")
+    response = client.post(url, {"kind": "proportion", "method": "exact", "overdispersion": "auto", "table": table})
+    assert response.status_code == 200
+    expected = analyse(read_table(table, "proportion"), method="exact", overdispersion="auto")
+    page = text_of(response)
+    for unit in expected.units.itertuples():
+        assert f"<th scope=\"row\">{unit.unit}</th>" in response.content.decode()
+        assert flag_label(unit.flag, "no_judgement") in page
+    download = client.post(url, {"kind": "proportion", "method": "exact", "overdispersion": "auto", "table": table,
+                                 "download": "csv"})
+    rows = list(csv.DictReader(io.StringIO(download.content.decode())))
+    assert [r["flag"] for r in rows] == list(expected.units["flag"])
+    assert float(rows[0]["limit_upper_95"]) == pytest.approx(expected.units["limit_upper_95"].iloc[0])
+    refused = client.post(url, {"kind": "proportion", "method": "exact", "overdispersion": "auto",
+                                "table": "unit,numerator,denominator\nA,5,4\nB,1,10\n"})
+    assert "Line 2, column numerator: numerator is larger than denominator" in text_of(refused)
+
+
+def test_pages_read_prebuilt_pieces_never_the_results(client, demo):
+    run = demo["runs"]["bowel"]
+    code = busiest_trust(run)
+    trust = Trust.objects.get(code=code)
+    urls = [reverse("trust", args=[code]), reverse("indicator", args=["bowel", "mortality_90d"]),
+            reverse("alliance", args=[trust.alliance_id]), reverse("audit", args=["bowel"]), reverse("home")]
+    for url in urls:
+        client.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        for url in urls:
+            assert client.get(url).status_code == 200
+    sql = " ".join(q["sql"] for q in queries.captured_queries)
+    for table in ("indicators_indicatorresult", "indicators_funnelfit", "indicators_trendseries"):
+        assert table not in sql
+    assert not re.search(r'"extract_(bowel|lung)_', sql)  # patient rows
+
+
+def test_a_first_visit_builds_the_pieces_of_a_run_nobody_has_built(client, demo):
+    run = demo["runs"]["lung"]
+    FigureSpec.objects.filter(run=run).delete()
+    code = busiest_trust(run)
+    assert client.get(reverse("trust", args=[code])).status_code == 200
+    assert FigureSpec.objects.filter(run=run, key=f"trust:{code}:public").exists()
+    built = FigureSpec.objects.filter(run=run).count()
+    client.get(reverse("trust", args=[code]))
+    assert FigureSpec.objects.filter(run=run).count() == built
+
+
+def test_templates_run_no_queries(client, demo, monkeypatch):
+    from django.template.backends.django import Template
+
+    real = Template.render
+    counts = []
+
+    def render(self, context=None, request=None):
+        with CaptureQueriesContext(connection) as queries:
+            html = real(self, context, request)
+        counts.append((self.origin.name, len(queries)))
+        return html
+
+    monkeypatch.setattr(Template, "render", render)
+    run = demo["runs"]["bowel"]
+    code = busiest_trust(run)
+    trust = Trust.objects.get(code=code)
+    login(client, "dash-analyst")
+    for url in (reverse("home"), reverse("trust", args=[code]), reverse("indicator", args=["bowel", "mortality_90d"]),
+                reverse("alliance", args=[trust.alliance_id]), reverse("trust-trend", args=[code, "bowel", "early_stage"]),
+                reverse("data-quality", args=["bowel"]), reverse("audit", args=["lung"]), reverse("search") + "?q=zz"):
+        assert client.get(url).status_code == 200, url
+    assert counts and all(n == 0 for _, n in counts), [c for c in counts if c[1]]
+
+
+def test_finding_a_trust_or_alliance_by_code_or_name(client, demo):
+    trust = Trust.objects.select_related("alliance").first()
+    assert client.get(reverse("search") + f"?q={trust.code.lower()}")["Location"] == reverse("trust", args=[trust.code])
+    assert client.get(reverse("search") + f"?q={trust.alliance_id}")["Location"] == reverse("alliance",
+                                                                                            args=[trust.alliance_id])
+    page = text_of(client.get(reverse("search") + "?q=university hospitals"))
+    assert "matches for" in page and "University Hospitals" in page
+    home = client.get(reverse("home")).content.decode()
+    options = json.loads(re.search(r'id="organisations-data" type="application/json">(.*?)</script>', home).group(1))
+    assert {"code": trust.code, "name": trust.name, "kind": "Trust", "url": f"/trusts/{trust.code}/"} in options
+    assert len([o for o in options if o["kind"] == "Cancer Alliance"]) == 21
+
+
+def test_every_table_downloads_as_csv_with_the_pages_numbers(client, demo):
+    run = demo["runs"]["lung"]
+    code = busiest_trust(run)
+    trust = Trust.objects.get(code=code)
+    rows = list(csv.DictReader(io.StringIO(client.get(reverse("trust", args=[code]) + "?download=lung")
+                                           .content.decode())))
+    assert [r["indicator"] for r in rows] == [d.title for d in indicators_for("lung")]
+    grid = list(csv.reader(io.StringIO(client.get(reverse("alliance", args=[trust.alliance_id]) + "?download=lung:grid")
+                                       .content.decode())))
+    assert grid[0][:2] == ["trust_code", "trust"] and len(grid[0]) == 2 + len(indicators_for("lung"))
+    england = client.get(reverse("alliance", args=[trust.alliance_id]) + "?download=lung:england")
+    assert england["Content-Disposition"].startswith("attachment") and "compared_with_expected" in england.content.decode()
+    quarters = client.get(reverse("trust-trend", args=[code, "lung", "cns_seen"]) + "?download=quarters")
+    points = TrendSeries.objects.get(run=run, indicator="cns_seen", level="provider", organisation=code).points
+    assert len(list(csv.DictReader(io.StringIO(quarters.content.decode())))) == len(points)
