@@ -13,8 +13,11 @@ from audits.services import import_extract, sync_audit
 DEMO_USERS = {
     # username: (password, audits analysed, staff)
     "analyst": ("demo-analyst-2026", ("bowel", "lung"), False),
+    "clinician": ("demo-clinician-2026", (), False),
+    "alliance": ("demo-alliance-2026", (), False),
     "admin": ("demo-admin-2026", (), True),
 }
+DEMO_ALLIANCE = "E56000019"  # Greater Manchester, which includes a merged trust (RW6 into RM3)
 DEMO_ROWS = {"bowel": 90_000, "lung": 90_000}
 
 
@@ -51,5 +54,10 @@ class Command(BaseCommand):
                 user.save()
             for code in audits:
                 user.groups.add(Group.objects.get(name=analyst_group_name(code)))
-        self.stdout.write("Demo users: analyst / demo-analyst-2026 (bowel and lung analyst), "
+            if username == "alliance":
+                from accounts.models import AllianceLead
+
+                AllianceLead.objects.get_or_create(user=user, defaults={"alliance_id": DEMO_ALLIANCE})
+        self.stdout.write("Demo users: analyst / demo-analyst-2026 (bowel and lung analyst), clinician / "
+                          "demo-clinician-2026, alliance / demo-alliance-2026 (Greater Manchester lead), "
                           "admin / demo-admin-2026 (staff).")

@@ -34,6 +34,15 @@ class Command(BaseCommand):
             run = start_run(release=release)
         finally:
             current_app.conf.task_always_eager = eager
+        import getpass
+        import socket
+
+        from accounts.models import AuditLogEntry
+        from accounts.services import record
+
+        record(action=AuditLogEntry.Action.RECOMPUTED, via=AuditLogEntry.Via.CLI, audit_code=release.audit_id,
+               actor_name=f"{getpass.getuser()}@{socket.gethostname()}", target=f"release {release.pk}",
+               details={"run": run.pk})
         self.stdout.write(f"Run {run.pk} of {release}: {run.total} indicators queued.")
         deadline = time.monotonic() + options["timeout"]
         shown = None
