@@ -56,3 +56,8 @@ bench-compute: venv
 ## bench-pages: the dashboards under 16 concurrent clients (gunicorn, 2 workers) beside a static file
 bench-pages: venv
 	$(TEST_ENV) $(BIN)/python bench/pages.py
+
+## screenshots: refresh docs/screenshots from the browser tests
+screenshots: venv
+	$(TEST_ENV) $(BIN)/python manage.py collectstatic --no-input -v0
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(TEST_ENV) $(BIN)/python -m pytest tests/browser -q

@@ -113,13 +113,16 @@ def prepare_database(args) -> str:
     call_command("migrate", verbosity=0)
     for audit, rows in (("bowel", args.bowel_rows), ("lung", args.lung_rows)):
         load_release(audit, rows, args.seed)
+    from dashboards.models import FigureSpec
     from dashboards.selectors import shown_runs
     from dashboards.services import build_run_pages
 
     for audit, run in shown_runs().items():
+        FigureSpec.objects.filter(run=run).delete()  # always measure what the current code builds
         start = time.perf_counter()
         count = build_run_pages(run)
-        print(f"{audit}: dashboard pieces of run {run.pk} ready ({count}, {time.perf_counter() - start:.1f} s)")
+        print(f"{audit}: built the dashboard pieces of run {run.pk} ({count} pieces) in "
+              f"{time.perf_counter() - start:.1f} s", flush=True)
     from django.db import connections
 
     connections.close_all()
@@ -199,7 +202,8 @@ def page_urls(env: dict[str, str]) -> dict[str, list[str]]:
         "home": ["/"],
         "trust dashboard": [f"/trusts/{t}/" for t in trusts],
         "indicator page": [f"/audits/{a}/indicators/{c}/" for a, c in indicators],
-        "indicator highlight": [f"/audits/{a}/indicators/{c}/?highlight={t}" for (a, c), t in zip(indicators, trusts)],
+        "indicator highlight": [f"/audits/{a}/indicators/{c}/?highlight={t}"
+                                for (a, c), t in zip(indicators, trusts, strict=False)],
         "alliance page": [f"/alliances/{a}/" for a in found["alliances"]],
         "trend page": [f"/trusts/{t}/trends/bowel/{c}/" for t in trusts[:6] for _, c in indicators[:4]],
         "audit page": ["/audits/bowel/", "/audits/lung/"],

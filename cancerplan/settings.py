@@ -188,6 +188,8 @@ LOGGING = {
 
 # Celery tasks (dotted paths) queued once a release is accepted; each takes the release id.
 AFTER_RELEASE_TASKS = env_list("AFTER_RELEASE_TASKS", "indicators.tasks.compute_release")
+# ... and once a computation run's results become current; each takes the run id.
+AFTER_RUN_TASKS = env_list("AFTER_RUN_TASKS", "dashboards.tasks.build_run_pages")
 
 # Small-number suppression of published and exported counts (NHS Digital's rule: 1-7 shown as
 # suppressed, other counts rounded to the nearest 5). Rates and statistics use unrounded numbers.

@@ -106,7 +106,8 @@ def funnel_figure(*, points: Sequence[dict[str, Any]], kind: str, method: str, t
             visible = x >= x_floor
             y_low.extend(lower[visible].tolist())
             y_high.extend(upper[visible].tolist())
-        traces.append({"type": "scatter", "mode": "lines", "name": f"{target_label} ({_fmt(target * scale, percent_axis)})",
+        target_name = f"{target_label} ({_fmt(target * scale, percent_axis)})"
+        traces.append({"type": "scatter", "mode": "lines", "name": target_name,
                        "x": [0, _round([x_max * 1.08])[0]], "y": [target * scale] * 2,
                        "line": {"color": ENGLAND_COLOUR, "width": 2}, "hoverinfo": "skip"})
         if standard is not None:
@@ -174,8 +175,7 @@ def xmr_figure(*, labels: Sequence[str], values: Sequence[float | None], point_t
             traces.append({"type": "scatter", "mode": "lines", "name": name, "x": [x[0], x[-1]], "y": [line, line],
                            "line": {"color": "#212b32" if name == "Mean" else LIMIT_COLOUR, "dash": dash,
                                     "width": 2 if name == "Mean" else 1.5},
-                           "hoverinfo": "skip", "legendgroup": "limits" if name != "Mean" else "mean",
-                           "showlegend": name != "Lower process limit"})
+                           "hoverinfo": "skip"})
     if finite(target) is not None:
         traces.append({"type": "scatter", "mode": "lines", "name": "Target", "x": [x[0], x[-1]],
                        "y": [target, target], "line": {"color": "#8a4b00", "dash": "dot", "width": 2},
@@ -196,6 +196,12 @@ def xmr_figure(*, labels: Sequence[str], values: Sequence[float | None], point_t
     layout = _layout(x_title="Quarter of diagnosis", y_title=y_title, percent_axis=percent_axis, height=420)
     layout["xaxis"]["type"] = "category"
     layout["xaxis"].pop("rangemode", None)
+    shown = [v for v in (*values, mean, lpl, upl, target) if finite(v) is not None]
+    if shown and percent_axis:
+        # A rate cannot leave 0-100%, even when a process limit does (the limits are in the table and text).
+        low, high = min(shown), max(shown)
+        pad = (high - low) * 0.06 or 0.01
+        layout["yaxis"]["range"] = _round([max(low - pad, 0.0), min(high + pad, 1.0)])
     return {"data": traces, "layout": layout, "config": CONFIG}
 
 

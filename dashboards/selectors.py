@@ -99,9 +99,9 @@ def _fetch(wanted: dict[ComputationRun, list[str]]) -> dict[tuple[int, str], Any
 def trend_piece(run: ComputationRun, level: str, organisation: str, code: str, variant: str) -> Any:
     """An XmR chart piece, built from the run's stored series on first visit and kept."""
     key = services.trend_key(level, organisation, code, variant)
-    row = FigureSpec.objects.filter(run=run, key=key).values_list("data", flat=True).first()
-    if row is not None:
-        return row
+    found = _fetch({run: [key]})
+    if (run.pk, key) in found:
+        return found[(run.pk, key)]
     data = services.build_trend(run, level, organisation, code, variant)
     if data is not None:
         services.store_piece(run, key, data)

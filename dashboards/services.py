@@ -22,9 +22,9 @@ from audits.models import Alliance, Trust
 from dashboards import figures, text
 from dashboards.models import FigureSpec
 from indicators.definitions import IndicatorDefinition
+from indicators.disclosure import publish_results, publish_trend, suppression_policy
 from indicators.models import ENGLAND_CODE, ComputationRun, FunnelFit, IndicatorResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
-from indicators.disclosure import publish_results, publish_trend, suppression_policy
 
 logger = logging.getLogger(__name__)
 VARIANTS = ("public", "analyst")
@@ -212,7 +212,8 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
 
 def count_phrase(result: dict[str, Any], definition: IndicatorDefinition) -> str:
     if definition.risk_adjusted:
-        return f"{result['numerator']} observed, {result['expected_text']} expected, of {result['denominator']} patients"
+        return (f"{result['numerator']} observed, {result['expected_text']} expected, "
+                f"of {result['denominator']} patients")
     return f"{result['numerator']} of {result['denominator']} patients"
 
 
@@ -425,14 +426,14 @@ def build_trusts(context: RunContext, variant: str) -> dict[str, Any]:
             if spine and spine["value"] is not None:
                 spine["marker"] = figures.marker_path(result["meaning"], spine["value"], 12.0)
             if spine:
-                spine_text = text.spread_sentence(values_text={k: text.percent(v) for k, v in spine["quantiles"].items()},
-                                                  n=spine["n"])
+                quantiles = {k: text.percent(v) for k, v in spine["quantiles"].items()}
+                spine_text = text.spread_sentence(values_text=quantiles, n=spine["n"])
             points = context.sparks.get((code, "provider", org), [])
             values = _trend_values(points, "provider", variant)
             spark = figures.sparkline(values)
             spark_text = ""
             if spark:
-                known = [(p["quarter"], v) for p, v in zip(points, values) if v is not None]
+                known = [(p["quarter"], v) for p, v in zip(points, values, strict=True) if v is not None]
                 spark_text = (f"Quarterly values from {known[0][0]} ({text.percent(known[0][1])}) to {known[-1][0]} "
                               f"({text.percent(known[-1][1])}).")
             sentence = text.indicator_sentence(
@@ -599,7 +600,7 @@ def build_trend(run: ComputationRun, level: str, organisation: str, code: str, v
         else:
             spc_for.append({})
     rows = []
-    for point, value, spc in zip(points, values, spc_for):
+    for point, value, spc in zip(points, values, spc_for, strict=True):
         rows.append({"quarter": point["quarter"], "numerator": shown_count(point["numerator"]),
                      "denominator": shown_count(point["denominator"]),
                      "value_text": text.percent(value) if value is not None else marker,
@@ -621,7 +622,7 @@ def build_trend(run: ComputationRun, level: str, organisation: str, code: str, v
             "variation_icon": xmr.get("variation_icon"), "assurance_icon": xmr.get("assurance_icon"),
             "trial_limits": bool(xmr.get("trial_limits")), "n_points": xmr.get("n_points"),
         })
-    known = [(r["quarter"], v) for r, v in zip(rows, values) if v is not None]
+    known = [(r["quarter"], v) for r, v in zip(rows, values, strict=True) if v is not None]
     data["summary"] = (f"{len(points)} quarters from {points[0]['quarter']} to {points[-1]['quarter']}"
                        + (f"; the latest shown is {text.percent(known[-1][1])} in {known[-1][0]}" if known else "")
                        + (f"; mean {data['mean']}, process limits {data['lpl']} to {data['upl']}." if xmr else

@@ -120,7 +120,8 @@ def indicator_sentence(*, place: str, value_text: str, england_text: str, flag: 
     if not compared:
         return (f"{adjusted.capitalize()}{value_text} at {place} against {england_text} in England; too few patients "
                 f"({denominator_text}, fewer than {minimum}) to compare reliably.")
-    text = f"{adjusted.capitalize()}{value_text} at {place} against {england_text} in England: {flag_phrase(flag, direction)}."
+    text = (f"{adjusted.capitalize()}{value_text} at {place} against {england_text} in England: "
+            f"{flag_phrase(flag, direction)}.")
     return text[0].upper() + text[1:]
 
 

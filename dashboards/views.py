@@ -18,8 +18,8 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 
-from audits.models import Alliance, ImportJob, Release, Trust
 from audits import roles
+from audits.models import Alliance, ImportJob, Release, Trust
 from audits.registry import all_definitions
 from dashboards import figures, selectors, services
 from dashboards.text import MEANING_LEGEND, flag_counts_sentence, interval, label_of, meaning_of, percent, ratio
@@ -73,18 +73,19 @@ def home(request: HttpRequest) -> HttpResponse:
 def search(request: HttpRequest) -> HttpResponse:
     """Find a trust or alliance by code or name (the type-ahead's fallback without script)."""
     query = request.GET.get("q", "").strip()
+    organisations = selectors.organisations()
     matches: list[dict[str, str]] = []
     if query:
-        for item in selectors.organisations():
+        for item in organisations:
             if query.upper() == item["code"].upper():
                 return redirect(item["url"])
         words = query.lower().split()
-        matches = [item for item in selectors.organisations()
+        matches = [item for item in organisations
                    if all(word in f"{item['name']} {item['code']}".lower() for word in words)]
         if len(matches) == 1:
             return redirect(matches[0]["url"])
     return _page(request, "dashboards/search.html", {"query": query, "matches": matches,
-                                                      "organisations": selectors.organisations()})
+                                                      "organisations": organisations})
 
 
 # ------------------------------------------------------------------ audit and indicator pages
@@ -96,6 +97,13 @@ def audit(request: HttpRequest, audit_code: str) -> HttpResponse:
     variant = selectors.variant_for(request.user, audit_code)
     found = selectors.pieces({run: [services.audit_key(variant)]})
     data = found[(run.pk, services.audit_key(variant))]
+    if request.GET.get("download") == "indicators":
+        return _csv(f"{audit_code}-indicators.csv",
+                    ["code", "indicator", "period", "england", "england_counts", "trusts_compared",
+                     "trusts_outside_95_limits", "direction", "numerator", "denominator", "risk_adjusted"],
+                    [[i["code"], i["title"], i["headline"] or "", i["england"], i["england_counts"], i["compared"],
+                      i["outside_95"], i["direction_text"], i["numerator_text"], i["denominator_text"],
+                      i["risk_adjusted"]] for i in data["indicators"]])
     return _page(request, "dashboards/audit.html", {"definition": definition, "data": data, "run": run,
                                                      "is_analyst": variant == "analyst"})
 
@@ -122,6 +130,14 @@ def indicator(request: HttpRequest, audit_code: str, code: str) -> HttpResponse:
     table = request.GET.get("download")
     if table in ("trusts", "alliances"):
         return _indicator_csv(audit_code, item, period, data, table)
+    if table == "calibration" and card and card.get("fitted"):
+        return _csv(f"{audit_code}-{code}-calibration.csv",
+                    ["group", "patients", "mean_predicted", "observed", "expected_events", "observed_events"],
+                    [[g["decile"], g["n"], g["predicted"], g["observed"], g["expected_events"], g["observed_events"]]
+                     for g in card["calibration"]])
+    if table == "coefficients" and card and card.get("fitted"):
+        return _csv(f"{audit_code}-{code}-coefficients.csv", ["term", "odds_ratio", "odds_ratio_95_interval", "p"],
+                    [[c["term"], c["odds_ratio"], c["ci"], c["p_value"]] for c in card["coefficients"]])
     highlight = request.GET.get("highlight", "").strip().upper()
     highlight_name = ""
     if highlight:
@@ -237,7 +253,8 @@ def alliance(request: HttpRequest, code: str) -> HttpResponse:
 # ------------------------------------------------------------------ trend page
 
 
-def trend(request: HttpRequest, code: str, audit_code: str, indicator_code: str, level: str = "provider") -> HttpResponse:
+def trend(request: HttpRequest, code: str, audit_code: str, indicator_code: str,
+          level: str = "provider") -> HttpResponse:
     model = Trust if level == "provider" else Alliance
     organisation = get_object_or_404(model, code=code)
     definition = _definition(audit_code)
@@ -290,7 +307,8 @@ def _spc_icons(data: dict[str, Any]) -> list[dict[str, str]]:
     assurance = data.get("assurance_icon")
     if assurance in ASSURANCE_WORDS:
         icons.append({"kind": "assurance", "name": assurance,
-                      "class": {"consistent_pass": "improvement", "consistent_fail": "concern"}.get(assurance, "common"),
+                      "class": {"consistent_pass": "improvement",
+                                "consistent_fail": "concern"}.get(assurance, "common"),
                       "letter": {"consistent_pass": "P", "consistent_fail": "F"}.get(assurance, "?"),
                       "title": ASSURANCE_WORDS[assurance][0], "text": ASSURANCE_WORDS[assurance][1]})
     return icons
@@ -338,6 +356,26 @@ def data_quality(request: HttpRequest, audit_code: str) -> HttpResponse:
         return _csv(f"{audit_code}-release-{current.version}-completeness-by-trust.csv",
                     ["trust_code", "trust", "rows", *optional],
                     [[p["code"], p["name"], p["rows"], *p["cells"]] for p in providers])
+    if request.GET.get("download") == "releases":
+        return _csv(f"{audit_code}-releases.csv",
+                    ["version", "status", "current", "rows", "period_start", "period_end", "extract_date", "file_name",
+                     "sha256", "uploaded_at", "uploaded_by", "origin", "withdrawn_reason"],
+                    [[r.version, r.status, r == current, r.rows, r.period_start, r.period_end, r.extract_date,
+                      r.file_name, r.sha256, r.uploaded_at.isoformat(), r.uploaded_by_name, r.origin,
+                      r.withdrawn_reason] for r in releases])
+    if request.GET.get("download") == "uploads":
+        return _csv(f"{audit_code}-uploads.csv", ["import", "file_name", "status", "percent_done", "release",
+                                                  "submitted_at", "submitted_by"],
+                    [[j.pk, j.file_name, j.status, j.percent_done, j.release.version if j.release else "",
+                      j.submitted_at.isoformat(), j.submitted_by.get_username() if j.submitted_by else ""]
+                     for j in jobs])
+    if request.GET.get("download") == "runs":
+        return _csv(f"{audit_code}-computation-runs.csv",
+                    ["run", "release", "status", "shown", "completed", "total", "requested_at", "finished_at",
+                     "failure"],
+                    [[r.pk, r.release.version, r.status, r.is_current, r.completed, r.total,
+                      r.requested_at.isoformat(), r.finished_at.isoformat() if r.finished_at else "", r.failure]
+                     for r in runs])
     busy = any(r.status in (ComputationRun.Status.QUEUED, ComputationRun.Status.RUNNING) for r in runs) or any(
         not j.finished for j in jobs)
     return _page(request, "dashboards/data_quality.html", {
@@ -430,7 +468,8 @@ def _funnel_tool_output(result: FunnelResult) -> tuple[list[dict[str, Any]], dic
     figure = figures.funnel_figure(
         points=points, kind=result.kind, method=result.method, target=result.target, tau2=result.tau2,
         phi=result.phi, overdispersion=result.overdispersion, percent_axis=proportion,
-        x_title="Denominator" if proportion else "Expected", y_title="Proportion" if proportion else "Observed / expected",
+        x_title="Denominator" if proportion else "Expected",
+        y_title="Proportion" if proportion else "Observed / expected",
         target_label="Target")
     summary = (f"Funnel plot of {len(rows)} units around a target of {fmt(result.target)}. "
                + flag_counts_sentence(counts=counts, units=len(rows), expected_flags=0.05 * len(rows),

@@ -13,6 +13,7 @@ import pandas as pd
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from audits.models import Release, Trust
 from audits.registry import get_definition
@@ -147,3 +148,6 @@ def _make_current(run: ComputationRun) -> None:
     run.is_current = True
     run.status = ComputationRun.Status.DONE
     run.finished_at = timezone.now()
+    run_id = run.pk
+    for path in settings.AFTER_RUN_TASKS:  # e.g. the dashboards' page pieces, built before anyone asks
+        transaction.on_commit(lambda path=path: import_string(path).delay(run_id))

@@ -115,7 +115,7 @@
   // The trust dashboard's spines, stacked into one image with their labels.
   function spineChartPng(table, filename) {
     var rows = table.querySelectorAll("tbody tr");
-    var width = 900, rowHeight = 44, top = 40;
+    var width = 1040, rowHeight = 44, top = 40;
     var svg = node("svg", { xmlns: SVG, width: width, height: top + rows.length * rowHeight + 10 });
     svg.appendChild(node("text", { x: 8, y: 22, "font-family": "Arial", "font-size": 16, "font-weight": "bold", fill: "#212b32" },
       table.dataset.chartTitle || ""));
@@ -136,6 +136,12 @@
       }
       svg.appendChild(node("text", { x: 705, y: y + 18, "font-family": "Arial", "font-size": 12, fill: "#212b32" },
         flag ? flag.textContent.trim().slice(0, 34) : ""));
+      var spark = row.querySelector("svg.spark");
+      if (spark) {
+        var trend = spark.cloneNode(true);
+        trend.setAttribute("x", 910); trend.setAttribute("y", y + 2); trend.setAttribute("width", 120); trend.setAttribute("height", 32);
+        svg.appendChild(trend);
+      }
     });
     svgToPng(svg, width, top + rows.length * rowHeight + 10, filename);
   }

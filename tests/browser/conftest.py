@@ -17,7 +17,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 from tests.dashboards import data  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# `make screenshots` refreshes the committed copies in docs/screenshots; ordinary runs write to var/.
+SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR") or ROOT / "var" / "test" / "screenshots")
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -76,7 +77,8 @@ class Tab:
         self.page = context.new_page()
         self.base_url = base_url
         self.errors: list[str] = []
-        self.page.on("console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on("console",
+                     lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         self.page.on("response", lambda r: self.errors.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
 
@@ -101,10 +103,16 @@ class Tab:
             " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))")
         return [v for v in result if v["impact"] in ("serious", "critical")]
 
-    def screenshot(self, name: str, full_page: bool = True) -> Path:
+    def screenshot(self, name: str, full_page: bool = True, max_height: int = 2400) -> Path:
+        """docs/screenshots/<name>.png: the page from the top (long pages cut at ``max_height`` pixels)."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=full_page)
+        if full_page:
+            size = self.page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
+            self.page.screenshot(path=str(path), full_page=True,
+                                 clip={"x": 0, "y": 0, "width": size[0], "height": min(size[1], max_height)})
+        else:
+            self.page.screenshot(path=str(path))
         return path
 
 

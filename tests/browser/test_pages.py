@@ -159,7 +159,8 @@ def test_alliance_page_grid_and_its_place_among_the_alliances(tab, site, django_
     select = page.locator("#choose-bowel")
     options = select.locator("option").all()
     select.select_option(options[-1].get_attribute("value"))
-    page.wait_for_function("() => document.getElementById('funnel-bowel').data.some(t => t.name.startsWith('Highlighted'))")
+    page.wait_for_function(
+        "() => document.getElementById('funnel-bowel').data.some(t => t.name.startsWith('Highlighted'))")
     after = page.evaluate("document.getElementById('funnel-bowel').data.find(t => t.mode === 'lines').y.slice(0, 3)")
     assert before != after
     summary = page.locator(f"[data-summary-for=funnel-bowel][data-option='{options[-1].get_attribute('value')}']")

@@ -55,10 +55,10 @@ def load(rows: dict[str, int], seed: int = 2026) -> dict:
 
 def clear() -> None:
     """Empty every table (as a transactional test does) and put the organisations back."""
+    from django.db import connection
+
     from audits.organisations import load_organisations
     from dashboards.selectors import CACHE
-
-    from django.db import connection
 
     call_command("flush", interactive=False, verbosity=0)
     with connection.cursor() as cursor:  # release tables are not models, so flush leaves them

@@ -27,7 +27,8 @@ def test_funnel_limits_are_the_ones_that_flagged_the_units():
     limits = trace(spec, "95% limits")
     split = limits["x"].index(None)
     xs, upper = np.array(limits["x"][:split]), np.array(limits["y"][:split])
-    lower95, upper95 = proportion_limits(target, xs, 0.95, method="exact", tau2=tau2, phi=1.6, overdispersion="additive")
+    lower95, upper95 = proportion_limits(target, xs, 0.95, method="exact", tau2=tau2, phi=1.6,
+                                         overdispersion="additive")
     assert upper == pytest.approx(upper95, rel=1e-5)
     assert np.array(limits["y"][split + 1:]) == pytest.approx(lower95, rel=1e-5, abs=1e-9)
     assert trace(spec, "England")["y"] == [target, target]
