@@ -5,9 +5,11 @@ Every list is paginated, stably ordered, and served as JSON or CSV (``?format=cs
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from django.db.models import Prefetch
+from django.core.cache import cache
+from django.db.models import Count, Max, Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -37,6 +39,7 @@ from indicators.registry import indicators_for
 from indicators.services import start_run
 
 Action, Via = AuditLogEntry.Action, AuditLogEntry.Via
+RESULTS_CACHE_SECONDS = 3600
 
 
 class CachingMixin:
@@ -488,6 +491,26 @@ class ResultList(ListView):
         user = self.request.user
         return {**super().get_serializer_context(), "names": organisation_names(),
                 "unsuppressed_for": lambda audit_code: roles.sees_unsuppressed(user, audit_code)}
+
+    def list(self, request, *args, **kwargs):
+        """Serialized pages are kept per current run: results change only when a run becomes current
+        (or a release is withdrawn), so repeat requests skip the query and the serializer."""
+        key = self._cache_key(request)
+        cached = cache.get(key)
+        if cached is None:
+            response = super().list(request, *args, **kwargs)
+            cached = (response.data, {name: value for name, value in response.items()
+                                      if name in ("Link", "X-Total-Count")})
+            cache.set(key, cached, RESULTS_CACHE_SECONDS)
+        data, headers = cached
+        return Response(data, headers=headers)
+
+    def _cache_key(self, request) -> str:
+        runs = ComputationRun.objects.filter(is_current=True).aggregate(latest=Max("pk"), count=Count("pk"))
+        unsuppressed = sorted(code for code in all_definitions() if roles.sees_unsuppressed(request.user, code))
+        parts = [request.build_absolute_uri(), request.accepted_renderer.format, ",".join(unsuppressed),
+                 str(runs["latest"]), str(runs["count"]), str(sorted(current_release_ids().items()))]
+        return "api-results:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------- tokens
