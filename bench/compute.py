@@ -15,7 +15,6 @@ The dashboards' page pieces, a separate job queued when a run becomes current, a
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import sys
@@ -26,39 +25,26 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from benchdb import DEFAULT_SERVER, fresh_database, setup_django  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--server", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--server", default=DEFAULT_SERVER)
     args = parser.parse_args()
 
-    import psycopg2
-
-    base = args.server.rsplit("/", 1)[0]
-    admin = psycopg2.connect(args.server)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("DROP DATABASE IF EXISTS cancerplan_bench_compute")
-        cursor.execute("CREATE DATABASE cancerplan_bench_compute")
-    admin.close()
-    os.environ.update(DATABASE_URL=f"{base}/cancerplan_bench_compute", DEBUG="false", CELERY_TASK_ALWAYS_EAGER="true",
-                      CELERY_BROKER_URL="", AFTER_RELEASE_TASKS="", AFTER_RUN_TASKS="", SECRET_KEY=os.environ.get("SECRET_KEY", "b" * 60),
-                      ALLOWED_HOSTS="localhost", DJANGO_SETTINGS_MODULE="cancerplan.settings")
+    # The dashboards' page pieces are a separate job: left out of the measured run.
+    setup_django(fresh_database(args.server, "cancerplan_bench_compute"), AFTER_RUN_TASKS="")
     import logging
 
-    import django
-
-    django.setup()
     logging.disable(logging.INFO)
-    from django.core.management import call_command
     from ingest import EXTRACT_DATE, extract_file
 
     from audits.services import import_extract
 
-    call_command("migrate", verbosity=0)
     path = extract_file(args.rows, args.seed)
     with path.open("rb") as stream:
         release = import_extract(audit_code="bowel", stream=stream, file_name=path.name, extract_date=EXTRACT_DATE,

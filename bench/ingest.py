@@ -12,7 +12,6 @@ Needs PostgreSQL (DATABASE_URL, default the local server); uses its own database
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import sys
@@ -22,6 +21,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchdb import DEFAULT_SERVER, fresh_database, setup_django  # noqa: E402
+
 EXTRACT_DATE = date(2026, 3, 31)
 
 
@@ -30,27 +32,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--server", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument("--server", default=DEFAULT_SERVER)
     args = parser.parse_args()
 
-    import psycopg2
-
-    base = args.server.rsplit("/", 1)[0]
-    admin = psycopg2.connect(args.server)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute("DROP DATABASE IF EXISTS cancerplan_bench")
-        cursor.execute("CREATE DATABASE cancerplan_bench")
-    admin.close()
-    os.environ.update(DATABASE_URL=f"{base}/cancerplan_bench", DEBUG="false", CELERY_TASK_ALWAYS_EAGER="true",
-                      AFTER_RELEASE_TASKS="", SECRET_KEY=os.environ.get("SECRET_KEY", "bench-" + "x" * 60),
-                      ALLOWED_HOSTS="localhost", DJANGO_SETTINGS_MODULE="cancerplan.settings")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    setup_django(fresh_database(args.server, "cancerplan_bench"))
     path = extract_file(args.rows, args.seed)
     size_mb = path.stat().st_size / 1e6
 

@@ -18,8 +18,6 @@
   function config(el, spec) {
     var base = Object.assign({}, spec.config || {});
     base.toImageButtonOptions = { format: "png", filename: el.dataset.filename || "chart", scale: 2 };
-    // plotly.js defaults map data to its CDN; our charts have no maps, and nothing may leave the site.
-    base.topojsonURL = "/static/vendor/none/";
     return base;
   }
 

@@ -1,0 +1,31 @@
+"""Shared set-up of the benchmarks: a fresh PostgreSQL database of their own, and Django on it."""
+from __future__ import annotations
+
+import os
+
+DEFAULT_SERVER = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def fresh_database(server: str, name: str) -> str:
+    """Drop and create ``name`` on the server of ``server`` (a database URL); returns its URL."""
+    import psycopg2
+
+    admin = psycopg2.connect(server)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    return f"{server.rsplit('/', 1)[0]}/{name}"
+
+
+def setup_django(database_url: str, **environment: str) -> None:
+    """Production-like settings (DEBUG off), tasks in this process, nothing queued after a release."""
+    os.environ.update(DATABASE_URL=database_url, DEBUG="false", CELERY_TASK_ALWAYS_EAGER="true", CELERY_BROKER_URL="",
+                      AFTER_RELEASE_TASKS="", SECRET_KEY=os.environ.get("SECRET_KEY", "bench-" + "x" * 60),
+                      ALLOWED_HOSTS="localhost", DJANGO_SETTINGS_MODULE="cancerplan.settings", **environment)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
