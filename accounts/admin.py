@@ -2,6 +2,7 @@
 
 Every role change made here is written to the audit log, with the admin's IP address.
 """
+
 from __future__ import annotations
 
 from django.contrib import admin, messages
@@ -100,9 +101,14 @@ class RoleLoggingUserAdmin(UserAdmin):
 
     def save_related(self, request, form, formsets, change) -> None:
         super().save_related(request, form, formsets, change)
-        record_account_changes(user=form.instance, before=getattr(request, "_account_roles_before", {}),
-                               after=account_roles(form.instance), by=request.user, via=Via.ADMIN,
-                               ip=client_ip(request))
+        record_account_changes(
+            user=form.instance,
+            before=getattr(request, "_account_roles_before", {}),
+            after=account_roles(form.instance),
+            by=request.user,
+            via=Via.ADMIN,
+            ip=client_ip(request),
+        )
 
 
 admin.site.unregister(User)

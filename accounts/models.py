@@ -6,6 +6,7 @@ facts it reads: an audit analyst is a member of the group ``analysts:<audit>``
 Alliance lead has an ``AllianceLead`` row, and every other signed-in account is
 a clinician.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -72,8 +73,9 @@ class AuditLogEntry(models.Model):
         ADMIN = "admin", "Admin site"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     actor_name = models.CharField(max_length=150, help_text="Kept when the account is deleted.")
     action = models.CharField(max_length=16, choices=Action.choices)
     via = models.CharField(max_length=5, choices=Via.choices)

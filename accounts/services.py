@@ -1,4 +1,5 @@
 """Writes: the audit log, API tokens, and role changes (each role change is logged)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -26,13 +27,29 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
-def record(*, action: str, actor=None, via: str, ip: str | None = None, audit_code: str = "", target: str = "",
-           details: dict[str, Any] | None = None, actor_name: str = "") -> AuditLogEntry:
+def record(
+    *,
+    action: str,
+    actor=None,
+    via: str,
+    ip: str | None = None,
+    audit_code: str = "",
+    target: str = "",
+    details: dict[str, Any] | None = None,
+    actor_name: str = "",
+) -> AuditLogEntry:
     """Add one entry to the audit log."""
     name = actor_name or (actor.get_username() if actor is not None and actor.is_authenticated else "")
     return AuditLogEntry.objects.create(
-        action=action, actor=actor if actor is not None and actor.is_authenticated else None, actor_name=name,
-        via=via, ip=ip, audit_code=audit_code, target=target[:200], details=details or {})
+        action=action,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_name=name,
+        via=via,
+        ip=ip,
+        audit_code=audit_code,
+        target=target[:200],
+        details=details or {},
+    )
 
 
 def hash_key(key: str) -> str:
@@ -41,35 +58,46 @@ def hash_key(key: str) -> str:
 
 
 @transaction.atomic
-def create_token(*, user, name: str, by=None, via: str, ip: str | None = None,
-        actor_name: str = "") -> tuple[ApiToken, str]:
+def create_token(
+    *, user, name: str, by=None, via: str, ip: str | None = None, actor_name: str = ""
+) -> tuple[ApiToken, str]:
     """Create an API key for ``user``. Returns the token and the key: the only time the key exists in clear."""
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(user=user, name=name[:100], prefix=key[:12], key_hash=hash_key(key))
-    record(action=Action.TOKEN_CREATED, actor=by or user, via=via, ip=ip, actor_name=actor_name,
-           target=f"user {user.get_username()}",
-           details={"token": token.pk, "prefix": token.prefix, "name": token.name})
+    record(
+        action=Action.TOKEN_CREATED,
+        actor=by or user,
+        via=via,
+        ip=ip,
+        actor_name=actor_name,
+        target=f"user {user.get_username()}",
+        details={"token": token.pk, "prefix": token.prefix, "name": token.name},
+    )
     return token, key
 
 
 @transaction.atomic
-def revoke_token(*, token: ApiToken, by=None, via: str, ip: str | None = None,
-        actor_name: str = "") -> ApiToken:
+def revoke_token(*, token: ApiToken, by=None, via: str, ip: str | None = None, actor_name: str = "") -> ApiToken:
     """Revoke a key for good (it stays listed, marked revoked)."""
     token = ApiToken.objects.select_for_update().get(pk=token.pk)
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
-        record(action=Action.TOKEN_REVOKED, actor=by, via=via, ip=ip, actor_name=actor_name,
-               target=f"user {token.user.get_username()}",
-               details={"token": token.pk, "prefix": token.prefix, "name": token.name})
+        record(
+            action=Action.TOKEN_REVOKED,
+            actor=by,
+            via=via,
+            ip=ip,
+            actor_name=actor_name,
+            target=f"user {token.user.get_username()}",
+            details={"token": token.pk, "prefix": token.prefix, "name": token.name},
+        )
     return token
 
 
 def user_for_key(key: str) -> tuple[Any, ApiToken] | None:
     """The active user and token a key belongs to, or None. Marks the token used."""
-    token = (ApiToken.objects.select_related("user").filter(key_hash=hash_key(key), revoked_at__isnull=True)
-             .first())
+    token = ApiToken.objects.select_related("user").filter(key_hash=hash_key(key), revoked_at__isnull=True).first()
     if token is None or not token.user.is_active:
         return None
     now = timezone.now()
@@ -79,8 +107,9 @@ def user_for_key(key: str) -> tuple[Any, ApiToken] | None:
 
 
 @transaction.atomic
-def set_alliance_lead(*, user, alliance: Alliance | None, by=None, via: str, ip: str | None = None,
-        actor_name: str = "") -> None:
+def set_alliance_lead(
+    *, user, alliance: Alliance | None, by=None, via: str, ip: str | None = None, actor_name: str = ""
+) -> None:
     """Make ``user`` the lead of ``alliance`` (None: no longer a lead)."""
     current = AllianceLead.objects.filter(user=user).first()
     before = current.alliance_id if current else None
@@ -91,35 +120,64 @@ def set_alliance_lead(*, user, alliance: Alliance | None, by=None, via: str, ip:
         current.delete()
     else:
         AllianceLead.objects.update_or_create(user=user, defaults={"alliance": alliance, "since": timezone.now()})
-    record(action=Action.ROLE_CHANGED, actor=by, via=via, ip=ip, actor_name=actor_name,
-           target=f"user {user.get_username()}", details={"role": "alliance_lead", "before": before, "after": after})
+    record(
+        action=Action.ROLE_CHANGED,
+        actor=by,
+        via=via,
+        ip=ip,
+        actor_name=actor_name,
+        target=f"user {user.get_username()}",
+        details={"role": "alliance_lead", "before": before, "after": after},
+    )
 
 
 @transaction.atomic
-def set_analyst(*, user, audit_code: str, member: bool, by=None, via: str, ip: str | None = None,
-        actor_name: str = "") -> None:
+def set_analyst(
+    *, user, audit_code: str, member: bool, by=None, via: str, ip: str | None = None, actor_name: str = ""
+) -> None:
     """Add ``user`` to (or remove from) the analysts of an audit: the group ``analysts:<audit>``."""
     group, _ = Group.objects.get_or_create(name=analyst_group_name(audit_code))
     is_member = user.groups.filter(pk=group.pk).exists()
     if is_member == member:
         return
     (user.groups.add if member else user.groups.remove)(group)
-    record(action=Action.ROLE_CHANGED, actor=by, via=via, ip=ip, actor_name=actor_name, audit_code=audit_code,
-           target=f"user {user.get_username()}",
-           details={"role": "analyst", "audit": audit_code, "before": is_member, "after": member})
+    record(
+        action=Action.ROLE_CHANGED,
+        actor=by,
+        via=via,
+        ip=ip,
+        actor_name=actor_name,
+        audit_code=audit_code,
+        target=f"user {user.get_username()}",
+        details={"role": "analyst", "audit": audit_code, "before": is_member, "after": member},
+    )
 
 
-def record_account_changes(*, user, before: dict[str, Any], after: dict[str, Any], by=None, via: str,
-                           ip: str | None = None) -> None:
+def record_account_changes(
+    *, user, before: dict[str, Any], after: dict[str, Any], by=None, via: str, ip: str | None = None
+) -> None:
     """Log what changed in an account's staff flags and analyst groups (e.g. edited in the admin site)."""
-    changed = {key: {"before": before.get(key), "after": after.get(key)}
-               for key in sorted(set(before) | set(after)) if before.get(key) != after.get(key)}
+    changed = {
+        key: {"before": before.get(key), "after": after.get(key)}
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    }
     if changed:
-        record(action=Action.ROLE_CHANGED, actor=by, via=via, ip=ip, target=f"user {user.get_username()}",
-               details={"role": "account", "changes": changed})
+        record(
+            action=Action.ROLE_CHANGED,
+            actor=by,
+            via=via,
+            ip=ip,
+            target=f"user {user.get_username()}",
+            details={"role": "account", "changes": changed},
+        )
 
 
 def account_roles(user) -> dict[str, Any]:
     """The role facts of an account, to compare before and after an edit."""
-    return {"is_staff": user.is_staff, "is_superuser": user.is_superuser, "is_active": user.is_active,
-            "groups": sorted(user.groups.values_list("name", flat=True)) if user.pk else []}
+    return {
+        "is_staff": user.is_staff,
+        "is_superuser": user.is_superuser,
+        "is_active": user.is_active,
+        "groups": sorted(user.groups.values_list("name", flat=True)) if user.pk else [],
+    }

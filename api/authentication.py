@@ -1,4 +1,5 @@
 """Personal API tokens: ``Authorization: Token <key>`` (or ``Bearer <key>``), checked against a stored hash."""
+
 from __future__ import annotations
 
 from rest_framework import exceptions

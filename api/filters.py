@@ -1,4 +1,5 @@
 """Query-string filters (django-filter) for the list endpoints."""
+
 from __future__ import annotations
 
 import django_filters
@@ -34,12 +35,10 @@ class ResultFilter(django_filters.FilterSet):
     indicator = TextFilter(help_text="Indicator code, e.g. mortality_90d")
     level = django_filters.ChoiceFilter(choices=Level.choices)
     organisation = UpperCharFilter(help_text="ODS trust code, Cancer Alliance code, or E92000001 for England")
-    alliance = TextFilter(method="filter_alliance",
-                                         help_text="A Cancer Alliance code: the alliance and its trusts")
+    alliance = TextFilter(method="filter_alliance", help_text="A Cancer Alliance code: the alliance and its trusts")
     period = TextFilter(help_text="Audit year, e.g. 2024/25, or all years, e.g. 2023/24-2025/26")
     flag = TextFilter(help_text="Funnel flag, e.g. none, high_alert, low_alarm")
-    release = IdFilter(field_name="release_id",
-                                          help_text="A release id (default: the current release of each audit)")
+    release = IdFilter(field_name="release_id", help_text="A release id (default: the current release of each audit)")
 
     class Meta:
         model = IndicatorResult
@@ -48,8 +47,9 @@ class ResultFilter(django_filters.FilterSet):
     def filter_alliance(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         code = value.upper()
         trusts = Trust.objects.filter(alliance_id=code).values("code")
-        return queryset.filter(Q(level=Level.ALLIANCE, organisation=code)
-                               | Q(level=Level.PROVIDER, organisation__in=trusts))
+        return queryset.filter(
+            Q(level=Level.ALLIANCE, organisation=code) | Q(level=Level.PROVIDER, organisation__in=trusts)
+        )
 
 
 class ReleaseFilter(django_filters.FilterSet):

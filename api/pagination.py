@@ -1,4 +1,5 @@
 """Page-number pagination with the links also in a Link header (for CSV, which has no envelope)."""
+
 from __future__ import annotations
 
 from rest_framework.pagination import PageNumberPagination
@@ -11,10 +12,19 @@ class Pagination(PageNumberPagination):
     max_page_size = 10_000
 
     def get_paginated_response(self, data) -> Response:
-        response = Response({"count": self.page.paginator.count, "next": self.get_next_link(),
-                             "previous": self.get_previous_link(), "results": data})
-        links = [f'<{url}>; rel="{rel}"' for rel, url in (("next", self.get_next_link()),
-                                                            ("prev", self.get_previous_link())) if url]
+        response = Response(
+            {
+                "count": self.page.paginator.count,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+                "results": data,
+            }
+        )
+        links = [
+            f'<{url}>; rel="{rel}"'
+            for rel, url in (("next", self.get_next_link()), ("prev", self.get_previous_link()))
+            if url
+        ]
         if links:
             response["Link"] = ", ".join(links)
         response["X-Total-Count"] = str(self.page.paginator.count)

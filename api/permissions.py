@@ -1,4 +1,5 @@
 """Access checks for the API: thin calls to ``audits.roles``, the one place the rules live."""
+
 from __future__ import annotations
 
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied

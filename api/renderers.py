@@ -5,6 +5,7 @@ whose rows sit under another key (e.g. an XmR chart's ``points``) names it in
 ``csv_rows_key``. Nested objects become ``parent.child`` columns; lists are written as JSON.
 Text that a spreadsheet would run as a formula is prefixed with an apostrophe.
 """
+
 from __future__ import annotations
 
 import csv

@@ -1,4 +1,5 @@
 """drf-spectacular extensions: the token scheme."""
+
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
 
@@ -7,8 +8,11 @@ class HashedTokenScheme(OpenApiAuthenticationExtension):
     name = "tokenAuth"
 
     def get_security_definition(self, auto_schema):
-        return {"type": "http", "scheme": "bearer",
-                "description": "A personal API key: `Authorization: Token <key>` or `Bearer <key>`."}
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A personal API key: `Authorization: Token <key>` or `Bearer <key>`.",
+        }
 
 
 ERRORS = {
@@ -23,16 +27,24 @@ ERRORS = {
 def add_error_responses(result, generator, request, public):
     """Every operation may answer with the errors above, as JSON or CSV like its other answers."""
     components = result.setdefault("components", {}).setdefault("schemas", {})
-    components["Error"] = {"type": "object", "description": "An error: 'detail', or field names with messages",
-                           "additionalProperties": True, "properties": {"detail": {"type": "string"}}}
+    components["Error"] = {
+        "type": "object",
+        "description": "An error: 'detail', or field names with messages",
+        "additionalProperties": True,
+        "properties": {"detail": {"type": "string"}},
+    }
     error = {"schema": {"$ref": "#/components/schemas/Error"}}
     for path in result.get("paths", {}).values():
         for method, operation in path.items():
             responses = operation.setdefault("responses", {})
             for code, description in ERRORS.items():
-                responses.setdefault(code, {"description": description,
-                                            "content": {"application/json": error,
-                                                        "text/csv": {"schema": {"type": "string"}}}})
+                responses.setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {"application/json": error, "text/csv": {"schema": {"type": "string"}}},
+                    },
+                )
             if method == "get":
                 responses.setdefault("304", {"description": "Not modified: the ETag sent in If-None-Match is current"})
     return result

@@ -3,6 +3,7 @@
 Counts pass through ``indicators.disclosure`` with ``unsuppressed`` from ``audits.roles``;
 serializers only read what the view put in their context (no queries of their own).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -154,9 +155,29 @@ class ReleaseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Release
-        fields = ["id", "audit", "version", "status", "is_current", "extract_date", "period_start", "period_end",
-                  "rows", "size_bytes", "sha256", "origin", "uploaded_at", "withdrawn_at", "definition_sha",
-                  "file_name", "uploaded_by", "warnings", "withdrawn_reason", "computation", "quality"]
+        fields = [
+            "id",
+            "audit",
+            "version",
+            "status",
+            "is_current",
+            "extract_date",
+            "period_start",
+            "period_end",
+            "rows",
+            "size_bytes",
+            "sha256",
+            "origin",
+            "uploaded_at",
+            "withdrawn_at",
+            "definition_sha",
+            "file_name",
+            "uploaded_by",
+            "warnings",
+            "withdrawn_reason",
+            "computation",
+            "quality",
+        ]
 
     def get_is_current(self, release) -> bool:
         return self.context["current_releases"].get(release.audit_id) == release.pk
@@ -169,8 +190,11 @@ class ReleaseSerializer(serializers.ModelSerializer):
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_quality(self, release) -> dict[str, Any]:
         report = release.quality_report or {}
-        return {"rows": report.get("rows"), "columns": report.get("columns", []),
-                "optional_columns": report.get("optional_columns", [])}
+        return {
+            "rows": report.get("rows"),
+            "columns": report.get("columns", []),
+            "optional_columns": report.get("optional_columns", []),
+        }
 
     def to_representation(self, release):
         data = super().to_representation(release)
@@ -183,7 +207,8 @@ class ReleaseSerializer(serializers.ModelSerializer):
 class ReleaseDetailSerializer(ReleaseSerializer):
     quality_by_trust = serializers.SerializerMethodField(
         help_text="Completeness by trust: every trust for the audit's analysts, the trusts of their alliance for an "
-                  "alliance lead (row counts suppressed), null for everyone else")
+        "alliance lead (row counts suppressed), null for everyone else"
+    )
 
     class Meta(ReleaseSerializer.Meta):
         fields = [*ReleaseSerializer.Meta.fields, "quality_by_trust"]
@@ -209,14 +234,36 @@ class ImportJobSerializer(serializers.ModelSerializer):
     submitted_by = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     release_url = serializers.SerializerMethodField()
-    result = serializers.JSONField(help_text='{"status", "release", "version", "rows", "errors": [{"line", '
-                                             '"column", "value", "message"}], "error_count", "warnings"}')
+    result = serializers.JSONField(
+        help_text='{"status", "release", "version", "rows", "errors": [{"line", '
+        '"column", "value", "message"}], "error_count", "warnings"}'
+    )
 
     class Meta:
         model = ImportJob
-        fields = ["id", "url", "audit", "status", "status_display", "finished", "percent", "file_name",
-                  "extract_date", "origin", "submitted_by", "submitted_at", "started_at", "finished_at",
-                  "bytes_total", "bytes_done", "rows_done", "release", "release_url", "result", "failure"]
+        fields = [
+            "id",
+            "url",
+            "audit",
+            "status",
+            "status_display",
+            "finished",
+            "percent",
+            "file_name",
+            "extract_date",
+            "origin",
+            "submitted_by",
+            "submitted_at",
+            "started_at",
+            "finished_at",
+            "bytes_total",
+            "bytes_done",
+            "rows_done",
+            "release",
+            "release_url",
+            "result",
+            "failure",
+        ]
 
     def get_submitted_by(self, job) -> str:
         return job.submitted_by.get_username() if job.submitted_by else ""
@@ -241,8 +288,9 @@ class UploadSerializer(serializers.Serializer):
 
 
 class WithdrawSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, validators=[NO_NUL],
-                                   help_text="Why the release is withdrawn (kept with it)")
+    reason = serializers.CharField(
+        max_length=500, validators=[NO_NUL], help_text="Why the release is withdrawn (kept with it)"
+    )
 
 
 # ---------------------------------------------------------------- results and trends
@@ -272,17 +320,48 @@ class ResultSerializer(serializers.ModelSerializer):
     denominator = serializers.IntegerField(allow_null=True)
     suppressed = serializers.BooleanField(
         help_text="A count is in the small-number range: for everyone but the audit's analysts the counts are "
-                  "withheld and the rate, intervals, limits and z-score are null")
+        "withheld and the rate, intervals, limits and z-score are null"
+    )
 
     class Meta:
         model = IndicatorResult
         list_serializer_class = ResultListSerializer
-        fields = ["audit", "indicator", "level", "organisation", "organisation_name", "period", "period_start",
-                  "period_end", "numerator", "denominator", "observed", "expected", "value", "adjusted_rate",
-                  "ci_lower", "ci_upper", "ci_lower_998", "ci_upper_998", "national_value", "limit_lower_95",
-                  "limit_upper_95", "limit_lower_998", "limit_upper_998", "limit_lower_95_unadjusted",
-                  "limit_upper_95_unadjusted", "limit_lower_998_unadjusted", "limit_upper_998_unadjusted", "z",
-                  "flag", "eligible", "suppressed", "release", "release_version", "method_version"]
+        fields = [
+            "audit",
+            "indicator",
+            "level",
+            "organisation",
+            "organisation_name",
+            "period",
+            "period_start",
+            "period_end",
+            "numerator",
+            "denominator",
+            "observed",
+            "expected",
+            "value",
+            "adjusted_rate",
+            "ci_lower",
+            "ci_upper",
+            "ci_lower_998",
+            "ci_upper_998",
+            "national_value",
+            "limit_lower_95",
+            "limit_upper_95",
+            "limit_lower_998",
+            "limit_upper_998",
+            "limit_lower_95_unadjusted",
+            "limit_upper_95_unadjusted",
+            "limit_lower_998_unadjusted",
+            "limit_upper_998_unadjusted",
+            "z",
+            "flag",
+            "eligible",
+            "suppressed",
+            "release",
+            "release_version",
+            "method_version",
+        ]
 
     def get_organisation_name(self, result) -> str:
         return self.context["names"].get(result.organisation, "")
@@ -338,24 +417,51 @@ class TrendSerializer(serializers.Serializer):
     points = TrendPointSerializer(many=True)
 
     def to_representation(self, trend):
-        points, xmr = publish_trend(level=trend.level, points=trend.points, xmr=trend.xmr,
-                                    unsuppressed=self.context["unsuppressed"])
+        points, xmr = publish_trend(
+            level=trend.level, points=trend.points, xmr=trend.xmr, unsuppressed=self.context["unsuppressed"]
+        )
         chart_points = iter((xmr or {}).get("points", []))
         merged = []
         for original, point in zip(trend.points, points, strict=True):
             # The chart was drawn from the quarters that had a value, in order.
             chart_point = next(chart_points, {}) if original.get("value") is not None else {}
-            merged.append({**point, **{k: chart_point.get(k) for k in
-                                       ("moving_range", "special_cause_rule", "special_cause_flag", "side",
-                                        "point_type", "colour")}})
-        return super().to_representation({
-            "audit": trend.run.release.audit_id, "indicator": trend.indicator, "level": trend.level,
-            "organisation": trend.organisation, "organisation_name": self.context["names"].get(trend.organisation, ""),
-            "release": trend.run.release_id, "chart": None if xmr is None else {k: v for k, v in xmr.items()
-                                                                                if k != "points"},
-            "points": [{**p, "special_cause_rule": p["special_cause_rule"] or "", "side": p["side"] or "",
-                        "point_type": p["point_type"] or "", "colour": p["colour"] or ""} for p in merged],
-        })
+            merged.append(
+                {
+                    **point,
+                    **{
+                        k: chart_point.get(k)
+                        for k in (
+                            "moving_range",
+                            "special_cause_rule",
+                            "special_cause_flag",
+                            "side",
+                            "point_type",
+                            "colour",
+                        )
+                    },
+                }
+            )
+        return super().to_representation(
+            {
+                "audit": trend.run.release.audit_id,
+                "indicator": trend.indicator,
+                "level": trend.level,
+                "organisation": trend.organisation,
+                "organisation_name": self.context["names"].get(trend.organisation, ""),
+                "release": trend.run.release_id,
+                "chart": None if xmr is None else {k: v for k, v in xmr.items() if k != "points"},
+                "points": [
+                    {
+                        **p,
+                        "special_cause_rule": p["special_cause_rule"] or "",
+                        "side": p["side"] or "",
+                        "point_type": p["point_type"] or "",
+                        "colour": p["colour"] or "",
+                    }
+                    for p in merged
+                ],
+            }
+        )
 
 
 # ---------------------------------------------------------------- tokens
@@ -380,20 +486,30 @@ class NewTokenSerializer(TokenSerializer):
 
 # ---------------------------------------------------------------- patient rows
 
-_ROW_FIELDS = {"text": serializers.CharField, "code": serializers.CharField, "provider": serializers.CharField,
-               "integer": serializers.IntegerField, "date": serializers.DateField, "boolean": serializers.BooleanField}
+_ROW_FIELDS = {
+    "text": serializers.CharField,
+    "code": serializers.CharField,
+    "provider": serializers.CharField,
+    "integer": serializers.IntegerField,
+    "date": serializers.DateField,
+    "boolean": serializers.BooleanField,
+}
 
 
 def row_serializer(columns: list[tuple[str, str]]) -> type[serializers.Serializer]:
     """A serializer for one release's patient rows, built from its definition's columns."""
-    fields = {name: _ROW_FIELDS[kind](allow_null=True, **({"allow_blank": True} if _ROW_FIELDS[kind] is
-                                                            serializers.CharField else {}))
-              for name, kind in columns}
+    fields = {
+        name: _ROW_FIELDS[kind](
+            allow_null=True, **({"allow_blank": True} if _ROW_FIELDS[kind] is serializers.CharField else {})
+        )
+        for name, kind in columns
+    }
     return type("PatientRowSerializer", (serializers.Serializer,), fields)
 
 
 class PatientRowsPageSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="Rows in the release")
     next = serializers.URLField(allow_null=True)
-    results = serializers.ListField(child=serializers.DictField(), help_text="Rows in file order; columns as the "
-                                                                             "audit's definition declares")
+    results = serializers.ListField(
+        child=serializers.DictField(), help_text="Rows in file order; columns as the audit's definition declares"
+    )

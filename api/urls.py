@@ -1,4 +1,5 @@
 """/api/v1/: read endpoints for everyone (suppressed figures), write endpoints for an audit's analysts."""
+
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 

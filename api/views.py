@@ -3,6 +3,7 @@
 Every list is paginated, stably ordered, and served as JSON or CSV (``?format=csv`` or
 ``Accept: text/csv``). Every GET carries an ETag and answers ``If-None-Match`` with 304.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,8 +51,9 @@ class CachingMixin:
         patch_vary_headers(response, ("Accept", "Authorization", "Cookie"))
         if request.method not in ("GET", "HEAD") or response.status_code != 200:
             return response
-        patch_cache_control(response, no_cache=True, **({"private": True} if request.user.is_authenticated
-                                                          else {"public": True}))
+        patch_cache_control(
+            response, no_cache=True, **({"private": True} if request.user.is_authenticated else {"public": True})
+        )
         response.render()
         set_response_etag(response)
         return get_conditional_response(request, etag=response["ETag"], response=response)
@@ -101,8 +103,9 @@ def _release_or_404(request: Request, audit_code: str) -> Release:
     return release
 
 
-RELEASE_PARAM = OpenApiParameter("release", {"type": "integer", "minimum": 1},
-                                 description="A release id (default: the current one)")
+RELEASE_PARAM = OpenApiParameter(
+    "release", {"type": "integer", "minimum": 1}, description="A release id (default: the current one)"
+)
 
 
 # ---------------------------------------------------------------- root
@@ -113,8 +116,18 @@ class ApiRoot(CachingMixin, APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request: Request) -> Response:
-        names = ["audit-list", "trust-list", "alliance-list", "successor-list", "release-list", "import-list",
-                 "result-list", "token-list", "schema", "docs"]
+        names = [
+            "audit-list",
+            "trust-list",
+            "alliance-list",
+            "successor-list",
+            "release-list",
+            "import-list",
+            "result-list",
+            "token-list",
+            "schema",
+            "docs",
+        ]
         return Response({name.removesuffix("-list"): api_reverse(f"api:{name}", request=request) for name in names})
 
 
@@ -145,8 +158,10 @@ class AuditDetail(RetrieveView):
         return _definition_or_404(self.kwargs["audit_code"])
 
     def get_serializer_context(self) -> dict[str, Any]:
-        return {**super().get_serializer_context(),
-                "current_releases": current_release_ids(self.kwargs.get("audit_code"))}
+        return {
+            **super().get_serializer_context(),
+            "current_releases": current_release_ids(self.kwargs.get("audit_code")),
+        }
 
 
 class IndicatorList(ListView):
@@ -190,13 +205,21 @@ class ModelCardView(RetrieveView):
         if not _indicator_or_404(audit_code, code).risk_adjusted:
             raise Http404(f"{code} is not risk-adjusted: it has no model card")
         release = _release_or_404(self.request, audit_code)
-        entry = (RunIndicator.objects.select_related("run")
-                 .filter(run__release=release, run__is_current=True, indicator=code, model_card__isnull=False)
-                 .first())
+        entry = (
+            RunIndicator.objects.select_related("run")
+            .filter(run__release=release, run__is_current=True, indicator=code, model_card__isnull=False)
+            .first()
+        )
         if entry is None:
             raise Http404(f"No computed model for {code} in release {release.pk}")
-        return {"audit": audit_code, "indicator": code, "release": release.pk, "run": entry.run_id,
-                "method_version": entry.run.method_version, "model_card": entry.model_card}
+        return {
+            "audit": audit_code,
+            "indicator": code,
+            "release": release.pk,
+            "run": entry.run_id,
+            "method_version": entry.run.method_version,
+            "model_card": entry.model_card,
+        }
 
 
 class TrendView(RetrieveView):
@@ -215,17 +238,28 @@ class TrendView(RetrieveView):
         audit_code, code = self.kwargs["audit_code"], self.kwargs["indicator"]
         _indicator_or_404(audit_code, code)
         release = _release_or_404(self.request, audit_code)
-        trend = (TrendSeries.objects.select_related("run__release")
-                 .filter(run__release=release, run__is_current=True, indicator=code,
-                         organisation=self.kwargs["organisation"].upper()).order_by("level").first())
+        trend = (
+            TrendSeries.objects.select_related("run__release")
+            .filter(
+                run__release=release,
+                run__is_current=True,
+                indicator=code,
+                organisation=self.kwargs["organisation"].upper(),
+            )
+            .order_by("level")
+            .first()
+        )
         if trend is None:
             raise Http404(f"No trend of {code} for {self.kwargs['organisation']} in release {release.pk}")
         return trend
 
     def get_serializer_context(self) -> dict[str, Any]:
         audit_code = self.kwargs.get("audit_code", "")
-        return {**super().get_serializer_context(), "names": organisation_names(),
-                "unsuppressed": roles.sees_unsuppressed(self.request.user, audit_code)}
+        return {
+            **super().get_serializer_context(),
+            "names": organisation_names(),
+            "unsuppressed": roles.sees_unsuppressed(self.request.user, audit_code),
+        }
 
 
 # ---------------------------------------------------------------- organisations
@@ -273,12 +307,15 @@ class SuccessorList(ListView):
 
 def _release_context(view) -> dict[str, Any]:
     user = view.request.user
-    return {"current_releases": current_release_ids(),
-            "can_manage": lambda audit_code: roles.can_manage_releases(user, audit_code)}
+    return {
+        "current_releases": current_release_ids(),
+        "can_manage": lambda audit_code: roles.can_manage_releases(user, audit_code),
+    }
 
 
 _RELEASES = Release.objects.prefetch_related(
-    Prefetch("runs", queryset=ComputationRun.objects.order_by("-requested_at", "-pk")))
+    Prefetch("runs", queryset=ComputationRun.objects.order_by("-requested_at", "-pk"))
+)
 
 
 class ReleaseList(ListView):
@@ -309,32 +346,47 @@ class ReleaseDetail(RetrieveView):
         release = Release.objects.filter(pk=self.kwargs.get("release_id")).values_list("audit_id", flat=True).first()
         scope = roles.quality_by_trust_scope(self.request.user, release) if release else None
         context["quality_scope"] = scope
-        context["alliance_trusts"] = (set(Trust.objects.filter(alliance_id=scope).values_list("code", flat=True))
-                                      if scope and scope != "all" else set())
+        context["alliance_trusts"] = (
+            set(Trust.objects.filter(alliance_id=scope).values_list("code", flat=True))
+            if scope and scope != "all"
+            else set()
+        )
         return context
 
 
 class ReleaseWithdraw(CachingMixin, APIView):
     """Withdraw a release (the audit's analysts and staff): the previous release becomes current."""
 
-    @extend_schema(request=s.WithdrawSerializer, responses={200: s.ReleaseDetailSerializer,
-                                                            409: OpenApiResponse(description="Already withdrawn")})
+    @extend_schema(
+        request=s.WithdrawSerializer,
+        responses={200: s.ReleaseDetailSerializer, 409: OpenApiResponse(description="Already withdrawn")},
+    )
     def post(self, request: Request, release_id: int) -> Response:
         require_signed_in(request)
         release = get_object_or_404(Release, pk=release_id)
-        require(request, roles.can_withdraw(request.user, release.audit_id),
-                "Only this audit's analysts and staff can withdraw its releases.")
+        require(
+            request,
+            roles.can_withdraw(request.user, release.audit_id),
+            "Only this audit's analysts and staff can withdraw its releases.",
+        )
         form = s.WithdrawSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         if release.is_withdrawn:
             return Response({"detail": f"Release {release.pk} was already withdrawn."}, status=status.HTTP_409_CONFLICT)
         withdraw_release(release=release, user=request.user, reason=form.validated_data["reason"])
-        record(action=Action.WITHDREW, actor=request.user, via=Via.API, ip=client_ip(request),
-               audit_code=release.audit_id, target=f"release {release.pk}",
-               details={"version": release.version, "reason": form.validated_data["reason"]})
+        record(
+            action=Action.WITHDREW,
+            actor=request.user,
+            via=Via.API,
+            ip=client_ip(request),
+            audit_code=release.audit_id,
+            target=f"release {release.pk}",
+            details={"version": release.version, "reason": form.validated_data["reason"]},
+        )
         view = ReleaseDetail(request=request, kwargs={"release_id": release.pk}, format_kwarg=None)
-        return Response(s.ReleaseDetailSerializer(_RELEASES.get(pk=release.pk), context=view.get_serializer_context())
-                        .data)
+        return Response(
+            s.ReleaseDetailSerializer(_RELEASES.get(pk=release.pk), context=view.get_serializer_context()).data
+        )
 
 
 class ReleaseRecompute(CachingMixin, APIView):
@@ -344,12 +396,21 @@ class ReleaseRecompute(CachingMixin, APIView):
     def post(self, request: Request, release_id: int) -> Response:
         require_signed_in(request)
         release = get_object_or_404(Release, pk=release_id)
-        require(request, roles.can_recompute(request.user, release.audit_id),
-                "Only this audit's analysts and staff can recompute its indicators.")
+        require(
+            request,
+            roles.can_recompute(request.user, release.audit_id),
+            "Only this audit's analysts and staff can recompute its indicators.",
+        )
         run = start_run(release=release, user=request.user)
-        record(action=Action.RECOMPUTED, actor=request.user, via=Via.API, ip=client_ip(request),
-               audit_code=release.audit_id, target=f"release {release.pk}",
-               details={"run": run.pk, "version": release.version})
+        record(
+            action=Action.RECOMPUTED,
+            actor=request.user,
+            via=Via.API,
+            ip=client_ip(request),
+            audit_code=release.audit_id,
+            target=f"release {release.pk}",
+            details={"run": run.pk, "version": release.version},
+        )
         run.refresh_from_db()
         url = request.build_absolute_uri(reverse("api:release-detail", args=[release.pk]))
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
@@ -364,17 +425,27 @@ class ReleaseRows(CachingMixin, APIView):
     csv_rows_key = "results"
     csv_filename = "rows"
 
-    @extend_schema(parameters=[
-        OpenApiParameter("after", {"type": "integer", "minimum": 0},
-                         description="Rows after this file line (default 0)"),
-        OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 10_000},
-                         description="Rows per page (default 1000)"),
-    ], responses=s.PatientRowsPageSerializer)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "after", {"type": "integer", "minimum": 0}, description="Rows after this file line (default 0)"
+            ),
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1, "maximum": 10_000},
+                description="Rows per page (default 1000)",
+            ),
+        ],
+        responses=s.PatientRowsPageSerializer,
+    )
     def get(self, request: Request, release_id: int) -> Response:
         require_signed_in(request)
         release = get_object_or_404(Release, pk=release_id)
-        require(request, roles.can_see_patient_rows(request.user, release.audit_id),
-                "Patient-level rows are for this audit's analysts only.")
+        require(
+            request,
+            roles.can_see_patient_rows(request.user, release.audit_id),
+            "Patient-level rows are for this audit's analysts only.",
+        )
         try:
             after = int(request.query_params.get("after", 0))
             size = int(request.query_params.get("page_size", 1000))
@@ -388,7 +459,8 @@ class ReleaseRows(CachingMixin, APIView):
         if len(rows) == size:
             next_url = request.build_absolute_uri(
                 f"{reverse('api:release-rows', args=[release.pk])}?after={rows[-1]['line']}&page_size={size}"
-                + (f"&format={request.query_params['format']}" if "format" in request.query_params else ""))
+                + (f"&format={request.query_params['format']}" if "format" in request.query_params else "")
+            )
         data = s.row_serializer(columns)(rows, many=True).data
         response = Response({"count": release.rows, "next": next_url, "results": data})
         if next_url:
@@ -423,29 +495,52 @@ class ImportList(CachingMixin, generics.ListAPIView):
         require_signed_in(request)
         return super().get(request, *args, **kwargs)
 
-    @extend_schema(request=s.UploadSerializer, responses={
-        201: s.ImportJobSerializer, 202: s.ImportJobSerializer,
-        422: OpenApiResponse(s.ImportJobSerializer, description="Refused: result.errors says why")})
+    @extend_schema(
+        request=s.UploadSerializer,
+        responses={
+            201: s.ImportJobSerializer,
+            202: s.ImportJobSerializer,
+            422: OpenApiResponse(s.ImportJobSerializer, description="Refused: result.errors says why"),
+        },
+    )
     def post(self, request: Request) -> Response:
         require_signed_in(request)
         audit_code = request.data.get("audit")
         if isinstance(audit_code, str) and audit_code in all_definitions():
-            require(request, roles.can_upload(request.user, audit_code),
-                    "Only this audit's analysts and staff can upload its extracts.")
+            require(
+                request,
+                roles.can_upload(request.user, audit_code),
+                "Only this audit's analysts and staff can upload its extracts.",
+            )
         form = s.UploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         audit_code = form.validated_data["audit"]
         upload = form.validated_data["file"]
-        job = create_import_job(audit_code=audit_code, upload=upload,
-                                extract_date=form.validated_data["extract_date"], origin=Release.Origin.API,
-                                user=request.user)
-        record(action=Action.UPLOADED, actor=request.user, via=Via.API, ip=client_ip(request), audit_code=audit_code,
-               target=f"import {job.pk}", details={"file_name": job.file_name, "size_bytes": job.bytes_total,
-                                                   "extract_date": job.extract_date.isoformat()})
+        job = create_import_job(
+            audit_code=audit_code,
+            upload=upload,
+            extract_date=form.validated_data["extract_date"],
+            origin=Release.Origin.API,
+            user=request.user,
+        )
+        record(
+            action=Action.UPLOADED,
+            actor=request.user,
+            via=Via.API,
+            ip=client_ip(request),
+            audit_code=audit_code,
+            target=f"import {job.pk}",
+            details={
+                "file_name": job.file_name,
+                "size_bytes": job.bytes_total,
+                "extract_date": job.extract_date.isoformat(),
+            },
+        )
         job.refresh_from_db()  # finished already when tasks run in-process
-        code = {ImportJob.Status.ACCEPTED: status.HTTP_201_CREATED,
-                ImportJob.Status.REJECTED: status.HTTP_422_UNPROCESSABLE_ENTITY}.get(job.status,
-                                                                                     status.HTTP_202_ACCEPTED)
+        code = {
+            ImportJob.Status.ACCEPTED: status.HTTP_201_CREATED,
+            ImportJob.Status.REJECTED: status.HTTP_422_UNPROCESSABLE_ENTITY,
+        }.get(job.status, status.HTTP_202_ACCEPTED)
         data = self.get_serializer(job).data
         return Response(data, status=code, headers={"Location": data["url"]})
 
@@ -460,8 +555,11 @@ class ImportDetail(RetrieveView):
     def get_object(self):
         require_signed_in(self.request)
         job = super().get_object()
-        require(self.request, roles.can_manage_releases(self.request.user, job.audit_id),
-                "Only this audit's analysts and staff can follow its uploads.")
+        require(
+            self.request,
+            roles.can_manage_releases(self.request.user, job.audit_id),
+            "Only this audit's analysts and staff can follow its uploads.",
+        )
         return job
 
 
@@ -489,8 +587,11 @@ class ResultList(ListView):
 
     def get_serializer_context(self) -> dict[str, Any]:
         user = self.request.user
-        return {**super().get_serializer_context(), "names": organisation_names(),
-                "unsuppressed_for": lambda audit_code: roles.sees_unsuppressed(user, audit_code)}
+        return {
+            **super().get_serializer_context(),
+            "names": organisation_names(),
+            "unsuppressed_for": lambda audit_code: roles.sees_unsuppressed(user, audit_code),
+        }
 
     def list(self, request, *args, **kwargs):
         """Serialized pages are kept per current run: results change only when a run becomes current
@@ -499,8 +600,10 @@ class ResultList(ListView):
         cached = cache.get(key)
         if cached is None:
             response = super().list(request, *args, **kwargs)
-            cached = (response.data, {name: value for name, value in response.items()
-                                      if name in ("Link", "X-Total-Count")})
+            cached = (
+                response.data,
+                {name: value for name, value in response.items() if name in ("Link", "X-Total-Count")},
+            )
             cache.set(key, cached, RESULTS_CACHE_SECONDS)
         data, headers = cached
         return Response(data, headers=headers)
@@ -508,8 +611,14 @@ class ResultList(ListView):
     def _cache_key(self, request) -> str:
         runs = ComputationRun.objects.filter(is_current=True).aggregate(latest=Max("pk"), count=Count("pk"))
         unsuppressed = sorted(code for code in all_definitions() if roles.sees_unsuppressed(request.user, code))
-        parts = [request.build_absolute_uri(), request.accepted_renderer.format, ",".join(unsuppressed),
-                 str(runs["latest"]), str(runs["count"]), str(sorted(current_release_ids().items()))]
+        parts = [
+            request.build_absolute_uri(),
+            request.accepted_renderer.format,
+            ",".join(unsuppressed),
+            str(runs["latest"]),
+            str(runs["count"]),
+            str(sorted(current_release_ids().items())),
+        ]
         return "api-results:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
@@ -535,8 +644,9 @@ class TokenList(CachingMixin, generics.ListAPIView):
         require(request, roles.can_hold_tokens(request.user), "")
         form = s.TokenSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        token, key = create_token(user=request.user, name=form.validated_data["name"], via=Via.API,
-                                  ip=client_ip(request))
+        token, key = create_token(
+            user=request.user, name=form.validated_data["name"], via=Via.API, ip=client_ip(request)
+        )
         response = Response({**s.TokenSerializer(token).data, "key": key}, status=status.HTTP_201_CREATED)
         patch_cache_control(response, no_store=True)
         return response

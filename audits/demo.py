@@ -57,16 +57,45 @@ AUDITS = ("bowel", "lung")
 # tests/test_demo.py checks these against the YAML files.
 COLUMNS: dict[str, tuple[str, ...]] = {
     "bowel": (
-        "patient_id", "provider_code", "diagnosis_date", "age", "sex", "cancer_site",
-        "stage", "performance_status", "charlson", "asa_grade", "imd_quintile",
-        "route_to_diagnosis", "mdt_discussed", "major_resection", "surgery_date",
-        "death_date", "readmitted_30d",
+        "patient_id",
+        "provider_code",
+        "diagnosis_date",
+        "age",
+        "sex",
+        "cancer_site",
+        "stage",
+        "performance_status",
+        "charlson",
+        "asa_grade",
+        "imd_quintile",
+        "route_to_diagnosis",
+        "mdt_discussed",
+        "major_resection",
+        "surgery_date",
+        "death_date",
+        "readmitted_30d",
     ),
     "lung": (
-        "patient_id", "provider_code", "diagnosis_date", "age", "sex", "imd_quintile",
-        "histology", "stage", "performance_status", "charlson", "route_to_diagnosis",
-        "pathological_confirmation", "cns_seen", "mdt_discussed", "treatment_intent",
-        "surgery", "radical_radiotherapy", "sact", "first_treatment_date", "death_date",
+        "patient_id",
+        "provider_code",
+        "diagnosis_date",
+        "age",
+        "sex",
+        "imd_quintile",
+        "histology",
+        "stage",
+        "performance_status",
+        "charlson",
+        "route_to_diagnosis",
+        "pathological_confirmation",
+        "cns_seen",
+        "mdt_discussed",
+        "treatment_intent",
+        "surgery",
+        "radical_radiotherapy",
+        "sact",
+        "first_treatment_date",
+        "death_date",
     ),
 }
 
@@ -85,9 +114,7 @@ _EXCLUDE_NAME = re.compile(
     r"|walton centre|queen victoria hospital",
     re.IGNORECASE,
 )
-_NON_ACUTE_CODES = frozenset(
-    {"RAT", "RDY", "RNU", "RT1", "RT2", "RV9", "RW1", "RW4", "RWX"}
-)
+_NON_ACUTE_CODES = frozenset({"RAT", "RDY", "RNU", "RT1", "RT2", "RV9", "RW1", "RW4", "RWX"})
 # Specialist hospitals that see few first presentations: (pattern, bowel, lung)
 # volume as a fraction of the median trust; 0 excludes the trust from that audit.
 _SPECIALIST_SCALE = (
@@ -171,16 +198,32 @@ def _providers(audit: str, seed: int, trusts: pd.DataFrame) -> _Providers:
     # Provider effects, drawn in a fixed order (append new ones at the end).
     sd = {
         "bowel": (
-            ("dep", 0.45), ("emergency", 0.25), ("screening", 0.3), ("mdt", 0.8),
-            ("mdt_blank", 0.8), ("ps_blank", 0.7), ("resection", 0.3),
-            ("mortality_90d", 0.15), ("mortality_2y", 0.1), ("readmission", 0.2),
+            ("dep", 0.45),
+            ("emergency", 0.25),
+            ("screening", 0.3),
+            ("mdt", 0.8),
+            ("mdt_blank", 0.8),
+            ("ps_blank", 0.7),
+            ("resection", 0.3),
+            ("mortality_90d", 0.15),
+            ("mortality_2y", 0.1),
+            ("readmission", 0.2),
             ("charlson_blank", 0.8),
         ),
         "lung": (
-            ("dep", 0.45), ("emergency", 0.3), ("tlhc", 1.0), ("pathology", 0.45),
-            ("cns", 0.7), ("mdt", 0.8), ("curative", 0.4), ("sact", 0.35),
-            ("surgery", 0.4), ("mortality_1y", 0.12), ("ps_blank", 0.7),
-            ("mdt_blank", 0.8), ("cns_blank", 0.8),
+            ("dep", 0.45),
+            ("emergency", 0.3),
+            ("tlhc", 1.0),
+            ("pathology", 0.45),
+            ("cns", 0.7),
+            ("mdt", 0.8),
+            ("curative", 0.4),
+            ("sact", 0.35),
+            ("surgery", 0.4),
+            ("mortality_1y", 0.12),
+            ("ps_blank", 0.7),
+            ("mdt_blank", 0.8),
+            ("cns_blank", 0.8),
         ),
     }[audit]
     effects = {name: rng.normal(0.0, s, k) for name, s in sd}
@@ -249,9 +292,7 @@ def _intercept(lp: np.ndarray, target: float) -> float:
     return b
 
 
-def _draw(
-    rng: np.random.Generator, lp: np.ndarray, target: float, where: np.ndarray | None = None
-) -> np.ndarray:
+def _draw(rng: np.random.Generator, lp: np.ndarray, target: float, where: np.ndarray | None = None) -> np.ndarray:
     """Bernoulli draws from log-odds ``lp`` calibrated to mean ``target`` over ``where``.
 
     Returns a boolean array over all rows; False outside ``where``.
@@ -409,7 +450,7 @@ def _predecessors(
     u = rng.random(provider.size)
     out = provider.copy()
     extra: list[str] = []
-    for (pred, _, _), e in zip(pairs, eligible):
+    for (pred, _, _), e in zip(pairs, eligible, strict=True):
         if pred not in extra:
             extra.append(pred)
         out[e & (u < share)] = len(codes) + extra.index(pred)
@@ -509,8 +550,13 @@ def _bowel(rng: np.random.Generator, base: _Base, pe: dict[str, np.ndarray]) -> 
     died90 = _draw(rng, m90_lp, 0.03, resected)
 
     readmit_lp = (
-        0.1 * a + 0.15 * charlson + 0.35 * urgent + 0.25 * (asa >= 3) + 0.25 * rectum
-        + 0.1 * dep + pe["readmission"][prov]
+        0.1 * a
+        + 0.15 * charlson
+        + 0.35 * urgent
+        + 0.25 * (asa >= 3)
+        + 0.25 * rectum
+        + 0.1 * dep
+        + pe["readmission"][prov]
     )
     readmitted = _draw(rng, readmit_lp, 0.10, resected)
 
@@ -609,8 +655,14 @@ def _lung(rng: np.random.Generator, base: _Base, pe: dict[str, np.ndarray]) -> d
     nsclc_like = ~sclc  # nsclc, other, unknown are treated like NSCLC
 
     path_lp = (
-        0.8 * early + 0.6 * good - 1.0 * (ps >= 3) - 0.4 * a - 0.3 * emergency
-        - 2.5 * unknown + 0.5 * sclc + pe["pathology"][prov]
+        0.8 * early
+        + 0.6 * good
+        - 1.0 * (ps >= 3)
+        - 0.4 * a
+        - 0.3 * emergency
+        - 2.5 * unknown
+        + 0.5 * sclc
+        + pe["pathology"][prov]
     )
     pathology = _draw(rng, path_lp, 0.70)
     cns = _draw(rng, pe["cns"][prov] - 0.2 * (ps >= 3), 0.80)
@@ -651,8 +703,15 @@ def _lung(rng: np.random.Generator, base: _Base, pe: dict[str, np.ndarray]) -> d
     surgery = curative & (rng.random(n) < _expit(surg_lp))
     radical_rt = curative & np.where(surgery, rng.random(n) < 0.05, rng.random(n) < 0.95)
     sact_p = np.select(
-        [curative & sclc, curative & (stage >= 2), curative & surgery, curative, palliative & sclc,
-         palliative & advanced & good, palliative],
+        [
+            curative & sclc,
+            curative & (stage >= 2),
+            curative & surgery,
+            curative,
+            palliative & sclc,
+            palliative & advanced & good,
+            palliative,
+        ],
         [0.95, 0.60, 0.20, 0.05, 0.95, 0.80, 0.55],
         0.0,
     )

@@ -3,6 +3,7 @@
 Patient rows live in one table per audit extract layout (see ingest/load.py),
 keyed by release: a release and its rows never change after they are stored.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -105,8 +106,9 @@ class Release(models.Model):
     period_start = models.DateField(null=True)
     period_end = models.DateField(null=True)
     origin = models.CharField(max_length=3, choices=Origin.choices)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                    on_delete=models.SET_NULL, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     uploaded_by_name = models.CharField(max_length=150, blank=True)
     uploaded_at = models.DateTimeField(default=timezone.now)
     definition = models.JSONField(help_text="The audit definition the file was checked against.")
@@ -115,8 +117,9 @@ class Release(models.Model):
     quality_report = models.JSONField(default=dict)
     warnings = models.JSONField(default=list)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
-    withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                     on_delete=models.SET_NULL, related_name="+")
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     withdrawn_reason = models.TextField(blank=True)
 
     objects = ReleaseQuerySet.as_manager()
@@ -154,8 +157,9 @@ class ImportJob(models.Model):
     file_name = models.CharField(max_length=255)
     extract_date = models.DateField()
     origin = models.CharField(max_length=3, choices=Release.Origin.choices)
-    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                     related_name="import_jobs")
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="import_jobs"
+    )
     submitted_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)

@@ -3,6 +3,7 @@
 Re-runnable: a newer file updates names and alliances, adds trusts, and marks
 trusts that are no longer listed inactive (never deleted: results refer to them).
 """
+
 from __future__ import annotations
 
 import csv
@@ -59,26 +60,40 @@ def load_organisations(*, directory: Path = SEED_DIR, models=None) -> LoadSummar
     for line, row in trusts:
         if row["alliance_code"] not in alliance_codes:
             raise OrganisationFileError(
-                f"trusts.csv line {line}: alliance_code {row['alliance_code']!r} is not a known Cancer Alliance")
+                f"trusts.csv line {line}: alliance_code {row['alliance_code']!r} is not a known Cancer Alliance"
+            )
         code = row["trust_code"].upper()
         listed.add(code)
-        Trust.objects.update_or_create(code=code, defaults={
-            "name": row["trust_name"], "alliance_id": row["alliance_code"],
-            "icb_code": row.get("icb_code", ""), "region": row.get("nhs_region", ""), "active": True,
-        })
+        Trust.objects.update_or_create(
+            code=code,
+            defaults={
+                "name": row["trust_name"],
+                "alliance_id": row["alliance_code"],
+                "icb_code": row.get("icb_code", ""),
+                "region": row.get("nhs_region", ""),
+                "active": True,
+            },
+        )
     inactive = Trust.objects.exclude(code__in=listed).update(active=False)
     for line, row in successors:
         if row["successor_code"].upper() not in listed:
             raise OrganisationFileError(
-                f"successors.csv line {line}: successor_code {row['successor_code']!r} is not in trusts.csv")
+                f"successors.csv line {line}: successor_code {row['successor_code']!r} is not in trusts.csv"
+            )
         try:
             since = date.fromisoformat(row["effective_from"])
         except ValueError as exc:
             raise OrganisationFileError(
-                f"successors.csv line {line}: effective_from {row['effective_from']!r} is not YYYY-MM-DD") from exc
-        TrustSuccessor.objects.update_or_create(predecessor_code=row["predecessor_code"].upper(), defaults={
-            "successor_id": row["successor_code"].upper(), "effective_from": since, "note": row.get("note", ""),
-        })
+                f"successors.csv line {line}: effective_from {row['effective_from']!r} is not YYYY-MM-DD"
+            ) from exc
+        TrustSuccessor.objects.update_or_create(
+            predecessor_code=row["predecessor_code"].upper(),
+            defaults={
+                "successor_id": row["successor_code"].upper(),
+                "effective_from": since,
+                "note": row.get("note", ""),
+            },
+        )
     return LoadSummary(len(alliances), len(listed), inactive, len(successors))
 
 

@@ -1,4 +1,5 @@
 """Who may do what with an audit's data (the full role matrix is in the README)."""
+
 from __future__ import annotations
 
 from audits.models import analyst_group_name

@@ -1,4 +1,5 @@
 """Where audit definitions are found: every *.yaml in settings.AUDIT_DEFINITION_DIRS."""
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -16,8 +17,9 @@ def _load_all(dirs: tuple[str, ...]) -> dict[str, AuditDefinition]:
         for path in sorted(Path(folder).glob("*.yaml")):
             definition = load_definition(path)
             if definition.code in found:
-                raise DefinitionError(f"{path.name}: audit code {definition.code} is already defined "
-                                      f"in {found[definition.code].source}")
+                raise DefinitionError(
+                    f"{path.name}: audit code {definition.code} is already defined in {found[definition.code].source}"
+                )
             found[definition.code] = definition
     return found
 

@@ -20,6 +20,7 @@ Two rules protect patients and are decided here only:
 Each function takes the user (anonymous or not) and answers from at most one query per
 request for groups and one for the alliance, cached on the user object.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -50,7 +51,7 @@ def analyst_audits(user) -> frozenset[str]:
     if cache is None:
         cache = set(user.groups.filter(name__startswith=_GROUP_PREFIX).values_list("name", flat=True))
         user._analyst_groups = cache
-    return frozenset(name[len(_GROUP_PREFIX):] for name in cache)
+    return frozenset(name[len(_GROUP_PREFIX) :] for name in cache)
 
 
 def is_analyst_of(user, audit_code: str) -> bool:
@@ -70,8 +71,7 @@ def alliance_of_lead(user) -> str | None:
     if cached is None:
         from accounts.models import AllianceLead  # accounts' models import audits' models
 
-        cached = (AllianceLead.objects.filter(user=user).values_list("alliance_id", flat=True).first()
-                  or _NO_ALLIANCE)
+        cached = AllianceLead.objects.filter(user=user).values_list("alliance_id", flat=True).first() or _NO_ALLIANCE
         user._alliance_lead_code = cached
     return cached or None
 
@@ -82,7 +82,7 @@ def role_of(user, audit_code: str | None = None) -> Role:
         return Role.PUBLIC
     if user.is_staff:
         return Role.STAFF
-    if (is_analyst_of(user, audit_code) if audit_code else bool(analyst_audits(user))):
+    if is_analyst_of(user, audit_code) if audit_code else bool(analyst_audits(user)):
         return Role.ANALYST
     if alliance_of_lead(user):
         return Role.ALLIANCE_LEAD

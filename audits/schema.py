@@ -4,6 +4,7 @@ An audit is declared in one YAML file (see README, "Audit definition files").
 This module turns a file into frozen dataclasses and refuses a malformed file
 with a message naming the file and the entry, so adding an audit needs no Python.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Reads: releases, organisations, and a release's rows as a DataFrame."""
+
 from __future__ import annotations
 
 import io
@@ -13,8 +14,14 @@ from audits.ingest.load import storage_columns
 from audits.models import Release
 from audits.schema import parse_definition
 
-_ARROW = {"text": pa.string(), "code": pa.string(), "provider": pa.string(), "integer": pa.int32(),
-          "date": pa.date32(), "boolean": pa.bool_()}
+_ARROW = {
+    "text": pa.string(),
+    "code": pa.string(),
+    "provider": pa.string(),
+    "integer": pa.int32(),
+    "date": pa.date32(),
+    "boolean": pa.bool_(),
+}
 
 
 def releases_with_current(audit_code: str) -> list[tuple[Release, bool]]:
@@ -29,25 +36,38 @@ def release_frame(release: Release, columns: list[str] | None = None) -> pd.Data
     definition = parse_definition(release.definition, origin=f"release {release.pk}")
     kinds = {c.name: c.type for c in definition.columns}
     wanted = columns or [name for name, _ in storage_columns(definition) if name != "release_id"]
-    types = {name: (_ARROW[kinds[name]] if name in kinds else (pa.int32() if name == "line" else pa.string()))
-             for name in wanted}
+    types = {
+        name: (_ARROW[kinds[name]] if name in kinds else (pa.int32() if name == "line" else pa.string()))
+        for name in wanted
+    }
     if connection.vendor == "postgresql":
-        query = sql.SQL("COPY (SELECT {} FROM {} WHERE release_id = {} ORDER BY line) TO STDOUT WITH (FORMAT csv, HEADER)").format(
-            sql.SQL(", ").join(map(sql.Identifier, wanted)), sql.Identifier(release.storage_table),
-            sql.Literal(release.pk))
+        query = sql.SQL(
+            "COPY (SELECT {} FROM {} WHERE release_id = {} ORDER BY line) TO STDOUT WITH (FORMAT csv, HEADER)"
+        ).format(
+            sql.SQL(", ").join(map(sql.Identifier, wanted)),
+            sql.Identifier(release.storage_table),
+            sql.Literal(release.pk),
+        )
         buffer = io.BytesIO()
         with connection.cursor() as cursor:
             cursor.cursor.copy_expert(query.as_string(cursor.cursor.connection), buffer)
         buffer.seek(0)
-        table = pacsv.read_csv(buffer, convert_options=pacsv.ConvertOptions(
-            column_types=types, true_values=["t", "true"], false_values=["f", "false"]))
+        table = pacsv.read_csv(
+            buffer,
+            convert_options=pacsv.ConvertOptions(
+                column_types=types, true_values=["t", "true"], false_values=["f", "false"]
+            ),
+        )
         frame = table.to_pandas()
     else:
         quote = connection.ops.quote_name
         connection.ensure_connection()
         frame = pd.read_sql_query(
             f"SELECT {', '.join(map(quote, wanted))} FROM {quote(release.storage_table)} "  # noqa: S608
-            f"WHERE release_id = ? ORDER BY line", connection.connection, params=[release.pk])
+            f"WHERE release_id = ? ORDER BY line",
+            connection.connection,
+            params=[release.pk],
+        )
     for name in wanted:
         if kinds.get(name) == "date":
             frame[name] = pd.to_datetime(frame[name])

@@ -2,6 +2,7 @@
 
 One service, ``import_extract``, serves every door (web job, command line, API).
 """
+
 from __future__ import annotations
 
 import logging
@@ -51,15 +52,25 @@ class ImportOutcome:
 
 def sync_audit(definition: AuditDefinition) -> Audit:
     """Make sure the audit's database record and analyst group exist and match its file."""
-    audit, _ = Audit.objects.update_or_create(code=definition.code, defaults={
-        "name": definition.name, "short_name": definition.short_name, "definition_sha": definition.sha256})
+    audit, _ = Audit.objects.update_or_create(
+        code=definition.code,
+        defaults={"name": definition.name, "short_name": definition.short_name, "definition_sha": definition.sha256},
+    )
     Group.objects.get_or_create(name=analyst_group_name(definition.code))
     return audit
 
 
-def import_extract(*, audit_code: str, stream: BinaryIO, file_name: str, extract_date: date,
-                   origin: str, user=None, uploaded_by_name: str = "",
-                   progress: Callable[[ExtractParser], None] | None = None) -> ImportOutcome:
+def import_extract(
+    *,
+    audit_code: str,
+    stream: BinaryIO,
+    file_name: str,
+    extract_date: date,
+    origin: str,
+    user=None,
+    uploaded_by_name: str = "",
+    progress: Callable[[ExtractParser], None] | None = None,
+) -> ImportOutcome:
     """Check an extract and, if every row passes, store it as the audit's next release.
 
     A refused file leaves every table as it was: the release, its rows and any
@@ -71,30 +82,47 @@ def import_extract(*, audit_code: str, stream: BinaryIO, file_name: str, extract
     for typed_reading in (True, False) if seekable else (False,):
         parser = ExtractParser(definition, extract_date, providers, typed_reading=typed_reading)
         try:
-            return _import_once(definition, parser, stream, file_name, extract_date, origin, user,
-                                uploaded_by_name, progress)
+            return _import_once(
+                definition, parser, stream, file_name, extract_date, origin, user, uploaded_by_name, progress
+            )
         except TypedReadFailed as exc:  # e.g. DD/MM/YYYY dates: check every value as text instead
             logger.info("reading %s as text: %s", file_name, exc)
             stream.seek(0)
     raise AssertionError("unreachable: the text reader never raises TypedReadFailed")
 
 
-def _import_once(definition, parser, stream, file_name, extract_date, origin, user, uploaded_by_name,
-                 progress) -> ImportOutcome:
+def _import_once(
+    definition, parser, stream, file_name, extract_date, origin, user, uploaded_by_name, progress
+) -> ImportOutcome:
     try:
         with transaction.atomic():
             audit = sync_audit(definition)
             lock_audit(audit.code)
             table = ensure_table(definition)
-            version = (Release.objects.filter(audit=audit).order_by("-version")
-                       .values_list("version", flat=True).first() or 0) + 1
+            version = (
+                Release.objects.filter(audit=audit).order_by("-version").values_list("version", flat=True).first() or 0
+            ) + 1
             release = Release.objects.create(
-                audit=audit, version=version, file_name=file_name[:255], sha256=f"pending-{version}",
-                extract_date=extract_date, origin=origin, uploaded_by=user,
+                audit=audit,
+                version=version,
+                file_name=file_name[:255],
+                sha256=f"pending-{version}",
+                extract_date=extract_date,
+                origin=origin,
+                uploaded_by=user,
                 uploaded_by_name=uploaded_by_name or (user.get_username() if user else ""),
-                definition=definition.raw, definition_sha=definition.sha256, storage_table=table)
-            rows = copy_batches(definition=definition, table=table, release_id=release.pk,
-                                batches=parser.batches(stream), parser=parser, progress=progress)
+                definition=definition.raw,
+                definition_sha=definition.sha256,
+                storage_table=table,
+            )
+            rows = copy_batches(
+                definition=definition,
+                table=table,
+                release_id=release.pk,
+                batches=parser.batches(stream),
+                parser=parser,
+                progress=progress,
+            )
             report = parser.finish()
             _refuse_repeated_file(audit, report)
             release.sha256 = report.sha256
@@ -118,9 +146,16 @@ def _refuse_repeated_file(audit: Audit, report: ParseReport) -> None:
         when = timezone.localtime(earlier.uploaded_at).strftime("%d %b %Y %H:%M")
         state = " (since withdrawn)" if earlier.is_withdrawn else ""
         report.error_count += 1
-        report.errors.insert(0, RowError(None, "", report.sha256,
-                                         f"this file was already imported as {audit.code} release {earlier.version}"
-                                         f"{state} on {when}; nothing was imported"))
+        report.errors.insert(
+            0,
+            RowError(
+                None,
+                "",
+                report.sha256,
+                f"this file was already imported as {audit.code} release {earlier.version}"
+                f"{state} on {when}; nothing was imported",
+            ),
+        )
         raise ExtractRejected(report)
 
 
@@ -147,9 +182,15 @@ def withdraw_release(*, release: Release, user, reason: str) -> Release:
 def create_import_job(*, audit_code: str, upload, extract_date: date, origin: str, user) -> ImportJob:
     """Save an uploaded file and queue its import once the job row is committed."""
     audit = sync_audit(get_definition(audit_code))
-    job = ImportJob.objects.create(audit=audit, file=upload, file_name=upload.name[:255],
-                                   extract_date=extract_date, origin=origin, submitted_by=user,
-                                   bytes_total=upload.size or 0)
+    job = ImportJob.objects.create(
+        audit=audit,
+        file=upload,
+        file_name=upload.name[:255],
+        extract_date=extract_date,
+        origin=origin,
+        submitted_by=user,
+        bytes_total=upload.size or 0,
+    )
     from audits.tasks import run_import_job  # tasks import services; import here to keep that one way
 
     transaction.on_commit(lambda: run_import_job.delay(job.pk))
@@ -172,17 +213,28 @@ def run_import_job(job_id: int) -> ImportJob:
 
     try:
         with job.file.open("rb") as stream:
-            outcome = import_extract(audit_code=job.audit_id, stream=stream, file_name=job.file_name,
-                                     extract_date=job.extract_date, origin=job.origin, user=job.submitted_by,
-                                     progress=progress)
+            outcome = import_extract(
+                audit_code=job.audit_id,
+                stream=stream,
+                file_name=job.file_name,
+                extract_date=job.extract_date,
+                origin=job.origin,
+                user=job.submitted_by,
+                progress=progress,
+            )
     except Exception as exc:
         logger.exception("import job %s failed", job.pk)
-        ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED, finished_at=timezone.now(),
-                                                   failure=f"{type(exc).__name__}: {exc}")
+        ImportJob.objects.filter(pk=job.pk).update(
+            status=ImportJob.Status.FAILED, finished_at=timezone.now(), failure=f"{type(exc).__name__}: {exc}"
+        )
         raise
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportJob.Status.ACCEPTED if outcome.accepted else ImportJob.Status.REJECTED,
-        finished_at=timezone.now(), release=outcome.release, result=outcome.as_json(),
-        rows_done=outcome.report.rows, bytes_done=outcome.report.size_bytes)
+        finished_at=timezone.now(),
+        release=outcome.release,
+        result=outcome.as_json(),
+        rows_done=outcome.report.rows,
+        bytes_done=outcome.report.size_bytes,
+    )
     job.refresh_from_db()
     return job

@@ -1,4 +1,5 @@
 """Pages for analysts: upload an extract, follow the import, read releases and data quality."""
+
 from __future__ import annotations
 
 from django.contrib import messages
@@ -36,9 +37,15 @@ def release_list(request: HttpRequest, audit_code: str) -> HttpResponse:
     definition = _definition_or_404(audit_code)
     _require_analyst(request, audit_code)
     jobs = ImportJob.objects.filter(audit_id=audit_code).select_related("submitted_by", "release")[:20]
-    return render(request, "audits/release_list.html", {
-        "definition": definition, "releases": releases_with_current(audit_code), "jobs": jobs,
-    })
+    return render(
+        request,
+        "audits/release_list.html",
+        {
+            "definition": definition,
+            "releases": releases_with_current(audit_code),
+            "jobs": jobs,
+        },
+    )
 
 
 @login_required
@@ -47,13 +54,26 @@ def upload(request: HttpRequest, audit_code: str) -> HttpResponse:
     _require_analyst(request, audit_code)
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        job = create_import_job(audit_code=audit_code, upload=form.cleaned_data["file"],
-                                extract_date=form.cleaned_data["extract_date"],
-                                origin=Release.Origin.WEB, user=request.user)
-        record(action=AuditLogEntry.Action.UPLOADED, actor=request.user, via=AuditLogEntry.Via.WEB,
-               ip=client_ip(request), audit_code=audit_code, target=f"import {job.pk}",
-               details={"file_name": job.file_name, "size_bytes": job.bytes_total,
-                        "extract_date": job.extract_date.isoformat()})
+        job = create_import_job(
+            audit_code=audit_code,
+            upload=form.cleaned_data["file"],
+            extract_date=form.cleaned_data["extract_date"],
+            origin=Release.Origin.WEB,
+            user=request.user,
+        )
+        record(
+            action=AuditLogEntry.Action.UPLOADED,
+            actor=request.user,
+            via=AuditLogEntry.Via.WEB,
+            ip=client_ip(request),
+            audit_code=audit_code,
+            target=f"import {job.pk}",
+            details={
+                "file_name": job.file_name,
+                "size_bytes": job.bytes_total,
+                "extract_date": job.extract_date.isoformat(),
+            },
+        )
         return redirect("import-job", job_id=job.pk)
     return render(request, "audits/upload.html", {"definition": definition, "form": form})
 
@@ -73,11 +93,17 @@ def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
 @login_required
 def import_job_status(request: HttpRequest, job_id: int) -> JsonResponse:
     job = _job_for(request, job_id)
-    return JsonResponse({
-        "status": job.status, "status_display": job.get_status_display(), "finished": job.finished,
-        "percent": job.percent_done, "rows": job.rows_done, "release": job.release_id,
-        "error_count": job.result.get("error_count"),
-    })
+    return JsonResponse(
+        {
+            "status": job.status,
+            "status_display": job.get_status_display(),
+            "finished": job.finished,
+            "percent": job.percent_done,
+            "rows": job.rows_done,
+            "release": job.release_id,
+            "error_count": job.result.get("error_count"),
+        }
+    )
 
 
 @login_required
@@ -85,23 +111,41 @@ def release_detail(request: HttpRequest, release_id: int) -> HttpResponse:
     release = get_object_or_404(Release.objects.select_related("audit", "uploaded_by", "withdrawn_by"), pk=release_id)
     _require_analyst(request, release.audit_id)
     quality = release.quality_report or {}
-    names = dict(Trust.objects.filter(code__in=[p["provider_code"] for p in quality.get("providers", [])])
-                 .values_list("code", "name"))
+    names = dict(
+        Trust.objects.filter(code__in=[p["provider_code"] for p in quality.get("providers", [])]).values_list(
+            "code", "name"
+        )
+    )
     optional = quality.get("optional_columns", [])
-    providers = [{"code": p["provider_code"], "name": names.get(p["provider_code"], ""), "rows": p["rows"],
-                  "cells": [p["percent_complete"].get(c) for c in optional]}
-                 for p in quality.get("providers", [])]
+    providers = [
+        {
+            "code": p["provider_code"],
+            "name": names.get(p["provider_code"], ""),
+            "rows": p["rows"],
+            "cells": [p["percent_complete"].get(c) for c in optional],
+        }
+        for p in quality.get("providers", [])
+    ]
     by_trust_shown = roles.sees_unsuppressed(request.user, release.audit_id)  # trusts' small counts: analysts only
     if not by_trust_shown:
         providers = []
     current = Release.objects.current(release.audit_id)
     # Indicator runs of this release (the indicators app's related name: no import needed here).
     runs = list(release.runs.order_by("-requested_at", "-pk")[:5]) if hasattr(release, "runs") else []
-    return render(request, "audits/release_detail.html", {
-        "runs": runs, "by_trust_shown": by_trust_shown,
-        "release": release, "quality": quality, "optional": optional, "providers": providers,
-        "is_current": current is not None and current.pk == release.pk, "withdraw_form": WithdrawForm(),
-    })
+    return render(
+        request,
+        "audits/release_detail.html",
+        {
+            "runs": runs,
+            "by_trust_shown": by_trust_shown,
+            "release": release,
+            "quality": quality,
+            "optional": optional,
+            "providers": providers,
+            "is_current": current is not None and current.pk == release.pk,
+            "withdraw_form": WithdrawForm(),
+        },
+    )
 
 
 @login_required
@@ -115,8 +159,14 @@ def release_withdraw(request: HttpRequest, release_id: int) -> HttpResponse:
         return redirect("release-detail", release_id=release.pk)
     if not release.is_withdrawn:
         withdraw_release(release=release, user=request.user, reason=form.cleaned_data["reason"])
-        record(action=AuditLogEntry.Action.WITHDREW, actor=request.user, via=AuditLogEntry.Via.WEB,
-               ip=client_ip(request), audit_code=release.audit_id, target=f"release {release.pk}",
-               details={"version": release.version, "reason": form.cleaned_data["reason"]})
+        record(
+            action=AuditLogEntry.Action.WITHDREW,
+            actor=request.user,
+            via=AuditLogEntry.Via.WEB,
+            ip=client_ip(request),
+            audit_code=release.audit_id,
+            target=f"release {release.pk}",
+            details={"version": release.version, "reason": form.cleaned_data["reason"]},
+        )
     messages.success(request, f"Release {release.version} was withdrawn; the previous release is now current.")
     return redirect("release-list", audit_code=release.audit_id)

@@ -1,4 +1,5 @@
 """Shared set-up of the benchmarks: a fresh PostgreSQL database of their own, and Django on it."""
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,17 @@ def fresh_database(server: str, name: str) -> str:
 
 def setup_django(database_url: str, **environment: str) -> None:
     """Production-like settings (DEBUG off), tasks in this process, nothing queued after a release."""
-    os.environ.update(DATABASE_URL=database_url, DEBUG="false", CELERY_TASK_ALWAYS_EAGER="true", CELERY_BROKER_URL="",
-                      AFTER_RELEASE_TASKS="", SECRET_KEY=os.environ.get("SECRET_KEY", "bench-" + "x" * 60),
-                      ALLOWED_HOSTS="localhost", DJANGO_SETTINGS_MODULE="cancerplan.settings", **environment)
+    os.environ.update(
+        DATABASE_URL=database_url,
+        DEBUG="false",
+        CELERY_TASK_ALWAYS_EAGER="true",
+        CELERY_BROKER_URL="",
+        AFTER_RELEASE_TASKS="",
+        SECRET_KEY=os.environ.get("SECRET_KEY", "bench-" + "x" * 60),
+        ALLOWED_HOSTS="localhost",
+        DJANGO_SETTINGS_MODULE="cancerplan.settings",
+        **environment,
+    )
     import django
     from django.core.management import call_command
 

@@ -12,6 +12,7 @@ The dashboards' page pieces, a separate job queued when a run becomes current, a
 
     make bench-compute      # or: python bench/compute.py --rows 1000000 --repeats 3
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,9 @@ def main() -> None:
 
     path = extract_file(args.rows, args.seed)
     with path.open("rb") as stream:
-        release = import_extract(audit_code="bowel", stream=stream, file_name=path.name, extract_date=EXTRACT_DATE,
-                                 origin="cli").release
+        release = import_extract(
+            audit_code="bowel", stream=stream, file_name=path.name, extract_date=EXTRACT_DATE, origin="cli"
+        ).release
 
     ours, baseline = [], []
     peak_mb = None
@@ -94,8 +96,9 @@ def timed_baseline(release) -> float:
         numerator = denominator & evaluate(indicator.numerator, frame, release.extract_date)
         if indicator.risk_adjusted:
             cohort = frame.loc[denominator].assign(_outcome=numerator[denominator])
-            fit_risk_model(cohort, "_outcome", indicator.risk_model["covariates"],
-                           indicator.risk_model.get("interactions") or ())
+            fit_risk_model(
+                cohort, "_outcome", indicator.risk_model["covariates"], indicator.risk_model.get("interactions") or ()
+            )
         frame.assign(_n=numerator, _d=denominator).groupby("provider_code")[["_n", "_d"]].sum()
     return time.perf_counter() - start
 

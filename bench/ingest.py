@@ -9,6 +9,7 @@ import's peak memory (target < 1.5 GB).
     make bench-ingest            # or: python bench/ingest.py --rows 1000000 --repeats 3
 Needs PostgreSQL (DATABASE_URL, default the local server); uses its own database.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,14 @@ def timed_import(path: Path) -> float:
 
     start = time.perf_counter()
     with path.open("rb") as stream:
-        outcome = import_extract(audit_code="bowel", stream=stream, file_name=path.name,
-                                 extract_date=EXTRACT_DATE, origin="cli", uploaded_by_name="bench")
+        outcome = import_extract(
+            audit_code="bowel",
+            stream=stream,
+            file_name=path.name,
+            extract_date=EXTRACT_DATE,
+            origin="cli",
+            uploaded_by_name="bench",
+        )
     elapsed = time.perf_counter() - start
     if not outcome.accepted:
         raise SystemExit(f"the bench extract was refused: {outcome.as_json()['errors'][:5]}")

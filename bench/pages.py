@@ -12,6 +12,7 @@ API's results of one indicator (/api/v1/results/?audit=...&indicator=..., first 
     make bench-pages            # or: python bench/pages.py --seconds 15 [--fresh]
 Needs PostgreSQL (DATABASE_URL, default the local server).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,26 +44,52 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--port", type=int, default=8799)
     parser.add_argument("--fresh", action="store_true", help="drop and reload the bench database")
-    parser.add_argument("--server", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--server", default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    )
     args = parser.parse_args()
 
     database_url = prepare_database(args)
     static_root = Path(tempfile.mkdtemp(prefix="bench-pages-static-"))
-    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false", "CELERY_TASK_ALWAYS_EAGER": "true",
-           "CELERY_BROKER_URL": "", "AFTER_RELEASE_TASKS": "", "SECRET_KEY": "bench-pages-" + "k" * 60,
-           "ALLOWED_HOSTS": "127.0.0.1,localhost", "STATIC_ROOT": str(static_root), "CONN_MAX_AGE": "60",
-           "LOG_LEVEL": "WARNING", "DJANGO_SETTINGS_MODULE": "cancerplan.settings"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DEBUG": "false",
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        "CELERY_BROKER_URL": "",
+        "AFTER_RELEASE_TASKS": "",
+        "SECRET_KEY": "bench-pages-" + "k" * 60,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "STATIC_ROOT": str(static_root),
+        "CONN_MAX_AGE": "60",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "cancerplan.settings",
+    }
     python = sys.executable
     subprocess.run([python, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
     urls = page_urls(env)
     gunicorn = shutil.which("gunicorn", path=str(Path(python).parent)) or "gunicorn"
-    server = subprocess.Popen([gunicorn, "cancerplan.wsgi", "--workers", str(args.workers), "--bind",
-                               f"127.0.0.1:{args.port}", "--log-level", "warning"], cwd=ROOT, env=env,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        [
+            gunicorn,
+            "cancerplan.wsgi",
+            "--workers",
+            str(args.workers),
+            "--bind",
+            f"127.0.0.1:{args.port}",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
     try:
         wait_until_up(args.port)
-        print(f"\ngunicorn {args.workers} sync workers on 127.0.0.1:{args.port}; {args.clients} concurrent clients, "
-              f"{args.seconds:.0f} s per page type, after a warm-up pass over every URL\n")
+        print(
+            f"\ngunicorn {args.workers} sync workers on 127.0.0.1:{args.port}; {args.clients} concurrent clients, "
+            f"{args.seconds:.0f} s per page type, after a warm-up pass over every URL\n"
+        )
         print(f"{'page type':<22} {'urls':>4} {'requests':>9} {'p50 ms':>8} {'p95 ms':>8} {'req/s':>8} {'KB':>7}")
         rows = []
         for name, paths in urls.items():
@@ -71,14 +98,19 @@ def main() -> None:
                     get(args.port, path)
             result = load(args.port, paths, args.clients, args.seconds)
             rows.append((name, result))
-            print(f"{name:<22} {len(paths):>4} {result['count']:>9} {result['p50']:>8.1f} {result['p95']:>8.1f} "
-                  f"{result['rps']:>8.0f} {result['kb']:>7.0f}", flush=True)
+            print(
+                f"{name:<22} {len(paths):>4} {result['count']:>9} {result['p50']:>8.1f} {result['p95']:>8.1f} "
+                f"{result['rps']:>8.0f} {result['kb']:>7.0f}",
+                flush=True,
+            )
         static = dict(rows)["static file"]
         print("\nagainst the static file (same server, same run):")
         for name, result in rows:
             if name != "static file":
-                print(f"  {name:<20} p95 {result['p95'] / static['p95']:5.1f}x, throughput "
-                      f"{result['rps'] / static['rps']:5.2f}x of the static file's")
+                print(
+                    f"  {name:<20} p95 {result['p95'] / static['p95']:5.1f}x, throughput "
+                    f"{result['rps'] / static['rps']:5.2f}x of the static file's"
+                )
         for name in ("trust dashboard", "indicator page", "api results"):
             verdict = "meets" if dict(rows)[name]["p95"] <= 150 else "misses"
             print(f"{name}: p95 {dict(rows)[name]['p95']:.1f} ms {verdict} the 150 ms target")
@@ -102,9 +134,17 @@ def prepare_database(args) -> str:
             cursor.execute(f"CREATE DATABASE {DATABASE}")
     admin.close()
     url = f"{base}/{DATABASE}"
-    os.environ.update(DATABASE_URL=url, DEBUG="false", CELERY_TASK_ALWAYS_EAGER="true", CELERY_BROKER_URL="",
-                      AFTER_RELEASE_TASKS="", SECRET_KEY="bench-pages-" + "k" * 60, ALLOWED_HOSTS="localhost",
-                      DJANGO_SETTINGS_MODULE="cancerplan.settings", LOG_LEVEL="WARNING")
+    os.environ.update(
+        DATABASE_URL=url,
+        DEBUG="false",
+        CELERY_TASK_ALWAYS_EAGER="true",
+        CELERY_BROKER_URL="",
+        AFTER_RELEASE_TASKS="",
+        SECRET_KEY="bench-pages-" + "k" * 60,
+        ALLOWED_HOSTS="localhost",
+        DJANGO_SETTINGS_MODULE="cancerplan.settings",
+        LOG_LEVEL="WARNING",
+    )
     import django
 
     django.setup()
@@ -121,8 +161,11 @@ def prepare_database(args) -> str:
         FigureSpec.objects.filter(run=run).delete()  # always measure what the current code builds
         start = time.perf_counter()
         count = build_run_pages(run)
-        print(f"{audit}: built the dashboard pieces of run {run.pk} ({count} pieces) in "
-              f"{time.perf_counter() - start:.1f} s", flush=True)
+        print(
+            f"{audit}: built the dashboard pieces of run {run.pk} ({count} pieces) in "
+            f"{time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
     from django.db import connections
 
     connections.close_all()
@@ -140,8 +183,14 @@ def load_release(audit: str, rows: int, seed: int) -> None:
         path = extract(audit, rows, seed)
         start = time.perf_counter()
         with path.open("rb") as stream:
-            outcome = import_extract(audit_code=audit, stream=stream, file_name=path.name,
-                                     extract_date=EXTRACT_DATE, origin="cli", uploaded_by_name="bench")
+            outcome = import_extract(
+                audit_code=audit,
+                stream=stream,
+                file_name=path.name,
+                extract_date=EXTRACT_DATE,
+                origin="cli",
+                uploaded_by_name="bench",
+            )
         if not outcome.accepted:
             raise SystemExit(f"the {audit} bench extract was refused: {outcome.as_json()['errors'][:3]}")
         release = outcome.release
@@ -150,8 +199,10 @@ def load_release(audit: str, rows: int, seed: int) -> None:
         start = time.perf_counter()
         run = start_run(release=release)
         run.refresh_from_db()
-        print(f"{audit}: computed {run.total} indicators in {time.perf_counter() - start:.0f} s ({run.status})",
-              flush=True)
+        print(
+            f"{audit}: computed {run.total} indicators in {time.perf_counter() - start:.0f} s ({run.status})",
+            flush=True,
+        )
     else:
         print(f"{audit}: release {release.version} ({rows:,} rows) and its results already loaded")
 
@@ -194,22 +245,27 @@ def page_urls(env: dict[str, str]) -> dict[str, list[str]]:
     )
     import json
 
-    found = json.loads(subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True,
-                                      capture_output=True, text=True).stdout)
+    found = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+        ).stdout
+    )
     trusts, indicators = found["trusts"], found["indicators"]
     return {
         "static file": [found["css"]],
         "home": ["/"],
         "trust dashboard": [f"/trusts/{t}/" for t in trusts],
         "indicator page": [f"/audits/{a}/indicators/{c}/" for a, c in indicators],
-        "indicator highlight": [f"/audits/{a}/indicators/{c}/?highlight={t}"
-                                for (a, c), t in zip(indicators, trusts, strict=False)],
+        "indicator highlight": [
+            f"/audits/{a}/indicators/{c}/?highlight={t}" for (a, c), t in zip(indicators, trusts, strict=False)
+        ],
         "alliance page": [f"/alliances/{a}/" for a in found["alliances"]],
         "trend page": [f"/trusts/{t}/trends/bowel/{c}/" for t in trusts[:6] for _, c in indicators[:4]],
         "audit page": ["/audits/bowel/", "/audits/lung/"],
         "api results": [f"/api/v1/results/?audit={a}&indicator={c}" for a, c in indicators],
-        "api results csv": [f"/api/v1/results/?audit={a}&indicator={c}&format=csv&page_size=1000"
-                            for a, c in indicators],
+        "api results csv": [
+            f"/api/v1/results/?audit={a}&indicator={c}&format=csv&page_size=1000" for a, c in indicators
+        ],
     }
 
 
@@ -262,9 +318,13 @@ def load(port: int, paths: list[str], clients: int, seconds: float) -> dict[str,
         raise SystemExit(f"requests failed: {errors[:3]}")
     latencies.sort()
     count = len(latencies)
-    return {"count": count, "p50": 1000 * statistics.median(latencies),
-            "p95": 1000 * latencies[min(count - 1, int(0.95 * count))], "rps": count / elapsed,
-            "kb": sum(sizes) / max(count, 1) / 1024}
+    return {
+        "count": count,
+        "p50": 1000 * statistics.median(latencies),
+        "p95": 1000 * latencies[min(count - 1, int(0.95 * count))],
+        "rps": count / elapsed,
+        "kb": sum(sizes) / max(count, 1) / 1024,
+    }
 
 
 def wait_until_up(port: int) -> None:

@@ -1,4 +1,5 @@
 """Celery application: workers on any machine share the broker and PostgreSQL."""
+
 import os
 
 from celery import Celery

@@ -4,6 +4,7 @@ Unset DATABASE_URL gives a SQLite file and unset CELERY_BROKER_URL runs tasks
 in-process: the embedded default for a first run. Production needs DEBUG off,
 a real SECRET_KEY and ALLOWED_HOSTS; missing or unsafe values stop start-up.
 """
+
 import os
 from pathlib import Path
 
@@ -47,10 +48,9 @@ SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set SECRET_KEY (50+ random characters), "
-            "or DEBUG=true for a local development run."
+            "SECRET_KEY is not set. Set SECRET_KEY (50+ random characters), or DEBUG=true for a local development run."
         )
-    SECRET_KEY = "insecure-development-key-only-for-debug-runs-on-a-laptop-0123456789"
+    SECRET_KEY = "insecure-development-key-only-for-debug-runs-on-a-laptop-0123456789"  # noqa: S105 (DEBUG only)
 elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
     raise ImproperlyConfigured("SECRET_KEY is too weak for DEBUG=false: use 50+ random characters.")
 
@@ -193,16 +193,24 @@ AFTER_RUN_TASKS = env_list("AFTER_RUN_TASKS", "dashboards.tasks.build_run_pages"
 
 # Small-number suppression of published and exported counts (NHS Digital's rule: 1-7 shown as
 # suppressed, other counts rounded to the nearest 5). Rates and statistics use unrounded numbers.
-SUPPRESSION_POLICY = {"low": env_int("SUPPRESS_LOW", 1), "high": env_int("SUPPRESS_HIGH", 7),
-                      "round_to": env_int("SUPPRESS_ROUND_TO", 5)}
+SUPPRESSION_POLICY = {
+    "low": env_int("SUPPRESS_LOW", 1),
+    "high": env_int("SUPPRESS_HIGH", 7),
+    "round_to": env_int("SUPPRESS_ROUND_TO", 5),
+}
 
 # The API (api/): read-mostly, JSON and CSV. Personal tokens are stored hashed (accounts.ApiToken).
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.HashedTokenAuthentication",
-                                       "rest_framework.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.authentication.HashedTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer", "api.renderers.CSVRenderer",
-                                 "rest_framework.renderers.BrowsableAPIRenderer"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "api.renderers.CSVRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -213,7 +221,7 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Cancer audit dashboards API",
     "DESCRIPTION": "Indicators, results, organisations and releases of the national cancer clinical audits, "
-                   "as JSON and CSV. Small counts are suppressed for everyone but the audit's analysts.",
+    "as JSON and CSV. Small counts are suppressed for everyone but the audit's analysts.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
@@ -222,6 +230,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_error_responses"],
-    "ENUM_NAME_OVERRIDES": {"ReleaseStatusEnum": "audits.models.Release.Status",
-                            "ImportJobStatusEnum": "audits.models.ImportJob.Status"},
+    "ENUM_NAME_OVERRIDES": {
+        "ReleaseStatusEnum": "audits.models.Release.Status",
+        "ImportJobStatusEnum": "audits.models.ImportJob.Status",
+    },
 }

@@ -7,6 +7,7 @@ the trust dashboard (spread and trend) are geometry for inline SVG, which
 needs no script. Built once per computation run (dashboards/services.py),
 never per request.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -33,8 +34,11 @@ SPC_LABELS = {
     "special_cause_neutral": "Special cause: neither better nor worse",
     "common_cause": "Common cause variation",
 }
-CONFIG = {"displaylogo": False, "responsive": True,
-          "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"]}
+CONFIG = {
+    "displaylogo": False,
+    "responsive": True,
+    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
+}
 
 
 def _round(values: Iterable[Any], digits: int = 6) -> list[float | None]:
@@ -56,8 +60,13 @@ def _layout(*, x_title: str, y_title: str, percent_axis: bool, height: int = 460
         "hovermode": "closest",
         "hoverlabel": {"bgcolor": "#ffffff", "bordercolor": "#212b32", "font": {"color": "#212b32", "size": 14}},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "font": {"size": 13}},
-        "xaxis": {"title": {"text": x_title}, "zeroline": False, "gridcolor": "#e8edee", "linecolor": "#4c6272",
-                  "rangemode": "tozero"},
+        "xaxis": {
+            "title": {"text": x_title},
+            "zeroline": False,
+            "gridcolor": "#e8edee",
+            "linecolor": "#4c6272",
+            "rangemode": "tozero",
+        },
         "yaxis": {"title": {"text": y_title}, "zeroline": False, "gridcolor": "#e8edee", "linecolor": "#4c6272"},
     }
     if percent_axis:
@@ -66,10 +75,24 @@ def _layout(*, x_title: str, y_title: str, percent_axis: bool, height: int = 460
     return layout
 
 
-def funnel_figure(*, points: Sequence[dict[str, Any]], kind: str, method: str, target: float, tau2: float = 0.0,
-                  phi: float = 1.0, overdispersion: str = "none", scale: float = 1.0, percent_axis: bool = True,
-                  x_title: str, y_title: str, target_label: str = "England", standard: float | None = None,
-                  standard_label: str = "", curve_points: int = 90) -> dict[str, Any]:
+def funnel_figure(
+    *,
+    points: Sequence[dict[str, Any]],
+    kind: str,
+    method: str,
+    target: float,
+    tau2: float = 0.0,
+    phi: float = 1.0,
+    overdispersion: str = "none",
+    scale: float = 1.0,
+    percent_axis: bool = True,
+    x_title: str,
+    y_title: str,
+    target_label: str = "England",
+    standard: float | None = None,
+    standard_label: str = "",
+    curve_points: int = 90,
+) -> dict[str, Any]:
     """A funnel plot: control limits at 95% (alert) and 99.8% (alarm) around the target, and one point per unit.
 
     ``points`` carry ``x`` (denominator, or expected count for a ratio), ``y``
@@ -88,32 +111,66 @@ def funnel_figure(*, points: Sequence[dict[str, Any]], kind: str, method: str, t
         x_min, x_max = min(xs), max(xs)
         x_floor = float(np.quantile(xs, 0.1)) if len(xs) >= 10 else x_min
         low_end = max(min(x_min * 0.5, 1.0 if kind == "proportion" else x_min * 0.5), 1e-3)
-        curve = funnel_curve(kind, method, target, max_denominator=x_max * 1.08, points=curve_points, tau2=tau2 or 0.0,
-                             phi=phi or 1.0, overdispersion=overdispersion, min_denominator=low_end)
+        curve = funnel_curve(
+            kind,
+            method,
+            target,
+            max_denominator=x_max * 1.08,
+            points=curve_points,
+            tau2=tau2 or 0.0,
+            phi=phi or 1.0,
+            overdispersion=overdispersion,
+            min_denominator=low_end,
+        )
         x = curve["denominator"].to_numpy()
-        for confidence, name, dash, width in (("998", "99.8% limits (alarm)", "dash", 1.5),
-                                              ("95", "95% limits (alert)", "solid", 1.2)):
+        for confidence, name, dash, width in (
+            ("998", "99.8% limits (alarm)", "dash", 1.5),
+            ("95", "95% limits (alert)", "solid", 1.2),
+        ):
             lower = curve[f"lower{confidence}"].to_numpy() * scale
             upper = curve[f"upper{confidence}"].to_numpy() * scale
-            traces.append({
-                "type": "scatter", "mode": "lines", "name": name, "legendgroup": confidence,
-                "x": _round(np.concatenate([x, [np.nan], x])), "y": _round(np.concatenate([upper, [np.nan], lower])),
-                "line": {"color": LIMIT_COLOUR, "dash": dash, "width": width}, "hoverinfo": "skip",
-                "connectgaps": False,
-            })
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": name,
+                    "legendgroup": confidence,
+                    "x": _round(np.concatenate([x, [np.nan], x])),
+                    "y": _round(np.concatenate([upper, [np.nan], lower])),
+                    "line": {"color": LIMIT_COLOUR, "dash": dash, "width": width},
+                    "hoverinfo": "skip",
+                    "connectgaps": False,
+                }
+            )
             # The y range follows the points and the limits where most points are, not the
             # near-vertical start of the funnel at the smallest denominators.
             visible = x >= x_floor
             y_low.extend(lower[visible].tolist())
             y_high.extend(upper[visible].tolist())
         target_name = f"{target_label} ({_fmt(target * scale, percent_axis)})"
-        traces.append({"type": "scatter", "mode": "lines", "name": target_name,
-                       "x": [0, _round([x_max * 1.08])[0]], "y": [target * scale] * 2,
-                       "line": {"color": ENGLAND_COLOUR, "width": 2}, "hoverinfo": "skip"})
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": target_name,
+                "x": [0, _round([x_max * 1.08])[0]],
+                "y": [target * scale] * 2,
+                "line": {"color": ENGLAND_COLOUR, "width": 2},
+                "hoverinfo": "skip",
+            }
+        )
         if standard is not None:
-            traces.append({"type": "scatter", "mode": "lines", "name": standard_label or "Standard",
-                           "x": [0, _round([x_max * 1.08])[0]], "y": [standard] * 2,
-                           "line": {"color": STANDARD_COLOUR, "width": 2, "dash": "dot"}, "hoverinfo": "skip"})
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": standard_label or "Standard",
+                    "x": [0, _round([x_max * 1.08])[0]],
+                    "y": [standard] * 2,
+                    "line": {"color": STANDARD_COLOUR, "width": 2, "dash": "dot"},
+                    "hoverinfo": "skip",
+                }
+            )
             y_low.append(standard)
             y_high.append(standard)
     for meaning in ("as_expected", "better", "worse", "higher", "lower"):
@@ -122,17 +179,28 @@ def funnel_figure(*, points: Sequence[dict[str, Any]], kind: str, method: str, t
             continue
         y_low.extend(p["y"] for p in group)
         y_high.extend(p["y"] for p in group)
-        traces.append({
-            "type": "scatter", "mode": "markers", "name": MEANING_LEGEND[meaning], "meta": meaning,
-            "x": _round([p["x"] for p in group]), "y": _round([p["y"] for p in group]),
-            "customdata": [p["customdata"] for p in group],
-            "marker": {"color": MEANING_COLOURS[meaning], "symbol": MEANING_SYMBOLS[meaning],
-                       "size": 9 if meaning == "as_expected" else 12,
-                       "line": {"color": "#ffffff" if meaning == "as_expected" else "#212b32", "width": 1}},
-            "hovertemplate": ("<b>%{customdata[1]}</b> (%{customdata[0]})<br>Value: %{customdata[2]}"
-                              "<br>95% interval: %{customdata[3]}<br>%{customdata[4]}<br>%{customdata[5]}"
-                              "<extra></extra>"),
-        })
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": MEANING_LEGEND[meaning],
+                "meta": meaning,
+                "x": _round([p["x"] for p in group]),
+                "y": _round([p["y"] for p in group]),
+                "customdata": [p["customdata"] for p in group],
+                "marker": {
+                    "color": MEANING_COLOURS[meaning],
+                    "symbol": MEANING_SYMBOLS[meaning],
+                    "size": 9 if meaning == "as_expected" else 12,
+                    "line": {"color": "#ffffff" if meaning == "as_expected" else "#212b32", "width": 1},
+                },
+                "hovertemplate": (
+                    "<b>%{customdata[1]}</b> (%{customdata[0]})<br>Value: %{customdata[2]}"
+                    "<br>95% interval: %{customdata[3]}<br>%{customdata[4]}<br>%{customdata[5]}"
+                    "<extra></extra>"
+                ),
+            }
+        )
     layout = _layout(x_title=x_title, y_title=y_title, percent_axis=percent_axis)
     finite_low = [v for v in y_low if finite(v) is not None]
     finite_high = [v for v in y_high if finite(v) is not None]
@@ -152,10 +220,20 @@ def _fmt(value: float, percent_axis: bool) -> str:
     return f"{100 * value:.1f}%" if percent_axis else f"{value:.2f}"
 
 
-def xmr_figure(*, labels: Sequence[str], values: Sequence[float | None], point_types: Sequence[str],
-               rules: Sequence[str], mean: float | None, lpl: float | None, upl: float | None,
-               target: float | None, percent_axis: bool, y_title: str,
-               value_texts: Sequence[str]) -> dict[str, Any]:
+def xmr_figure(
+    *,
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    point_types: Sequence[str],
+    rules: Sequence[str],
+    mean: float | None,
+    lpl: float | None,
+    upl: float | None,
+    target: float | None,
+    percent_axis: bool,
+    y_title: str,
+    value_texts: Sequence[str],
+) -> dict[str, Any]:
     """An XmR chart in the style of NHS England's "Making Data Count".
 
     Grey line and points for common-cause variation; special-cause points in
@@ -165,34 +243,73 @@ def xmr_figure(*, labels: Sequence[str], values: Sequence[float | None], point_t
     when the audit sets one, dotted. Suppressed points are gaps.
     """
     x = list(labels)
-    traces: list[dict[str, Any]] = [{
-        "type": "scatter", "mode": "lines", "name": "Quarterly value", "x": x, "y": _round(values),
-        "line": {"color": "#aeb7bd", "width": 2}, "hoverinfo": "skip", "connectgaps": False, "showlegend": False,
-    }]
-    for line, name, dash in ((mean, "Mean", "solid"), (upl, "Upper process limit", "dash"),
-                             (lpl, "Lower process limit", "dash")):
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "Quarterly value",
+            "x": x,
+            "y": _round(values),
+            "line": {"color": "#aeb7bd", "width": 2},
+            "hoverinfo": "skip",
+            "connectgaps": False,
+            "showlegend": False,
+        }
+    ]
+    for line, name, dash in (
+        (mean, "Mean", "solid"),
+        (upl, "Upper process limit", "dash"),
+        (lpl, "Lower process limit", "dash"),
+    ):
         if finite(line) is not None:
-            traces.append({"type": "scatter", "mode": "lines", "name": name, "x": [x[0], x[-1]], "y": [line, line],
-                           "line": {"color": "#212b32" if name == "Mean" else LIMIT_COLOUR, "dash": dash,
-                                    "width": 2 if name == "Mean" else 1.5},
-                           "hoverinfo": "skip"})
+            traces.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "name": name,
+                    "x": [x[0], x[-1]],
+                    "y": [line, line],
+                    "line": {
+                        "color": "#212b32" if name == "Mean" else LIMIT_COLOUR,
+                        "dash": dash,
+                        "width": 2 if name == "Mean" else 1.5,
+                    },
+                    "hoverinfo": "skip",
+                }
+            )
     if finite(target) is not None:
-        traces.append({"type": "scatter", "mode": "lines", "name": "Target", "x": [x[0], x[-1]],
-                       "y": [target, target], "line": {"color": "#8a4b00", "dash": "dot", "width": 2},
-                       "hoverinfo": "skip"})
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": "Target",
+                "x": [x[0], x[-1]],
+                "y": [target, target],
+                "line": {"color": "#8a4b00", "dash": "dot", "width": 2},
+                "hoverinfo": "skip",
+            }
+        )
     for kind in ("common_cause", "special_cause_improvement", "special_cause_concern", "special_cause_neutral"):
         index = [i for i, t in enumerate(point_types) if t == kind and finite(values[i]) is not None]
         if not index:
             continue
-        traces.append({
-            "type": "scatter", "mode": "markers", "name": SPC_LABELS[kind], "x": [x[i] for i in index],
-            "y": _round([values[i] for i in index]),
-            "customdata": [[value_texts[i], _rule_words(rules[i])] for i in index],
-            "marker": {"color": SPC_COLOURS[kind], "size": 9 if kind == "common_cause" else 12,
-                       "symbol": "circle" if kind == "common_cause" else "diamond",
-                       "line": {"color": "#212b32", "width": 1}},
-            "hovertemplate": "<b>%{x}</b><br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>",
-        })
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": SPC_LABELS[kind],
+                "x": [x[i] for i in index],
+                "y": _round([values[i] for i in index]),
+                "customdata": [[value_texts[i], _rule_words(rules[i])] for i in index],
+                "marker": {
+                    "color": SPC_COLOURS[kind],
+                    "size": 9 if kind == "common_cause" else 12,
+                    "symbol": "circle" if kind == "common_cause" else "diamond",
+                    "line": {"color": "#212b32", "width": 1},
+                },
+                "hovertemplate": "<b>%{x}</b><br>%{customdata[0]}<br>%{customdata[1]}<extra></extra>",
+            }
+        )
     layout = _layout(x_title="Quarter of diagnosis", y_title=y_title, percent_axis=percent_axis, height=420)
     layout["xaxis"]["type"] = "category"
     layout["xaxis"].pop("rangemode", None)
@@ -224,16 +341,33 @@ def calibration_figure(groups: Sequence[dict[str, Any]]) -> dict[str, Any]:
     observed = [finite(g.get("observed_rate")) for g in groups]
     top = max([v for v in predicted + observed if v is not None] or [1.0]) * 1.08
     traces = [
-        {"type": "scatter", "mode": "lines", "name": "Perfect calibration", "x": [0, top], "y": [0, top],
-         "line": {"color": LIMIT_COLOUR, "dash": "dash"}, "hoverinfo": "skip"},
-        {"type": "scatter", "mode": "markers+lines", "name": "Groups of predicted risk",
-         "x": _round(predicted), "y": _round(observed),
-         "customdata": [[g.get("decile"), g.get("n"), g.get("observed_events"), _round([g.get("expected_events")])[0]]
-                        for g in groups],
-         "marker": {"color": "#005eb8", "size": 10, "symbol": "circle"}, "line": {"color": "#005eb8", "width": 1},
-         "hovertemplate": ("Group %{customdata[0]} (%{customdata[1]} patients)<br>Predicted %{x:.1%}<br>"
-                           "Observed %{y:.1%}<br>%{customdata[2]} events against %{customdata[3]} expected"
-                           "<extra></extra>")},
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "Perfect calibration",
+            "x": [0, top],
+            "y": [0, top],
+            "line": {"color": LIMIT_COLOUR, "dash": "dash"},
+            "hoverinfo": "skip",
+        },
+        {
+            "type": "scatter",
+            "mode": "markers+lines",
+            "name": "Groups of predicted risk",
+            "x": _round(predicted),
+            "y": _round(observed),
+            "customdata": [
+                [g.get("decile"), g.get("n"), g.get("observed_events"), _round([g.get("expected_events")])[0]]
+                for g in groups
+            ],
+            "marker": {"color": "#005eb8", "size": 10, "symbol": "circle"},
+            "line": {"color": "#005eb8", "width": 1},
+            "hovertemplate": (
+                "Group %{customdata[0]} (%{customdata[1]} patients)<br>Predicted %{x:.1%}<br>"
+                "Observed %{y:.1%}<br>%{customdata[2]} events against %{customdata[3]} expected"
+                "<extra></extra>"
+            ),
+        },
     ]
     layout = _layout(x_title="Mean predicted risk", y_title="Observed rate", percent_axis=True, height=380)
     layout["xaxis"]["tickformat"] = ".0%"
@@ -246,10 +380,22 @@ def completeness_figure(columns: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Horizontal bars: the share of rows with a value, by column."""
     names = [c["column"] for c in columns][::-1]
     values = [(c.get("percent_complete") or 0) / 100 for c in columns][::-1]
-    trace = {"type": "bar", "orientation": "h", "x": values, "y": names, "name": "Complete",
-             "marker": {"color": "#005eb8"}, "hovertemplate": "%{y}: %{x:.1%} complete<extra></extra>"}
-    layout = _layout(x_title="Rows with a value", y_title="", percent_axis=False,
-                     height=max(240, 26 * len(names) + 90), showlegend=False)
+    trace = {
+        "type": "bar",
+        "orientation": "h",
+        "x": values,
+        "y": names,
+        "name": "Complete",
+        "marker": {"color": "#005eb8"},
+        "hovertemplate": "%{y}: %{x:.1%} complete<extra></extra>",
+    }
+    layout = _layout(
+        x_title="Rows with a value",
+        y_title="",
+        percent_axis=False,
+        height=max(240, 26 * len(names) + 90),
+        showlegend=False,
+    )
     layout["xaxis"].update({"tickformat": ".0%", "range": [0, 1]})
     layout["yaxis"]["automargin"] = True
     layout["margin"]["l"] = 160
@@ -262,8 +408,15 @@ SPINE_WIDTH = 240.0
 SPINE_PAD = 8.0
 
 
-def spine(*, values: Sequence[float], value: float | None, ci: tuple[float | None, float | None],
-          england: float | None, alliance: float | None, direction: str) -> dict[str, Any] | None:
+def spine(
+    *,
+    values: Sequence[float],
+    value: float | None,
+    ci: tuple[float | None, float | None],
+    england: float | None,
+    alliance: float | None,
+    direction: str,
+) -> dict[str, Any] | None:
     """Positions (0 to SPINE_WIDTH) for a Fingertips-style spine: the range of all trusts, their middle half,
     England, the alliance, and this trust with its interval.
 
@@ -297,12 +450,27 @@ def spine(*, values: Sequence[float], value: float | None, ci: tuple[float | Non
     else:
         left, right = "worse", "better"
     return {
-        "width": SPINE_WIDTH, "min": ends[0], "max": ends[1], "q1": box[0], "q3": box[1], "median": at(float(median)),
-        "value": at(value), "ci_low": ci_pos[0] if len(ci_pos) == 2 else None,
-        "ci_high": ci_pos[1] if len(ci_pos) == 2 else None, "england": at(england), "alliance": at(alliance),
-        "box_width": round(box[1] - box[0], 1), "left": left, "right": right,
-        "quantiles": {"min": float(spread.min()), "q1": float(q1), "median": float(median), "q3": float(q3),
-                      "max": float(spread.max())},
+        "width": SPINE_WIDTH,
+        "min": ends[0],
+        "max": ends[1],
+        "q1": box[0],
+        "q3": box[1],
+        "median": at(float(median)),
+        "value": at(value),
+        "ci_low": ci_pos[0] if len(ci_pos) == 2 else None,
+        "ci_high": ci_pos[1] if len(ci_pos) == 2 else None,
+        "england": at(england),
+        "alliance": at(alliance),
+        "box_width": round(box[1] - box[0], 1),
+        "left": left,
+        "right": right,
+        "quantiles": {
+            "min": float(spread.min()),
+            "q1": float(q1),
+            "median": float(median),
+            "q3": float(q3),
+            "max": float(spread.max()),
+        },
         "n": int(spread.size),
     }
 
@@ -349,4 +517,3 @@ def sparkline(values: Sequence[float | None]) -> dict[str, Any] | None:
     paths = [" ".join(f"{x},{y}" for x, y in seg) for seg in segments if len(seg) >= 2]
     dots = [seg[0] for seg in segments if len(seg) == 1]
     return {"width": SPARK_WIDTH, "height": SPARK_HEIGHT, "paths": paths, "dots": dots, "last": last}
-

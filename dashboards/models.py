@@ -1,4 +1,5 @@
 """Page data and chart specifications, built once per computation run and read by the pages."""
+
 from __future__ import annotations
 
 from django.db import models

@@ -1,4 +1,5 @@
 """Reads for the pages: the run shown for each audit, and its prebuilt pieces."""
+
 from __future__ import annotations
 
 import threading
@@ -18,9 +19,12 @@ from indicators.models import ComputationRun
 def shown_runs() -> dict[str, ComputationRun]:
     """For each audit, the run whose results the dashboards show: the current run of the newest accepted
     release that has finished one (while a newer release computes, the previous results stay up). One query."""
-    runs = (ComputationRun.objects.filter(is_current=True, release__status=Release.Status.ACCEPTED)
-            .select_related("release__audit").order_by("release__audit_id", "-release__version")
-            .defer("release__definition", "release__quality_report", "release__warnings"))
+    runs = (
+        ComputationRun.objects.filter(is_current=True, release__status=Release.Status.ACCEPTED)
+        .select_related("release__audit")
+        .order_by("release__audit_id", "-release__version")
+        .defer("release__definition", "release__quality_report", "release__warnings")
+    )
     shown: dict[str, ComputationRun] = {}
     for run in runs:
         shown.setdefault(run.release.audit_id, run)
@@ -112,8 +116,12 @@ def organisations() -> list[dict[str, str]]:
     """Every active trust and every alliance, for finding one by name or code."""
     trust_url = reverse("trust", args=["CODE"])
     alliance_url = reverse("alliance", args=["CODE"])
-    items = [{"code": code, "name": name, "kind": "Trust", "url": trust_url.replace("CODE", code)}
-             for code, name in Trust.objects.filter(active=True).values_list("code", "name")]
-    items += [{"code": code, "name": name, "kind": "Cancer Alliance", "url": alliance_url.replace("CODE", code)}
-              for code, name in Alliance.objects.values_list("code", "name")]
+    items = [
+        {"code": code, "name": name, "kind": "Trust", "url": trust_url.replace("CODE", code)}
+        for code, name in Trust.objects.filter(active=True).values_list("code", "name")
+    ]
+    items += [
+        {"code": code, "name": name, "kind": "Cancer Alliance", "url": alliance_url.replace("CODE", code)}
+        for code, name in Alliance.objects.values_list("code", "name")
+    ]
     return items

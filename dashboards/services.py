@@ -7,6 +7,7 @@ formatted numbers, sentences and Plotly figure specifications
 ``analyst`` (exact counts, for the audit's analysts) and ``public`` (the
 small-number suppression policy applied, for everyone else).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,9 +30,25 @@ from indicators.registry import indicators_for
 logger = logging.getLogger(__name__)
 VARIANTS = ("public", "analyst")
 BUILT = "built"
-RESULT_FIELDS = ("indicator", "level", "organisation", "period", "period_start", "period_end", "numerator",
-                 "denominator", "observed", "expected", "value", "adjusted_rate", "ci_lower", "ci_upper",
-                 "national_value", "flag", "eligible")
+RESULT_FIELDS = (
+    "indicator",
+    "level",
+    "organisation",
+    "period",
+    "period_start",
+    "period_end",
+    "numerator",
+    "denominator",
+    "observed",
+    "expected",
+    "value",
+    "adjusted_rate",
+    "ci_lower",
+    "ci_upper",
+    "national_value",
+    "flag",
+    "eligible",
+)
 
 
 # ------------------------------------------------------------------ keys
@@ -97,8 +114,10 @@ class RunContext:
     def level(self, variant: str, code: str, level: str, period: str) -> dict[str, dict[str, Any]]:
         """Every organisation's formatted result at one level and period."""
         definition = self.definitions[code]
-        return {org: format_result(row, definition)
-                for org, row in self.published[variant].get((code, level, period), {}).items()}
+        return {
+            org: format_result(row, definition)
+            for org, row in self.published[variant].get((code, level, period), {}).items()
+        }
 
 
 def headline_period(periods: list[str], results, code: str) -> str | None:
@@ -122,7 +141,10 @@ def load_context(run: ComputationRun) -> RunContext:
     entries = list(RunIndicator.objects.filter(run=run).values("indicator", "model_card"))
     ordered = [code for code in definitions if code in {e["indicator"] for e in entries}]
     context = RunContext(
-        run=run, audit_code=audit_code, audit_name=release.audit.name, short_name=release.audit.short_name,
+        run=run,
+        audit_code=audit_code,
+        audit_name=release.audit.name,
+        short_name=release.audit.short_name,
         definitions={code: definitions[code] for code in ordered},
         trusts={t["code"]: t for t in Trust.objects.values("code", "name", "alliance_id")},
         alliances=dict(Alliance.objects.values_list("code", "name")),
@@ -190,18 +212,28 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
     compared = bool(row["eligible"]) and level != "national"
     flag = row["flag"] if compared else "none"
     return {
-        "organisation": row["organisation"], "level": level, "period": row["period"],
-        "numerator": shown_count(row["numerator"]), "denominator": shown_count(row["denominator"]),
-        "plotted": plotted, "lower": lower, "upper": upper,
+        "organisation": row["organisation"],
+        "level": level,
+        "period": row["period"],
+        "numerator": shown_count(row["numerator"]),
+        "denominator": shown_count(row["denominator"]),
+        "plotted": plotted,
+        "lower": lower,
+        "upper": upper,
         "value_text": text.percent(plotted) if shown else marker,
         "ci_text": text.interval(lower, upper) if shown else marker,
         "ratio_text": (text.ratio(row["value"]) if row["value"] is not None else marker) if risk else "",
         "ratio_ci_text": (text.interval(row["ci_lower"], row["ci_upper"], text.ratio) if shown else marker)
-        if risk else "",
+        if risk
+        else "",
         "expected_text": (text.expected_count(row["expected"]) if row["expected"] is not None else marker)
-        if risk else "",
-        "shown": shown, "suppressed": bool(row.get("suppressed")) and not shown, "compared": compared,
-        "eligible": bool(row["eligible"]), "flag": flag,
+        if risk
+        else "",
+        "shown": shown,
+        "suppressed": bool(row.get("suppressed")) and not shown,
+        "compared": compared,
+        "eligible": bool(row["eligible"]),
+        "flag": flag,
         "meaning": text.meaning_of(flag, definition.direction, compared),
         "label": text.label_of(flag, definition.direction, compared) if level != "national" else "England",
         "short_label": text.short_label(flag, definition.direction, compared),
@@ -212,8 +244,9 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
 
 def count_phrase(result: dict[str, Any], definition: IndicatorDefinition) -> str:
     if definition.risk_adjusted:
-        return (f"{result['numerator']} observed, {result['expected_text']} expected, "
-                f"of {result['denominator']} patients")
+        return (
+            f"{result['numerator']} observed, {result['expected_text']} expected, of {result['denominator']} patients"
+        )
     return f"{result['numerator']} of {result['denominator']} patients"
 
 
@@ -241,8 +274,9 @@ def build_run_pages(run: ComputationRun) -> int:
         pieces.update(build_trusts(context, variant))
         pieces.update(build_alliances(context, variant, pieces))
     pieces[BUILT] = {"pieces": len(pieces)}
-    FigureSpec.objects.bulk_create([FigureSpec(run=run, key=key, data=data) for key, data in pieces.items()],
-                                   batch_size=200, ignore_conflicts=True)
+    FigureSpec.objects.bulk_create(
+        [FigureSpec(run=run, key=key, data=data) for key, data in pieces.items()], batch_size=200, ignore_conflicts=True
+    )
     # Pieces of the release's earlier runs are no longer shown.
     FigureSpec.objects.filter(run__release=run.release).exclude(run=run).delete()
     logger.info("built %s dashboard pieces for run %s", len(pieces), run.pk)
@@ -261,17 +295,22 @@ def _fit_text(fit: FunnelFit | None, unit_word: str) -> str:
     if fit is None:
         return ""
     if fit.overdispersion_applied:
-        return (f"The limits are widened for overdispersion ({fit.overdispersion} random-effects method, "
-                f"φ = {fit.phi:.2f}, τ² = {fit.tau2:.3g}): {unit_word}s vary more than chance alone would explain, "
-                f"so the limits allow for it (Spiegelhalter 2005).")
+        return (
+            f"The limits are widened for overdispersion ({fit.overdispersion} random-effects method, "
+            f"φ = {fit.phi:.2f}, τ² = {fit.tau2:.3g}): {unit_word}s vary more than chance alone would explain, "
+            f"so the limits allow for it (Spiegelhalter 2005)."
+        )
     if fit.phi is not None:
-        return (f"No overdispersion adjustment was applied (φ = {fit.phi:.2f}): the {unit_word}s vary "
-                f"no more than chance would explain.")
+        return (
+            f"No overdispersion adjustment was applied (φ = {fit.phi:.2f}): the {unit_word}s vary "
+            f"no more than chance would explain."
+        )
     return ""
 
 
-def _funnel(context: RunContext, code: str, period: str, level: str, rows: list[dict[str, Any]],
-            national: dict[str, Any] | None) -> tuple[dict[str, Any] | None, str]:
+def _funnel(
+    context: RunContext, code: str, period: str, level: str, rows: list[dict[str, Any]], national: dict[str, Any] | None
+) -> tuple[dict[str, Any] | None, str]:
     """A funnel's figure specification and its text summary, from formatted (published) rows."""
     definition = context.definitions[code]
     fit = context.fits.get((code, level, period))
@@ -287,30 +326,58 @@ def _funnel(context: RunContext, code: str, period: str, level: str, rows: list[
         if not row["shown"] or row["x"] is None:
             hidden += 1
             continue
-        count_words = (f"Observed {row['numerator']}, expected {row['expected_text']}, of {row['denominator']} "
-                       f"patients" if risk else f"{row['numerator']} of {row['denominator']} patients")
-        points.append({"x": row["x"], "y": row["plotted"], "meaning": row["meaning"],
-                       "customdata": [row["organisation"], row["name"],
-                                      row["value_text"] + (f" (observed/expected {row['ratio_text']})" if risk else ""),
-                                      row["ci_text"], count_words, row["label"]]})
+        count_words = (
+            f"Observed {row['numerator']}, expected {row['expected_text']}, of {row['denominator']} patients"
+            if risk
+            else f"{row['numerator']} of {row['denominator']} patients"
+        )
+        points.append(
+            {
+                "x": row["x"],
+                "y": row["plotted"],
+                "meaning": row["meaning"],
+                "customdata": [
+                    row["organisation"],
+                    row["name"],
+                    row["value_text"] + (f" (observed/expected {row['ratio_text']})" if risk else ""),
+                    row["ci_text"],
+                    count_words,
+                    row["label"],
+                ],
+            }
+        )
     spec = figures.funnel_figure(
-        points=points, kind=fit.kind, method=fit.method, target=fit.target, tau2=fit.tau2 or 0.0, phi=fit.phi or 1.0,
-        overdispersion=fit.overdispersion if fit.overdispersion_applied else "none", scale=scale,
+        points=points,
+        kind=fit.kind,
+        method=fit.method,
+        target=fit.target,
+        tau2=fit.tau2 or 0.0,
+        phi=fit.phi or 1.0,
+        overdispersion=fit.overdispersion if fit.overdispersion_applied else "none",
+        scale=scale,
         x_title="Expected events (from the risk model)" if risk else "Patients (denominator)",
         y_title="Risk-adjusted rate" if risk else "Percentage",
-        standard=(definition.standard or {}).get("value"), standard_label=(definition.standard or {}).get("label", ""))
+        standard=(definition.standard or {}).get("value"),
+        standard_label=(definition.standard or {}).get("label", ""),
+    )
     counts: dict[str, int] = defaultdict(int)
     for row in rows:
         if row["compared"]:
             counts[row["flag"]] += 1
     compared = sum(1 for row in rows if row["compared"])
-    summary = (f"Funnel plot of {compared} {unit_word}s, {period}: England {national['value_text']}. "
-               + text.flag_counts_sentence(counts=counts, units=compared, expected_flags=fit.expected_flags,
-                                           unit_word=unit_word)
-               + " " + _fit_text(fit, unit_word))
+    summary = (
+        f"Funnel plot of {compared} {unit_word}s, {period}: England {national['value_text']}. "
+        + text.flag_counts_sentence(
+            counts=counts, units=compared, expected_flags=fit.expected_flags, unit_word=unit_word
+        )
+        + " "
+        + _fit_text(fit, unit_word)
+    )
     if hidden:
-        summary += (f" {hidden} {unit_word}{'s are' if hidden != 1 else ' is'} not plotted because a count is small "
-                    f"(small-number suppression).")
+        summary += (
+            f" {hidden} {unit_word}{'s are' if hidden != 1 else ' is'} not plotted because a count is small "
+            f"(small-number suppression)."
+        )
     return spec, summary.strip()
 
 
@@ -331,19 +398,44 @@ def build_indicator(context: RunContext, code: str, period: str, variant: str) -
     provider_figure, provider_summary = _funnel(context, code, period, "provider", providers, national)
     alliance_figure, alliance_summary = _funnel(context, code, period, "alliance", alliances, national)
     item = {"risk_adjusted": context.definitions[code].risk_adjusted}
-    return {"code": code, "period": period, "national": national,
-            "national_counts": count_phrase(national, context.definitions[code]) if national else "",
-            "providers": [_row_fields(r) for r in providers], "alliances": [_row_fields(r) for r in alliances],
-            "providers_html": render_to_string("dashboards/_result_rows.html",
-                                               {"rows": providers, "level": "provider", "item": item}),
-            "alliances_html": render_to_string("dashboards/_result_rows.html",
-                                               {"rows": alliances, "level": "alliance", "item": item}),
-            "provider_figure": embed(provider_figure), "provider_summary": provider_summary,
-            "alliance_figure": embed(alliance_figure), "alliance_summary": alliance_summary}
+    return {
+        "code": code,
+        "period": period,
+        "national": national,
+        "national_counts": count_phrase(national, context.definitions[code]) if national else "",
+        "providers": [_row_fields(r) for r in providers],
+        "alliances": [_row_fields(r) for r in alliances],
+        "providers_html": render_to_string(
+            "dashboards/_result_rows.html", {"rows": providers, "level": "provider", "item": item}
+        ),
+        "alliances_html": render_to_string(
+            "dashboards/_result_rows.html", {"rows": alliances, "level": "alliance", "item": item}
+        ),
+        "provider_figure": embed(provider_figure),
+        "provider_summary": provider_summary,
+        "alliance_figure": embed(alliance_figure),
+        "alliance_summary": alliance_summary,
+    }
 
 
-_ROW_FIELDS = ("organisation", "name", "alliance", "alliance_name", "numerator", "denominator", "value_text", "ci_text",
-               "ratio_text", "ratio_ci_text", "expected_text", "label", "meaning", "flag", "compared", "shown")
+_ROW_FIELDS = (
+    "organisation",
+    "name",
+    "alliance",
+    "alliance_name",
+    "numerator",
+    "denominator",
+    "value_text",
+    "ci_text",
+    "ratio_text",
+    "ratio_ci_text",
+    "expected_text",
+    "label",
+    "meaning",
+    "flag",
+    "compared",
+    "shown",
+)
 
 
 def _row_fields(row: dict[str, Any]) -> dict[str, Any]:
@@ -363,29 +455,43 @@ def build_audit(context: RunContext, variant: str) -> dict[str, Any]:
             for row in context.level(variant, code, "provider", headline).values():
                 if row["compared"]:
                     counts[row["flag"]] += 1
-        items.append({
-            "code": code, "title": definition.title, "description": definition.description,
-            "numerator_text": definition.numerator_text, "denominator_text": definition.denominator_text,
-            "direction": definition.direction, "risk_adjusted": definition.risk_adjusted,
-            "direction_text": {"higher_is_better": "Higher is better", "lower_is_better": "Lower is better"}.get(
-                definition.direction, "Neither higher nor lower is better in itself"),
-            "minimum_denominator": definition.minimum_denominator,
-            "standard": (definition.standard or {}).get("label", ""),
-            "prompt": definition.prompt, "recommendation": definition.recommendation,
-            "funnel_method": definition.funnel_method,
-            "periods": context.periods.get(code, []), "headline": headline,
-            "reason": "" if headline else unavailable_reason(context, code),
-            "england": national["value_text"] if national else "-",
-            "england_counts": count_phrase(national, definition) if national else "",
-            "outside_95": sum(v for k, v in counts.items() if k != "none"),
-            "compared": sum(counts.values()),
-        })
+        items.append(
+            {
+                "code": code,
+                "title": definition.title,
+                "description": definition.description,
+                "numerator_text": definition.numerator_text,
+                "denominator_text": definition.denominator_text,
+                "direction": definition.direction,
+                "risk_adjusted": definition.risk_adjusted,
+                "direction_text": {"higher_is_better": "Higher is better", "lower_is_better": "Lower is better"}.get(
+                    definition.direction, "Neither higher nor lower is better in itself"
+                ),
+                "minimum_denominator": definition.minimum_denominator,
+                "standard": (definition.standard or {}).get("label", ""),
+                "prompt": definition.prompt,
+                "recommendation": definition.recommendation,
+                "funnel_method": definition.funnel_method,
+                "periods": context.periods.get(code, []),
+                "headline": headline,
+                "reason": "" if headline else unavailable_reason(context, code),
+                "england": national["value_text"] if national else "-",
+                "england_counts": count_phrase(national, definition) if national else "",
+                "outside_95": sum(v for k, v in counts.items() if k != "none"),
+                "compared": sum(counts.values()),
+            }
+        )
     release = context.run.release
-    return {"audit": context.audit_code, "audit_name": context.audit_name, "short_name": context.short_name,
-            "release": release.version, "extract_date": release.extract_date.isoformat(),
-            "period_start": release.period_start.isoformat() if release.period_start else "",
-            "period_end": release.period_end.isoformat() if release.period_end else "",
-            "indicators": items}
+    return {
+        "audit": context.audit_code,
+        "audit_name": context.audit_name,
+        "short_name": context.short_name,
+        "release": release.version,
+        "extract_date": release.extract_date.isoformat(),
+        "period_start": release.period_start.isoformat() if release.period_start else "",
+        "period_end": release.period_end.isoformat() if release.period_end else "",
+        "indicators": items,
+    }
 
 
 def unavailable_reason(context: RunContext, code: str) -> str:
@@ -408,8 +514,7 @@ def build_trusts(context: RunContext, variant: str) -> dict[str, Any]:
     for code, definition in context.definitions.items():
         period = context.headline(code)
         if period is None:
-            unavailable.append({"code": code, "title": definition.title,
-                                "reason": unavailable_reason(context, code)})
+            unavailable.append({"code": code, "title": definition.title, "reason": unavailable_reason(context, code)})
             continue
         national = context.result(variant, code, "national", period, ENGLAND_CODE)
         england_text = national["value_text"] if national else "-"
@@ -419,9 +524,14 @@ def build_trusts(context: RunContext, variant: str) -> dict[str, Any]:
         for org, result in providers.items():
             trust = context.trusts.get(org, {})
             alliance = alliances.get(trust.get("alliance_id", ""))
-            spine = figures.spine(values=spread, value=result["plotted"], ci=(result["lower"], result["upper"]),
-                                  england=national["plotted"] if national else None,
-                                  alliance=alliance["plotted"] if alliance else None, direction=definition.direction)
+            spine = figures.spine(
+                values=spread,
+                value=result["plotted"],
+                ci=(result["lower"], result["upper"]),
+                england=national["plotted"] if national else None,
+                alliance=alliance["plotted"] if alliance else None,
+                direction=definition.direction,
+            )
             spine_text = ""
             if spine and spine["value"] is not None:
                 spine["marker"] = figures.marker_path(result["meaning"], spine["value"], 12.0)
@@ -434,35 +544,74 @@ def build_trusts(context: RunContext, variant: str) -> dict[str, Any]:
             spark_text = ""
             if spark:
                 known = [(p["quarter"], v) for p, v in zip(points, values, strict=True) if v is not None]
-                spark_text = (f"Quarterly values from {known[0][0]} ({text.percent(known[0][1])}) to {known[-1][0]} "
-                              f"({text.percent(known[-1][1])}).")
+                spark_text = (
+                    f"Quarterly values from {known[0][0]} ({text.percent(known[0][1])}) to {known[-1][0]} "
+                    f"({text.percent(known[-1][1])})."
+                )
             sentence = text.indicator_sentence(
-                place="this trust", value_text=result["value_text"], england_text=england_text, flag=result["flag"],
-                direction=definition.direction, compared=result["compared"], shown=result["shown"],
-                denominator_text=f"{result['denominator']} patients", minimum=definition.minimum_denominator,
-                risk_adjusted=definition.risk_adjusted)
-            cards_by_trust[org].append({
-                "code": code, "title": definition.title, "period": period, "direction": definition.direction,
-                "risk_adjusted": definition.risk_adjusted, "value_text": result["value_text"],
-                "ci_text": result["ci_text"], "ratio_text": result["ratio_text"],
-                "counts": count_phrase(result, definition), "england_text": england_text,
-                "alliance_text": alliance["value_text"] if alliance else "-",
-                "flag": result["flag"], "meaning": result["meaning"], "label": result["label"],
-                "colour": text.MEANING_COLOURS[result["meaning"]],
-                "compared": result["compared"], "shown": result["shown"], "sentence": sentence,
-                "spine": spine, "spine_text": spine_text, "spark": spark, "spark_text": spark_text,
-                "has_trend": bool(points), "prompt": definition.prompt, "recommendation": definition.recommendation,
-                "standard": (definition.standard or {}).get("label", ""),
-            })
+                place="this trust",
+                value_text=result["value_text"],
+                england_text=england_text,
+                flag=result["flag"],
+                direction=definition.direction,
+                compared=result["compared"],
+                shown=result["shown"],
+                denominator_text=f"{result['denominator']} patients",
+                minimum=definition.minimum_denominator,
+                risk_adjusted=definition.risk_adjusted,
+            )
+            cards_by_trust[org].append(
+                {
+                    "code": code,
+                    "title": definition.title,
+                    "period": period,
+                    "direction": definition.direction,
+                    "risk_adjusted": definition.risk_adjusted,
+                    "value_text": result["value_text"],
+                    "ci_text": result["ci_text"],
+                    "ratio_text": result["ratio_text"],
+                    "counts": count_phrase(result, definition),
+                    "england_text": england_text,
+                    "alliance_text": alliance["value_text"] if alliance else "-",
+                    "flag": result["flag"],
+                    "meaning": result["meaning"],
+                    "label": result["label"],
+                    "colour": text.MEANING_COLOURS[result["meaning"]],
+                    "compared": result["compared"],
+                    "shown": result["shown"],
+                    "sentence": sentence,
+                    "spine": spine,
+                    "spine_text": spine_text,
+                    "spark": spark,
+                    "spark_text": spark_text,
+                    "has_trend": bool(points),
+                    "prompt": definition.prompt,
+                    "recommendation": definition.recommendation,
+                    "standard": (definition.standard or {}).get("label", ""),
+                }
+            )
     release = context.run.release
     pieces = {}
     for org, cards in cards_by_trust.items():
-        piece = {"audit": context.audit_code, "audit_name": context.audit_name, "short_name": context.short_name,
-                 "release": release.version, "extract_date": release.extract_date.isoformat(), "cards": cards,
-                 "compared": sum(1 for c in cards if c["compared"]), "unavailable": unavailable}
-        piece["html"] = render_to_string("dashboards/_trust_section.html", {
-            "section": piece, "trust_code": org, "trust_name": context.trusts.get(org, {}).get("name", org),
-            "variant": variant})
+        piece = {
+            "audit": context.audit_code,
+            "audit_name": context.audit_name,
+            "short_name": context.short_name,
+            "release": release.version,
+            "extract_date": release.extract_date.isoformat(),
+            "cards": cards,
+            "compared": sum(1 for c in cards if c["compared"]),
+            "unavailable": unavailable,
+        }
+        piece["html"] = render_to_string(
+            "dashboards/_trust_section.html",
+            {
+                "section": piece,
+                "trust_code": org,
+                "trust_name": context.trusts.get(org, {}).get("name", org),
+                "variant": variant,
+            },
+        )
         for card in cards:  # drawn into the HTML; the page's prompts and CSV need only the words
             card.pop("spine")
             card.pop("spark")
@@ -480,12 +629,20 @@ def build_alliances(context: RunContext, variant: str, built: dict[str, Any]) ->
             continue
         indicators.append({"code": code, "title": definition.title, "period": period})
         page = built[indicator_key(code, period, variant)]
-        funnels[code] = {"figure": page["alliance_figure"], "summary": page["alliance_summary"],
-                         "title": definition.title, "period": period}
-    levels = {item["code"]: (context.level(variant, item["code"], "alliance", item["period"]),
-                             context.level(variant, item["code"], "provider", item["period"]),
-                             context.result(variant, item["code"], "national", item["period"], ENGLAND_CODE))
-              for item in indicators}
+        funnels[code] = {
+            "figure": page["alliance_figure"],
+            "summary": page["alliance_summary"],
+            "title": definition.title,
+            "period": period,
+        }
+    levels = {
+        item["code"]: (
+            context.level(variant, item["code"], "alliance", item["period"]),
+            context.level(variant, item["code"], "provider", item["period"]),
+            context.result(variant, item["code"], "national", item["period"], ENGLAND_CODE),
+        )
+        for item in indicators
+    }
     members: dict[str, list[dict[str, str]]] = defaultdict(list)
     for trust in context.trusts.values():
         members[trust["alliance_id"]].append(trust)
@@ -499,31 +656,63 @@ def build_alliances(context: RunContext, variant: str, built: dict[str, Any]) ->
             if result is None:
                 continue
             england_text = national["value_text"] if national else "-"
-            rows.append({**item, "value_text": result["value_text"], "ci_text": result["ci_text"],
-                         "ratio_text": result["ratio_text"], "counts": count_phrase(result, definition),
-                         "england_text": england_text, "label": result["label"], "meaning": result["meaning"],
-                         "flag": result["flag"],
-                         "sentence": text.indicator_sentence(
-                             place="this alliance", value_text=result["value_text"], england_text=england_text,
-                             flag=result["flag"], direction=definition.direction, compared=result["compared"],
-                             shown=result["shown"], denominator_text=f"{result['denominator']} patients",
-                             minimum=definition.minimum_denominator, risk_adjusted=definition.risk_adjusted)})
+            rows.append(
+                {
+                    **item,
+                    "value_text": result["value_text"],
+                    "ci_text": result["ci_text"],
+                    "ratio_text": result["ratio_text"],
+                    "counts": count_phrase(result, definition),
+                    "england_text": england_text,
+                    "label": result["label"],
+                    "meaning": result["meaning"],
+                    "flag": result["flag"],
+                    "sentence": text.indicator_sentence(
+                        place="this alliance",
+                        value_text=result["value_text"],
+                        england_text=england_text,
+                        flag=result["flag"],
+                        direction=definition.direction,
+                        compared=result["compared"],
+                        shown=result["shown"],
+                        denominator_text=f"{result['denominator']} patients",
+                        minimum=definition.minimum_denominator,
+                        risk_adjusted=definition.risk_adjusted,
+                    ),
+                }
+            )
         grid = []
         for trust in sorted(members.get(alliance_code, []), key=lambda t: t["name"].lower()):
             cells = []
             for item in indicators:
                 result = levels[item["code"]][1].get(trust["code"])
-                cells.append(None if result is None else {
-                    "value_text": result["value_text"], "short_label": result["short_label"], "label": result["label"],
-                    "meaning": result["meaning"], "flag": result["flag"]})
+                cells.append(
+                    None
+                    if result is None
+                    else {
+                        "value_text": result["value_text"],
+                        "short_label": result["short_label"],
+                        "label": result["label"],
+                        "meaning": result["meaning"],
+                        "flag": result["flag"],
+                    }
+                )
             if any(cells):
                 grid.append({"code": trust["code"], "name": trust["name"], "cells": cells})
         if not rows and not grid:
             continue
-        piece = {"audit": context.audit_code, "audit_name": context.audit_name, "short_name": context.short_name,
-                 "indicators": indicators, "rows": rows, "grid": grid}
-        piece["html"] = render_to_string("dashboards/_alliance_tables.html", {
-            "section": piece, "alliance_code": alliance_code, "alliance_name": context.alliances[alliance_code]})
+        piece = {
+            "audit": context.audit_code,
+            "audit_name": context.audit_name,
+            "short_name": context.short_name,
+            "indicators": indicators,
+            "rows": rows,
+            "grid": grid,
+        }
+        piece["html"] = render_to_string(
+            "dashboards/_alliance_tables.html",
+            {"section": piece, "alliance_code": alliance_code, "alliance_name": context.alliances[alliance_code]},
+        )
         pieces[alliance_key(alliance_code, variant)] = piece
     return pieces
 
@@ -536,30 +725,48 @@ def build_card(context: RunContext, code: str) -> dict[str, Any] | None:
         return None
     if not card or card.get("fitted") is False:
         return {"fitted": False, "reason": (card or {}).get("reason", "The risk model was not fitted.")}
-    coefficients = [{"term": c["term"], "odds_ratio": _num(c.get("odds_ratio"), 3),
-                     "ci": f"{_num(c.get('ci_lower'), 3)} to {_num(c.get('ci_upper'), 3)}",
-                     "p_value": _p(c.get("p_value"))} for c in card.get("coefficients", [])]
+    coefficients = [
+        {
+            "term": c["term"],
+            "odds_ratio": _num(c.get("odds_ratio"), 3),
+            "ci": f"{_num(c.get('ci_lower'), 3)} to {_num(c.get('ci_upper'), 3)}",
+            "p_value": _p(c.get("p_value")),
+        }
+        for c in card.get("coefficients", [])
+    ]
     calibration = card.get("calibration") or []
     hl = card.get("hosmer_lemeshow") or {}
     return {
-        "fitted": True, "covariates": [c["column"] for c in definition.risk_model["covariates"]],
+        "fitted": True,
+        "covariates": [c["column"] for c in definition.risk_model["covariates"]],
         "interactions": [" x ".join(pair) for pair in definition.risk_model.get("interactions") or []],
-        "n_patients": text.count(card.get("n_patients")), "n_events": text.count(card.get("n_events")),
+        "n_patients": text.count(card.get("n_patients")),
+        "n_events": text.count(card.get("n_events")),
         "observed_rate": text.percent(card.get("observed_rate")),
         "c_statistic": _num(card.get("c_statistic"), 3),
-        "hosmer_lemeshow": (f"χ² = {_num(hl.get('chi2'), 2)} on {hl.get('df')} degrees of freedom, "
-                            f"p = {_p(hl.get('p'))}") if hl else "",
+        "hosmer_lemeshow": (
+            f"χ² = {_num(hl.get('chi2'), 2)} on {hl.get('df')} degrees of freedom, p = {_p(hl.get('p'))}"
+        )
+        if hl
+        else "",
         "n_excluded_missing": text.count(card.get("n_excluded_missing", 0)),
         "n_excluded_missing_outcome": text.count(card.get("n_excluded_missing_outcome", 0)),
         "missing_handling": list((card.get("missing_handling") or {}).values()),
         "reference_levels": [f"{k}: {v}" for k, v in (card.get("reference_levels") or {}).items()],
         "dropped_terms": card.get("dropped_terms") or [],
-        "method": card.get("method", ""), "coefficients": coefficients,
-        "calibration": [{"decile": g.get("decile"), "n": text.count(g.get("n")),
-                         "predicted": text.percent(g.get("mean_predicted"), 2),
-                         "observed": text.percent(g.get("observed_rate"), 2),
-                         "expected_events": text.expected_count(g.get("expected_events")),
-                         "observed_events": text.count(g.get("observed_events"))} for g in calibration],
+        "method": card.get("method", ""),
+        "coefficients": coefficients,
+        "calibration": [
+            {
+                "decile": g.get("decile"),
+                "n": text.count(g.get("n")),
+                "predicted": text.percent(g.get("mean_predicted"), 2),
+                "observed": text.percent(g.get("observed_rate"), 2),
+                "expected_events": text.expected_count(g.get("expected_events")),
+                "observed_events": text.count(g.get("observed_events")),
+            }
+            for g in calibration
+        ],
         "calibration_figure": embed(figures.calibration_figure(calibration)) if calibration else None,
     }
 
@@ -601,35 +808,65 @@ def build_trend(run: ComputationRun, level: str, organisation: str, code: str, v
             spc_for.append({})
     rows = []
     for point, value, spc in zip(points, values, spc_for, strict=True):
-        rows.append({"quarter": point["quarter"], "numerator": shown_count(point["numerator"]),
-                     "denominator": shown_count(point["denominator"]),
-                     "value_text": text.percent(value) if value is not None else marker,
-                     "point_type": spc.get("point_type", "common_cause") if spc else "",
-                     "point_words": figures.SPC_LABELS.get(spc.get("point_type", ""), "") if spc else "",
-                     "rule": figures.RULE_WORDS.get(spc.get("special_cause_rule") or "", "") if spc else ""})
-    data: dict[str, Any] = {"code": code, "level": level, "organisation": organisation, "rows": rows,
-                            "has_chart": xmr is not None, "risk_adjusted": definition.risk_adjusted}
+        rows.append(
+            {
+                "quarter": point["quarter"],
+                "numerator": shown_count(point["numerator"]),
+                "denominator": shown_count(point["denominator"]),
+                "value_text": text.percent(value) if value is not None else marker,
+                "point_type": spc.get("point_type", "common_cause") if spc else "",
+                "point_words": figures.SPC_LABELS.get(spc.get("point_type", ""), "") if spc else "",
+                "rule": figures.RULE_WORDS.get(spc.get("special_cause_rule") or "", "") if spc else "",
+            }
+        )
+    data: dict[str, Any] = {
+        "code": code,
+        "level": level,
+        "organisation": organisation,
+        "rows": rows,
+        "has_chart": xmr is not None,
+        "risk_adjusted": definition.risk_adjusted,
+    }
     if xmr is not None:
-        data["figure"] = embed(figures.xmr_figure(
-            labels=[p["quarter"] for p in points], values=values, point_types=[r["point_type"] for r in rows],
-            rules=[spc.get("special_cause_rule", "") for spc in spc_for], mean=xmr.get("mean"), lpl=xmr.get("lpl"),
-            upl=xmr.get("upl"), target=xmr.get("target"), percent_axis=True,
-            y_title="Risk-adjusted rate" if definition.risk_adjusted else "Percentage",
-            value_texts=[r["value_text"] for r in rows]))
-        data.update({
-            "mean": text.percent(xmr.get("mean")), "upl": text.percent(xmr.get("upl")),
-            "lpl": text.percent(xmr.get("lpl")), "target": text.percent(xmr["target"]) if xmr.get("target") else "",
-            "variation_icon": xmr.get("variation_icon"), "assurance_icon": xmr.get("assurance_icon"),
-            "trial_limits": bool(xmr.get("trial_limits")), "n_points": xmr.get("n_points"),
-        })
+        data["figure"] = embed(
+            figures.xmr_figure(
+                labels=[p["quarter"] for p in points],
+                values=values,
+                point_types=[r["point_type"] for r in rows],
+                rules=[spc.get("special_cause_rule", "") for spc in spc_for],
+                mean=xmr.get("mean"),
+                lpl=xmr.get("lpl"),
+                upl=xmr.get("upl"),
+                target=xmr.get("target"),
+                percent_axis=True,
+                y_title="Risk-adjusted rate" if definition.risk_adjusted else "Percentage",
+                value_texts=[r["value_text"] for r in rows],
+            )
+        )
+        data.update(
+            {
+                "mean": text.percent(xmr.get("mean")),
+                "upl": text.percent(xmr.get("upl")),
+                "lpl": text.percent(xmr.get("lpl")),
+                "target": text.percent(xmr["target"]) if xmr.get("target") else "",
+                "variation_icon": xmr.get("variation_icon"),
+                "assurance_icon": xmr.get("assurance_icon"),
+                "trial_limits": bool(xmr.get("trial_limits")),
+                "n_points": xmr.get("n_points"),
+            }
+        )
     known = [(r["quarter"], v) for r, v in zip(rows, values, strict=True) if v is not None]
-    data["summary"] = (f"{len(points)} quarters from {points[0]['quarter']} to {points[-1]['quarter']}"
-                       + (f"; the latest shown is {text.percent(known[-1][1])} in {known[-1][0]}" if known else "")
-                       + (f"; mean {data['mean']}, process limits {data['lpl']} to {data['upl']}." if xmr else
-                          "; too few quarters to draw process limits."))
+    data["summary"] = (
+        f"{len(points)} quarters from {points[0]['quarter']} to {points[-1]['quarter']}"
+        + (f"; the latest shown is {text.percent(known[-1][1])} in {known[-1][0]}" if known else "")
+        + (
+            f"; mean {data['mean']}, process limits {data['lpl']} to {data['upl']}."
+            if xmr
+            else "; too few quarters to draw process limits."
+        )
+    )
     return data
 
 
 def store_piece(run: ComputationRun, key: str, data: Any) -> None:
     FigureSpec.objects.bulk_create([FigureSpec(run=run, key=key, data=data)], ignore_conflicts=True)
-

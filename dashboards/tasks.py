@@ -1,4 +1,5 @@
 """Celery tasks for the dashboards: thin wrappers that take ids and call one service."""
+
 from celery import shared_task
 
 from dashboards import services

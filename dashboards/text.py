@@ -3,6 +3,7 @@
 Pure: no Django, no database. Pages show what these return; the builder
 (dashboards/services.py) calls them once per computation run.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,14 @@ MEANING_COLOURS = {
     "lower": "#6c2c8f",
     "not_compared": "#4c6272",
 }
-MEANING_SYMBOLS = {"as_expected": "circle", "better": "diamond", "worse": "square", "higher": "triangle-up",
-                   "lower": "triangle-down", "not_compared": "circle-open"}
+MEANING_SYMBOLS = {
+    "as_expected": "circle",
+    "better": "diamond",
+    "worse": "square",
+    "higher": "triangle-up",
+    "lower": "triangle-down",
+    "not_compared": "circle-open",
+}
 MEANING_LEGEND = {
     "as_expected": "Within expected range",
     "better": "Better than expected",
@@ -105,23 +112,39 @@ def flag_phrase(flag: str, direction: str) -> str:
     return f"{side} than expected ({level}); there is no right rate for this indicator"
 
 
-def indicator_sentence(*, place: str, value_text: str, england_text: str, flag: str, direction: str,
-                       compared: bool, shown: bool, denominator_text: str = "", minimum: int = 1,
-                       risk_adjusted: bool = False) -> str:
+def indicator_sentence(
+    *,
+    place: str,
+    value_text: str,
+    england_text: str,
+    flag: str,
+    direction: str,
+    compared: bool,
+    shown: bool,
+    denominator_text: str = "",
+    minimum: int = 1,
+    risk_adjusted: bool = False,
+) -> str:
     """One plain-English sentence for one organisation and indicator.
 
     ``shown`` is False when small-number suppression hides the value;
     ``compared`` is False when the denominator is below the indicator's minimum.
     """
     if not shown:
-        return (f"{place.capitalize()}: not shown because a count is small (1 to 7 patients), to protect "
-                f"confidentiality; England {england_text}.")
+        return (
+            f"{place.capitalize()}: not shown because a count is small (1 to 7 patients), to protect "
+            f"confidentiality; England {england_text}."
+        )
     adjusted = "risk-adjusted " if risk_adjusted else ""
     if not compared:
-        return (f"{adjusted.capitalize()}{value_text} at {place} against {england_text} in England; too few patients "
-                f"({denominator_text}, fewer than {minimum}) to compare reliably.")
-    text = (f"{adjusted.capitalize()}{value_text} at {place} against {england_text} in England: "
-            f"{flag_phrase(flag, direction)}.")
+        return (
+            f"{adjusted.capitalize()}{value_text} at {place} against {england_text} in England; too few patients "
+            f"({denominator_text}, fewer than {minimum}) to compare reliably."
+        )
+    text = (
+        f"{adjusted.capitalize()}{value_text} at {place} against {england_text} in England: "
+        f"{flag_phrase(flag, direction)}."
+    )
     return text[0].upper() + text[1:]
 
 
@@ -129,14 +152,20 @@ def flag_counts_sentence(*, counts: dict[str, int], units: int, expected_flags: 
     """How many units are flagged, and how many alerts chance alone would give (multiple comparisons)."""
     alerts = counts.get("alert_high", 0) + counts.get("alert_low", 0)
     alarms = counts.get("alarm_high", 0) + counts.get("alarm_low", 0)
-    text = (f"{units} {unit_word}{'' if units == 1 else 's'} compared: {alarms} beyond the 99.8% limits (alarm) "
-            f"and {alerts} more beyond the 95% limits (alert).")
+    text = (
+        f"{units} {unit_word}{'' if units == 1 else 's'} compared: {alarms} beyond the 99.8% limits (alarm) "
+        f"and {alerts} more beyond the 95% limits (alert)."
+    )
     if expected_flags is not None:
-        text += (f" About {expected_flags:.1f} would fall outside the 95% limits by chance alone, "
-                 f"even if every {unit_word} gave the same care.")
+        text += (
+            f" About {expected_flags:.1f} would fall outside the 95% limits by chance alone, "
+            f"even if every {unit_word} gave the same care."
+        )
     return text
 
 
 def spread_sentence(*, values_text: dict[str, str], n: int, unit_word: str = "trust") -> str:
-    return (f"Across {n} {unit_word}s: lowest {values_text['min']}, middle half {values_text['q1']} to "
-            f"{values_text['q3']}, highest {values_text['max']}.")
+    return (
+        f"Across {n} {unit_word}s: lowest {values_text['min']}, middle half {values_text['q1']} to "
+        f"{values_text['q3']}, highest {values_text['max']}."
+    )

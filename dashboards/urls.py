@@ -12,7 +12,11 @@ urlpatterns = [
     path("trusts/<str:code>/", views.trust, name="trust"),
     path("trusts/<str:code>/trends/<slug:audit_code>/<slug:indicator_code>/", views.trend, name="trust-trend"),
     path("alliances/<str:code>/", views.alliance, name="alliance"),
-    path("alliances/<str:code>/trends/<slug:audit_code>/<slug:indicator_code>/", views.trend,
-         {"level": "alliance"}, name="alliance-trend"),
+    path(
+        "alliances/<str:code>/trends/<slug:audit_code>/<slug:indicator_code>/",
+        views.trend,
+        {"level": "alliance"},
+        name="alliance-trend",
+    ),
     path("tools/funnel/", views.funnel_tool, name="funnel-tool"),
 ]

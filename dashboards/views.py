@@ -6,6 +6,7 @@ the pieces built once per run (dashboards/services.py). Every table can be
 downloaded as CSV with ``?download=<table>``, with the same suppression as the
 page.
 """
+
 from __future__ import annotations
 
 import csv
@@ -64,9 +65,15 @@ def _run(audit_code: str) -> ComputationRun:
 
 def home(request: HttpRequest) -> HttpResponse:
     runs = selectors.shown_runs()
-    audits = [{"definition": d, "run": runs.get(code), "release": runs[code].release if code in runs else None,
-               "is_analyst": roles.can_manage_releases(request.user, code)}
-              for code, d in sorted(all_definitions().items(), key=lambda item: item[1].name)]
+    audits = [
+        {
+            "definition": d,
+            "run": runs.get(code),
+            "release": runs[code].release if code in runs else None,
+            "is_analyst": roles.can_manage_releases(request.user, code),
+        }
+        for code, d in sorted(all_definitions().items(), key=lambda item: item[1].name)
+    ]
     return _page(request, "dashboards/home.html", {"audits": audits, "organisations": selectors.organisations()})
 
 
@@ -80,12 +87,14 @@ def search(request: HttpRequest) -> HttpResponse:
             if query.upper() == item["code"].upper():
                 return redirect(item["url"])
         words = query.lower().split()
-        matches = [item for item in organisations
-                   if all(word in f"{item['name']} {item['code']}".lower() for word in words)]
+        matches = [
+            item for item in organisations if all(word in f"{item['name']} {item['code']}".lower() for word in words)
+        ]
         if len(matches) == 1:
             return redirect(matches[0]["url"])
-    return _page(request, "dashboards/search.html", {"query": query, "matches": matches,
-                                                      "organisations": organisations})
+    return _page(
+        request, "dashboards/search.html", {"query": query, "matches": matches, "organisations": organisations}
+    )
 
 
 # ------------------------------------------------------------------ audit and indicator pages
@@ -98,14 +107,43 @@ def audit(request: HttpRequest, audit_code: str) -> HttpResponse:
     found = selectors.pieces({run: [services.audit_key(variant)]})
     data = found[(run.pk, services.audit_key(variant))]
     if request.GET.get("download") == "indicators":
-        return _csv(f"{audit_code}-indicators.csv",
-                    ["code", "indicator", "period", "england", "england_counts", "trusts_compared",
-                     "trusts_outside_95_limits", "direction", "numerator", "denominator", "risk_adjusted"],
-                    [[i["code"], i["title"], i["headline"] or "", i["england"], i["england_counts"], i["compared"],
-                      i["outside_95"], i["direction_text"], i["numerator_text"], i["denominator_text"],
-                      i["risk_adjusted"]] for i in data["indicators"]])
-    return _page(request, "dashboards/audit.html", {"definition": definition, "data": data, "run": run,
-                                                     "is_analyst": variant == "analyst"})
+        return _csv(
+            f"{audit_code}-indicators.csv",
+            [
+                "code",
+                "indicator",
+                "period",
+                "england",
+                "england_counts",
+                "trusts_compared",
+                "trusts_outside_95_limits",
+                "direction",
+                "numerator",
+                "denominator",
+                "risk_adjusted",
+            ],
+            [
+                [
+                    i["code"],
+                    i["title"],
+                    i["headline"] or "",
+                    i["england"],
+                    i["england_counts"],
+                    i["compared"],
+                    i["outside_95"],
+                    i["direction_text"],
+                    i["numerator_text"],
+                    i["denominator_text"],
+                    i["risk_adjusted"],
+                ]
+                for i in data["indicators"]
+            ],
+        )
+    return _page(
+        request,
+        "dashboards/audit.html",
+        {"definition": definition, "data": data, "run": run, "is_analyst": variant == "analyst"},
+    )
 
 
 def indicator(request: HttpRequest, audit_code: str, code: str) -> HttpResponse:
@@ -118,8 +156,11 @@ def indicator(request: HttpRequest, audit_code: str, code: str) -> HttpResponse:
         raise Http404("No such indicator")
     if not item["periods"]:
         card = selectors.pieces({run: [services.card_key(code)]}).get((run.pk, services.card_key(code)))
-        return _page(request, "dashboards/indicator_unavailable.html", {"definition": definition, "item": item,
-                                                                        "run": run, "card": card})
+        return _page(
+            request,
+            "dashboards/indicator_unavailable.html",
+            {"definition": definition, "item": item, "run": run, "card": card},
+        )
     period = request.GET.get("period") or item["headline"]
     if period not in item["periods"]:
         raise Http404("No results for that period")
@@ -131,13 +172,20 @@ def indicator(request: HttpRequest, audit_code: str, code: str) -> HttpResponse:
     if table in ("trusts", "alliances"):
         return _indicator_csv(audit_code, item, period, data, table)
     if table == "calibration" and card and card.get("fitted"):
-        return _csv(f"{audit_code}-{code}-calibration.csv",
-                    ["group", "patients", "mean_predicted", "observed", "expected_events", "observed_events"],
-                    [[g["decile"], g["n"], g["predicted"], g["observed"], g["expected_events"], g["observed_events"]]
-                     for g in card["calibration"]])
+        return _csv(
+            f"{audit_code}-{code}-calibration.csv",
+            ["group", "patients", "mean_predicted", "observed", "expected_events", "observed_events"],
+            [
+                [g["decile"], g["n"], g["predicted"], g["observed"], g["expected_events"], g["observed_events"]]
+                for g in card["calibration"]
+            ],
+        )
     if table == "coefficients" and card and card.get("fitted"):
-        return _csv(f"{audit_code}-{code}-coefficients.csv", ["term", "odds_ratio", "odds_ratio_95_interval", "p"],
-                    [[c["term"], c["odds_ratio"], c["ci"], c["p_value"]] for c in card["coefficients"]])
+        return _csv(
+            f"{audit_code}-{code}-coefficients.csv",
+            ["term", "odds_ratio", "odds_ratio_95_interval", "p"],
+            [[c["term"], c["odds_ratio"], c["ci"], c["p_value"]] for c in card["coefficients"]],
+        )
     highlight = request.GET.get("highlight", "").strip().upper()
     highlight_name = ""
     if highlight:
@@ -150,29 +198,59 @@ def indicator(request: HttpRequest, audit_code: str, code: str) -> HttpResponse:
     highlighted = [r for r in data["providers"] if highlight and highlight in (r["organisation"], r["alliance"])]
     # A highlighted trust also rings its alliance on the alliance-level funnel.
     highlight_alliance = next((r["alliance"] for r in highlighted if r["organisation"] == highlight), highlight)
-    return _page(request, "dashboards/indicator.html", {
-        "definition": definition, "item": item, "data": data, "card": card, "period": period, "run": run,
-        "highlight": highlight, "highlight_name": highlight_name, "highlighted": highlighted,
-        "highlight_alliance": highlight_alliance,
-        "is_analyst": variant == "analyst", "legend": MEANING_LEGEND,
-        "periods": [{"period": p, "current": p == period, "headline": p == item["headline"]} for p in item["periods"]],
-    })
+    return _page(
+        request,
+        "dashboards/indicator.html",
+        {
+            "definition": definition,
+            "item": item,
+            "data": data,
+            "card": card,
+            "period": period,
+            "run": run,
+            "highlight": highlight,
+            "highlight_name": highlight_name,
+            "highlighted": highlighted,
+            "highlight_alliance": highlight_alliance,
+            "is_analyst": variant == "analyst",
+            "legend": MEANING_LEGEND,
+            "periods": [
+                {"period": p, "current": p == period, "headline": p == item["headline"]} for p in item["periods"]
+            ],
+        },
+    )
 
 
 def _indicator_csv(audit_code: str, item: dict[str, Any], period: str, data: dict[str, Any], table: str):
     rows = data["providers"] if table == "trusts" else data["alliances"]
     header = ["code", "name"] + (["cancer_alliance"] if table == "trusts" else [])
     if item["risk_adjusted"]:
-        header += ["patients", "observed", "expected", "observed_over_expected", "oe_95_interval",
-                   "risk_adjusted_rate", "rate_95_interval", "compared_with_expected"]
+        header += [
+            "patients",
+            "observed",
+            "expected",
+            "observed_over_expected",
+            "oe_95_interval",
+            "risk_adjusted_rate",
+            "rate_95_interval",
+            "compared_with_expected",
+        ]
     else:
         header += ["numerator", "denominator", "value", "value_95_interval", "compared_with_expected"]
     out = []
     for row in rows:
         line = [row["organisation"], row["name"]] + ([row["alliance_name"]] if table == "trusts" else [])
         if item["risk_adjusted"]:
-            line += [row["denominator"], row["numerator"], row["expected_text"], row["ratio_text"],
-                     row["ratio_ci_text"], row["value_text"], row["ci_text"], row["label"]]
+            line += [
+                row["denominator"],
+                row["numerator"],
+                row["expected_text"],
+                row["ratio_text"],
+                row["ratio_ci_text"],
+                row["value_text"],
+                row["ci_text"],
+                row["label"],
+            ]
         else:
             line += [row["numerator"], row["denominator"], row["value_text"], row["ci_text"], row["label"]]
         out.append(line)
@@ -199,21 +277,53 @@ def trust(request: HttpRequest, code: str) -> HttpResponse:
         section = next((s for s in sections if s["audit"] == download), None)
         if section is None:
             raise Http404("No such table")
-        return _csv(f"{code}-{download}.csv",
-                    ["indicator", "period", "value", "value_95_interval", "counts", "cancer_alliance", "england",
-                     "compared_with_expected", "sentence"],
-                    [[c["title"], c["period"], c["value_text"], c["ci_text"], c["counts"], c["alliance_text"],
-                      c["england_text"], c["label"], c["sentence"]] for c in section["cards"]])
+        return _csv(
+            f"{code}-{download}.csv",
+            [
+                "indicator",
+                "period",
+                "value",
+                "value_95_interval",
+                "counts",
+                "cancer_alliance",
+                "england",
+                "compared_with_expected",
+                "sentence",
+            ],
+            [
+                [
+                    c["title"],
+                    c["period"],
+                    c["value_text"],
+                    c["ci_text"],
+                    c["counts"],
+                    c["alliance_text"],
+                    c["england_text"],
+                    c["label"],
+                    c["sentence"],
+                ]
+                for c in section["cards"]
+            ],
+        )
     worse, better, other = [], [], []
     for section in sections:
         for card in section["cards"]:
             entry = {**card, "audit": section["audit"], "short_name": section["short_name"]}
             {"worse": worse, "better": better, "higher": other, "lower": other}.get(card["meaning"], []).append(entry)
     compared = sum(s["compared"] for s in sections)
-    return _page(request, "dashboards/trust.html", {
-        "trust": organisation, "sections": sections, "worse": worse, "better": better, "other": other,
-        "compared": compared, "expected_by_chance": round(0.05 * compared, 1),
-    })
+    return _page(
+        request,
+        "dashboards/trust.html",
+        {
+            "trust": organisation,
+            "sections": sections,
+            "worse": worse,
+            "better": better,
+            "other": other,
+            "compared": compared,
+            "expected_by_chance": round(0.05 * compared, 1),
+        },
+    )
 
 
 def alliance(request: HttpRequest, code: str) -> HttpResponse:
@@ -222,16 +332,24 @@ def alliance(request: HttpRequest, code: str) -> HttpResponse:
     organisation = get_object_or_404(Alliance, code=code)
     runs = selectors.shown_runs()
     variants = {audit: selectors.variant_for(request.user, audit) for audit in runs}
-    wanted = {run: [services.alliance_key(code, variants[a]), services.alliance_funnels_key(variants[a])]
-              for a, run in runs.items()}
+    wanted = {
+        run: [services.alliance_key(code, variants[a]), services.alliance_funnels_key(variants[a])]
+        for a, run in runs.items()
+    }
     found = selectors.pieces(wanted)
     sections = []
     for audit_code, run in sorted(runs.items(), key=lambda item: item[1].release.audit.name):
         data = found.get((run.pk, services.alliance_key(code, variants[audit_code])))
         if data:
             funnels = found.get((run.pk, services.alliance_funnels_key(variants[audit_code]))) or {}
-            sections.append({**data, "funnels": funnels, "analyst": variants[audit_code] == "analyst",
-                             "first": next((c for c, f in funnels.items() if f["figure"]), None)})
+            sections.append(
+                {
+                    **data,
+                    "funnels": funnels,
+                    "analyst": variants[audit_code] == "analyst",
+                    "first": next((c for c, f in funnels.items() if f["figure"]), None),
+                }
+            )
     download = request.GET.get("download", "")
     if download:
         audit_code, _, table = download.partition(":")
@@ -240,12 +358,16 @@ def alliance(request: HttpRequest, code: str) -> HttpResponse:
             raise Http404("No such table")
         if table == "grid":
             header = ["trust_code", "trust"] + [f"{i['title']} ({i['period']})" for i in section["indicators"]]
-            rows = [[t["code"], t["name"]] + [f"{c['value_text']} ({c['label']})" if c else "" for c in t["cells"]]
-                    for t in section["grid"]]
+            rows = [
+                [t["code"], t["name"]] + [f"{c['value_text']} ({c['label']})" if c else "" for c in t["cells"]]
+                for t in section["grid"]
+            ]
         else:
             header = ["indicator", "period", "alliance", "alliance_95_interval", "england", "compared_with_expected"]
-            rows = [[r["title"], r["period"], r["value_text"], r["ci_text"], r["england_text"], r["label"]]
-                    for r in section["rows"]]
+            rows = [
+                [r["title"], r["period"], r["value_text"], r["ci_text"], r["england_text"], r["label"]]
+                for r in section["rows"]
+            ]
         return _csv(f"{code}-{audit_code}-{table}.csv", header, rows)
     return _page(request, "dashboards/alliance.html", {"alliance": organisation, "sections": sections})
 
@@ -253,8 +375,9 @@ def alliance(request: HttpRequest, code: str) -> HttpResponse:
 # ------------------------------------------------------------------ trend page
 
 
-def trend(request: HttpRequest, code: str, audit_code: str, indicator_code: str,
-          level: str = "provider") -> HttpResponse:
+def trend(
+    request: HttpRequest, code: str, audit_code: str, indicator_code: str, level: str = "provider"
+) -> HttpResponse:
     model = Trust if level == "provider" else Alliance
     organisation = get_object_or_404(model, code=code)
     definition = _definition(audit_code)
@@ -268,14 +391,27 @@ def trend(request: HttpRequest, code: str, audit_code: str, indicator_code: str,
     if data is None:
         raise Http404("No trend for this organisation and indicator")
     if request.GET.get("download") == "quarters":
-        return _csv(f"{code}-{audit_code}-{indicator_code}-quarters.csv",
-                    ["quarter", "numerator", "denominator", "value", "spc_point_type", "spc_rule"],
-                    [[r["quarter"], r["numerator"], r["denominator"], r["value_text"], r["point_type"], r["rule"]]
-                     for r in data["rows"]])
-    return _page(request, "dashboards/trend.html", {
-        "organisation": organisation, "level": level, "definition": definition, "item": item, "data": data,
-        "icons": _spc_icons(data), "is_analyst": variant == "analyst",
-    })
+        return _csv(
+            f"{code}-{audit_code}-{indicator_code}-quarters.csv",
+            ["quarter", "numerator", "denominator", "value", "spc_point_type", "spc_rule"],
+            [
+                [r["quarter"], r["numerator"], r["denominator"], r["value_text"], r["point_type"], r["rule"]]
+                for r in data["rows"]
+            ],
+        )
+    return _page(
+        request,
+        "dashboards/trend.html",
+        {
+            "organisation": organisation,
+            "level": level,
+            "definition": definition,
+            "item": item,
+            "data": data,
+            "icons": _spc_icons(data),
+            "is_analyst": variant == "analyst",
+        },
+    )
 
 
 VARIATION_WORDS = {
@@ -289,10 +425,14 @@ VARIATION_WORDS = {
 }
 ASSURANCE_WORDS = {
     "consistent_pass": ("Consistently meets the target", "The process limits are on the right side of the target."),
-    "consistent_fail": ("Consistently misses the target", "The target lies outside the process limits: without a "
-                        "change to the process it will not be met."),
-    "inconsistent": ("Hit and miss", "The target lies within the process limits: it will sometimes be met and "
-                     "sometimes not."),
+    "consistent_fail": (
+        "Consistently misses the target",
+        "The target lies outside the process limits: without a change to the process it will not be met.",
+    ),
+    "inconsistent": (
+        "Hit and miss",
+        "The target lies within the process limits: it will sometimes be met and sometimes not.",
+    ),
 }
 
 
@@ -301,16 +441,28 @@ def _spc_icons(data: dict[str, Any]) -> list[dict[str, str]]:
     variation = data.get("variation_icon")
     if variation in VARIATION_WORDS:
         kind = variation.split("_")[0]
-        icons.append({"kind": "variation", "name": variation, "class": kind,
-                      "letter": {"high": "H", "low": "L"}.get(variation.rsplit("_", 1)[-1], "~"),
-                      "title": VARIATION_WORDS[variation][0], "text": VARIATION_WORDS[variation][1]})
+        icons.append(
+            {
+                "kind": "variation",
+                "name": variation,
+                "class": kind,
+                "letter": {"high": "H", "low": "L"}.get(variation.rsplit("_", 1)[-1], "~"),
+                "title": VARIATION_WORDS[variation][0],
+                "text": VARIATION_WORDS[variation][1],
+            }
+        )
     assurance = data.get("assurance_icon")
     if assurance in ASSURANCE_WORDS:
-        icons.append({"kind": "assurance", "name": assurance,
-                      "class": {"consistent_pass": "improvement",
-                                "consistent_fail": "concern"}.get(assurance, "common"),
-                      "letter": {"consistent_pass": "P", "consistent_fail": "F"}.get(assurance, "?"),
-                      "title": ASSURANCE_WORDS[assurance][0], "text": ASSURANCE_WORDS[assurance][1]})
+        icons.append(
+            {
+                "kind": "assurance",
+                "name": assurance,
+                "class": {"consistent_pass": "improvement", "consistent_fail": "concern"}.get(assurance, "common"),
+                "letter": {"consistent_pass": "P", "consistent_fail": "F"}.get(assurance, "?"),
+                "title": ASSURANCE_WORDS[assurance][0],
+                "text": ASSURANCE_WORDS[assurance][1],
+            }
+        )
     return icons
 
 
@@ -330,11 +482,13 @@ def data_quality(request: HttpRequest, audit_code: str) -> HttpResponse:
     _require_manager(request, audit_code)
     releases = list(Release.objects.filter(audit_id=audit_code).order_by("-version"))
     current = next((r for r in releases if not r.is_withdrawn), None)
-    runs = list(ComputationRun.objects.filter(release__audit_id=audit_code).select_related("release")
-                .order_by("-requested_at", "-pk")[:10])
+    runs = list(
+        ComputationRun.objects.filter(release__audit_id=audit_code)
+        .select_related("release")
+        .order_by("-requested_at", "-pk")[:10]
+    )
     entries: dict[int, list[RunIndicator]] = {}
-    for entry in RunIndicator.objects.filter(run__in=runs).only("run_id", "indicator", "status", "failure",
-                                                                    "attempts"):
+    for entry in RunIndicator.objects.filter(run__in=runs).only("run_id", "indicator", "status", "failure", "attempts"):
         entries.setdefault(entry.run_id, []).append(entry)
     jobs = list(ImportJob.objects.filter(audit_id=audit_code).select_related("release", "submitted_by")[:10])
     quality = (current.quality_report if current else None) or {}
@@ -343,47 +497,126 @@ def data_quality(request: HttpRequest, audit_code: str) -> HttpResponse:
     exact = roles.sees_unsuppressed(request.user, audit_code)
     published = publish_quality_by_trust(quality.get("providers", []), unsuppressed=exact)
     marker = services.suppression_policy().marker
-    providers = sorted(({"code": p["provider_code"], "name": names.get(p["provider_code"], p["provider_code"]),
-                         "rows": marker if p["rows"] is None else p["rows"],
-                         "cells": [p["percent_complete"].get(c) for c in optional]}
-                        for p in published), key=lambda p: p["name"].lower())
+    providers = sorted(
+        (
+            {
+                "code": p["provider_code"],
+                "name": names.get(p["provider_code"], p["provider_code"]),
+                "rows": marker if p["rows"] is None else p["rows"],
+                "cells": [p["percent_complete"].get(c) for c in optional],
+            }
+            for p in published
+        ),
+        key=lambda p: p["name"].lower(),
+    )
     if request.GET.get("download") == "columns":
-        return _csv(f"{audit_code}-release-{current.version}-completeness-by-column.csv",
-                    ["column", "required", "filled", "missing", "percent_complete"],
-                    [[c["column"], c["required"], c["filled"], c["missing"], c["percent_complete"]]
-                     for c in quality.get("columns", [])])
+        return _csv(
+            f"{audit_code}-release-{current.version}-completeness-by-column.csv",
+            ["column", "required", "filled", "missing", "percent_complete"],
+            [
+                [c["column"], c["required"], c["filled"], c["missing"], c["percent_complete"]]
+                for c in quality.get("columns", [])
+            ],
+        )
     if request.GET.get("download") == "trusts":
-        return _csv(f"{audit_code}-release-{current.version}-completeness-by-trust.csv",
-                    ["trust_code", "trust", "rows", *optional],
-                    [[p["code"], p["name"], p["rows"], *p["cells"]] for p in providers])
+        return _csv(
+            f"{audit_code}-release-{current.version}-completeness-by-trust.csv",
+            ["trust_code", "trust", "rows", *optional],
+            [[p["code"], p["name"], p["rows"], *p["cells"]] for p in providers],
+        )
     if request.GET.get("download") == "releases":
-        return _csv(f"{audit_code}-releases.csv",
-                    ["version", "status", "current", "rows", "period_start", "period_end", "extract_date", "file_name",
-                     "sha256", "uploaded_at", "uploaded_by", "origin", "withdrawn_reason"],
-                    [[r.version, r.status, r == current, r.rows, r.period_start, r.period_end, r.extract_date,
-                      r.file_name, r.sha256, r.uploaded_at.isoformat(), r.uploaded_by_name, r.origin,
-                      r.withdrawn_reason] for r in releases])
+        return _csv(
+            f"{audit_code}-releases.csv",
+            [
+                "version",
+                "status",
+                "current",
+                "rows",
+                "period_start",
+                "period_end",
+                "extract_date",
+                "file_name",
+                "sha256",
+                "uploaded_at",
+                "uploaded_by",
+                "origin",
+                "withdrawn_reason",
+            ],
+            [
+                [
+                    r.version,
+                    r.status,
+                    r == current,
+                    r.rows,
+                    r.period_start,
+                    r.period_end,
+                    r.extract_date,
+                    r.file_name,
+                    r.sha256,
+                    r.uploaded_at.isoformat(),
+                    r.uploaded_by_name,
+                    r.origin,
+                    r.withdrawn_reason,
+                ]
+                for r in releases
+            ],
+        )
     if request.GET.get("download") == "uploads":
-        return _csv(f"{audit_code}-uploads.csv", ["import", "file_name", "status", "percent_done", "release",
-                                                  "submitted_at", "submitted_by"],
-                    [[j.pk, j.file_name, j.status, j.percent_done, j.release.version if j.release else "",
-                      j.submitted_at.isoformat(), j.submitted_by.get_username() if j.submitted_by else ""]
-                     for j in jobs])
+        return _csv(
+            f"{audit_code}-uploads.csv",
+            ["import", "file_name", "status", "percent_done", "release", "submitted_at", "submitted_by"],
+            [
+                [
+                    j.pk,
+                    j.file_name,
+                    j.status,
+                    j.percent_done,
+                    j.release.version if j.release else "",
+                    j.submitted_at.isoformat(),
+                    j.submitted_by.get_username() if j.submitted_by else "",
+                ]
+                for j in jobs
+            ],
+        )
     if request.GET.get("download") == "runs":
-        return _csv(f"{audit_code}-computation-runs.csv",
-                    ["run", "release", "status", "shown", "completed", "total", "requested_at", "finished_at",
-                     "failure"],
-                    [[r.pk, r.release.version, r.status, r.is_current, r.completed, r.total,
-                      r.requested_at.isoformat(), r.finished_at.isoformat() if r.finished_at else "", r.failure]
-                     for r in runs])
+        return _csv(
+            f"{audit_code}-computation-runs.csv",
+            ["run", "release", "status", "shown", "completed", "total", "requested_at", "finished_at", "failure"],
+            [
+                [
+                    r.pk,
+                    r.release.version,
+                    r.status,
+                    r.is_current,
+                    r.completed,
+                    r.total,
+                    r.requested_at.isoformat(),
+                    r.finished_at.isoformat() if r.finished_at else "",
+                    r.failure,
+                ]
+                for r in runs
+            ],
+        )
     busy = any(r.status in (ComputationRun.Status.QUEUED, ComputationRun.Status.RUNNING) for r in runs) or any(
-        not j.finished for j in jobs)
-    return _page(request, "dashboards/data_quality.html", {
-        "definition": definition, "releases": releases, "current": current, "quality": quality,
-        "optional": optional, "providers": providers, "jobs": jobs, "busy": busy, "exact": exact,
-        "runs": [{"run": r, "entries": sorted(entries.get(r.pk, []), key=lambda e: e.indicator)} for r in runs],
-        "figure": figures.completeness_figure(quality["columns"]) if quality.get("columns") else None,
-    })
+        not j.finished for j in jobs
+    )
+    return _page(
+        request,
+        "dashboards/data_quality.html",
+        {
+            "definition": definition,
+            "releases": releases,
+            "current": current,
+            "quality": quality,
+            "optional": optional,
+            "providers": providers,
+            "jobs": jobs,
+            "busy": busy,
+            "exact": exact,
+            "runs": [{"run": r, "entries": sorted(entries.get(r.pk, []), key=lambda e: e.indicator)} for r in runs],
+            "figure": figures.completeness_figure(quality["columns"]) if quality.get("columns") else None,
+        },
+    )
 
 
 @login_required
@@ -393,12 +626,22 @@ def data_quality_status(request: HttpRequest, audit_code: str) -> JsonResponse:
     _require_manager(request, audit_code)
     runs = ComputationRun.objects.filter(release__audit_id=audit_code).order_by("-requested_at", "-pk")[:10]
     jobs = ImportJob.objects.filter(audit_id=audit_code)[:10]
-    return JsonResponse({
-        "runs": [{"id": r.pk, "status": r.status, "progress": r.progress_text, "completed": r.completed,
-                  "total": r.total} for r in runs],
-        "jobs": [{"id": j.pk, "status": j.status, "percent": j.percent_done} for j in jobs],
-        "busy": any(r.status in ("queued", "running") for r in runs) or any(not j.finished for j in jobs),
-    })
+    return JsonResponse(
+        {
+            "runs": [
+                {
+                    "id": r.pk,
+                    "status": r.status,
+                    "progress": r.progress_text,
+                    "completed": r.completed,
+                    "total": r.total,
+                }
+                for r in runs
+            ],
+            "jobs": [{"id": j.pk, "status": j.status, "percent": j.percent_done} for j in jobs],
+            "busy": any(r.status in ("queued", "running") for r in runs) or any(not j.finished for j in jobs),
+        }
+    )
 
 
 # ------------------------------------------------------------------ funnel tool
@@ -409,8 +652,12 @@ def funnel_tool(request: HttpRequest) -> HttpResponse:
     """An analyst's own aggregated table -> funnel plot, table and CSV, with the `funnel` command's analysis."""
     if not (roles.is_staff(request.user) or roles.analyst_audits(request.user)):
         raise PermissionDenied("The funnel tool is for audit analysts.")
-    form = {"kind": request.POST.get("kind", "proportion"), "method": request.POST.get("method", "exact"),
-            "overdispersion": request.POST.get("overdispersion", "auto"), "table": request.POST.get("table", "")}
+    form = {
+        "kind": request.POST.get("kind", "proportion"),
+        "method": request.POST.get("method", "exact"),
+        "overdispersion": request.POST.get("overdispersion", "auto"),
+        "table": request.POST.get("table", ""),
+    }
     errors: list[dict[str, Any]] = []
     result: FunnelResult | None = None
     if request.method == "POST":
@@ -426,25 +673,65 @@ def funnel_tool(request: HttpRequest) -> HttpResponse:
             errors.append({"line": None, "column": "", "value": "", "message": "choose a file or paste a table"})
         if not errors:
             try:
-                result = analyse(read_table(form["table"], form["kind"]), method=form["method"],
-                                 overdispersion=form["overdispersion"])
+                result = analyse(
+                    read_table(form["table"], form["kind"]),
+                    method=form["method"],
+                    overdispersion=form["overdispersion"],
+                )
             except AggregateError as exc:
                 errors = exc.errors
     rows, figure, summary = [], None, ""
     if result is not None:
         rows, figure, summary = _funnel_tool_output(result)
         if request.POST.get("download") == "csv":
-            return _csv("funnel.csv", ["unit", "numerator" if result.kind == "proportion" else "observed",
-                                       "denominator" if result.kind == "proportion" else "expected", "value",
-                                       "ci_lower", "ci_upper", "limit_lower_95", "limit_upper_95", "limit_lower_998",
-                                       "limit_upper_998", "z", "flag"],
-                        [[r["unit"], r["numerator"], r["denominator"], r["value"], r["ci_lower"], r["ci_upper"],
-                          r["limit_lower_95"], r["limit_upper_95"], r["limit_lower_998"], r["limit_upper_998"],
-                          r["z"], r["flag"]] for r in rows])
-    return _page(request, "dashboards/funnel_tool.html", {
-        "form": form, "errors": errors, "result": result, "rows": rows, "figure": figure, "summary": summary,
-        "methods": METHODS, "overdispersion_choices": OVERDISPERSION,
-    })
+            return _csv(
+                "funnel.csv",
+                [
+                    "unit",
+                    "numerator" if result.kind == "proportion" else "observed",
+                    "denominator" if result.kind == "proportion" else "expected",
+                    "value",
+                    "ci_lower",
+                    "ci_upper",
+                    "limit_lower_95",
+                    "limit_upper_95",
+                    "limit_lower_998",
+                    "limit_upper_998",
+                    "z",
+                    "flag",
+                ],
+                [
+                    [
+                        r["unit"],
+                        r["numerator"],
+                        r["denominator"],
+                        r["value"],
+                        r["ci_lower"],
+                        r["ci_upper"],
+                        r["limit_lower_95"],
+                        r["limit_upper_95"],
+                        r["limit_lower_998"],
+                        r["limit_upper_998"],
+                        r["z"],
+                        r["flag"],
+                    ]
+                    for r in rows
+                ],
+            )
+    return _page(
+        request,
+        "dashboards/funnel_tool.html",
+        {
+            "form": form,
+            "errors": errors,
+            "result": result,
+            "rows": rows,
+            "figure": figure,
+            "summary": summary,
+            "methods": METHODS,
+            "overdispersion_choices": OVERDISPERSION,
+        },
+    )
 
 
 def _funnel_tool_output(result: FunnelResult) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
@@ -460,22 +747,42 @@ def _funnel_tool_output(result: FunnelResult) -> tuple[list[dict[str, Any]], dic
         counts[unit["flag"]] = counts.get(unit["flag"], 0) + 1
         rows.append(unit)
         if unit["value"] is not None:
-            points.append({"x": unit["denominator"], "y": unit["value"],
-                           "meaning": meaning_of(unit["flag"], "no_judgement"),
-                           "customdata": [unit["unit"], unit["unit"], unit["value_text"], unit["ci_text"],
-                                          f"{'Denominator' if proportion else 'Expected'} {unit['denominator']:g}",
-                                          unit["label"]]})
+            points.append(
+                {
+                    "x": unit["denominator"],
+                    "y": unit["value"],
+                    "meaning": meaning_of(unit["flag"], "no_judgement"),
+                    "customdata": [
+                        unit["unit"],
+                        unit["unit"],
+                        unit["value_text"],
+                        unit["ci_text"],
+                        f"{'Denominator' if proportion else 'Expected'} {unit['denominator']:g}",
+                        unit["label"],
+                    ],
+                }
+            )
     figure = figures.funnel_figure(
-        points=points, kind=result.kind, method=result.method, target=result.target, tau2=result.tau2,
-        phi=result.phi, overdispersion=result.overdispersion, percent_axis=proportion,
+        points=points,
+        kind=result.kind,
+        method=result.method,
+        target=result.target,
+        tau2=result.tau2,
+        phi=result.phi,
+        overdispersion=result.overdispersion,
+        percent_axis=proportion,
         x_title="Denominator" if proportion else "Expected",
         y_title="Proportion" if proportion else "Observed / expected",
-        target_label="Target")
-    summary = (f"Funnel plot of {len(rows)} units around a target of {fmt(result.target)}. "
-               + flag_counts_sentence(counts=counts, units=len(rows), expected_flags=0.05 * len(rows),
-                                      unit_word="unit")
-               + (f" Limits widened for overdispersion ({result.overdispersion}, φ = {result.phi:.2f}, "
-                  f"τ² = {result.tau2:.3g})." if result.overdispersion_applied else
-                  f" No overdispersion adjustment (φ = {result.phi:.2f})."))
+        target_label="Target",
+    )
+    summary = (
+        f"Funnel plot of {len(rows)} units around a target of {fmt(result.target)}. "
+        + flag_counts_sentence(counts=counts, units=len(rows), expected_flags=0.05 * len(rows), unit_word="unit")
+        + (
+            f" Limits widened for overdispersion ({result.overdispersion}, φ = {result.phi:.2f}, "
+            f"τ² = {result.tau2:.3g})."
+            if result.overdispersion_applied
+            else f" No overdispersion adjustment (φ = {result.phi:.2f})."
+        )
+    )
     return rows, figure, summary
-

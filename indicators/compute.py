@@ -3,6 +3,7 @@
 Pure: pandas/numpy and indicators.stats only, no Django, no database. The job
 (indicators/services.py) loads the rows and stores what this returns.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,14 +23,44 @@ from indicators.stats.spc import xmr_chart
 ENGLAND = "E92000001"
 LEVELS = ("provider", "alliance", "national")
 RESULT_COLUMNS = (
-    "level", "organisation", "period", "period_start", "period_end", "numerator", "denominator", "observed",
-    "expected", "value", "adjusted_rate", "ci_lower", "ci_upper", "ci_lower_998", "ci_upper_998", "national_value",
-    "limit_lower_95", "limit_upper_95", "limit_lower_998", "limit_upper_998", "limit_lower_95_unadjusted",
-    "limit_upper_95_unadjusted", "limit_lower_998_unadjusted", "limit_upper_998_unadjusted", "z", "flag",
+    "level",
+    "organisation",
+    "period",
+    "period_start",
+    "period_end",
+    "numerator",
+    "denominator",
+    "observed",
+    "expected",
+    "value",
+    "adjusted_rate",
+    "ci_lower",
+    "ci_upper",
+    "ci_lower_998",
+    "ci_upper_998",
+    "national_value",
+    "limit_lower_95",
+    "limit_upper_95",
+    "limit_lower_998",
+    "limit_upper_998",
+    "limit_lower_95_unadjusted",
+    "limit_upper_95_unadjusted",
+    "limit_lower_998_unadjusted",
+    "limit_upper_998_unadjusted",
+    "z",
+    "flag",
     "eligible",
 )
-_LIMITS = ("limit_lower_95", "limit_upper_95", "limit_lower_998", "limit_upper_998", "limit_lower_95_unadjusted",
-           "limit_upper_95_unadjusted", "limit_lower_998_unadjusted", "limit_upper_998_unadjusted")
+_LIMITS = (
+    "limit_lower_95",
+    "limit_upper_95",
+    "limit_lower_998",
+    "limit_upper_998",
+    "limit_lower_95_unadjusted",
+    "limit_upper_95_unadjusted",
+    "limit_lower_998_unadjusted",
+    "limit_upper_998_unadjusted",
+)
 
 
 @dataclass
@@ -50,8 +81,14 @@ def period_label(start_year: int) -> str:
     return f"{start_year}/{(start_year + 1) % 100:02d}"
 
 
-def compute_indicator(frame: pd.DataFrame, indicator: IndicatorDefinition, *, extract_date: date,
-                      provider_column: str, alliance_of: dict[str, str]) -> IndicatorOutput:
+def compute_indicator(
+    frame: pd.DataFrame,
+    indicator: IndicatorDefinition,
+    *,
+    extract_date: date,
+    provider_column: str,
+    alliance_of: dict[str, str],
+) -> IndicatorOutput:
     """All results of one indicator.
 
     Proportions: numerator/denominator per organisation, Wilson intervals, funnel limits
@@ -73,13 +110,19 @@ def compute_indicator(frame: pd.DataFrame, indicator: IndicatorDefinition, *, ex
         cohort = frame.loc[denominator].copy()
         cohort["_outcome"] = numerator[denominator]
         try:
-            fit = fit_risk_model(cohort, "_outcome", indicator.risk_model["covariates"],
-                                 indicator.risk_model.get("interactions") or ())
+            fit = fit_risk_model(
+                cohort, "_outcome", indicator.risk_model["covariates"], indicator.risk_model.get("interactions") or ()
+            )
         except ValueError as exc:  # too few patients or events to adjust: say so rather than guess
-            return IndicatorOutput(results=pd.DataFrame(columns=RESULT_COLUMNS),
-                                   model_card={"fitted": False, "reason": str(exc),
-                                               "n_patients": int(denominator.sum()),
-                                               "n_events": int(numerator.sum())})
+            return IndicatorOutput(
+                results=pd.DataFrame(columns=RESULT_COLUMNS),
+                model_card={
+                    "fitted": False,
+                    "reason": str(exc),
+                    "n_patients": int(denominator.sum()),
+                    "n_events": int(numerator.sum()),
+                },
+            )
         card = {"fitted": True, **fit.card}
         predicted = np.full(len(frame), np.nan)
         predicted[np.flatnonzero(denominator)] = fit.predicted
@@ -91,19 +134,24 @@ def compute_indicator(frame: pd.DataFrame, indicator: IndicatorDefinition, *, ex
     provider_codes, providers = pd.factorize(frame[provider_column].to_numpy()[denominator], sort=True)
     alliance_codes, alliances = pd.factorize(pd.Series(providers).map(alliance_of).fillna("unknown"), sort=True)
     quarters = (dates.dt.year * 4 + (dates.dt.month - 1) // 3).to_numpy()[denominator].astype(np.int64)
-    cohort = pd.DataFrame({
-        "provider": provider_codes,
-        "alliance": alliance_codes[provider_codes] if len(providers) else provider_codes,
-        "national": np.zeros(len(provider_codes), dtype=np.int64),
-        "year": audit_year(dates).to_numpy()[denominator].astype(int),
-        "quarter": quarters - (quarters.min() if len(quarters) else 0),
-        "numerator": numerator[denominator].astype(np.int64),
-        "denominator": np.ones(int(denominator.sum()), dtype=np.int64),
-        "expected": expected[denominator] if expected is not None else 0.0,
-    })
+    cohort = pd.DataFrame(
+        {
+            "provider": provider_codes,
+            "alliance": alliance_codes[provider_codes] if len(providers) else provider_codes,
+            "national": np.zeros(len(provider_codes), dtype=np.int64),
+            "year": audit_year(dates).to_numpy()[denominator].astype(int),
+            "quarter": quarters - (quarters.min() if len(quarters) else 0),
+            "numerator": numerator[denominator].astype(np.int64),
+            "denominator": np.ones(int(denominator.sum()), dtype=np.int64),
+            "expected": expected[denominator] if expected is not None else 0.0,
+        }
+    )
     first_quarter = int(quarters.min()) if len(quarters) else 0
-    labels = {"provider": np.asarray(providers, dtype=object), "alliance": np.asarray(alliances, dtype=object),
-              "national": np.array([ENGLAND], dtype=object)}
+    labels = {
+        "provider": np.asarray(providers, dtype=object),
+        "alliance": np.asarray(alliances, dtype=object),
+        "national": np.array([ENGLAND], dtype=object),
+    }
 
     output = IndicatorOutput(results=pd.DataFrame(columns=RESULT_COLUMNS), model_card=card)
     if cohort.empty:
@@ -128,10 +176,15 @@ def _sums(rows: pd.DataFrame, level: str, labels: dict[str, np.ndarray], by_quar
         width = int(rows["quarter"].max()) + 1 if len(rows) else 1
         codes = codes * width + rows["quarter"].to_numpy()
     size = len(names) * width
-    sums = {name: np.bincount(codes, weights=rows[name].to_numpy(dtype=float), minlength=size)
-            for name in ("numerator", "denominator", "expected")}
-    index = (pd.MultiIndex.from_arrays([np.repeat(names, width), np.tile(np.arange(width), len(names))])
-             if by_quarter else pd.Index(names))
+    sums = {
+        name: np.bincount(codes, weights=rows[name].to_numpy(dtype=float), minlength=size)
+        for name in ("numerator", "denominator", "expected")
+    }
+    index = (
+        pd.MultiIndex.from_arrays([np.repeat(names, width), np.tile(np.arange(width), len(names))])
+        if by_quarter
+        else pd.Index(names)
+    )
     table = pd.DataFrame(sums, index=index)
     table = table[table["denominator"] > 0]
     table["numerator"] = table["numerator"].round().astype(np.int64)
@@ -139,8 +192,14 @@ def _sums(rows: pd.DataFrame, level: str, labels: dict[str, np.ndarray], by_quar
     return table
 
 
-def _year_results(rows: pd.DataFrame, labels: dict[str, np.ndarray], year: int, indicator: IndicatorDefinition,
-                  output: IndicatorOutput, last_year: int | None = None):
+def _year_results(
+    rows: pd.DataFrame,
+    labels: dict[str, np.ndarray],
+    year: int,
+    indicator: IndicatorDefinition,
+    output: IndicatorOutput,
+    last_year: int | None = None,
+):
     last_year = year if last_year is None else last_year
     start, end = date(year, 4, 1), date(last_year + 1, 3, 31)
     label = period_label(year) if last_year == year else f"{period_label(year)}-{period_label(last_year)}"
@@ -149,8 +208,13 @@ def _year_results(rows: pd.DataFrame, labels: dict[str, np.ndarray], year: int, 
     frames = []
     for level in LEVELS:
         sums = _sums(rows, level, labels)
-        table = pd.DataFrame({"organisation": sums.index.astype(str), "numerator": sums["numerator"].to_numpy(),
-                              "denominator": sums["denominator"].to_numpy()})
+        table = pd.DataFrame(
+            {
+                "organisation": sums.index.astype(str),
+                "numerator": sums["numerator"].to_numpy(),
+                "denominator": sums["denominator"].to_numpy(),
+            }
+        )
         table["observed"] = table["numerator"].astype(float)
         if indicator.risk_adjusted:
             table["expected"] = sums["expected"].to_numpy()
@@ -192,9 +256,15 @@ def _funnel(table, level, period, indicator, counts, rate, output) -> None:
     eligible = table["eligible"].to_numpy() & (counts > 0)
     if eligible.sum() < 2:
         return
-    result = funnel_analysis(table["organisation"].to_numpy()[eligible], table["numerator"].to_numpy()[eligible],
-                             counts[eligible], kind=indicator.kind, method=indicator.funnel_method,
-                             overdispersion="auto", target=1.0 if indicator.risk_adjusted else rate)
+    result = funnel_analysis(
+        table["organisation"].to_numpy()[eligible],
+        table["numerator"].to_numpy()[eligible],
+        counts[eligible],
+        kind=indicator.kind,
+        method=indicator.funnel_method,
+        overdispersion="auto",
+        target=1.0 if indicator.risk_adjusted else rate,
+    )
     units = result.units.set_index("unit")
     for column in (*_LIMITS, "z", "flag"):
         source = "z_adjusted" if column == "z" else column
@@ -202,16 +272,26 @@ def _funnel(table, level, period, indicator, counts, rate, output) -> None:
         column_values = table[column].to_numpy(dtype=object if column == "flag" else float).copy()
         column_values[eligible] = values
         table[column] = column_values
-    output.funnels.append({
-        "level": level, "period": period, "kind": result.kind, "method": result.method, "target": result.target,
-        "phi": _finite(result.phi), "tau2": _finite(result.tau2), "n_units": int(result.n_units),
-        "overdispersion": result.overdispersion, "overdispersion_applied": bool(result.overdispersion_applied),
-        "expected_flags": 0.05 * int(eligible.sum()),
-    })
+    output.funnels.append(
+        {
+            "level": level,
+            "period": period,
+            "kind": result.kind,
+            "method": result.method,
+            "target": result.target,
+            "phi": _finite(result.phi),
+            "tau2": _finite(result.tau2),
+            "n_units": int(result.n_units),
+            "overdispersion": result.overdispersion,
+            "overdispersion_applied": bool(result.overdispersion_applied),
+            "expected_flags": 0.05 * int(eligible.sum()),
+        }
+    )
 
 
-def _trends(cohort: pd.DataFrame, labels: dict[str, np.ndarray], first_quarter: int,
-            indicator: IndicatorDefinition) -> list[dict[str, Any]]:
+def _trends(
+    cohort: pd.DataFrame, labels: dict[str, np.ndarray], first_quarter: int, indicator: IndicatorDefinition
+) -> list[dict[str, Any]]:
     """Quarterly values per organisation, with an XmR chart where there are enough quarters."""
     trends = []
     overall = cohort["numerator"].sum() / cohort["denominator"].sum()
@@ -227,15 +307,28 @@ def _trends(cohort: pd.DataFrame, labels: dict[str, np.ndarray], first_quarter: 
         for organisation, series in sums.groupby(level=0, sort=True):
             series = series.droplevel(0)
             quarters = series.index.to_numpy() + first_quarter
-            points = [{"quarter": f"{q // 4}Q{q % 4 + 1}", "start": date(q // 4, 3 * (q % 4) + 1, 1).isoformat(),
-                       "numerator": int(n), "denominator": int(d), "value": _finite(v)}
-                      for q, n, d, v in zip(quarters, series["numerator"].to_numpy(),
-                                            series["denominator"].to_numpy(), series["value"].to_numpy())]
+            points = [
+                {
+                    "quarter": f"{q // 4}Q{q % 4 + 1}",
+                    "start": date(q // 4, 3 * (q % 4) + 1, 1).isoformat(),
+                    "numerator": int(n),
+                    "denominator": int(d),
+                    "value": _finite(v),
+                }
+                for q, n, d, v in zip(
+                    quarters,
+                    series["numerator"].to_numpy(),
+                    series["denominator"].to_numpy(),
+                    series["value"].to_numpy(),
+                    strict=True,
+                )
+            ]
             finite = series["value"].replace([np.inf, -np.inf], np.nan).dropna()
             chart = None
             if len(finite) >= 3:
-                chart = xmr_chart(finite.to_numpy(), improvement_direction=indicator.improvement_direction,
-                                  target=target).as_dict()
+                chart = xmr_chart(
+                    finite.to_numpy(), improvement_direction=indicator.improvement_direction, target=target
+                ).as_dict()
             trends.append({"level": level, "organisation": str(organisation), "points": points, "xmr": chart})
     return trends
 

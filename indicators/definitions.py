@@ -10,6 +10,7 @@ Pure: no Django. A condition is a small declarative expression over extract colu
 
 A missing value satisfies no comparison (only ``present: false``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -88,8 +89,11 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
         exclusions = tuple(raw.get("exclusions") or ())
         for condition in exclusions:
             _check_condition(condition, columns, fail)
-        period = raw.get("period", {}).get("column", audit.diagnosis_date) if isinstance(raw.get("period"), dict) \
+        period = (
+            raw.get("period", {}).get("column", audit.diagnosis_date)
+            if isinstance(raw.get("period"), dict)
             else audit.diagnosis_date
+        )
         if period not in columns or columns[period].type != "date":
             raise fail(f"period column {period!r} must be a date column")
         risk = raw.get("risk_model")
@@ -105,15 +109,28 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
         minimum = raw.get("minimum_denominator", 1)
         if not isinstance(minimum, int) or minimum < 1:
             raise fail("minimum_denominator must be a whole number of at least 1")
-        found.append(IndicatorDefinition(
-            code=code, title=str(raw["title"]), description=str(raw["description"]),
-            numerator=raw["numerator"], denominator=raw["denominator"], exclusions=exclusions,
-            direction=raw["direction"], period_column=period,
-            numerator_text=str(raw.get("numerator_text", "")), denominator_text=str(raw.get("denominator_text", "")),
-            risk_model=risk, standard=standard, minimum_denominator=minimum, funnel_method=method,
-            prompt=str(raw.get("prompt", "")), recommendation=str(raw.get("recommendation", "")),
-            review=dict(raw.get("review") or {}), raw=raw,
-        ))
+        found.append(
+            IndicatorDefinition(
+                code=code,
+                title=str(raw["title"]),
+                description=str(raw["description"]),
+                numerator=raw["numerator"],
+                denominator=raw["denominator"],
+                exclusions=exclusions,
+                direction=raw["direction"],
+                period_column=period,
+                numerator_text=str(raw.get("numerator_text", "")),
+                denominator_text=str(raw.get("denominator_text", "")),
+                risk_model=risk,
+                standard=standard,
+                minimum_denominator=minimum,
+                funnel_method=method,
+                prompt=str(raw.get("prompt", "")),
+                recommendation=str(raw.get("recommendation", "")),
+                review=dict(raw.get("review") or {}),
+                raw=raw,
+            )
+        )
     return found
 
 

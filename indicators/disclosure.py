@@ -16,6 +16,7 @@ see exact counts, everyone else sees the policy in ``settings.SUPPRESSION_POLICY
 The functions take and return plain dicts (serializer output, JSON fields); they copy,
 never mutate what they are given.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -27,10 +28,25 @@ from indicators.stats.suppression import SuppressionPolicy, is_rate_suppressed, 
 
 SUPPRESSED_LEVELS = ("provider", "alliance")
 # Shown only when neither count of the row is suppressed.
-RATE_FIELDS = ("observed", "expected", "value", "adjusted_rate", "ci_lower", "ci_upper", "ci_lower_998",
-               "ci_upper_998", "limit_lower_95", "limit_upper_95", "limit_lower_998", "limit_upper_998",
-               "limit_lower_95_unadjusted", "limit_upper_95_unadjusted", "limit_lower_998_unadjusted",
-               "limit_upper_998_unadjusted", "z")
+RATE_FIELDS = (
+    "observed",
+    "expected",
+    "value",
+    "adjusted_rate",
+    "ci_lower",
+    "ci_upper",
+    "ci_lower_998",
+    "ci_upper_998",
+    "limit_lower_95",
+    "limit_upper_95",
+    "limit_lower_998",
+    "limit_upper_998",
+    "limit_lower_95_unadjusted",
+    "limit_upper_95_unadjusted",
+    "limit_lower_998_unadjusted",
+    "limit_upper_998_unadjusted",
+    "z",
+)
 
 
 def suppression_policy() -> SuppressionPolicy:
@@ -41,8 +57,9 @@ def _counts(rows: list[dict[str, Any]], key: str) -> np.ndarray:
     return np.array([np.nan if r.get(key) is None else float(r[key]) for r in rows], dtype=float)
 
 
-def publish_results(rows: list[dict[str, Any]], *, unsuppressed: bool,
-                    policy: SuppressionPolicy | None = None) -> list[dict[str, Any]]:
+def publish_results(
+    rows: list[dict[str, Any]], *, unsuppressed: bool, policy: SuppressionPolicy | None = None
+) -> list[dict[str, Any]]:
     """Indicator results (one dict per result, with ``level``, ``numerator``, ``denominator``).
 
     Sets ``suppressed`` on every row (whether its figures are withheld from the public) and,
@@ -75,8 +92,14 @@ def publish_results(rows: list[dict[str, Any]], *, unsuppressed: bool,
     return out
 
 
-def publish_trend(*, level: str, points: list[dict[str, Any]], xmr: dict[str, Any] | None, unsuppressed: bool,
-                  policy: SuppressionPolicy | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def publish_trend(
+    *,
+    level: str,
+    points: list[dict[str, Any]],
+    xmr: dict[str, Any] | None,
+    unsuppressed: bool,
+    policy: SuppressionPolicy | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """A quarterly series and its XmR chart (``TrendSeries.points`` and ``.xmr``).
 
     A quarter whose count is suppressed loses its counts and value, and the chart loses that
@@ -115,8 +138,9 @@ def publish_trend(*, level: str, points: list[dict[str, Any]], xmr: dict[str, An
     return points, xmr
 
 
-def publish_quality_by_trust(providers: list[dict[str, Any]], *, unsuppressed: bool,
-                             policy: SuppressionPolicy | None = None) -> list[dict[str, Any]]:
+def publish_quality_by_trust(
+    providers: list[dict[str, Any]], *, unsuppressed: bool, policy: SuppressionPolicy | None = None
+) -> list[dict[str, Any]]:
     """Rows of a release's data-quality report by trust (``provider_code``, ``rows``, ``percent_complete``).
 
     A trust's row count is a count of patients: suppressed and rounded like any other, and its

@@ -2,6 +2,7 @@
 
 Pure: used by the `funnel` command and the funnel tool page, with the same analysis as the jobs.
 """
+
 from __future__ import annotations
 
 import csv
@@ -36,14 +37,25 @@ class AggregateTable:
 def read_table(text: str, kind: str) -> AggregateTable:
     """Parse and check the table; every problem is reported with its line."""
     if kind not in COLUMNS:
-        raise AggregateError([{"line": None, "column": "", "value": kind, "message": "kind must be proportion or ratio"}])
+        raise AggregateError(
+            [{"line": None, "column": "", "value": kind, "message": "kind must be proportion or ratio"}]
+        )
     wanted = COLUMNS[kind]
     reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
     header = [h.strip().lower() for h in next(reader, [])]
     missing = [c for c in wanted if c not in header]
     if missing:
-        raise AggregateError([{"line": 1, "column": c, "value": "", "message": f"column {c} is missing; "
-                               f"a {kind} table has columns {','.join(wanted)}"} for c in missing])
+        raise AggregateError(
+            [
+                {
+                    "line": 1,
+                    "column": c,
+                    "value": "",
+                    "message": f"column {c} is missing; a {kind} table has columns {','.join(wanted)}",
+                }
+                for c in missing
+            ]
+        )
     index = {c: header.index(c) for c in wanted}
     errors: list[dict[str, Any]] = []
     table = AggregateTable(kind, [], [], [])
@@ -56,8 +68,14 @@ def read_table(text: str, kind: str) -> AggregateTable:
         if not unit:
             errors.append({"line": line, "column": "unit", "value": "", "message": "unit is blank"})
         elif unit in seen:
-            errors.append({"line": line, "column": "unit", "value": unit,
-                           "message": f"unit repeated (first on line {seen[unit]})"})
+            errors.append(
+                {
+                    "line": line,
+                    "column": "unit",
+                    "value": unit,
+                    "message": f"unit repeated (first on line {seen[unit]})",
+                }
+            )
         seen.setdefault(unit, line)
         numbers = {}
         for column in wanted[1:]:
@@ -66,16 +84,34 @@ def read_table(text: str, kind: str) -> AggregateTable:
                 if not math.isfinite(numbers[column]) or numbers[column] < 0:
                     raise ValueError
             except ValueError:
-                errors.append({"line": line, "column": column, "value": cells[column],
-                               "message": f"{column} must be a number of zero or more"})
+                errors.append(
+                    {
+                        "line": line,
+                        "column": column,
+                        "value": cells[column],
+                        "message": f"{column} must be a number of zero or more",
+                    }
+                )
         if len(numbers) == 2:
             top, bottom = numbers[wanted[1]], numbers[wanted[2]]
             if bottom <= 0:
-                errors.append({"line": line, "column": wanted[2], "value": cells[wanted[2]],
-                               "message": f"{wanted[2]} must be more than zero"})
+                errors.append(
+                    {
+                        "line": line,
+                        "column": wanted[2],
+                        "value": cells[wanted[2]],
+                        "message": f"{wanted[2]} must be more than zero",
+                    }
+                )
             elif kind == "proportion" and top > bottom:
-                errors.append({"line": line, "column": "numerator", "value": cells["numerator"],
-                               "message": "numerator is larger than denominator"})
+                errors.append(
+                    {
+                        "line": line,
+                        "column": "numerator",
+                        "value": cells["numerator"],
+                        "message": "numerator is larger than denominator",
+                    }
+                )
             table.units.append(unit)
             table.numerator.append(top)
             table.denominator.append(bottom)
@@ -88,26 +124,51 @@ def read_table(text: str, kind: str) -> AggregateTable:
 
 def analyse(table: AggregateTable, *, method: str = "exact", overdispersion: str = "auto") -> FunnelResult:
     if method not in METHODS[table.kind]:
-        raise AggregateError([{"line": None, "column": "", "value": method,
-                               "message": f"method for a {table.kind} must be one of {', '.join(METHODS[table.kind])}"}])
-    return funnel_analysis(table.units, table.numerator, table.denominator, kind=table.kind, method=method,
-                           overdispersion=overdispersion)
+        raise AggregateError(
+            [
+                {
+                    "line": None,
+                    "column": "",
+                    "value": method,
+                    "message": f"method for a {table.kind} must be one of {', '.join(METHODS[table.kind])}",
+                }
+            ]
+        )
+    return funnel_analysis(
+        table.units, table.numerator, table.denominator, kind=table.kind, method=method, overdispersion=overdispersion
+    )
 
 
 def as_json(result: FunnelResult) -> dict[str, Any]:
     """The `funnel --json` object. ``z`` is on the scale of the limits used (adjusted when applied)."""
     units = []
     for row in result.units.itertuples(index=False):
-        units.append({
-            "unit": row.unit, "numerator": _num(row.numerator), "denominator": _num(row.denominator),
-            "value": _num(row.value), "ci_lower": _num(row.ci_lower), "ci_upper": _num(row.ci_upper),
-            "z": _num(row.z_adjusted), "limit_lower_95": _num(row.limit_lower_95),
-            "limit_upper_95": _num(row.limit_upper_95), "limit_lower_998": _num(row.limit_lower_998),
-            "limit_upper_998": _num(row.limit_upper_998), "flag": row.flag,
-        })
-    return {"kind": result.kind, "method": result.method, "target": _num(result.target), "phi": _num(result.phi),
-            "tau2": _num(result.tau2), "overdispersion": result.overdispersion,
-            "overdispersion_applied": bool(result.overdispersion_applied), "units": units}
+        units.append(
+            {
+                "unit": row.unit,
+                "numerator": _num(row.numerator),
+                "denominator": _num(row.denominator),
+                "value": _num(row.value),
+                "ci_lower": _num(row.ci_lower),
+                "ci_upper": _num(row.ci_upper),
+                "z": _num(row.z_adjusted),
+                "limit_lower_95": _num(row.limit_lower_95),
+                "limit_upper_95": _num(row.limit_upper_95),
+                "limit_lower_998": _num(row.limit_lower_998),
+                "limit_upper_998": _num(row.limit_upper_998),
+                "flag": row.flag,
+            }
+        )
+    return {
+        "kind": result.kind,
+        "method": result.method,
+        "target": _num(result.target),
+        "phi": _num(result.phi),
+        "tau2": _num(result.tau2),
+        "overdispersion": result.overdispersion,
+        "overdispersion_applied": bool(result.overdispersion_applied),
+        "units": units,
+    }
 
 
 def _num(value: Any) -> float | None:

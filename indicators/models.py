@@ -6,6 +6,7 @@ then, in one transaction, the run becomes the release's current run and the
 previous run's results are deleted. A run that fails or whose worker dies
 leaves the previous results in place.
 """
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -28,8 +29,9 @@ class ComputationRun(models.Model):
     total = models.PositiveIntegerField(default=0)
     completed = models.PositiveIntegerField(default=0)
     method_version = models.CharField(max_length=40)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     requested_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -37,8 +39,11 @@ class ComputationRun(models.Model):
 
     class Meta:
         ordering = ["-requested_at"]
-        constraints = [models.UniqueConstraint(fields=["release"], condition=models.Q(is_current=True),
-                                               name="one_current_run_per_release")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["release"], condition=models.Q(is_current=True), name="one_current_run_per_release"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"run {self.pk} of {self.release}"
@@ -106,8 +111,9 @@ class FunnelFit(models.Model):
     expected_flags = models.FloatField(null=True, help_text="Alerts expected by chance alone (5% of units).")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["run", "indicator", "level", "period"],
-                                               name="funnel_fit_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "indicator", "level", "period"], name="funnel_fit_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.indicator} {self.level} funnel {self.period}"
@@ -122,7 +128,9 @@ class IndicatorResult(models.Model):
     indicator = models.CharField(max_length=63)
     level = models.CharField(max_length=8, choices=Level.choices)
     organisation = models.CharField(max_length=9)
-    period = models.CharField(max_length=20, help_text="Audit year April-March (2024/25), or all years (2023/24-2025/26)")
+    period = models.CharField(
+        max_length=20, help_text="Audit year April-March (2024/25), or all years (2023/24-2025/26)"
+    )
     period_start = models.DateField()
     period_end = models.DateField()
     numerator = models.IntegerField()
@@ -152,8 +160,11 @@ class IndicatorResult(models.Model):
 
     class Meta:
         ordering = ["indicator", "level", "organisation", "period"]
-        constraints = [models.UniqueConstraint(fields=["run", "indicator", "level", "organisation", "period"],
-                                               name="indicator_result_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "indicator", "level", "organisation", "period"], name="indicator_result_unique"
+            )
+        ]
         indexes = [models.Index(fields=["release", "indicator", "level", "period"])]
 
     def __str__(self) -> str:
@@ -171,8 +182,9 @@ class TrendSeries(models.Model):
     xmr = models.JSONField(null=True, help_text="XmR chart (indicators.stats.spc), null with too few points")
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["run", "indicator", "level", "organisation"],
-                                               name="trend_series_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "indicator", "level", "organisation"], name="trend_series_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.indicator} {self.organisation} trend"

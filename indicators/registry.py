@@ -1,4 +1,5 @@
 """Indicator definitions of an audit, read from its definition file."""
+
 from __future__ import annotations
 
 from audits.registry import get_definition

@@ -1,4 +1,5 @@
 """Reads: current runs and their results."""
+
 from __future__ import annotations
 
 from django.db.models import QuerySet
@@ -15,8 +16,9 @@ def latest_run(release: Release) -> ComputationRun | None:
     return ComputationRun.objects.filter(release=release).order_by("-requested_at", "-pk").first()
 
 
-def results(*, release: Release, indicator: str, level: str | None = None,
-            period: str | None = None) -> QuerySet[IndicatorResult]:
+def results(
+    *, release: Release, indicator: str, level: str | None = None, period: str | None = None
+) -> QuerySet[IndicatorResult]:
     """The current run's results of one indicator, ordered by level, organisation and period."""
     queryset = IndicatorResult.objects.filter(run__release=release, run__is_current=True, indicator=indicator)
     if level:

@@ -4,6 +4,7 @@ Tasks take ids and call these. Results of a run become visible only when its las
 indicator finishes: the swap and the deletion of the previous run's results happen
 in one transaction, so readers see the old results or the new, never a mix.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,8 +37,9 @@ def suppression_policy() -> SuppressionPolicy:
 def start_run(*, release: Release, user=None) -> ComputationRun:
     """Create a run with one entry per indicator and queue them once committed."""
     definitions = indicators_for(release.audit_id)
-    run = ComputationRun.objects.create(release=release, total=len(definitions), method_version=METHOD_VERSION,
-                                        requested_by=user)
+    run = ComputationRun.objects.create(
+        release=release, total=len(definitions), method_version=METHOD_VERSION, requested_by=user
+    )
     RunIndicator.objects.bulk_create([RunIndicator(run=run, indicator=d.code, definition=d.raw) for d in definitions])
     from indicators.tasks import compute_run_indicator  # tasks import services
 
@@ -58,19 +60,23 @@ def compute_run_indicator(run_id: int, code: str) -> RunIndicator:
         return entry
     run = entry.run
     now = timezone.now()
-    RunIndicator.objects.filter(pk=entry.pk).update(status=RunIndicator.Status.RUNNING, started_at=now,
-                                                    attempts=entry.attempts + 1)
+    RunIndicator.objects.filter(pk=entry.pk).update(
+        status=RunIndicator.Status.RUNNING, started_at=now, attempts=entry.attempts + 1
+    )
     ComputationRun.objects.filter(pk=run.pk, status=ComputationRun.Status.QUEUED).update(
-        status=ComputationRun.Status.RUNNING, started_at=now)
+        status=ComputationRun.Status.RUNNING, started_at=now
+    )
     try:
         output = _compute(run.release, code)
     except Exception as exc:
         logger.exception("indicator %s of run %s failed", code, run.pk)
         reason = f"{code}: {type(exc).__name__}: {exc}"
-        RunIndicator.objects.filter(pk=entry.pk).update(status=RunIndicator.Status.FAILED, failure=reason,
-                                                        finished_at=timezone.now())
-        ComputationRun.objects.filter(pk=run.pk).update(status=ComputationRun.Status.FAILED, failure=reason,
-                                                        finished_at=timezone.now())
+        RunIndicator.objects.filter(pk=entry.pk).update(
+            status=RunIndicator.Status.FAILED, failure=reason, finished_at=timezone.now()
+        )
+        ComputationRun.objects.filter(pk=run.pk).update(
+            status=ComputationRun.Status.FAILED, failure=reason, finished_at=timezone.now()
+        )
         raise
     _store(run, entry, code, output)
     entry.refresh_from_db()
@@ -82,8 +88,9 @@ def _compute(release: Release, code: str):
     indicator = next(i for i in indicators_for(release.audit_id) if i.code == code)
     frame = _release_rows(release)[columns_used(indicator, audit)]
     alliance_of = dict(Trust.objects.values_list("code", "alliance_id"))
-    return compute_indicator(frame, indicator, extract_date=release.extract_date, provider_column=audit.provider,
-                             alliance_of=alliance_of)
+    return compute_indicator(
+        frame, indicator, extract_date=release.extract_date, provider_column=audit.provider, alliance_of=alliance_of
+    )
 
 
 _ROWS_CACHE: dict[tuple, pd.DataFrame] = {}
@@ -109,16 +116,28 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
     policy = suppression_policy()
     suppressed = is_suppressed(results["numerator"], policy) | is_suppressed(results["denominator"], policy)
     records = results.astype(object).where(pd.notna(results), None).to_dict("records")
-    IndicatorResult.objects.bulk_create([
-        IndicatorResult(run=run, release=release, audit_code=release.audit_id, indicator=code,
-                        method_version=run.method_version, suppressed=bool(hidden), **_clean(row))
-        for row, hidden in zip(records, suppressed)
-    ], batch_size=1000)
+    IndicatorResult.objects.bulk_create(
+        [
+            IndicatorResult(
+                run=run,
+                release=release,
+                audit_code=release.audit_id,
+                indicator=code,
+                method_version=run.method_version,
+                suppressed=bool(hidden),
+                **_clean(row),
+            )
+            for row, hidden in zip(records, suppressed, strict=True)
+        ],
+        batch_size=1000,
+    )
     FunnelFit.objects.bulk_create([FunnelFit(run=run, indicator=code, **fit) for fit in output.funnels])
-    TrendSeries.objects.bulk_create([TrendSeries(run=run, indicator=code, **trend) for trend in output.trends],
-                                    batch_size=500)
-    RunIndicator.objects.filter(pk=entry.pk).update(status=RunIndicator.Status.DONE, finished_at=timezone.now(),
-                                                    model_card=output.model_card, failure="")
+    TrendSeries.objects.bulk_create(
+        [TrendSeries(run=run, indicator=code, **trend) for trend in output.trends], batch_size=500
+    )
+    RunIndicator.objects.filter(pk=entry.pk).update(
+        status=RunIndicator.Status.DONE, finished_at=timezone.now(), model_card=output.model_card, failure=""
+    )
     locked = ComputationRun.objects.select_for_update().get(pk=run.pk)
     locked.completed = RunIndicator.objects.filter(run=locked, status=RunIndicator.Status.DONE).count()
     if locked.completed == locked.total and locked.status != ComputationRun.Status.FAILED:

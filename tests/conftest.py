@@ -1,4 +1,5 @@
 """Shared fixtures: definitions, the provider lookup, and a snapshot of every table."""
+
 from __future__ import annotations
 
 import csv
@@ -19,8 +20,10 @@ def providers() -> ProviderLookup:
     with (SEED / "trusts.csv").open() as f:
         current = frozenset(row["trust_code"] for row in csv.DictReader(f))
     with (SEED / "successors.csv").open() as f:
-        successors = {row["predecessor_code"]: (row["successor_code"], date.fromisoformat(row["effective_from"]))
-                      for row in csv.DictReader(f)}
+        successors = {
+            row["predecessor_code"]: (row["successor_code"], date.fromisoformat(row["effective_from"]))
+            for row in csv.DictReader(f)
+        }
     return ProviderLookup(current=current, successors=successors)
 
 

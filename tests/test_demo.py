@@ -11,7 +11,6 @@ import datetime as dt
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -107,8 +106,7 @@ def violations(frame: pd.DataFrame, audit: str, extract_date: dt.date) -> list[s
         elif rule["type"] == "blank_unless":
             report(~_condition(frame, rule["when"]) & ~blank, f"{column} present unless {rule['when']}")
         elif rule["type"] == "not_before":
-            report(_dates(frame[column]) < _dates(frame[rule["reference"]]),
-                   f"{column} before {rule['reference']}")
+            report(_dates(frame[column]) < _dates(frame[rule["reference"]]), f"{column} before {rule['reference']}")
         else:  # pragma: no cover - a new rule type needs a check here
             problems.append(f"unchecked rule type {rule['type']}")
     return problems
@@ -126,10 +124,7 @@ def lung_100k() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def merger_extracts() -> dict[str, pd.DataFrame]:
-    return {
-        audit: demo.generate_extract(audit, 40_000, 5, MERGER_EXTRACT, TRUSTS, SUCCESSORS)
-        for audit in demo.AUDITS
-    }
+    return {audit: demo.generate_extract(audit, 40_000, 5, MERGER_EXTRACT, TRUSTS, SUCCESSORS) for audit in demo.AUDITS}
 
 
 # --- API, determinism, format -------------------------------------------------
@@ -193,8 +188,13 @@ def test_the_checker_catches_breaches(merger_extracts: dict[str, pd.DataFrame]) 
     frame.loc[frame.index[6], "patient_id"] = frame.loc[frame.index[7], "patient_id"]
     frame.loc[frame.index[8], "death_date"] = "2030-01-01"
     messages = " | ".join(violations(frame, "bowel", MERGER_EXTRACT))
-    for expected in ("surgery_date required", "asa_grade present", "stage not an allowed",
-                     "patient_id not unique", "death_date after the extract date"):
+    for expected in (
+        "surgery_date required",
+        "asa_grade present",
+        "stage not an allowed",
+        "patient_id not unique",
+        "death_date after the extract date",
+    ):
         assert expected in messages
 
 
@@ -202,7 +202,7 @@ def test_the_checker_catches_breaches(merger_extracts: dict[str, pd.DataFrame]) 
 
 
 def test_it_uses_only_plausible_acute_providers(bowel_200k: pd.DataFrame, lung_100k: pd.DataFrame) -> None:
-    names = dict(zip(TRUSTS["trust_code"], TRUSTS["trust_name"]))
+    names = dict(zip(TRUSTS["trust_code"], TRUSTS["trust_name"], strict=True))
     predecessors = set(SUCCESSORS["predecessor_code"])
     for frame in (bowel_200k, lung_100k):
         codes = set(frame["provider_code"]) - predecessors
@@ -327,7 +327,10 @@ def test_case_mix_drives_stage_and_outcomes(bowel_200k: pd.DataFrame) -> None:
     f = bowel_200k
     late = f["stage"].eq("4")
     assert late[f["imd_quintile"].eq("1")].mean() > late[f["imd_quintile"].eq("5")].mean() + 0.03
-    assert late[f["route_to_diagnosis"].eq("emergency")].mean() > late[f["route_to_diagnosis"].eq("two_week_wait")].mean() + 0.1
+    assert (
+        late[f["route_to_diagnosis"].eq("emergency")].mean()
+        > late[f["route_to_diagnosis"].eq("two_week_wait")].mean() + 0.1
+    )
     resected = f["major_resection"].eq("true")
     assert resected[f["stage"].eq("2")].mean() > resected[f["stage"].eq("4")].mean() + 0.3
     assert resected[f["performance_status"].eq("0")].mean() > resected[f["performance_status"].eq("4")].mean() + 0.3

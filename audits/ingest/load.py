@@ -6,6 +6,7 @@ on the other; one transaction, no per-row ORM calls. Any error aborts the COPY
 and the transaction rolls back. SQLite (the embedded default): check the whole
 file first, then insert in one transaction.
 """
+
 from __future__ import annotations
 
 import io
@@ -24,8 +25,14 @@ from psycopg2 import sql
 from audits.ingest.parse import ExtractParser, ExtractRejected
 from audits.schema import AuditDefinition
 
-SQL_TYPES = {"text": "text", "code": "text", "provider": "text", "integer": "integer", "date": "date",
-             "boolean": "boolean"}
+SQL_TYPES = {
+    "text": "text",
+    "code": "text",
+    "provider": "text",
+    "integer": "integer",
+    "date": "date",
+    "boolean": "boolean",
+}
 
 
 def storage_table_name(definition: AuditDefinition) -> str:
@@ -45,14 +52,16 @@ def ensure_table(definition: AuditDefinition) -> str:
     table = storage_table_name(definition)
     columns = storage_columns(definition)
     quote = connection.ops.quote_name
-    body = ", ".join(f"{quote(name)} {kind}{' NOT NULL' if name in ('release_id', 'line') else ''}"
-                     for name, kind in columns)
+    body = ", ".join(
+        f"{quote(name)} {kind}{' NOT NULL' if name in ('release_id', 'line') else ''}" for name, kind in columns
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE TABLE IF NOT EXISTS {quote(table)} ({body})")  # noqa: S608 - names are checked identifiers
         # BRIN: rows of a release are appended together, so a tiny index finds them without slowing COPY.
         method = "USING brin " if connection.vendor == "postgresql" else ""
-        cursor.execute(f"CREATE INDEX IF NOT EXISTS {quote(table + '_release')} ON {quote(table)} "
-                       f"{method}({quote('release_id')})")
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {quote(table + '_release')} ON {quote(table)} {method}({quote('release_id')})"
+        )
     return table
 
 
@@ -83,16 +92,20 @@ def _copy_text(table: pa.Table, escape_columns: set[str]) -> bytes:
                 column = pc.replace_substring(column, old, new)
             table = table.set_column(index, name, column)
     buffer = io.BytesIO()
-    pacsv.write_csv(table, buffer, write_options=pacsv.WriteOptions(
-        include_header=False, quoting_style="none", delimiter="\t"))
+    pacsv.write_csv(
+        table, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="none", delimiter="\t")
+    )
     return buffer.getvalue()
 
 
 def _escape_columns(definition: AuditDefinition) -> set[str]:
     """Columns whose values may hold characters the text format must escape (free text, odd codes)."""
     names = {c.name for c in definition.columns if c.type == "text"}
-    names |= {c.name for c in definition.columns if c.type == "code"
-              and any(ch in code for code in c.codes for ch in '\\"\t\r\n')}
+    names |= {
+        c.name
+        for c in definition.columns
+        if c.type == "code" and any(ch in code for code in c.codes for ch in '\\"\t\r\n')
+    }
     return names
 
 
@@ -102,8 +115,15 @@ def _arrow_batch(table: pa.Table, definition: AuditDefinition, release_id: int) 
     return table.select(names)
 
 
-def copy_batches(*, definition: AuditDefinition, table: str, release_id: int, batches: Iterable[pa.Table],
-                 parser: ExtractParser, progress: Callable[[ExtractParser], None] | None = None) -> int:
+def copy_batches(
+    *,
+    definition: AuditDefinition,
+    table: str,
+    release_id: int,
+    batches: Iterable[pa.Table],
+    parser: ExtractParser,
+    progress: Callable[[ExtractParser], None] | None = None,
+) -> int:
     """Stream validated batches into ``table``; raises ExtractRejected when the file has errors."""
     if connection.vendor == "postgresql":
         return _copy_postgres(definition, table, release_id, batches, parser, progress)
@@ -176,7 +196,8 @@ def _copy_postgres(definition, table, release_id, batches, parser, progress) -> 
     worker.start()
     quote = sql.Identifier
     statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT text, NULL '')").format(
-        quote(table), sql.SQL(", ").join(quote(name) for name, _ in storage_columns(definition)))
+        quote(table), sql.SQL(", ").join(quote(name) for name, _ in storage_columns(definition))
+    )
     try:
         with connection.cursor() as cursor:
             raw = cursor.cursor
@@ -207,8 +228,10 @@ def _insert_sqlite(definition, table, release_id, batches, parser, progress) -> 
         raise ExtractRejected(report)
     quote = connection.ops.quote_name
     names = [name for name, _ in storage_columns(definition)]
-    statement = (f"INSERT INTO {quote(table)} ({', '.join(map(quote, names))}) "  # noqa: S608 - checked identifiers
-                 f"VALUES ({', '.join(['%s'] * len(names))})")
+    statement = (
+        f"INSERT INTO {quote(table)} ({', '.join(map(quote, names))}) "  # noqa: S608 - checked identifiers
+        f"VALUES ({', '.join(['%s'] * len(names))})"
+    )
     rows = 0
     with connection.cursor() as cursor:
         for batch in batches:
@@ -219,6 +242,6 @@ def _insert_sqlite(definition, table, release_id, batches, parser, progress) -> 
                 if pa.types.is_date(column.type):
                     values = [v.isoformat() if v is not None else None for v in values]
                 columns.append(values)
-            cursor.executemany(statement, list(zip(*columns)))
+            cursor.executemany(statement, list(zip(*columns, strict=True)))
             rows += batch.num_rows
     return rows

@@ -4,6 +4,7 @@ Pure: no Django, no database. Validation is vectorised per batch with
 pyarrow.compute; nothing loops over rows except to format the (at most 100)
 reported errors. Line numbers count the header as line 1.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -128,8 +129,14 @@ class ExtractParser:
     soon as ``ok`` is false.
     """
 
-    def __init__(self, definition: AuditDefinition, extract_date: date, providers: ProviderLookup,
-                 max_errors: int = MAX_REPORTED_ERRORS, typed_reading: bool = False):
+    def __init__(
+        self,
+        definition: AuditDefinition,
+        extract_date: date,
+        providers: ProviderLookup,
+        max_errors: int = MAX_REPORTED_ERRORS,
+        typed_reading: bool = False,
+    ):
         # typed_reading: let Arrow's CSV reader convert numbers, dates and booleans itself (fast);
         # the first value it cannot convert raises TypedReadFailed, and the caller starts again
         # with typed_reading=False, which checks every value as text and reports each bad one.
@@ -172,8 +179,9 @@ class ExtractParser:
             reader = pacsv.open_csv(
                 _CheckedStream(stream, prefix, self),
                 read_options=pacsv.ReadOptions(column_names=names, block_size=BLOCK_SIZE, use_threads=True),
-                parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False,
-                                                 invalid_row_handler=self._invalid_row),
+                parse_options=pacsv.ParseOptions(
+                    newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=self._invalid_row
+                ),
                 convert_options=self._convert_options(names),
             )
         except pa.ArrowInvalid as exc:  # no bytes after the header, or the first block was not UTF-8
@@ -202,13 +210,20 @@ class ExtractParser:
 
     def _convert_options(self, names: list[str]) -> pacsv.ConvertOptions:
         if not self.typed_reading:
-            return pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
-                                        strings_can_be_null=False, quoted_strings_can_be_null=False)
+            return pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            )
         declared = {c.name: c.type for c in self.definition.columns}
         return pacsv.ConvertOptions(
             column_types={n: _READ_TYPES.get(declared.get(n, "text"), pa.string()) for n in names},
-            null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True,
-            true_values=_case_variants(TRUE_WORDS), false_values=_case_variants(FALSE_WORDS))
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+            true_values=_case_variants(TRUE_WORDS),
+            false_values=_case_variants(FALSE_WORDS),
+        )
 
     def _read_header(self, stream: BinaryIO) -> bytes | None:
         head = stream.read(64 * 1024)
@@ -221,18 +236,20 @@ class ExtractParser:
             self._file_error("the file is UTF-16; save it as UTF-8 (in Excel: CSV UTF-8) and upload it again")
             return None
         if head.startswith(codecs.BOM_UTF8):
-            head = head[len(codecs.BOM_UTF8):]
+            head = head[len(codecs.BOM_UTF8) :]
             self._account(codecs.BOM_UTF8)
         if not head.strip():
             self._file_error("the file is empty: it needs a header line and at least one row")
             return None
         end = head.find(b"\n")
-        header_bytes, rest = (head, b"") if end < 0 else (head[: end + 1], head[end + 1:])
+        header_bytes, rest = (head, b"") if end < 0 else (head[: end + 1], head[end + 1 :])
         self._account(header_bytes)
         try:
             header_text = header_bytes.decode("utf-8")
         except UnicodeDecodeError:
-            self._add_errors([RowError(1, "", "", "the file is not UTF-8 encoded; save it as UTF-8 (in Excel: CSV UTF-8)")], 1)
+            self._add_errors(
+                [RowError(1, "", "", "the file is not UTF-8 encoded; save it as UTF-8 (in Excel: CSV UTF-8)")], 1
+            )
             return None
         names = next(csv.reader([header_text.strip("\r\n")]), [])
         self._header = [n.strip().lower() for n in names]
@@ -253,14 +270,18 @@ class ExtractParser:
         for column in self.definition.columns:
             if column.name not in seen:
                 if column.required:
-                    errors.append(RowError(1, column.name, "", f"required column {column.name} is missing from the header"))
+                    errors.append(
+                        RowError(1, column.name, "", f"required column {column.name} is missing from the header")
+                    )
                 else:
                     self.report.warnings.append(
-                        f"Optional column {column.name} is not in the file; its values are treated as missing.")
+                        f"Optional column {column.name} is not in the file; its values are treated as missing."
+                    )
         extra = [n for n in self._header if n and n not in declared]
         if extra:
             self.report.warnings.append(
-                f"Column(s) not in the {self.definition.code} definition were ignored: {', '.join(extra)}.")
+                f"Column(s) not in the {self.definition.code} definition were ignored: {', '.join(extra)}."
+            )
         self._present = [c for c in self.definition.columns if c.name in seen]
         if errors:
             self._add_errors(errors, len(errors))
@@ -274,9 +295,18 @@ class ExtractParser:
 
     def _encoding_error(self, line: int, byte: bytes) -> None:
         self._encoding_failed = True
-        self._add_errors([RowError(line, "", f"0x{byte.hex().upper()}",
-                                   "this line is not valid UTF-8 (the file looks like another encoding, "
-                                   "e.g. Windows-1252); save it as UTF-8 (in Excel: CSV UTF-8) and upload it again")], 1)
+        self._add_errors(
+            [
+                RowError(
+                    line,
+                    "",
+                    f"0x{byte.hex().upper()}",
+                    "this line is not valid UTF-8 (the file looks like another encoding, "
+                    "e.g. Windows-1252); save it as UTF-8 (in Excel: CSV UTF-8) and upload it again",
+                )
+            ],
+            1,
+        )
 
     def _file_error(self, message: str) -> None:
         self._add_errors([RowError(1, "", "", message)], 1)
@@ -327,8 +357,9 @@ class ExtractParser:
         for column in self.definition.columns:
             if column.not_after_extract_date:
                 late = np.asarray(pc.fill_null(pc.greater(typed[column.name], pa.scalar(self.extract_date)), False))
-                problems.append((column.name, late,
-                                 f"{column.name} is after the extract date {self.extract_date.isoformat()}"))
+                problems.append(
+                    (column.name, late, f"{column.name} is after the extract date {self.extract_date.isoformat()}")
+                )
         self._record(problems, raw, lines)
         self._count_predecessors(raw.get(self.definition.provider), typed[self.definition.diagnosis_date])
         for column in self.definition.columns:
@@ -348,9 +379,12 @@ class ExtractParser:
                 continue
             total += count
             positions = np.flatnonzero(mask)[: self.max_errors]
-            values = ([_as_shown(v) for v in raw[name].take(pa.array(positions)).to_pylist()] if name in raw
-                      else [""] * len(positions))
-            for position, value in zip(positions, values):
+            values = (
+                [_as_shown(v) for v in raw[name].take(pa.array(positions)).to_pylist()]
+                if name in raw
+                else [""] * len(positions)
+            )
+            for position, value in zip(positions, values, strict=True):
                 text = message(value) if callable(message) else message
                 found.append(RowError(int(lines[position]), name, value, text))
         if total:
@@ -388,9 +422,14 @@ class ExtractParser:
         for column in self.definition.columns:
             filled = np.asarray(typed[column.name].is_valid(), dtype=bool)
             self._filled[column.name] += int(filled.sum())
-            per = (np.bincount(index, weights=filled[valid_provider], minlength=width).astype(np.int64)
-                   if index is not None else np.zeros(width, dtype=np.int64))
-            self._provider_filled[column.name] = _grow(self._provider_filled.get(column.name, np.zeros(0, np.int64)), width) + per
+            per = (
+                np.bincount(index, weights=filled[valid_provider], minlength=width).astype(np.int64)
+                if index is not None
+                else np.zeros(width, dtype=np.int64)
+            )
+            self._provider_filled[column.name] = (
+                _grow(self._provider_filled.get(column.name, np.zeros(0, np.int64)), width) + per
+            )
         dates = typed[self.definition.diagnosis_date]
         low, high = pc.min_max(dates).values()
         if low.is_valid:
@@ -430,16 +469,26 @@ class ExtractParser:
             next(reader, None)
             for row in reader:
                 if row and len(row) != expected and any(v.strip() for v in row):
-                    located.append(RowError(reader.line_num, "", ",".join(row)[:80],
-                                            f"this line has {len(row)} fields but the header has {expected}"))
+                    located.append(
+                        RowError(
+                            reader.line_num,
+                            "",
+                            ",".join(row)[:80],
+                            f"this line has {len(row)} fields but the header has {expected}",
+                        )
+                    )
             text.detach()
         except (OSError, ValueError, UnicodeDecodeError):
-            located = [RowError(None, "", t[:80], f"a line has the wrong number of fields (header has {expected})")
-                       for t in self._structural]
-        self._add_errors(located or [RowError(None, "", "", "some lines have the wrong number of fields")],
-                         max(count, len(located)))
+            located = [
+                RowError(None, "", t[:80], f"a line has the wrong number of fields (header has {expected})")
+                for t in self._structural
+            ]
+        self._add_errors(
+            located or [RowError(None, "", "", "some lines have the wrong number of fields")], max(count, len(located))
+        )
         self.report.warnings.append(
-            "Rows with the wrong number of fields stop the other checks; fix them and upload again.")
+            "Rows with the wrong number of fields stop the other checks; fix them and upload again."
+        )
 
     def _check_unique(self) -> None:
         if not self._unique_values or self._structural:
@@ -461,8 +510,12 @@ class ExtractParser:
         later = repeated & (lines != np.where(valid, first_line[np.maximum(codes, 0)], -1))
         positions = np.flatnonzero(later)
         found = [
-            RowError(int(lines[p]), column.name, values[int(p)].as_py(),
-                     f"{column.name} is repeated: it first appears on line {int(first_line[codes[p]])}")
+            RowError(
+                int(lines[p]),
+                column.name,
+                values[int(p)].as_py(),
+                f"{column.name} is repeated: it first appears on line {int(first_line[codes[p]])}",
+            )
             for p in positions[: self.max_errors]
         ]
         self._add_errors(found, len(positions))
@@ -472,23 +525,30 @@ class ExtractParser:
             successor, since = self.providers.successors[code]
             self.report.warnings.append(
                 f"{count} row(s) with predecessor code {code} were counted under its successor "
-                f"{self.providers.resolve(code)} (merged from {since.isoformat()}).")
+                f"{self.providers.resolve(code)} (merged from {since.isoformat()})."
+            )
         for code, count in sorted(self._late_predecessor_rows.items()):
             _, since = self.providers.successors[code]
             self.report.warnings.append(
                 f"{count} row(s) use code {code} for a diagnosis on or after {since.isoformat()}, when it no "
-                f"longer existed; check the provider coding.")
+                f"longer existed; check the provider coding."
+            )
 
     def _quality(self) -> dict[str, Any]:
         rows = self.report.rows
         columns = []
         for column in self.definition.columns:
             filled = self._filled[column.name]
-            columns.append({
-                "column": column.name, "required": column.required, "present_in_file": column in self._present,
-                "filled": filled, "missing": rows - filled,
-                "percent_complete": round(100.0 * filled / rows, 1) if rows else None,
-            })
+            columns.append(
+                {
+                    "column": column.name,
+                    "required": column.required,
+                    "present_in_file": column in self._present,
+                    "filled": filled,
+                    "missing": rows - filled,
+                    "percent_complete": round(100.0 * filled / rows, 1) if rows else None,
+                }
+            )
         providers = []
         for code, i in sorted(self._provider_index.items(), key=lambda item: str(item[0])):
             if code is None or i >= len(self._provider_rows):
@@ -496,7 +556,8 @@ class ExtractParser:
             count = int(self._provider_rows[i])
             completeness = {
                 c.name: round(100.0 * int(self._provider_filled[c.name][i]) / count, 1) if count else None
-                for c in self.definition.columns if not c.required
+                for c in self.definition.columns
+                if not c.required
             }
             providers.append({"provider_code": code, "rows": count, "percent_complete": completeness})
         optional = [c.name for c in self.definition.columns if not c.required]
@@ -505,8 +566,14 @@ class ExtractParser:
 
 # -- column conversion ---------------------------------------------------------
 _READ_TYPES = {"integer": pa.int32(), "date": pa.date32(), "boolean": pa.bool_()}
-_ARROW_TYPES = {"text": pa.string(), "code": pa.string(), "provider": pa.string(),
-                "integer": pa.int32(), "date": pa.date32(), "boolean": pa.bool_()}
+_ARROW_TYPES = {
+    "text": pa.string(),
+    "code": pa.string(),
+    "provider": pa.string(),
+    "integer": pa.int32(),
+    "date": pa.date32(),
+    "boolean": pa.bool_(),
+}
 
 
 def _neg(key):
@@ -592,8 +659,12 @@ def _as_integer(column, values, blank, parser):
     bounds = _bounds_text(column)
     message_range = f"{column.name} must be a whole number {bounds}"
     typed = pc.cast(pc.if_else(pa.array(out_of_range), pa.nulls(len(values), pa.int64()), numbers), pa.int32())
-    return typed, invalid | out_of_range, lambda v: (
-        f"'{v}' is not a whole number" if not _is_whole(v) else message_range), blank
+    return (
+        typed,
+        invalid | out_of_range,
+        lambda v: f"'{v}' is not a whole number" if not _is_whole(v) else message_range,
+        blank,
+    )
 
 
 def _is_whole(value: str) -> bool:
@@ -620,9 +691,16 @@ def _as_date(column, values, blank, parser):
     if early.any():
         typed = pc.if_else(pa.array(early), pa.nulls(n, pa.date32()), typed)
     invalid = (~ok & ~blank) | early
-    return typed, invalid, lambda v: (
-        f"{column.name} is before {EARLIEST_DATE.year}; check the date" if _looks_like_date(v)
-        else f"'{v}' is not a date: use YYYY-MM-DD or DD/MM/YYYY"), blank
+    return (
+        typed,
+        invalid,
+        lambda v: (
+            f"{column.name} is before {EARLIEST_DATE.year}; check the date"
+            if _looks_like_date(v)
+            else f"'{v}' is not a date: use YYYY-MM-DD or DD/MM/YYYY"
+        ),
+        blank,
+    )
 
 
 def _parse_dates(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -634,17 +712,25 @@ def _parse_dates(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     parsed_dmy = pc.strptime(values, format="%d/%m/%Y", unit="s", error_is_null=True)
     stamp = pc.if_else(pa.array(iso), parsed_iso, pc.if_else(pa.array(dmy), parsed_dmy, pa.nulls(n, pa.timestamp("s"))))
     # strptime rolls 30 February over to March: check the parts survive the round trip.
-    parts = pc.extract_regex(values, r"^(?:(?P<y1>[0-9]{4})-(?P<m1>[0-9]{2})-(?P<d1>[0-9]{2})|(?P<d2>[0-9]{1,2})/(?P<m2>[0-9]{1,2})/(?P<y2>[0-9]{4}))$")
+    parts = pc.extract_regex(
+        values,
+        r"^(?:(?P<y1>[0-9]{4})-(?P<m1>[0-9]{2})-(?P<d1>[0-9]{2})|(?P<d2>[0-9]{1,2})/(?P<m2>[0-9]{1,2})/(?P<y2>[0-9]{4}))$",
+    )
+
     def part(a, b):
         first = pc.struct_field(parts, a)
         second = pc.struct_field(parts, b)
         text = pc.if_else(pa.array(iso), first, second)
         return np.asarray(pc.cast(pc.if_else(pc.equal(text, ""), "0", text), pa.int64()).fill_null(0))
+
     year, month, day = part("y1", "y2"), part("m1", "m2"), part("d1", "d2")
     ok = (iso | dmy) & np.asarray(stamp.is_valid(), bool)
     stamp_filled = stamp.fill_null(pa.scalar(0, pa.timestamp("s")))
-    ok &= (np.asarray(pc.year(stamp_filled)) == year) & (np.asarray(pc.month(stamp_filled)) == month) \
+    ok &= (
+        (np.asarray(pc.year(stamp_filled)) == year)
+        & (np.asarray(pc.month(stamp_filled)) == month)
         & (np.asarray(pc.day(stamp_filled)) == day)
+    )
     typed = pc.cast(pc.if_else(pa.array(ok), stamp, pa.nulls(n, pa.timestamp("s"))), pa.date32())
     return typed, ok
 
@@ -699,12 +785,22 @@ def _as_provider(column, values, blank, parser):
     known = sorted(lookup.current | set(lookup.successors))
     index, invalid, blank = _lookup(values, blank, known, pc.utf8_upper)
     typed = pc.take(pa.array([lookup.resolve(code) for code in known], pa.string()), index)
-    return typed, invalid, lambda v: (
-        f"'{v}' is not a known NHS trust code (ODS); check the code or load the current organisations"), blank
+    return (
+        typed,
+        invalid,
+        lambda v: f"'{v}' is not a known NHS trust code (ODS); check the code or load the current organisations",
+        blank,
+    )
 
 
-_CONVERTERS = {"text": _as_text, "integer": _as_integer, "date": _as_date, "boolean": _as_boolean,
-               "code": _as_code, "provider": _as_provider}
+_CONVERTERS = {
+    "text": _as_text,
+    "integer": _as_integer,
+    "date": _as_date,
+    "boolean": _as_boolean,
+    "code": _as_code,
+    "provider": _as_provider,
+}
 
 
 def _condition(rule: Rule, typed: dict[str, pa.Array]) -> np.ndarray:
@@ -725,6 +821,7 @@ def _check_rule(rule: Rule, typed: dict[str, pa.Array], raw: dict[str, pa.Array]
         return _condition(rule, typed) & ~present, f"{rule.column} is required when {rule.describe_when()}"
     if rule.type == "blank_unless":
         return ~_condition(rule, typed) & np.asarray(target.is_valid(), bool), (
-            f"{rule.column} must be blank unless {rule.describe_when()}")
+            f"{rule.column} must be blank unless {rule.describe_when()}"
+        )
     before = _mask(pc.less(target, typed[rule.reference]))
     return before, lambda value: f"{rule.column} ({value}) is before {rule.reference}"

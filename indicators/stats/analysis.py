@@ -85,13 +85,23 @@ def _default_method(kind: str, method: str | None) -> str:
     return m
 
 
-def _limits(kind: str, method: str, target: float, denominator: np.ndarray, confidence: float,
-            tau2: float, phi: float, overdispersion: str) -> tuple[np.ndarray, np.ndarray]:
+def _limits(
+    kind: str,
+    method: str,
+    target: float,
+    denominator: np.ndarray,
+    confidence: float,
+    tau2: float,
+    phi: float,
+    overdispersion: str,
+) -> tuple[np.ndarray, np.ndarray]:
     if kind == "proportion":
-        return proportion_limits(target, denominator, confidence, method=method, tau2=tau2, phi=phi,
-                                 overdispersion=overdispersion)
-    return ratio_limits(denominator, confidence, method=method, target=target, tau2=tau2, phi=phi,
-                        overdispersion=overdispersion)
+        return proportion_limits(
+            target, denominator, confidence, method=method, tau2=tau2, phi=phi, overdispersion=overdispersion
+        )
+    return ratio_limits(
+        denominator, confidence, method=method, target=target, tau2=tau2, phi=phi, overdispersion=overdispersion
+    )
 
 
 def funnel_analysis(
@@ -184,13 +194,8 @@ def funnel_analysis(
         ci_lo, ci_hi = ratio_interval(x_use, n_use, 0.95, method="exact")
         ci_lo998, ci_hi998 = ratio_interval(x_use, n_use, 0.998, method="exact")
 
-    raw = {
-        conf: _limits(kind, m, t, n_use, conf, 0.0, 1.0, "none") for conf in (0.95, 0.998)
-    }
-    used = {
-        conf: _limits(kind, m, t, n_use, conf, tau2, phi, mode) if applied else raw[conf]
-        for conf in (0.95, 0.998)
-    }
+    raw = {conf: _limits(kind, m, t, n_use, conf, 0.0, 1.0, "none") for conf in (0.95, 0.998)}
+    used = {conf: _limits(kind, m, t, n_use, conf, tau2, phi, mode) if applied else raw[conf] for conf in (0.95, 0.998)}
 
     # z on the method's own scale; the adjusted z divides by the inflated SD
     # so that |z_adjusted| > 1.96 matches the additive/multiplicative limits.
@@ -283,6 +288,4 @@ def funnel_curve(
         grid = grid[grid > 0]
     lo95, hi95 = _limits(kind, m, float(target), grid, 0.95, tau2, phi, overdispersion)
     lo998, hi998 = _limits(kind, m, float(target), grid, 0.998, tau2, phi, overdispersion)
-    return pd.DataFrame(
-        {"denominator": grid, "lower95": lo95, "upper95": hi95, "lower998": lo998, "upper998": hi998}
-    )
+    return pd.DataFrame({"denominator": grid, "lower95": lo95, "upper95": hi95, "lower998": lo998, "upper998": hi998})

@@ -59,8 +59,7 @@ def outlier_flags(
     return np.select(conditions, choices, default="none").astype(object)
 
 
-def exact_test_guard(flags: ArrayLike, observed: ArrayLike, count: ArrayLike, target: float,
-                     kind: str) -> np.ndarray:
+def exact_test_guard(flags: ArrayLike, observed: ArrayLike, count: ArrayLike, target: float, kind: str) -> np.ndarray:
     """Drop a flag on a count at the edge of what is possible unless chance really rules it out.
 
     Continuous funnel limits treat counts as continuous: FunnelPlotR's
@@ -83,7 +82,7 @@ def exact_test_guard(flags: ArrayLike, observed: ArrayLike, count: ArrayLike, ta
             at_top = np.zeros(c.shape, bool)
         else:
             p_low = (1.0 - target) ** c
-            p_high = target ** c
+            p_high = target**c
             at_top = o == c
         at_bottom = o == 0
     for side, p, edge in (("low", p_low, at_bottom), ("high", p_high, at_top)):

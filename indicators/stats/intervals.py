@@ -119,9 +119,7 @@ def wilson_interval(
     return lower, upper
 
 
-def exact_poisson_interval(
-    count: ArrayLike, confidence: float = 0.95
-) -> tuple[FloatArray, FloatArray]:
+def exact_poisson_interval(count: ArrayLike, confidence: float = 0.95) -> tuple[FloatArray, FloatArray]:
     """Exact (Garwood) Poisson limits for an observed count, via chi-square.
 
     Lower ``χ²_{α/2}(2x)/2`` (0 when x = 0), upper ``χ²_{1−α/2}(2x+2)/2``;
@@ -142,9 +140,7 @@ def exact_poisson_interval(
     return lower, upper
 
 
-def byars_interval(
-    count: ArrayLike, confidence: float = 0.95
-) -> tuple[FloatArray, FloatArray]:
+def byars_interval(count: ArrayLike, confidence: float = 0.95) -> tuple[FloatArray, FloatArray]:
     """Byar's approximation to the Poisson limits of a count.
 
     Lower ``x(1 − 1/(9x) − z/(3√x))³``, upper
@@ -165,9 +161,7 @@ def byars_interval(
     return lower, upper
 
 
-def poisson_count_interval(
-    count: ArrayLike, confidence: float = 0.95
-) -> tuple[FloatArray, FloatArray]:
+def poisson_count_interval(count: ArrayLike, confidence: float = 0.95) -> tuple[FloatArray, FloatArray]:
     """PHE rule for count limits: exact Poisson when x < 10, else Byar's.
 
     As in PHEindicatormethods ``phe_rate``/``calculate_ISRatio`` (Fingertips

@@ -141,9 +141,7 @@ def _parse_spec(frame: pd.DataFrame, covariates: Sequence[Mapping[str, Any]]) ->
             raise ValueError(f"covariate {column!r}: only numeric covariates take transform 'square'")
         if "reference" in spec and kind != "categorical":
             raise ValueError(f"covariate {column!r}: only categorical covariates take a reference")
-        parsed.append(
-            _Covariate(column, kind, missing, transform, reference=spec.get("reference"))
-        )
+        parsed.append(_Covariate(column, kind, missing, transform, reference=spec.get("reference")))
     return parsed
 
 
@@ -153,9 +151,7 @@ def _as_numeric(series: pd.Series, column: str) -> np.ndarray:
     bad |= np.isinf(values)
     if bad.any():
         example = series[bad].iloc[0]
-        raise ValueError(
-            f"covariate {column!r}: {int(bad.sum())} values are not numbers (e.g. {example!r})"
-        )
+        raise ValueError(f"covariate {column!r}: {int(bad.sum())} values are not numbers (e.g. {example!r})")
     return values
 
 
@@ -219,9 +215,7 @@ def _build(
             raise ValueError(f"interaction {list(pair)!r}: give exactly two column names")
         a, b = str(pair[0]), str(pair[1])
         if a == b or a not in by_column or b not in by_column:
-            raise ValueError(
-                f"interaction {[a, b]!r}: both columns must be distinct, declared covariates"
-            )
+            raise ValueError(f"interaction {[a, b]!r}: both columns must be distinct, declared covariates")
         if (a, b) in pairs or (b, a) in pairs:
             raise ValueError(f"interaction {[a, b]!r} is listed twice")
         pairs.append((a, b))
@@ -333,7 +327,7 @@ def _categorical_columns(c: _Covariate, series: pd.Series, keep: np.ndarray, mis
     kept = series[keep]
     codes, uniques = pd.factorize(kept, use_na_sentinel=True)
     counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
-    observed = [u for u, k in zip(uniques, counts) if k > 0]
+    observed = [u for u, k in zip(uniques, counts, strict=True) if k > 0]
     levels = _level_order(series, observed)
     # Levels the data declares (a categorical dtype's categories, or values seen only
     # among excluded rows) but no included patient has: no column, just reported.
@@ -344,7 +338,7 @@ def _categorical_columns(c: _Covariate, series: pd.Series, keep: np.ndarray, mis
     )
     present = set(levels)
     c.dropped_levels = [_label(v) for v in declared if v not in present]
-    level_counts = dict(zip(uniques, counts))
+    level_counts = dict(zip(uniques, counts, strict=True))
     if miss.any():
         levels.append(MISSING_LEVEL)
         level_counts[MISSING_LEVEL] = int(miss.sum())
@@ -385,7 +379,7 @@ def _categorical_columns(c: _Covariate, series: pd.Series, keep: np.ndarray, mis
 
 def _interaction_parts(c: _Covariate) -> list[tuple[str, np.ndarray, bool]]:
     if c.type == "categorical":
-        return list(zip(c.main_terms, c.main_columns, c.main_binary))
+        return list(zip(c.main_terms, c.main_columns, c.main_binary, strict=True))
     # the linear term only: squares and missing indicators are not interacted
     return [(c.main_terms[0], c.main_columns[0], c.main_binary[0])]
 
@@ -506,12 +500,10 @@ def _check_separation(X: np.ndarray, names: list[str], y: np.ndarray, binary: np
     bad = (ev_one == 0) | (ev_one == n_one) | (ev_zero == 0) | (ev_zero == n_zero)
     if bad.any():
         detail = ", ".join(
-            f"{names[cols[k]]} (n={int(n_one[k])}, events={int(ev_one[k])})"
-            for k in np.flatnonzero(bad)
+            f"{names[cols[k]]} (n={int(n_one[k])}, events={int(ev_one[k])})" for k in np.flatnonzero(bad)
         )
         raise ValueError(
-            "perfect separation: the outcome is fully determined by "
-            f"{detail}; merge sparse levels or drop the term"
+            f"perfect separation: the outcome is fully determined by {detail}; merge sparse levels or drop the term"
         )
 
 
@@ -527,8 +519,7 @@ def _check_rank(X: np.ndarray, names: list[str]) -> None:
     rank = int((diag > tol).sum())
     if rank < X.shape[1]:
         raise ValueError(
-            f"collinear terms (design rank {rank} < {X.shape[1]} columns): "
-            f"{[names[j] for j in piv[rank:]]}"
+            f"collinear terms (design rank {rank} < {X.shape[1]} columns): {[names[j] for j in piv[rank:]]}"
         )
 
 
@@ -589,9 +580,7 @@ def fit_risk_model(
     outcome_missing = raw_outcome.isna().to_numpy()
     y_all = np.full(len(frame), np.nan)
     if (~outcome_missing).any():
-        y_all[~outcome_missing] = _binary_outcome(
-            raw_outcome[~outcome_missing].to_numpy(), f"outcome {outcome!r}"
-        )
+        y_all[~outcome_missing] = _binary_outcome(raw_outcome[~outcome_missing].to_numpy(), f"outcome {outcome!r}")
 
     design = _build(frame, covariates, interactions, ~outcome_missing)
     X, names, keep = design.X, design.names, design.keep
@@ -642,7 +631,7 @@ def fit_risk_model(
             "ci_upper": _json_number(np.exp(b + _Z95 * se)),
             "p_value": _json_number(2 * stats.norm.sf(abs(zj))),
         }
-        for name, b, se, zj in zip(names, params, bse, z)
+        for name, b, se, zj in zip(names, params, bse, z, strict=True)
     ]
     calibration, hosmer_lemeshow = _calibration(y, p_fit)
     report = design.missing_report
@@ -673,9 +662,7 @@ def fit_risk_model(
         "converged": converged,
         "iterations": int(result.mle_retvals.get("iterations", -1)),
         "log_likelihood": _json_number(result.llf),
-        "null_log_likelihood": _json_number(
-            n_events * np.log(n_events / n) + (n - n_events) * np.log1p(-n_events / n)
-        ),
+        "null_log_likelihood": _json_number(n_events * np.log(n_events / n) + (n - n_events) * np.log1p(-n_events / n)),
         "method": (
             "Logistic regression fitted by maximum likelihood (Newton-Raphson, statsmodels "
             "Logit) on all included patients in the release. Categorical covariates use "

@@ -95,9 +95,11 @@ class XmrResult:
             values = columns[name].astype(float)
             columns[name] = np.where(np.isfinite(values), values, np.nan).astype(object)
             columns[name][~np.isfinite(values)] = None
-        plain = {name: [_plain(v) for v in array] if array.dtype == object else array.tolist()
-                 for name, array in columns.items()}
-        rows = [dict(zip(plain, values)) for values in zip(*plain.values())]
+        plain = {
+            name: [_plain(v) for v in array] if array.dtype == object else array.tolist()
+            for name, array in columns.items()
+        }
+        rows = [dict(zip(plain, values, strict=True)) for values in zip(*plain.values(), strict=True)]
         return {
             "mean": num(self.mean),
             "amr": num(self.amr),
@@ -139,9 +141,7 @@ def _run_ends(condition: np.ndarray, window: int, offset: int) -> np.ndarray:
     return ends
 
 
-def _process_limits(
-    y: np.ndarray, n_baseline: int, screen_outliers: bool
-) -> tuple[float, float, np.ndarray]:
+def _process_limits(y: np.ndarray, n_baseline: int, screen_outliers: bool) -> tuple[float, float, np.ndarray]:
     """Mean, AMR and the mask of moving ranges used, from the first ``n_baseline`` points."""
     base = y[:n_baseline]
     mean = float(base.mean())
@@ -201,8 +201,7 @@ def xmr_chart(
     """
     if improvement_direction not in _DIRECTION_SIGN:
         raise ValueError(
-            f"improvement_direction must be 'increase', 'decrease' or 'neutral', "
-            f"not {improvement_direction!r}"
+            f"improvement_direction must be 'increase', 'decrease' or 'neutral', not {improvement_direction!r}"
         )
     if trend_points < 2 or shift_points < 2:
         raise ValueError("trend_points and shift_points must be at least 2")
@@ -254,9 +253,7 @@ def xmr_chart(
 
     # Shift: shift_points consecutive points strictly on one side of the mean (a
     # point exactly on the mean breaks the run).
-    shift_ends = _run_ends(relative == 1, shift_points, 0) | _run_ends(
-        relative == -1, shift_points, 0
-    )
+    shift_ends = _run_ends(relative == 1, shift_points, 0) | _run_ends(relative == -1, shift_points, 0)
     shift = _members_of_runs(shift_ends, shift_points)
 
     # Side of each signal. For a trend the side is the trend's direction, not the
@@ -264,9 +261,7 @@ def xmr_chart(
     # a decreasing trend takes the direction of the trend that starts there (the
     # peer's "use right side" rule).
     right_step = np.concatenate((step, [0])).astype(np.int8)
-    trend_side = np.where(
-        inc_member & dec_member, right_step, np.where(inc_member, 1, -1)
-    ).astype(np.int8)
+    trend_side = np.where(inc_member & dec_member, right_step, np.where(inc_member, 1, -1)).astype(np.int8)
     mean_side = np.where(relative > 0, 1, -1).astype(np.int8)
 
     rule = np.select(
@@ -275,9 +270,9 @@ def xmr_chart(
         default="",
     )
     flag = rule != ""
-    side_sign = np.select(
-        [outside, trend, two_in_three | shift], [mean_side, trend_side, mean_side], default=0
-    ).astype(np.int8)
+    side_sign = np.select([outside, trend, two_in_three | shift], [mean_side, trend_side, mean_side], default=0).astype(
+        np.int8
+    )
 
     direction = _DIRECTION_SIGN[improvement_direction]
     if direction == 0:

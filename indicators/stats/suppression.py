@@ -92,7 +92,7 @@ def suppress_counts(counts: ArrayLike, policy: SuppressionPolicy = DEFAULT_POLIC
     out = np.empty(c.shape, dtype=object)
     flat_out = out.reshape(-1)
     for i, (value, hidden, missing) in enumerate(
-        zip(rounded.reshape(-1), suppressed.reshape(-1), np.isnan(c).reshape(-1))
+        zip(rounded.reshape(-1), suppressed.reshape(-1), np.isnan(c).reshape(-1), strict=True)
     ):
         flat_out[i] = None if (hidden or missing) else int(value)
     return out
@@ -115,7 +115,7 @@ def display_counts(counts: ArrayLike, policy: SuppressionPolicy = DEFAULT_POLICY
     suppressed = is_suppressed(c, policy)
     out = np.empty(c.shape, dtype=object)
     flat = out.reshape(-1)
-    for i, (value, hidden) in enumerate(zip(shown.reshape(-1), suppressed.reshape(-1))):
+    for i, (value, hidden) in enumerate(zip(shown.reshape(-1), suppressed.reshape(-1), strict=True)):
         flat[i] = policy.marker if hidden else ("" if value is None else str(value))
     return out
 

@@ -4,6 +4,7 @@ The release is a generated demo extract imported and computed the way production
 (eager tasks), with one patient id replaced by a sentinel that must never reach anyone but
 the bowel analysts.
 """
+
 from __future__ import annotations
 
 import io
@@ -33,10 +34,17 @@ PASSWORD = "pw-for-tests-only"  # noqa: S105
 def demo_extract(tmp_path_factory) -> bytes:
     """A 1,500-row bowel extract (seeded), with the first patient id replaced by the sentinel."""
     path: Path = tmp_path_factory.mktemp("api") / "bowel.csv"
-    call_command("generate_demo_extract", str(path), audit="bowel", rows=1500, seed=11,
-                 extract_date=EXTRACT_DATE.isoformat(), stdout=io.StringIO())
+    call_command(
+        "generate_demo_extract",
+        str(path),
+        audit="bowel",
+        rows=1500,
+        seed=11,
+        extract_date=EXTRACT_DATE.isoformat(),
+        stdout=io.StringIO(),
+    )
     header, first, rest = path.read_text().split("\n", 2)
-    first = SENTINEL + first[first.index(","):]
+    first = SENTINEL + first[first.index(",") :]
     return f"{header}\n{first}\n{rest}".encode()
 
 
@@ -56,15 +64,20 @@ class World:
     @property
     def small_result(self) -> IndicatorResult:
         """A trust's result whose numerator is a small count (1-7): suppressed for all but the analysts."""
-        return (IndicatorResult.objects.filter(release=self.release, level="provider", numerator__gte=1,
-                                               numerator__lte=7, denominator__gte=10)
-                .order_by("indicator", "organisation", "period").first())
+        return (
+            IndicatorResult.objects.filter(
+                release=self.release, level="provider", numerator__gte=1, numerator__lte=7, denominator__gte=10
+            )
+            .order_by("indicator", "organisation", "period")
+            .first()
+        )
 
     @property
     def trend(self) -> TrendSeries:
         """A trust's quarterly series with an XmR chart and at least one suppressed quarter."""
-        for trend in TrendSeries.objects.filter(run__release=self.release, level="provider",
-                                                xmr__isnull=False).order_by("indicator", "organisation"):
+        for trend in TrendSeries.objects.filter(
+            run__release=self.release, level="provider", xmr__isnull=False
+        ).order_by("indicator", "organisation"):
             if any(1 <= p["numerator"] <= 7 for p in trend.points):
                 return trend
         raise AssertionError("the demo extract has no trust series with a small quarter")
@@ -80,19 +93,33 @@ def world(orgs, demo_extract, django_capture_on_commit_callbacks, settings, tmp_
     for code in ("bowel", "lung"):
         sync_audit(get_definition(code))
     with django_capture_on_commit_callbacks(execute=True):
-        outcome = import_extract(audit_code="bowel", stream=io.BytesIO(demo_extract), file_name="bowel.csv",
-                                 extract_date=EXTRACT_DATE, origin=Release.Origin.CLI)
+        outcome = import_extract(
+            audit_code="bowel",
+            stream=io.BytesIO(demo_extract),
+            file_name="bowel.csv",
+            extract_date=EXTRACT_DATE,
+            origin=Release.Origin.CLI,
+        )
     assert outcome.accepted, outcome.as_json()
     users: dict[str, User | None] = {
-        "public": None, "clinician": make_user("clinician"), "lead": make_user("lead"),
-        "analyst": make_user("analyst"), "other_analyst": make_user("lunganalyst"),
-        "staff": make_user("staff", is_staff=True)}
+        "public": None,
+        "clinician": make_user("clinician"),
+        "lead": make_user("lead"),
+        "analyst": make_user("analyst"),
+        "other_analyst": make_user("lunganalyst"),
+        "staff": make_user("staff", is_staff=True),
+    }
     AllianceLead.objects.create(user=users["lead"], alliance_id="E56000019")
     users["analyst"].groups.add(Group.objects.get(name="analysts:bowel"))
     users["other_analyst"].groups.add(Group.objects.get(name="analysts:lung"))
     # A second upload of the same file waits in the queue (its task is never run here).
-    job = create_import_job(audit_code="bowel", upload=SimpleUploadedFile("again.csv", b"patient_id\n"),
-                            extract_date=EXTRACT_DATE, origin=Release.Origin.WEB, user=users["analyst"])
+    job = create_import_job(
+        audit_code="bowel",
+        upload=SimpleUploadedFile("again.csv", b"patient_id\n"),
+        extract_date=EXTRACT_DATE,
+        origin=Release.Origin.WEB,
+        user=users["analyst"],
+    )
     world = World(release=outcome.release, job=job, users=users)
     for role, user in users.items():
         if user is not None:

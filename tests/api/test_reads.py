@@ -1,4 +1,5 @@
 """Read endpoints: the figures, their suppression by role, filters, CSV, caching, paging and query counts."""
+
 from __future__ import annotations
 
 import csv
@@ -31,27 +32,36 @@ def csv_rows(response) -> list[dict[str, str]]:
 
 def test_it_shows_a_small_count_to_the_audits_analysts_only(client, world):
     small = world.small_result
-    where = {"indicator": small.indicator, "organisation": small.organisation, "period": small.period,
-             "level": "provider"}
+    where = {
+        "indicator": small.indicator,
+        "organisation": small.organisation,
+        "period": small.period,
+        "level": "provider",
+    }
     for role in ROLES:
-        row, = results(client, world, role, **where)
+        (row,) = results(client, world, role, **where)
         assert row["suppressed"] is True
         if role == "analyst":
-            assert (row["numerator"], row["denominator"], row["value"]) == (small.numerator, small.denominator,
-                                                                            small.value)
+            assert (row["numerator"], row["denominator"], row["value"]) == (
+                small.numerator,
+                small.denominator,
+                small.value,
+            )
         else:
             assert row["numerator"] is None and row["value"] is None and row["ci_lower"] is None, role
             assert row["denominator"] == 5 * round(small.denominator / 5 + 1e-9) or small.denominator <= 7
-    published, = csv_rows(client.get(RESULTS, {**where, "format": "csv"}))
+    (published,) = csv_rows(client.get(RESULTS, {**where, "format": "csv"}))
     assert published["numerator"] == "" and published["value"] == "" and published["suppressed"] == "true"
-    exact, = csv_rows(client.get(RESULTS, {**where, "format": "csv"}, **world.auth("analyst")))
+    (exact,) = csv_rows(client.get(RESULTS, {**where, "format": "csv"}, **world.auth("analyst")))
     assert exact["numerator"] == str(small.numerator)
 
 
 def test_published_counts_are_rounded_to_five_and_england_is_exact(client, world):
     rows = results(client, world, "public", indicator="mdt_discussed")
-    stored = {(r.level, r.organisation, r.period): r for r in IndicatorResult.objects.filter(
-        release=world.release, indicator="mdt_discussed")}
+    stored = {
+        (r.level, r.organisation, r.period): r
+        for r in IndicatorResult.objects.filter(release=world.release, indicator="mdt_discussed")
+    }
     assert len(rows) == len(stored) > 20
     for row in rows:
         result = stored[(row["level"], row["organisation"], row["period"])]
@@ -65,8 +75,9 @@ def test_published_counts_are_rounded_to_five_and_england_is_exact(client, world
 
 def test_the_analysts_figures_are_the_stored_results_with_names(client, world):
     row = results(client, world, "analyst", indicator="mdt_discussed", organisation="r0a", period="2024/25")[0]
-    stored = IndicatorResult.objects.get(release=world.release, indicator="mdt_discussed", organisation="R0A",
-                                         period="2024/25")
+    stored = IndicatorResult.objects.get(
+        release=world.release, indicator="mdt_discussed", organisation="R0A", period="2024/25"
+    )
     for name in ("numerator", "denominator", "value", "ci_lower", "ci_upper", "limit_lower_95", "z", "flag"):
         assert row[name] == getattr(stored, name), name
     assert row["organisation_name"] == "Manchester University NHS Foundation Trust"
@@ -86,26 +97,35 @@ def test_it_filters_by_alliance_level_and_period(client, world):
 
 def test_it_reads_the_current_release_unless_another_is_asked_for(client, world, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True), (FIXTURES / "bowel" / "valid.csv").open("rb") as f:
-        newer = import_extract(audit_code="bowel", stream=f, file_name="valid.csv", extract_date=date(2025, 3, 31),
-                               origin=Release.Origin.CLI).release
+        newer = import_extract(
+            audit_code="bowel",
+            stream=f,
+            file_name="valid.csv",
+            extract_date=date(2025, 3, 31),
+            origin=Release.Origin.CLI,
+        ).release
     current = results(client, world, "public", indicator="mdt_discussed", level="national")
     assert {r["release"] for r in current} == {newer.pk}
-    assert {r["release"] for r in results(client, world, "public", indicator="mdt_discussed", level="national",
-                                          release=world.release.pk)} == {world.release.pk}
+    assert {
+        r["release"]
+        for r in results(client, world, "public", indicator="mdt_discussed", level="national", release=world.release.pk)
+    } == {world.release.pk}
     audits = client.get(reverse("api:audit-list")).json()["results"]
     assert next(a for a in audits if a["code"] == "bowel")["current_release"] == newer.pk
 
 
 def test_pages_are_stable_and_link_to_each_other(client, world):
-    everything = [(r["indicator"], r["level"], r["organisation"], r["period"])
-                  for r in results(client, world, "public", indicator="early_stage")]
+    everything = [
+        (r["indicator"], r["level"], r["organisation"], r["period"])
+        for r in results(client, world, "public", indicator="early_stage")
+    ]
     first = client.get(RESULTS, {"indicator": "early_stage", "page_size": 50})
     body = first.json()
     assert body["count"] == len(everything) > 50 and first["X-Total-Count"] == str(len(everything))
     assert 'rel="next"' in first["Link"]
     second = client.get(body["next"]).json()
     paged = [(r["indicator"], r["level"], r["organisation"], r["period"]) for r in body["results"] + second["results"]]
-    assert paged == everything[:len(paged)] and len(set(paged)) == len(paged)
+    assert paged == everything[: len(paged)] and len(set(paged)) == len(paged)
     assert everything == sorted(everything)  # indicator, level, organisation, period
 
 
@@ -114,8 +134,9 @@ def test_an_unchanged_answer_is_not_sent_again(client, world):
     assert first["ETag"] and "Accept" in first["Vary"] and "Authorization" in first["Vary"]
     again = client.get(RESULTS, {"indicator": "early_stage"}, HTTP_IF_NONE_MATCH=first["ETag"])
     assert again.status_code == 304 and again.content == b""
-    analyst = client.get(RESULTS, {"indicator": "early_stage"}, HTTP_IF_NONE_MATCH=first["ETag"],
-                         **world.auth("analyst"))
+    analyst = client.get(
+        RESULTS, {"indicator": "early_stage"}, HTTP_IF_NONE_MATCH=first["ETag"], **world.auth("analyst")
+    )
     assert analyst.status_code == 200 and analyst["ETag"] != first["ETag"]  # exact counts: a different answer
 
 
@@ -129,8 +150,8 @@ def test_list_endpoints_take_a_fixed_number_of_queries(client, world, django_ass
         # trust names, alliance names
         reverse("api:result-list"): 7,
         reverse("api:release-list"): 4,  # count, page, their runs, current releases
-        reverse("api:trust-list"): 2,    # count, page (with alliances)
-        reverse("api:audit-list"): 1,    # current releases (audits come from their definition files)
+        reverse("api:trust-list"): 2,  # count, page (with alliances)
+        reverse("api:audit-list"): 1,  # current releases (audits come from their definition files)
         reverse("api:indicator-list", args=["bowel"]): 0,
         reverse("api:alliance-list"): 2,
         reverse("api:successor-list"): 2,

@@ -4,6 +4,7 @@ A URL name that is not in EXPECTED fails the test: a new page or endpoint must s
 open it. Every response is also searched for a sentinel patient id, which only the bowel
 analysts' patient-rows endpoint may contain; and every API list must come as CSV too.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -110,12 +111,28 @@ def _kwargs_of(pattern: URLPattern) -> list[str]:
 def kwargs_for(name: str, kwargs: list[str], world: World) -> dict[str, object]:
     trend = world.trend
     alliance_code = world.alliance
-    by_name = {"code": {"indicator": trend.indicator, "trust": trend.organisation, "trust-trend": trend.organisation,
-                        "alliance": alliance_code, "alliance-trend": alliance_code,
-                        "api:trust-detail": trend.organisation, "api:alliance-detail": alliance_code}}
-    values = {"audit_code": "bowel", "indicator": "mortality_90d" if name == "api:model-card" else trend.indicator,
-              "indicator_code": trend.indicator, "organisation": trend.organisation, "release_id": world.release.pk,
-              "job_id": world.job.pk, "token_id": world.token_ids["analyst"], "uidb64": "MQ", "token": "set-password"}
+    by_name = {
+        "code": {
+            "indicator": trend.indicator,
+            "trust": trend.organisation,
+            "trust-trend": trend.organisation,
+            "alliance": alliance_code,
+            "alliance-trend": alliance_code,
+            "api:trust-detail": trend.organisation,
+            "api:alliance-detail": alliance_code,
+        }
+    }
+    values = {
+        "audit_code": "bowel",
+        "indicator": "mortality_90d" if name == "api:model-card" else trend.indicator,
+        "indicator_code": trend.indicator,
+        "organisation": trend.organisation,
+        "release_id": world.release.pk,
+        "job_id": world.job.pk,
+        "token_id": world.token_ids["analyst"],
+        "uidb64": "MQ",
+        "token": "set-password",
+    }
     out = {}
     for kwarg in kwargs:
         if kwarg in by_name and name in by_name[kwarg]:

@@ -4,6 +4,7 @@ Schemathesis generates requests from /api/v1/schema/ (valid and invalid paramete
 as an anonymous caller and as a bowel analyst with a token, and checks that no answer is a
 server error and that every answer matches the schema's status codes, content types and shapes.
 """
+
 from __future__ import annotations
 
 import io
@@ -29,8 +30,13 @@ def api_schema(live_server, transactional_db, orgs, demo_extract, settings_media
     """The live server's schema, with a computed release behind it (tasks run in-process: no transaction here)."""
     for code in ("bowel", "lung"):
         sync_audit(get_definition(code))
-    outcome = import_extract(audit_code="bowel", stream=io.BytesIO(demo_extract), file_name="bowel.csv",
-                             extract_date=EXTRACT_DATE, origin=Release.Origin.CLI)
+    outcome = import_extract(
+        audit_code="bowel",
+        stream=io.BytesIO(demo_extract),
+        file_name="bowel.csv",
+        extract_date=EXTRACT_DATE,
+        origin=Release.Origin.CLI,
+    )
     assert outcome.accepted
     return schemathesis.openapi.from_url(f"{live_server.url}/api/v1/schema/?format=json")
 
@@ -57,12 +63,16 @@ def test_no_request_makes_a_server_error_or_breaks_the_schema(api_schema, analys
         excluded = [positive_data_acceptance] if operation.label == "POST /api/v1/imports/" else []
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         def check(case):
             case.call_and_validate(excluded_checks=excluded)  # noqa: B023 - check() runs in this iteration
-            case.call_and_validate(headers={"Authorization": f"Token {analyst_key}"},
-                                   excluded_checks=excluded)  # noqa: B023
+            case.call_and_validate(headers={"Authorization": f"Token {analyst_key}"}, excluded_checks=excluded)  # noqa: B023
 
         try:
             check()

@@ -1,4 +1,5 @@
 """Tokens (hashed, shown once, revocable), the audit log (read-only, staff), role changes, and the schema."""
+
 from __future__ import annotations
 
 import json
@@ -66,10 +67,13 @@ def test_staff_read_the_audit_log_and_nobody_edits_it(client):
     assert changelist.status_code == 200 and "release 1" in changelist.content.decode()
     assert client.get(reverse("admin:accounts_auditlogentry_change", args=[entry.pk])).status_code == 200
     assert client.get(reverse("admin:accounts_auditlogentry_add")).status_code == 403
-    assert client.post(reverse("admin:accounts_auditlogentry_change", args=[entry.pk]),
-                       {"target": "nothing"}).status_code == 403
-    assert client.post(reverse("admin:accounts_auditlogentry_delete", args=[entry.pk]),
-                       {"post": "yes"}).status_code == 403
+    assert (
+        client.post(reverse("admin:accounts_auditlogentry_change", args=[entry.pk]), {"target": "nothing"}).status_code
+        == 403
+    )
+    assert (
+        client.post(reverse("admin:accounts_auditlogentry_delete", args=[entry.pk]), {"post": "yes"}).status_code == 403
+    )
     entry.refresh_from_db()
     assert entry.target == "release 1"
     with pytest.raises(PermissionDenied):
@@ -86,9 +90,15 @@ def test_role_changes_in_the_admin_and_the_command_are_logged(client, orgs):
     admin_user = User.objects.create_superuser("root", password=PASSWORD)
     ana = User.objects.create_user("ana")
     client.force_login(admin_user)
-    form = {"username": "ana", "is_active": "on", "groups": [Group.objects.get(name="analysts:bowel").pk],
-            "date_joined_0": "2026-01-01", "date_joined_1": "10:00:00", "initial-date_joined_0": "2026-01-01",
-            "initial-date_joined_1": "10:00:00"}
+    form = {
+        "username": "ana",
+        "is_active": "on",
+        "groups": [Group.objects.get(name="analysts:bowel").pk],
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "10:00:00",
+        "initial-date_joined_0": "2026-01-01",
+        "initial-date_joined_1": "10:00:00",
+    }
     response = client.post(reverse("admin:auth_user_change", args=[ana.pk]), form, REMOTE_ADDR="192.0.2.9")
     assert response.status_code == 302, response.content.decode()[:2000]
     assert roles.is_analyst_of(User.objects.get(pk=ana.pk), "bowel")
@@ -101,8 +111,10 @@ def test_role_changes_in_the_admin_and_the_command_are_logged(client, orgs):
     assert roles.role_of(ana) == roles.Role.ALLIANCE_LEAD and roles.alliance_of_lead(ana) == "E56000019"
     assert AllianceLead.objects.get().alliance_id == "E56000019"
     changes = list(AuditLogEntry.objects.filter(via="cli").order_by("pk").values_list("details", flat=True))
-    assert changes == [{"role": "analyst", "audit": "bowel", "before": True, "after": False},
-                       {"role": "alliance_lead", "before": None, "after": "E56000019"}]
+    assert changes == [
+        {"role": "analyst", "audit": "bowel", "before": True, "after": False},
+        {"role": "alliance_lead", "before": None, "after": "E56000019"},
+    ]
 
 
 def test_the_roles_answer_the_same_questions_the_readme_table_does(orgs):
@@ -114,8 +126,12 @@ def test_the_roles_answer_the_same_questions_the_readme_table_does(orgs):
     from django.contrib.auth.models import AnonymousUser
 
     public = AnonymousUser()
-    assert [roles.role_of(u) for u in (public, clinician, analyst, staff)] == ["public", "clinician", "analyst",
-                                                                               "staff"]
+    assert [roles.role_of(u) for u in (public, clinician, analyst, staff)] == [
+        "public",
+        "clinician",
+        "analyst",
+        "staff",
+    ]
     assert roles.role_of(analyst, "lung") == "clinician"
     for check in (roles.can_see_patient_rows, roles.sees_unsuppressed):
         assert [check(u, "bowel") for u in (public, clinician, analyst, staff)] == [False, False, True, False]

@@ -1,4 +1,5 @@
 """Write endpoints: upload and poll, withdraw, recompute; each is in the audit log with who and where from."""
+
 from __future__ import annotations
 
 import json
@@ -38,38 +39,65 @@ def pipeline(orgs, settings, tmp_path):
 def test_an_upload_is_accepted_and_the_job_can_be_polled(client, pipeline, django_capture_on_commit_callbacks):
     user, auth = pipeline
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(UPLOAD, {"audit": "bowel", "extract_date": "2025-03-31", "file": extract("valid")},
-                               REMOTE_ADDR="192.0.2.10", **auth)
+        response = client.post(
+            UPLOAD,
+            {"audit": "bowel", "extract_date": "2025-03-31", "file": extract("valid")},
+            REMOTE_ADDR="192.0.2.10",
+            **auth,
+        )
     assert response.status_code == 202  # the job was queued inside the request's transaction
     job = ImportJob.objects.get()
     assert response["Location"] == f"http://testserver{reverse('api:import-detail', args=[job.pk])}"
     polled = client.get(response["Location"], **auth).json()
     release = Release.objects.get()
     assert (polled["status"], polled["finished"], polled["release"], polled["percent"]) == (
-        "accepted", True, release.pk, 100)
-    assert polled["result"] == {"status": "accepted", "release": release.pk, "version": 1, "rows": 4, "errors": [],
-                                "error_count": 0, "warnings": release.warnings}
+        "accepted",
+        True,
+        release.pk,
+        100,
+    )
+    assert polled["result"] == {
+        "status": "accepted",
+        "release": release.pk,
+        "version": 1,
+        "rows": 4,
+        "errors": [],
+        "error_count": 0,
+        "warnings": release.warnings,
+    }
     assert (release.origin, release.uploaded_by, release.rows) == ("api", user, 4)
     entry = AuditLogEntry.objects.get(action="uploaded")
     assert (entry.actor, entry.via, entry.ip, entry.audit_code, entry.target) == (
-        user, "api", "192.0.2.10", "bowel", f"import {job.pk}")
+        user,
+        "api",
+        "192.0.2.10",
+        "bowel",
+        f"import {job.pk}",
+    )
     assert entry.details == {"file_name": "valid.csv", "size_bytes": job.bytes_total, "extract_date": "2025-03-31"}
 
 
 @pytest.mark.django_db
 def test_a_refused_upload_reports_what_the_command_line_reports(client, pipeline, django_capture_on_commit_callbacks):
     _, auth = pipeline
-    code, out, _ = run_command("import_extract", str(FIXTURES / "bowel" / "code_not_allowed.csv"), audit="bowel",
-                               extract_date="2025-03-31", json=True)
+    code, out, _ = run_command(
+        "import_extract",
+        str(FIXTURES / "bowel" / "code_not_allowed.csv"),
+        audit="bowel",
+        extract_date="2025-03-31",
+        json=True,
+    )
     assert code == 1
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(UPLOAD, {"audit": "bowel", "extract_date": "2025-03-31",
-                                        "file": extract("code_not_allowed")}, **auth)
+        response = client.post(
+            UPLOAD, {"audit": "bowel", "extract_date": "2025-03-31", "file": extract("code_not_allowed")}, **auth
+        )
     polled = client.get(response["Location"], **auth).json()
     assert polled["status"] == "rejected" and polled["release"] is None and not Release.objects.exists()
     assert polled["result"] == json.loads(out)
-    assert polled["result"]["errors"] == [{"line": 5, "column": "stage", "value": "5",
-                                           "message": "'5' is not an allowed stage (allowed: 1, 2, 3, 4, U)"}]
+    assert polled["result"]["errors"] == [
+        {"line": 5, "column": "stage", "value": "5", "message": "'5' is not an allowed stage (allowed: 1, 2, 3, 4, U)"}
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -78,8 +106,9 @@ def test_with_tasks_in_process_the_answer_is_the_release_or_the_report(client, p
     _, auth = pipeline
     accepted = client.post(UPLOAD, {"audit": "bowel", "extract_date": "2025-03-31", "file": extract("valid")}, **auth)
     assert accepted.status_code == 201 and accepted.json()["release"] == Release.objects.get().pk
-    refused = client.post(UPLOAD, {"audit": "bowel", "extract_date": "2025-03-31",
-                                   "file": extract("duplicate_patient_id")}, **auth)
+    refused = client.post(
+        UPLOAD, {"audit": "bowel", "extract_date": "2025-03-31", "file": extract("duplicate_patient_id")}, **auth
+    )
     body = refused.json()
     assert refused.status_code == 422 and body["status"] == "rejected" and body["result"]["error_count"] >= 1
     assert {"line", "column", "value", "message"} == set(body["result"]["errors"][0])
@@ -105,7 +134,8 @@ def test_withdrawing_and_recomputing_through_the_api(client, pipeline, django_ca
     with django_capture_on_commit_callbacks(execute=True):
         recomputed = client.post(reverse("api:release-recompute", args=[release.pk]), **auth)
     assert recomputed.status_code == 202 and recomputed["Location"].endswith(
-        reverse("api:release-detail", args=[release.pk]))
+        reverse("api:release-detail", args=[release.pk])
+    )
     run = ComputationRun.objects.get(pk=recomputed.json()["id"])
     run.refresh_from_db()
     assert run.requested_by == user and run.is_current and run.status == "done"
@@ -116,9 +146,11 @@ def test_withdrawing_and_recomputing_through_the_api(client, pipeline, django_ca
     again = client.post(reverse("api:release-withdraw", args=[release.pk]), {"reason": "twice"}, **auth)
     assert again.status_code == 409
     log = list(AuditLogEntry.objects.order_by("pk").values_list("action", "via", "target", "ip"))
-    assert log[-3:] == [("uploaded", "api", f"import {ImportJob.objects.get().pk}", "127.0.0.1"),
-                        ("recomputed", "api", f"release {release.pk}", "127.0.0.1"),
-                        ("withdrew", "api", f"release {release.pk}", "127.0.0.1")]
+    assert log[-3:] == [
+        ("uploaded", "api", f"import {ImportJob.objects.get().pk}", "127.0.0.1"),
+        ("recomputed", "api", f"release {release.pk}", "127.0.0.1"),
+        ("withdrew", "api", f"release {release.pk}", "127.0.0.1"),
+    ]
     assert AuditLogEntry.objects.get(action="withdrew").details == {"version": 1, "reason": "wrong extract"}
 
 
@@ -127,17 +159,25 @@ def test_the_web_pages_and_the_commands_write_the_audit_log_too(client, pipeline
     user, _ = pipeline
     client.force_login(user)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(reverse("upload", args=["bowel"]), {"file": extract("valid"), "extract_date": "2025-03-31"},
-                    REMOTE_ADDR="198.51.100.7")
+        client.post(
+            reverse("upload", args=["bowel"]),
+            {"file": extract("valid"), "extract_date": "2025-03-31"},
+            REMOTE_ADDR="198.51.100.7",
+        )
     release = Release.objects.get()
     client.post(reverse("release-withdraw", args=[release.pk]), {"reason": "typo"}, REMOTE_ADDR="198.51.100.7")
-    code, _, _ = run_command("import_extract", str(FIXTURES / "bowel" / "valid_iso.csv"), audit="bowel",
-                             extract_date="2025-03-31")
+    code, _, _ = run_command(
+        "import_extract", str(FIXTURES / "bowel" / "valid_iso.csv"), audit="bowel", extract_date="2025-03-31"
+    )
     assert code == 0
     newer = Release.objects.get(version=2)
     run_command("withdraw_release", str(newer.pk), reason="test")
     log = list(AuditLogEntry.objects.order_by("pk").values_list("action", "via", "ip", "actor"))
-    assert log[-4:] == [("uploaded", "web", "198.51.100.7", user.pk), ("withdrew", "web", "198.51.100.7", user.pk),
-                        ("uploaded", "cli", None, None), ("withdrew", "cli", None, None)]
+    assert log[-4:] == [
+        ("uploaded", "web", "198.51.100.7", user.pk),
+        ("withdrew", "web", "198.51.100.7", user.pk),
+        ("uploaded", "cli", None, None),
+        ("withdrew", "cli", None, None),
+    ]
     cli = AuditLogEntry.objects.filter(via="cli", action="uploaded").get()
     assert "@" in cli.actor_name and cli.target == f"release {newer.pk}" and cli.details["status"] == "accepted"

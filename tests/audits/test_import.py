@@ -1,4 +1,5 @@
 """Importing extracts through the service and the command line, on the test database."""
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,9 @@ BOWEL = FIXTURES / "bowel"
 
 
 def import_cli(name: str, extract_date: str = "2025-03-31", path=None):
-    code, out, err = run_command("import_extract", str(path or BOWEL / f"{name}.csv"), audit="bowel",
-                                 extract_date=extract_date, json=True)
+    code, out, err = run_command(
+        "import_extract", str(path or BOWEL / f"{name}.csv"), audit="bowel", extract_date=extract_date, json=True
+    )
     return code, json.loads(out)
 
 
@@ -38,20 +40,30 @@ def test_it_imports_a_valid_extract_as_a_release(orgs):
     frame = release_frame(release)
     assert frame["patient_id"].tolist() == ["P001", "P002", "P003", "P004"]
     assert frame["age"].tolist() == [70, 65, 80, 58]
-    assert frame["diagnosis_date"].tolist() == [pd.Timestamp(d) for d in
-                                                ("2024-05-01", "2023-11-20", "2024-07-10", "2024-01-12")]
+    assert frame["diagnosis_date"].tolist() == [
+        pd.Timestamp(d) for d in ("2024-05-01", "2023-11-20", "2024-07-10", "2024-01-12")
+    ]
     assert frame["major_resection"].tolist() == [True, True, False, False]
     assert frame["asa_grade"].isna().tolist() == [False, False, True, True]
     assert release.quality_report["rows"] == 4
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("name, line, column", [
-    ("integer_out_of_range", 2, "age"), ("date_impossible", 4, "diagnosis_date"), ("code_not_allowed", 5, "stage"),
-    ("unknown_provider", 5, "provider_code"), ("duplicate_patient_id", 5, "patient_id"),
-    ("surgery_before_diagnosis", 3, "surgery_date"), ("death_after_extract_date", 4, "death_date"),
-    ("missing_required_column", 1, "major_resection"), ("empty", 1, ""), ("latin1", 4, ""),
-])
+@pytest.mark.parametrize(
+    "name, line, column",
+    [
+        ("integer_out_of_range", 2, "age"),
+        ("date_impossible", 4, "diagnosis_date"),
+        ("code_not_allowed", 5, "stage"),
+        ("unknown_provider", 5, "provider_code"),
+        ("duplicate_patient_id", 5, "patient_id"),
+        ("surgery_before_diagnosis", 3, "surgery_date"),
+        ("death_after_extract_date", 4, "death_date"),
+        ("missing_required_column", 1, "major_resection"),
+        ("empty", 1, ""),
+        ("latin1", 4, ""),
+    ],
+)
 def test_it_refuses_a_bad_file_with_exit_1_and_changes_nothing(orgs, table_counts, name, line, column):
     before = table_counts()
     code, result = import_cli(name)
@@ -84,8 +96,14 @@ def test_a_failure_part_way_through_leaves_every_table_as_it_was(orgs, table_cou
 
     path = write_demo(tmp_path, rows=200_000)  # several 8 MB blocks, so COPY has already started
     with path.open("rb") as stream, pytest.raises(RuntimeError, match="worker lost"):
-        import_extract(audit_code="bowel", stream=stream, file_name=path.name, extract_date=date(2026, 3, 31),
-                       origin="cli", progress=fail_on_second_block)
+        import_extract(
+            audit_code="bowel",
+            stream=stream,
+            file_name=path.name,
+            extract_date=date(2026, 3, 31),
+            origin="cli",
+            progress=fail_on_second_block,
+        )
     assert table_counts() == before
 
 
@@ -100,8 +118,9 @@ def test_an_error_in_the_last_block_of_a_large_file_refuses_it_whole(orgs, table
     before = table_counts()
     code, result = import_cli("", extract_date="2026-03-31", path=path)
     assert code == 1
-    assert result["errors"] == [{"line": 200_001, "column": "age", "value": "999",
-                                 "message": "age must be a whole number from 0 to 120"}]
+    assert result["errors"] == [
+        {"line": 200_001, "column": "age", "value": "999", "message": "age must be a whole number from 0 to 120"}
+    ]
     assert result["rows"] == 200_000
     assert table_counts() == before
 
@@ -132,7 +151,8 @@ def test_awkward_characters_in_text_survive_the_round_trip(orgs, tmp_path):
     header = (BOWEL / "valid.csv").read_text().splitlines()[0]
     awkward = 'P\\1\t"quoted", and more'
     row = '"{}",R0A,2024-05-01,70,M,colon,2,1,0,2,3,gp_referral,yes,true,2024-06-01,,N'.format(
-        awkward.replace('"', '""'))
+        awkward.replace('"', '""')
+    )
     path = tmp_path / "awkward.csv"
     path.write_text(header + "\n" + row + "\n")
     code, result = import_cli("", path=path)
@@ -150,7 +170,9 @@ def test_withdrawing_the_newest_release_makes_the_previous_one_current(orgs, tmp
     code, out, _ = run_command("list_releases", audit="bowel", json=True)
     listed = json.loads(out)
     assert [(r["id"], r["status"], r["current"]) for r in listed] == [
-        (second, "withdrawn", False), (first, "accepted", True)]
+        (second, "withdrawn", False),
+        (first, "accepted", True),
+    ]
     assert set(listed[0]) >= {"id", "sha256", "rows", "status", "current"}
     assert len(release_frame(Release.objects.get(pk=second))) == 4  # kept for reproducibility
 
@@ -167,8 +189,9 @@ def test_the_command_explains_an_unknown_audit_or_a_bad_date(orgs):
 
 @pytest.mark.django_db
 def test_the_command_prints_errors_for_people_without_json(orgs):
-    code, out, err = run_command("import_extract", str(BOWEL / "code_not_allowed.csv"), audit="bowel",
-                                 extract_date="2025-03-31")
+    code, out, err = run_command(
+        "import_extract", str(BOWEL / "code_not_allowed.csv"), audit="bowel", extract_date="2025-03-31"
+    )
     assert code == 1
     assert "Refused: 1 error(s); nothing was stored." in err
     assert "line 5, column stage (value '5'): '5' is not an allowed stage (allowed: 1, 2, 3, 4, U)" in err

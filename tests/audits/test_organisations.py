@@ -1,4 +1,5 @@
 """Organisations load from seed CSVs and reload from a newer file."""
+
 import shutil
 
 import pytest
@@ -22,8 +23,11 @@ def test_reloading_a_newer_file_updates_adds_and_keeps_dropped_trusts_inactive(o
     for name in ("cancer_alliances.csv", "trusts.csv", "successors.csv"):
         shutil.copy(SEED_DIR / name, tmp_path / name)
     lines = (tmp_path / "trusts.csv").read_text().splitlines()
-    lines = [line.replace("Manchester University NHS Foundation Trust", "Manchester University NHS FT")
-             for line in lines if not line.startswith("R0B,")]
+    lines = [
+        line.replace("Manchester University NHS Foundation Trust", "Manchester University NHS FT")
+        for line in lines
+        if not line.startswith("R0B,")
+    ]
     (tmp_path / "trusts.csv").write_text("\n".join(lines) + "\n")
     with (tmp_path / "successors.csv").open("a") as f:
         f.write("R0B,R0A,2026-04-01,made-up merger for the test\n")

@@ -1,4 +1,5 @@
 """The extract validator, without the database: one fixture file per rule, exact line and column."""
+
 from __future__ import annotations
 
 import io
@@ -26,6 +27,7 @@ def parse_once(providers, name=None, data=None, typed_reading=False):
 @pytest.fixture(params=["typed", "text"])
 def parse(request):
     """As the import service reads: typed first, as text when a value does not convert (or text only)."""
+
     def run(providers, name=None, data=None):
         if request.param == "typed":
             try:
@@ -33,6 +35,7 @@ def parse(request):
             except TypedReadFailed:
                 pass
         return parse_once(providers, name, data)
+
     return run
 
 
@@ -51,32 +54,85 @@ def test_it_accepts_a_valid_file_and_types_every_column(parse, providers):
     assert report.period_start == date(2023, 11, 20) and report.period_end == date(2024, 7, 10)
 
 
-@pytest.mark.parametrize("name, line, column, value, message", [
-    ("missing_required_value", 3, "age", "", "a value is required here"),
-    ("integer_unparseable", 4, "age", "seventy", "'seventy' is not a whole number"),
-    ("integer_out_of_range", 2, "age", "121", "age must be a whole number from 0 to 120"),
-    ("integer_decimal", 5, "charlson", "1.5", "'1.5' is not a whole number"),
-    ("performance_status_out_of_range", 2, "performance_status", "5",
-     "performance_status must be a whole number from 0 to 4"),
-    ("date_unparseable", 3, "diagnosis_date", "2023/11/20", "'2023/11/20' is not a date: use YYYY-MM-DD or DD/MM/YYYY"),
-    ("date_impossible", 4, "diagnosis_date", "2024-02-30", "'2024-02-30' is not a date: use YYYY-MM-DD or DD/MM/YYYY"),
-    ("code_not_allowed", 5, "stage", "5", "'5' is not an allowed stage (allowed: 1, 2, 3, 4, U)"),
-    ("sex_not_allowed", 2, "sex", "X", "'X' is not an allowed sex (allowed: M, F)"),
-    ("boolean_unparseable", 4, "mdt_discussed", "maybe",
-     "'maybe' is not true or false (use true/false, yes/no, y/n or 1/0)"),
-    ("unknown_provider", 5, "provider_code", "ZZZ",
-     "'ZZZ' is not a known NHS trust code (ODS); check the code or load the current organisations"),
-    ("duplicate_patient_id", 5, "patient_id", "P002", "patient_id is repeated: it first appears on line 3"),
-    ("surgery_required_when_resected", 2, "surgery_date", "", "surgery_date is required when major_resection is true"),
-    ("asa_blank_unless_resected", 4, "asa_grade", "3", "asa_grade must be blank unless major_resection is true"),
-    ("readmission_blank_unless_resected", 5, "readmitted_30d", "no",
-     "readmitted_30d must be blank unless major_resection is true"),
-    ("surgery_before_diagnosis", 3, "surgery_date", "2023-11-01", "surgery_date (2023-11-01) is before diagnosis_date"),
-    ("death_before_diagnosis", 4, "death_date", "2024-07-01", "death_date (2024-07-01) is before diagnosis_date"),
-    ("death_before_surgery", 3, "death_date", "2023-12-01", "death_date (2023-12-01) is before surgery_date"),
-    ("death_after_extract_date", 4, "death_date", "2025-06-01", "death_date is after the extract date 2025-03-31"),
-    ("missing_required_column", 1, "major_resection", "", "required column major_resection is missing from the header"),
-])
+@pytest.mark.parametrize(
+    "name, line, column, value, message",
+    [
+        ("missing_required_value", 3, "age", "", "a value is required here"),
+        ("integer_unparseable", 4, "age", "seventy", "'seventy' is not a whole number"),
+        ("integer_out_of_range", 2, "age", "121", "age must be a whole number from 0 to 120"),
+        ("integer_decimal", 5, "charlson", "1.5", "'1.5' is not a whole number"),
+        (
+            "performance_status_out_of_range",
+            2,
+            "performance_status",
+            "5",
+            "performance_status must be a whole number from 0 to 4",
+        ),
+        (
+            "date_unparseable",
+            3,
+            "diagnosis_date",
+            "2023/11/20",
+            "'2023/11/20' is not a date: use YYYY-MM-DD or DD/MM/YYYY",
+        ),
+        (
+            "date_impossible",
+            4,
+            "diagnosis_date",
+            "2024-02-30",
+            "'2024-02-30' is not a date: use YYYY-MM-DD or DD/MM/YYYY",
+        ),
+        ("code_not_allowed", 5, "stage", "5", "'5' is not an allowed stage (allowed: 1, 2, 3, 4, U)"),
+        ("sex_not_allowed", 2, "sex", "X", "'X' is not an allowed sex (allowed: M, F)"),
+        (
+            "boolean_unparseable",
+            4,
+            "mdt_discussed",
+            "maybe",
+            "'maybe' is not true or false (use true/false, yes/no, y/n or 1/0)",
+        ),
+        (
+            "unknown_provider",
+            5,
+            "provider_code",
+            "ZZZ",
+            "'ZZZ' is not a known NHS trust code (ODS); check the code or load the current organisations",
+        ),
+        ("duplicate_patient_id", 5, "patient_id", "P002", "patient_id is repeated: it first appears on line 3"),
+        (
+            "surgery_required_when_resected",
+            2,
+            "surgery_date",
+            "",
+            "surgery_date is required when major_resection is true",
+        ),
+        ("asa_blank_unless_resected", 4, "asa_grade", "3", "asa_grade must be blank unless major_resection is true"),
+        (
+            "readmission_blank_unless_resected",
+            5,
+            "readmitted_30d",
+            "no",
+            "readmitted_30d must be blank unless major_resection is true",
+        ),
+        (
+            "surgery_before_diagnosis",
+            3,
+            "surgery_date",
+            "2023-11-01",
+            "surgery_date (2023-11-01) is before diagnosis_date",
+        ),
+        ("death_before_diagnosis", 4, "death_date", "2024-07-01", "death_date (2024-07-01) is before diagnosis_date"),
+        ("death_before_surgery", 3, "death_date", "2023-12-01", "death_date (2023-12-01) is before surgery_date"),
+        ("death_after_extract_date", 4, "death_date", "2025-06-01", "death_date is after the extract date 2025-03-31"),
+        (
+            "missing_required_column",
+            1,
+            "major_resection",
+            "",
+            "required column major_resection is missing from the header",
+        ),
+    ],
+)
 def test_it_reports_each_rule_with_line_column_and_value(parse, providers, name, line, column, value, message):
     report, _ = parse(providers, name)
     assert report.error_count == 1, [e.as_dict() for e in report.errors]
@@ -87,7 +143,8 @@ def test_it_reports_each_rule_with_line_column_and_value(parse, providers, name,
 def test_it_refuses_an_empty_file(parse, providers):
     report, _ = parse(providers, "empty")
     assert [(e.line, e.message) for e in report.errors] == [
-        (1, "the file is empty: it needs a header line and at least one row")]
+        (1, "the file is empty: it needs a header line and at least one row")
+    ]
 
 
 def test_it_refuses_a_header_without_rows(parse, providers):

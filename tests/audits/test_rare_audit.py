@@ -1,4 +1,5 @@
 """Adding an audit needs only a definition file: a rare-cancer registry from a fixture folder."""
+
 import json
 
 import pytest
@@ -19,8 +20,13 @@ def mesothelioma(settings):
 
 @pytest.mark.django_db
 def test_a_registry_defined_only_in_yaml_ingests_an_extract(orgs, mesothelioma):
-    code, out, _ = run_command("import_extract", str(FIXTURES / "mesothelioma" / "extract.csv"),
-                               audit="mesothelioma", extract_date="2024-12-31", json=True)
+    code, out, _ = run_command(
+        "import_extract",
+        str(FIXTURES / "mesothelioma" / "extract.csv"),
+        audit="mesothelioma",
+        extract_date="2024-12-31",
+        json=True,
+    )
     result = json.loads(out)
     assert code == 0, result
     release = Release.objects.get(pk=result["release"])
@@ -33,8 +39,13 @@ def test_a_registry_defined_only_in_yaml_ingests_an_extract(orgs, mesothelioma):
 
 @pytest.mark.django_db
 def test_the_registry_rules_come_from_its_file(orgs, mesothelioma):
-    code, out, _ = run_command("import_extract", str(FIXTURES / "mesothelioma" / "bad.csv"),
-                               audit="mesothelioma", extract_date="2024-12-31", json=True)
+    code, out, _ = run_command(
+        "import_extract",
+        str(FIXTURES / "mesothelioma" / "bad.csv"),
+        audit="mesothelioma",
+        extract_date="2024-12-31",
+        json=True,
+    )
     assert code == 1
     assert [(e["line"], e["column"], e["message"]) for e in json.loads(out)["errors"]] == [
         (3, "subtype", "'spindle' is not an allowed subtype (allowed: epithelioid, sarcomatoid, biphasic, nos)"),

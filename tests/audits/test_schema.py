@@ -1,4 +1,5 @@
 """Definition files are checked when loaded, with messages that say where to fix them."""
+
 import pytest
 import yaml
 
@@ -20,22 +21,41 @@ def test_the_shipped_definitions_load():
     root = FIXTURES.parents[1] / "audits" / "definitions"
     bowel, lung = load_definition(root / "bowel.yaml"), load_definition(root / "lung.yaml")
     assert len(bowel.columns) == 17 and bowel.patient_id == "patient_id" and bowel.provider == "provider_code"
-    assert {c.name for c in lung.columns} >= {"histology", "stage", "performance_status", "treatment_intent",
-                                               "pathological_confirmation", "cns_seen", "first_treatment_date"}
+    assert {c.name for c in lung.columns} >= {
+        "histology",
+        "stage",
+        "performance_status",
+        "treatment_intent",
+        "pathological_confirmation",
+        "cns_seen",
+        "first_treatment_date",
+    }
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda d: d.update(code="Meso Registry"), "'code' must be a short lower-case name"),
-    (lambda d: d["extract"]["columns"][4].update(type="category"), "column subtype: type must be one of"),
-    (lambda d: d["extract"]["columns"][4].pop("codes"), "column subtype: a code column needs a list of codes"),
-    (lambda d: d["extract"]["columns"].append({"name": "age", "type": "integer"}), "column age is declared twice"),
-    (lambda d: d["extract"]["columns"][3].update(minimum=1), "column age: unknown keys minimum"),
-    (lambda d: d["extract"]["rules"].append({"type": "not_before", "column": "age", "reference": "date_of_diagnosis"}),
-     "rule 4: not_before compares two declared date columns"),
-    (lambda d: d["extract"]["rules"][0]["when"].update(chemotherapy="yes"),
-     "rule 1: chemotherapy is boolean, so compare it with true or false"),
-    (lambda d: d["extract"].update(provider="registry_id"), "'extract.provider' column registry_id must have type provider"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d.update(code="Meso Registry"), "'code' must be a short lower-case name"),
+        (lambda d: d["extract"]["columns"][4].update(type="category"), "column subtype: type must be one of"),
+        (lambda d: d["extract"]["columns"][4].pop("codes"), "column subtype: a code column needs a list of codes"),
+        (lambda d: d["extract"]["columns"].append({"name": "age", "type": "integer"}), "column age is declared twice"),
+        (lambda d: d["extract"]["columns"][3].update(minimum=1), "column age: unknown keys minimum"),
+        (
+            lambda d: d["extract"]["rules"].append(
+                {"type": "not_before", "column": "age", "reference": "date_of_diagnosis"}
+            ),
+            "rule 4: not_before compares two declared date columns",
+        ),
+        (
+            lambda d: d["extract"]["rules"][0]["when"].update(chemotherapy="yes"),
+            "rule 1: chemotherapy is boolean, so compare it with true or false",
+        ),
+        (
+            lambda d: d["extract"].update(provider="registry_id"),
+            "'extract.provider' column registry_id must have type provider",
+        ),
+    ],
+)
 def test_it_refuses_a_malformed_definition_naming_the_entry(change, message):
     with pytest.raises(DefinitionError) as caught:
         parse_definition(broken(change), origin="meso.yaml")

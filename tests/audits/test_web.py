@@ -1,4 +1,5 @@
 """The web door: analysts upload, follow the job, read the release and its data quality."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -24,8 +25,10 @@ def analyst(orgs):
 
 def upload(client, name: str, extract_date: str = "2025-03-31"):
     data = (FIXTURES / "bowel" / f"{name}.csv").read_bytes()
-    return client.post(reverse("upload", args=["bowel"]), {
-        "file": SimpleUploadedFile(f"{name}.csv", data, content_type="text/csv"), "extract_date": extract_date})
+    return client.post(
+        reverse("upload", args=["bowel"]),
+        {"file": SimpleUploadedFile(f"{name}.csv", data, content_type="text/csv"), "extract_date": extract_date},
+    )
 
 
 @pytest.mark.django_db
@@ -55,7 +58,11 @@ def test_an_accepted_upload_shows_the_release_and_its_data_quality(client, analy
     assert "Accepted" in page and f"release {job.release.version}" in page
     status = client.get(reverse("import-job-status", args=[job.pk])).json()
     assert (status["status"], status["finished"], status["percent"], status["release"]) == (
-        "accepted", True, 100, job.release_id)
+        "accepted",
+        True,
+        100,
+        job.release_id,
+    )
     detail = client.get(reverse("release-detail", args=[job.release_id])).content.decode()
     assert "Completeness by column" in detail and "<code>performance_status</code>" in detail
     assert ">75.0%<" in detail  # performance_status: 3 of 4 rows
@@ -64,15 +71,17 @@ def test_an_accepted_upload_shows_the_release_and_its_data_quality(client, analy
 
 
 @pytest.mark.django_db
-def test_a_refused_upload_lists_line_column_value_and_stores_nothing(client, analyst,
-                                                                     django_capture_on_commit_callbacks):
+def test_a_refused_upload_lists_line_column_value_and_stores_nothing(
+    client, analyst, django_capture_on_commit_callbacks
+):
     client.force_login(analyst)
     with django_capture_on_commit_callbacks(execute=True):
         upload(client, "code_not_allowed")
     job = ImportJob.objects.get()
     assert job.status == "rejected" and job.release is None and not Release.objects.exists()
-    assert job.result["errors"] == [{"line": 5, "column": "stage", "value": "5",
-                                     "message": "'5' is not an allowed stage (allowed: 1, 2, 3, 4, U)"}]
+    assert job.result["errors"] == [
+        {"line": 5, "column": "stage", "value": "5", "message": "'5' is not an allowed stage (allowed: 1, 2, 3, 4, U)"}
+    ]
     page = client.get(reverse("import-job", args=[job.pk])).content.decode()
     assert "Refused: 1 error" in page and "<td>5</td><td>stage</td>" in page
 

@@ -1,4 +1,5 @@
 """End to end with a real Celery worker on Redis: upload in the web, the worker validates and loads."""
+
 from __future__ import annotations
 
 import os
@@ -32,13 +33,33 @@ def worker(transactional_db, settings, tmp_path):
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     current_app.control.purge()
     log = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": url, "CELERY_TASK_ALWAYS_EAGER": "false",
-           "MEDIA_ROOT": str(settings.MEDIA_ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    }
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "cancerplan", "worker", "--pool=solo", "--concurrency=1",
-             "--without-mingle", "--without-gossip", "--without-heartbeat", "--loglevel=INFO"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "cancerplan",
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+                "--loglevel=INFO",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 60
     while "ready." not in log.read_text():
         if process.poll() is not None or time.monotonic() > deadline:
@@ -59,8 +80,9 @@ def test_a_worker_validates_and_loads_a_web_upload(client, orgs, worker):
     user.groups.add(Group.objects.get(name="analysts:bowel"))
     client.force_login(user)
     data = (FIXTURES / "bowel" / "valid.csv").read_bytes()
-    client.post(reverse("upload", args=["bowel"]), {
-        "file": SimpleUploadedFile("valid.csv", data), "extract_date": "2025-03-31"})
+    client.post(
+        reverse("upload", args=["bowel"]), {"file": SimpleUploadedFile("valid.csv", data), "extract_date": "2025-03-31"}
+    )
     job = ImportJob.objects.get()
     seen = set()
     deadline = time.monotonic() + 60
@@ -81,7 +103,10 @@ def test_a_worker_validates_and_loads_a_web_upload(client, orgs, worker):
         if run and run.status in ("done", "failed"):
             break
         time.sleep(0.2)
-    assert run is not None and run.status == "done" and run.is_current, (run and run.failure, worker.read_text()[-3000:])
+    assert run is not None and run.status == "done" and run.is_current, (
+        run and run.failure,
+        worker.read_text()[-3000:],
+    )
     log = worker.read_text()
     assert "indicators.compute_release[" in log
     assert log.count("indicators.compute_run_indicator[") >= 2 * run.total  # received and succeeded, per indicator

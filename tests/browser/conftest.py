@@ -3,6 +3,7 @@
 The server is Django's live-server thread without its static-files handler, so WhiteNoise serves
 the collected, hashed and compressed files as in production (`make test` runs collectstatic first).
 """
+
 from __future__ import annotations
 
 import os
@@ -20,8 +21,16 @@ ROOT = Path(__file__).resolve().parents[2]
 # `make screenshots` refreshes the committed copies in docs/screenshots; ordinary runs write to var/.
 SCREENSHOTS = Path(os.environ.get("SCREENSHOT_DIR") or ROOT / "var" / "test" / "screenshots")
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def pytest_collection_modifyitems(items):
@@ -77,8 +86,9 @@ class Tab:
         self.page = context.new_page()
         self.base_url = base_url
         self.errors: list[str] = []
-        self.page.on("console",
-                     lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        self.page.on(
+            "console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+        )
         self.page.on("pageerror", lambda e: self.errors.append(f"page error: {e}"))
         self.page.on("response", lambda r: self.errors.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
 
@@ -91,7 +101,10 @@ class Tab:
         self.page.wait_for_function(
             "n => { const c = document.querySelectorAll('.chart[data-figure]');"
             " const d = document.querySelectorAll('.chart[data-drawn=true] .main-svg');"
-            " return c.length > 0 && d.length >= (n || c.length); }", arg=count, timeout=15_000)
+            " return c.length > 0 && d.length >= (n || c.length); }",
+            arg=count,
+            timeout=15_000,
+        )
 
     def axe(self) -> list[dict]:
         """Serious or critical accessibility violations (axe-core, WCAG 2.x A/AA and best practice)."""
@@ -100,7 +113,8 @@ class Tab:
             "async () => (await axe.run(document, {runOnly: {type: 'tag', values: "
             "['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}})).violations"
             ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
-            " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))")
+            " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"
+        )
         return [v for v in result if v["impact"] in ("serious", "critical")]
 
     def screenshot(self, name: str, full_page: bool = True, max_height: int = 2400) -> Path:
@@ -109,8 +123,11 @@ class Tab:
         path = SCREENSHOTS / f"{name}.png"
         if full_page:
             size = self.page.evaluate("[document.documentElement.scrollWidth, document.documentElement.scrollHeight]")
-            self.page.screenshot(path=str(path), full_page=True,
-                                 clip={"x": 0, "y": 0, "width": size[0], "height": min(size[1], max_height)})
+            self.page.screenshot(
+                path=str(path),
+                full_page=True,
+                clip={"x": 0, "y": 0, "width": size[0], "height": min(size[1], max_height)},
+            )
         else:
             self.page.screenshot(path=str(path))
         return path

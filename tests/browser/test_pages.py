@@ -1,6 +1,7 @@
 """Every page type in a real browser: it renders without console errors, its charts draw, the funnel's points
 open their trust, the highlight shows, tables download as CSV and charts as PNG, axe-core finds no serious or
 critical violation, and a screenshot of each page type is written to docs/screenshots/."""
+
 from __future__ import annotations
 
 import csv
@@ -26,8 +27,9 @@ def busiest_trust(django_db_blocker, run) -> tuple[str, str, str]:
 
     def find():
         totals: dict[str, int] = {}
-        for code, n in IndicatorResult.objects.filter(run=run, level="provider").values_list("organisation",
-                                                                                            "denominator"):
+        for code, n in IndicatorResult.objects.filter(run=run, level="provider").values_list(
+            "organisation", "denominator"
+        ):
             totals[code] = totals.get(code, 0) + n
         code = max(totals, key=totals.get)
         trust = Trust.objects.get(code=code)
@@ -77,9 +79,16 @@ def test_trust_dashboard_shows_every_indicator_and_downloads_and_is_light(browse
     page = tab.open(f"/trusts/{code}/")
     rows = page.locator("#overview-lung tbody tr")
     assert rows.count() >= 7
-    result = db(django_db_blocker, lambda: IndicatorResult.objects.get(
-        run=site["runs"]["lung"], indicator="cns_seen", level="provider", organisation=code,
-        period="2023/24-2025/26"))
+    result = db(
+        django_db_blocker,
+        lambda: IndicatorResult.objects.get(
+            run=site["runs"]["lung"],
+            indicator="cns_seen",
+            level="provider",
+            organisation=code,
+            period="2023/24-2025/26",
+        ),
+    )
     row = page.locator("#overview-lung tbody tr", has_text="Seen by a lung cancer nurse specialist")
     assert row.locator(".value").inner_text() == f"{100 * result.value:.1f}%"
     assert row.locator(".flag").inner_text().strip() != ""
@@ -87,8 +96,10 @@ def test_trust_dashboard_shows_every_indicator_and_downloads_and_is_light(browse
     with page.expect_download() as download:
         page.get_by_role("link", name="Download this table (CSV)").nth(1).click()
     lines = list(csv.DictReader(open(download.value.path(), encoding="utf-8")))
-    assert any(line["indicator"] == "Seen by a lung cancer nurse specialist" and
-               line["value"] == f"{100 * result.value:.1f}%" for line in lines)
+    assert any(
+        line["indicator"] == "Seen by a lung cancer nurse specialist" and line["value"] == f"{100 * result.value:.1f}%"
+        for line in lines
+    )
     with page.expect_download() as download:
         page.get_by_role("button", name="Download the spread chart (PNG)").first.click()
     assert download.value.suggested_filename.endswith(".png")
@@ -160,7 +171,8 @@ def test_alliance_page_grid_and_its_place_among_the_alliances(tab, site, django_
     options = select.locator("option").all()
     select.select_option(options[-1].get_attribute("value"))
     page.wait_for_function(
-        "() => document.getElementById('funnel-bowel').data.some(t => t.name.startsWith('Highlighted'))")
+        "() => document.getElementById('funnel-bowel').data.some(t => t.name.startsWith('Highlighted'))"
+    )
     after = page.evaluate("document.getElementById('funnel-bowel').data.find(t => t.mode === 'lines').y.slice(0, 3)")
     assert before != after
     summary = page.locator(f"[data-summary-for=funnel-bowel][data-option='{options[-1].get_attribute('value')}']")
@@ -203,8 +215,11 @@ def test_funnel_tool_draws_the_analysts_own_table(tab, site):
     sign_in(tab, "dash-analyst")
     page = tab.open("/tools/funnel/")
     table = "unit,numerator,denominator\n" + "\n".join(
-        f"Unit {i},{n},{d}" for i, (n, d) in enumerate([(30, 100), (45, 120), (12, 80), (80, 150), (25, 90),
-                                                         (60, 110), (5, 60), (40, 100), (35, 95), (50, 130)]))
+        f"Unit {i},{n},{d}"
+        for i, (n, d) in enumerate(
+            [(30, 100), (45, 120), (12, 80), (80, 150), (25, 90), (60, 110), (5, 60), (40, 100), (35, 95), (50, 130)]
+        )
+    )
     page.fill("#id_table", table)
     page.get_by_role("button", name="Draw the funnel plot").click()
     tab.wait_for_charts()

@@ -4,6 +4,7 @@ Generating, importing and computing takes a few seconds, so a module does it onc
 committed (``django_db_blocker``), and removes it afterwards (``clear``): other modules' tests
 expect empty tables.
 """
+
 from __future__ import annotations
 
 import tempfile
@@ -38,8 +39,14 @@ def load(rows: dict[str, int], seed: int = 2026) -> dict:
             path = Path(folder) / f"{audit}.csv"
             write_extract(generate_extract(audit, count, seed, EXTRACT_DATE, trusts, successors), path)
             with path.open("rb") as stream:
-                outcome = import_extract(audit_code=audit, stream=stream, file_name=path.name,
-                                         extract_date=EXTRACT_DATE, origin="cli", uploaded_by_name="tests")
+                outcome = import_extract(
+                    audit_code=audit,
+                    stream=stream,
+                    file_name=path.name,
+                    extract_date=EXTRACT_DATE,
+                    origin="cli",
+                    uploaded_by_name="tests",
+                )
             assert outcome.accepted, outcome.as_json()["errors"][:3]
             releases[audit] = outcome.release
             run = start_run(release=outcome.release)  # Celery runs eagerly in the tests

@@ -1,4 +1,5 @@
 """The dashboard pages on a real (small) release of each audit: numbers, words, suppression, downloads, queries."""
+
 from __future__ import annotations
 
 import csv
@@ -43,7 +44,8 @@ def unsuppressed(result: IndicatorResult) -> bool:
 def busiest_trust(run) -> str:
     counts: dict[str, int] = {}
     for code, denominator in IndicatorResult.objects.filter(run=run, level="provider").values_list(
-            "organisation", "denominator"):
+        "organisation", "denominator"
+    ):
         counts[code] = counts.get(code, 0) + denominator
     return max(counts, key=counts.get)
 
@@ -52,8 +54,9 @@ def login(client, username: str) -> None:
     assert client.login(username=username, password=ANALYST_PASSWORD)
 
 
-def test_the_trust_dashboard_shows_each_indicator_with_its_stored_value_england_and_flag(client, demo,
-                                                                                         django_assert_max_num_queries):
+def test_the_trust_dashboard_shows_each_indicator_with_its_stored_value_england_and_flag(
+    client, demo, django_assert_max_num_queries
+):
     run = demo["runs"]["bowel"]
     code = busiest_trust(run)
     with django_assert_max_num_queries(4):
@@ -65,15 +68,17 @@ def test_the_trust_dashboard_shows_each_indicator_with_its_stored_value_england_
         if not IndicatorResult.objects.filter(run=run, indicator=definition.code).exists():
             continue  # e.g. a risk model that could not be fitted (see the test below)
         period = headline(run, definition.code)
-        result = IndicatorResult.objects.get(run=run, indicator=definition.code, level="provider", organisation=code,
-                                             period=period)
+        result = IndicatorResult.objects.get(
+            run=run, indicator=definition.code, level="provider", organisation=code, period=period
+        )
         england = IndicatorResult.objects.get(run=run, indicator=definition.code, level="national", period=period)
         assert definition.title in page
         england_value = england.adjusted_rate if definition.risk_adjusted else england.value
         value = result.adjusted_rate if definition.risk_adjusted else result.value
         if unsuppressed(result):
-            label = (flag_label(result.flag, definition.direction) if result.eligible
-                     else "Not compared: too few patients")
+            label = (
+                flag_label(result.flag, definition.direction) if result.eligible else "Not compared: too few patients"
+            )
             assert f"{pct(value)} at this trust against {pct(england_value)} in England" in page, definition.code
             assert label in page
             checked += 1
@@ -83,8 +88,11 @@ def test_the_trust_dashboard_shows_each_indicator_with_its_stored_value_england_
 def test_a_flagged_result_shows_the_prompt_and_what_the_audit_recommends(client, demo):
     run = demo["runs"]["bowel"]
     definitions = {d.code: d for d in indicators_for("bowel") if d.direction != "no_judgement"}
-    flagged = [r for r in IndicatorResult.objects.filter(run=run, level="provider", eligible=True).exclude(flag="none")
-               if r.indicator in definitions and r.period == headline(run, r.indicator) and unsuppressed(r)]
+    flagged = [
+        r
+        for r in IndicatorResult.objects.filter(run=run, level="provider", eligible=True).exclude(flag="none")
+        if r.indicator in definitions and r.period == headline(run, r.indicator) and unsuppressed(r)
+    ]
     assert flagged, "the demo release should flag some trusts"
     result = flagged[0]
     definition = definitions[result.indicator]
@@ -100,9 +108,13 @@ def test_a_flagged_result_shows_the_prompt_and_what_the_audit_recommends(client,
 def test_small_counts_are_suppressed_for_the_public_and_exact_for_the_audits_analyst(client, demo):
     run = demo["runs"]["bowel"]
     proportions = {d.code for d in indicators_for("bowel") if not d.risk_adjusted}
-    small = next(r for r in IndicatorResult.objects.filter(run=run, level="provider", numerator__gte=1,
-                                                            numerator__lte=7, denominator__gte=20)
-                 if r.indicator in proportions)
+    small = next(
+        r
+        for r in IndicatorResult.objects.filter(
+            run=run, level="provider", numerator__gte=1, numerator__lte=7, denominator__gte=20
+        )
+        if r.indicator in proportions
+    )
     url = reverse("indicator", args=["bowel", small.indicator]) + f"?period={small.period}"
     row = re.compile(rf'<tr data-code="{small.organisation}".*?</tr>', re.S)
     public = row.search(client.get(url).content.decode()).group(0)
@@ -120,8 +132,9 @@ def test_small_counts_are_suppressed_for_the_public_and_exact_for_the_audits_ana
     assert cells[2] == pct(small.value)
 
 
-def test_the_indicator_page_lists_every_trust_by_name_beside_the_funnel_plot(client, demo,
-                                                                              django_assert_max_num_queries):
+def test_the_indicator_page_lists_every_trust_by_name_beside_the_funnel_plot(
+    client, demo, django_assert_max_num_queries
+):
     run = demo["runs"]["bowel"]
     code = "early_stage"
     period = headline(run, code)
@@ -136,15 +149,21 @@ def test_the_indicator_page_lists_every_trust_by_name_beside_the_funnel_plot(cli
     assert listed == sorted(listed, key=lambda c: (names[c].lower(), c))  # by name: not a league table
     embedded = re.search(r'<script type="application/json" id="fig-trusts">(.*?)</script>', html, re.S)
     figure = json.loads(embedded.group(1))
-    points = {row[0]: (x, y) for trace in figure["data"] if trace.get("mode") == "markers"
-              for row, x, y in zip(trace["customdata"], trace["x"], trace["y"], strict=True)}
+    points = {
+        row[0]: (x, y)
+        for trace in figure["data"]
+        if trace.get("mode") == "markers"
+        for row, x, y in zip(trace["customdata"], trace["x"], trace["y"], strict=True)
+    }
     plotted = {r.organisation: r for r in results if r.eligible and unsuppressed(r)}
     assert set(points) == set(plotted)
     for organisation, result in plotted.items():
         assert points[organisation][1] == pytest.approx(result.value, rel=1e-5)
     fit = FunnelFit.objects.get(run=run, indicator=code, level="provider", period=period)
-    assert any(trace.get("name", "").startswith("England") and trace["y"][0] == pytest.approx(fit.target)
-               for trace in figure["data"])
+    assert any(
+        trace.get("name", "").startswith("England") and trace["y"][0] == pytest.approx(fit.target)
+        for trace in figure["data"]
+    )
     alarms = sum(1 for r in results if r.eligible and r.flag.startswith("alarm"))
     assert f"{alarms} beyond the 99.8% limits (alarm)" in text_of(response)
     assert "Numerator" in html and "patients diagnosed at stage 1 or 2" in html.lower()
@@ -183,20 +202,25 @@ def test_an_indicator_whose_risk_model_could_not_be_fitted_says_why(client, demo
 
     run = demo["runs"]["bowel"]
     reason = "perfect separation: the outcome is fully determined by stage[4] (n=3, events=3)"
-    RunIndicator.objects.filter(run=run, indicator="readmission_30d").update(model_card={"fitted": False,
-                                                                                          "reason": reason})
+    RunIndicator.objects.filter(run=run, indicator="readmission_30d").update(
+        model_card={"fitted": False, "reason": reason}
+    )
     IndicatorResult.objects.filter(run=run, indicator="readmission_30d").delete()
     FigureSpec.objects.filter(run=run).delete()
     build_run_pages(run)  # rolled back with the test
     code = busiest_trust(run)
-    for url in (reverse("indicator", args=["bowel", "readmission_30d"]), reverse("trust", args=[code]),
-                reverse("audit", args=["bowel"])):
+    for url in (
+        reverse("indicator", args=["bowel", "readmission_30d"]),
+        reverse("trust", args=[code]),
+        reverse("audit", args=["bowel"]),
+    ):
         page = text_of(client.get(url))
         assert "Not available in this release" in page and reason in page, url
 
 
-def test_the_alliance_page_has_a_word_in_every_cell_and_the_alliance_against_england(client, demo,
-                                                                                     django_assert_max_num_queries):
+def test_the_alliance_page_has_a_word_in_every_cell_and_the_alliance_against_england(
+    client, demo, django_assert_max_num_queries
+):
     run = demo["runs"]["bowel"]
     trust = Trust.objects.get(code=busiest_trust(run))
     with django_assert_max_num_queries(4):
@@ -204,8 +228,13 @@ def test_the_alliance_page_has_a_word_in_every_cell_and_the_alliance_against_eng
     html = response.content.decode()
     grid = html.split('id="grid-bowel"', 1)[1].split("</table>", 1)[0]
     body = grid.split("<tbody>", 1)[1]
-    members = set(IndicatorResult.objects.filter(run=run, level="provider", organisation__in=Trust.objects.filter(
-        alliance_id=trust.alliance_id).values("code")).values_list("organisation", flat=True))
+    members = set(
+        IndicatorResult.objects.filter(
+            run=run,
+            level="provider",
+            organisation__in=Trust.objects.filter(alliance_id=trust.alliance_id).values("code"),
+        ).values_list("organisation", flat=True)
+    )
     assert set(re.findall(r'href="/trusts/(\w+)/"', body)) == members
     cells = re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)
     with_results = IndicatorResult.objects.filter(run=run).values("indicator").distinct().count()
@@ -213,8 +242,9 @@ def test_the_alliance_page_has_a_word_in_every_cell_and_the_alliance_against_eng
     words = ("Within range", "Alert: ", "Alarm: ", "Too few patients", "No data")
     assert all(any(w in cell for w in words) for cell in cells)
     period = headline(run, "mdt_discussed")
-    alliance = IndicatorResult.objects.get(run=run, indicator="mdt_discussed", level="alliance",
-                                           organisation=trust.alliance_id, period=period)
+    alliance = IndicatorResult.objects.get(
+        run=run, indicator="mdt_discussed", level="alliance", organisation=trust.alliance_id, period=period
+    )
     england_table = html.split('id="england-bowel"', 1)[1].split("</table>", 1)[0]
     assert pct(alliance.value) in england_table
     assert 'id="alliance-fig-bowel-mdt_discussed"' in html
@@ -266,8 +296,9 @@ def test_the_funnel_tool_gives_the_funnel_commands_analysis_and_a_csv(client, de
     from indicators.funnel_tool import analyse, read_table
 
     table = "unit,numerator,denominator\n" + "\n".join(
-        f"U{i},{n},{d}" for i, (n, d) in enumerate([(30, 100), (45, 120), (12, 80), (80, 150), (25, 90), (60, 110),
-                                                     (5, 60), (40, 100)]))
+        f"U{i},{n},{d}"
+        for i, (n, d) in enumerate([(30, 100), (45, 120), (12, 80), (80, 150), (25, 90), (60, 110), (5, 60), (40, 100)])
+    )
     url = reverse("funnel-tool")
     assert client.get(url).status_code == 302
     login(client, "dash-analyst")
@@ -276,15 +307,23 @@ def test_the_funnel_tool_gives_the_funnel_commands_analysis_and_a_csv(client, de
     expected = analyse(read_table(table, "proportion"), method="exact", overdispersion="auto")
     page = text_of(response)
     for unit in expected.units.itertuples():
-        assert f"<th scope=\"row\">{unit.unit}</th>" in response.content.decode()
+        assert f'<th scope="row">{unit.unit}</th>' in response.content.decode()
         assert flag_label(unit.flag, "no_judgement") in page
-    download = client.post(url, {"kind": "proportion", "method": "exact", "overdispersion": "auto", "table": table,
-                                 "download": "csv"})
+    download = client.post(
+        url, {"kind": "proportion", "method": "exact", "overdispersion": "auto", "table": table, "download": "csv"}
+    )
     rows = list(csv.DictReader(io.StringIO(download.content.decode())))
     assert [r["flag"] for r in rows] == list(expected.units["flag"])
     assert float(rows[0]["limit_upper_95"]) == pytest.approx(expected.units["limit_upper_95"].iloc[0])
-    refused = client.post(url, {"kind": "proportion", "method": "exact", "overdispersion": "auto",
-                                "table": "unit,numerator,denominator\nA,5,4\nB,1,10\n"})
+    refused = client.post(
+        url,
+        {
+            "kind": "proportion",
+            "method": "exact",
+            "overdispersion": "auto",
+            "table": "unit,numerator,denominator\nA,5,4\nB,1,10\n",
+        },
+    )
     assert "Line 2, column numerator: numerator is larger than denominator" in text_of(refused)
 
 
@@ -292,8 +331,13 @@ def test_pages_read_prebuilt_pieces_never_the_results(client, demo):
     run = demo["runs"]["bowel"]
     code = busiest_trust(run)
     trust = Trust.objects.get(code=code)
-    urls = [reverse("trust", args=[code]), reverse("indicator", args=["bowel", "mortality_90d"]),
-            reverse("alliance", args=[trust.alliance_id]), reverse("audit", args=["bowel"]), reverse("home")]
+    urls = [
+        reverse("trust", args=[code]),
+        reverse("indicator", args=["bowel", "mortality_90d"]),
+        reverse("alliance", args=[trust.alliance_id]),
+        reverse("audit", args=["bowel"]),
+        reverse("home"),
+    ]
     for url in urls:
         client.get(url)
     with CaptureQueriesContext(connection) as queries:
@@ -333,10 +377,16 @@ def test_templates_run_no_queries(client, demo, monkeypatch):
     code = busiest_trust(run)
     trust = Trust.objects.get(code=code)
     login(client, "dash-analyst")
-    for url in (reverse("home"), reverse("trust", args=[code]), reverse("indicator", args=["bowel", "mortality_90d"]),
-                reverse("alliance", args=[trust.alliance_id]),
-                reverse("trust-trend", args=[code, "bowel", "early_stage"]), reverse("data-quality", args=["bowel"]),
-                reverse("audit", args=["lung"]), reverse("search") + "?q=zz"):
+    for url in (
+        reverse("home"),
+        reverse("trust", args=[code]),
+        reverse("indicator", args=["bowel", "mortality_90d"]),
+        reverse("alliance", args=[trust.alliance_id]),
+        reverse("trust-trend", args=[code, "bowel", "early_stage"]),
+        reverse("data-quality", args=["bowel"]),
+        reverse("audit", args=["lung"]),
+        reverse("search") + "?q=zz",
+    ):
         assert client.get(url).status_code == 200, url
     assert counts and all(n == 0 for _, n in counts), [c for c in counts if c[1]]
 
@@ -344,8 +394,9 @@ def test_templates_run_no_queries(client, demo, monkeypatch):
 def test_finding_a_trust_or_alliance_by_code_or_name(client, demo):
     trust = Trust.objects.select_related("alliance").first()
     assert client.get(reverse("search") + f"?q={trust.code.lower()}")["Location"] == reverse("trust", args=[trust.code])
-    assert client.get(reverse("search") + f"?q={trust.alliance_id}")["Location"] == reverse("alliance",
-                                                                                            args=[trust.alliance_id])
+    assert client.get(reverse("search") + f"?q={trust.alliance_id}")["Location"] == reverse(
+        "alliance", args=[trust.alliance_id]
+    )
     page = text_of(client.get(reverse("search") + "?q=university hospitals"))
     assert "matches for" in page and "University Hospitals" in page
     home = client.get(reverse("home")).content.decode()
@@ -358,11 +409,17 @@ def test_every_table_downloads_as_csv_with_the_pages_numbers(client, demo):
     run = demo["runs"]["lung"]
     code = busiest_trust(run)
     trust = Trust.objects.get(code=code)
-    rows = list(csv.DictReader(io.StringIO(client.get(reverse("trust", args=[code]) + "?download=lung")
-                                           .content.decode())))
+    rows = list(
+        csv.DictReader(io.StringIO(client.get(reverse("trust", args=[code]) + "?download=lung").content.decode()))
+    )
     assert [r["indicator"] for r in rows] == [d.title for d in indicators_for("lung")]
-    grid = list(csv.reader(io.StringIO(client.get(reverse("alliance", args=[trust.alliance_id]) + "?download=lung:grid")
-                                       .content.decode())))
+    grid = list(
+        csv.reader(
+            io.StringIO(
+                client.get(reverse("alliance", args=[trust.alliance_id]) + "?download=lung:grid").content.decode()
+            )
+        )
+    )
     assert grid[0][:2] == ["trust_code", "trust"] and len(grid[0]) == 2 + len(indicators_for("lung"))
     england = client.get(reverse("alliance", args=[trust.alliance_id]) + "?download=lung:england")
     assert england["Content-Disposition"].startswith("attachment")
@@ -372,14 +429,26 @@ def test_every_table_downloads_as_csv_with_the_pages_numbers(client, demo):
     assert len(list(csv.DictReader(io.StringIO(quarters.content.decode())))) == len(points)
 
 
-@pytest.mark.parametrize(("name", "signed_in", "most"), [
-    ("home", False, 3), ("audit", False, 2), ("search", False, 2), ("data-quality", True, 8),
-    ("funnel-tool", True, 3),
-])
-def test_every_other_page_runs_a_bounded_number_of_queries(client, demo, django_assert_max_num_queries, name,
-                                                            signed_in, most):
-    url = {"home": reverse("home"), "audit": reverse("audit", args=["bowel"]), "search": reverse("search") + "?q=zz",
-           "data-quality": reverse("data-quality", args=["bowel"]), "funnel-tool": reverse("funnel-tool")}[name]
+@pytest.mark.parametrize(
+    ("name", "signed_in", "most"),
+    [
+        ("home", False, 3),
+        ("audit", False, 2),
+        ("search", False, 2),
+        ("data-quality", True, 8),
+        ("funnel-tool", True, 3),
+    ],
+)
+def test_every_other_page_runs_a_bounded_number_of_queries(
+    client, demo, django_assert_max_num_queries, name, signed_in, most
+):
+    url = {
+        "home": reverse("home"),
+        "audit": reverse("audit", args=["bowel"]),
+        "search": reverse("search") + "?q=zz",
+        "data-quality": reverse("data-quality", args=["bowel"]),
+        "funnel-tool": reverse("funnel-tool"),
+    }[name]
     if signed_in:
         login(client, "dash-analyst")
     client.get(url)  # pieces decoded once by this process

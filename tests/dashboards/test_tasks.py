@@ -1,4 +1,5 @@
 """The task the end of a run can queue: it builds the run's pieces once, and only for a current run."""
+
 import pytest
 
 from dashboards.models import FigureSpec

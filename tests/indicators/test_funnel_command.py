@@ -1,4 +1,5 @@
 """The funnel command for any aggregated table: the same analysis as the jobs."""
+
 import json
 
 import pytest
@@ -25,8 +26,18 @@ def test_it_prints_the_funnel_as_json_for_a_proportion_table(tmp_path):
     for unit in data["units"]:
         assert 0 <= unit["limit_lower_998"] <= unit["limit_lower_95"] <= data["target"]
         assert data["target"] <= unit["limit_upper_95"] <= unit["limit_upper_998"] <= 1
-        assert set(unit) >= {"unit", "value", "ci_lower", "ci_upper", "z", "limit_lower_95", "limit_upper_95",
-                             "limit_lower_998", "limit_upper_998", "flag"}
+        assert set(unit) >= {
+            "unit",
+            "value",
+            "ci_lower",
+            "ci_upper",
+            "z",
+            "limit_lower_95",
+            "limit_upper_95",
+            "limit_lower_998",
+            "limit_upper_998",
+            "flag",
+        }
     c = next(u for u in data["units"] if u["unit"] == "C")
     assert c["flag"] in ("alert_low", "alarm_low")  # 10/80 = 12.5% against 30.9%
 
@@ -40,6 +51,7 @@ def test_ratio_tables_use_observed_and_expected_with_a_target_of_one(tmp_path):
     x = next(u for u in data["units"] if u["unit"] == "X")
     # SHMI limits without overdispersion: exp(+-z / sqrt(E)) at E = 15
     import math
+
     assert x["limit_upper_95"] == pytest.approx(math.exp(1.959963984540054 / math.sqrt(15)), rel=1e-9)
 
 

@@ -1,4 +1,5 @@
 """Computation runs: fan-out per indicator, swap on completion, failures and retries, commands."""
+
 from __future__ import annotations
 
 import json
@@ -13,38 +14,52 @@ from indicators.models import ComputationRun, FunnelFit, IndicatorResult, RunInd
 from indicators.selectors import current_run
 from tests.conftest import FIXTURES, run_command
 
-BOWEL_CODES = ["early_stage", "emergency_presentation", "major_resection", "mdt_discussed", "mortality_2y",
-               "mortality_90d", "readmission_30d", "stage_completeness"]
+BOWEL_CODES = [
+    "early_stage",
+    "emergency_presentation",
+    "major_resection",
+    "mdt_discussed",
+    "mortality_2y",
+    "mortality_90d",
+    "readmission_30d",
+    "stage_completeness",
+]
 
 
 @pytest.fixture
 def start(django_capture_on_commit_callbacks):
     """start_run, with its on-commit queueing run (tests hold a transaction open)."""
+
     def run(release):
         with django_capture_on_commit_callbacks(execute=True):
             return services.start_run(release=release)
+
     return run
 
 
 def accepted(name: str = "valid") -> Release:
     with (FIXTURES / "bowel" / f"{name}.csv").open("rb") as stream:
-        outcome = import_extract(audit_code="bowel", stream=stream, file_name=f"{name}.csv",
-                                 extract_date=date(2025, 3, 31), origin="cli")
+        outcome = import_extract(
+            audit_code="bowel", stream=stream, file_name=f"{name}.csv", extract_date=date(2025, 3, 31), origin="cli"
+        )
     assert outcome.accepted, outcome.as_json()
     return outcome.release
 
 
 @pytest.mark.django_db
 def test_an_accepted_release_queues_its_computation_and_the_results_become_current(
-        orgs, django_capture_on_commit_callbacks):
+    orgs, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         release = accepted()
     run = current_run(release)
     assert run is not None and run.status == "done" and (run.completed, run.total) == (8, 8)
     assert sorted(RunIndicator.objects.filter(run=run).values_list("indicator", flat=True)) == BOWEL_CODES
     # mdt_discussed by hand from valid.csv: 2023/24 = P002 yes, P004 no; 2024/25 = P001 yes, P003 blank (= no)
-    national = {r.period: (r.numerator, r.denominator, r.value) for r in IndicatorResult.objects.filter(
-        run=run, indicator="mdt_discussed", level="national")}
+    national = {
+        r.period: (r.numerator, r.denominator, r.value)
+        for r in IndicatorResult.objects.filter(run=run, indicator="mdt_discussed", level="national")
+    }
     assert national == {"2023/24": (1, 2, 0.5), "2024/25": (1, 2, 0.5), "2023/24-2024/25": (2, 4, 0.5)}
     # Four patients cannot support a case-mix model: the run says so instead of guessing.
     card = RunIndicator.objects.get(run=run, indicator="mortality_90d").model_card
@@ -57,14 +72,20 @@ def test_rerunning_replaces_the_results_in_one_swap(orgs, start):
     release = accepted()
     first = start(release)
     first.refresh_from_db()
-    before = set(IndicatorResult.objects.filter(run=first).values_list("indicator", "level", "organisation",
-                                                                       "period", "numerator", "denominator"))
+    before = set(
+        IndicatorResult.objects.filter(run=first).values_list(
+            "indicator", "level", "organisation", "period", "numerator", "denominator"
+        )
+    )
     second = start(release)
     first.refresh_from_db()
     assert current_run(release) == second and not first.is_current
     assert not IndicatorResult.objects.filter(run=first).exists() and not TrendSeries.objects.filter(run=first).exists()
-    after = set(IndicatorResult.objects.filter(run=second).values_list("indicator", "level", "organisation",
-                                                                       "period", "numerator", "denominator"))
+    after = set(
+        IndicatorResult.objects.filter(run=second).values_list(
+            "indicator", "level", "organisation", "period", "numerator", "denominator"
+        )
+    )
     assert after == before and len(after) > 0
 
 
@@ -117,11 +138,19 @@ def test_compute_indicators_waits_and_indicator_results_prints_json(orgs):
     release = accepted()
     code, out, _ = run_command("compute_indicators", audit="bowel", in_process=True)
     assert code == 0 and "done; its results are now current" in out
-    code, out, _ = run_command("indicator_results", audit="bowel", indicator="early_stage", level="provider",
-                               json=True)
+    code, out, _ = run_command("indicator_results", audit="bowel", indicator="early_stage", level="provider", json=True)
     rows = json.loads(out)
-    assert {"organisation", "numerator", "denominator", "observed", "expected", "value", "ci_lower", "ci_upper",
-            "flag"} <= set(rows[0])
+    assert {
+        "organisation",
+        "numerator",
+        "denominator",
+        "observed",
+        "expected",
+        "value",
+        "ci_lower",
+        "ci_upper",
+        "flag",
+    } <= set(rows[0])
     # early_stage by hand: stage 1-2 among known stage. R0A (P001, stage 2, 2024/25) -> 1/1.
     r0a = [r for r in rows if r["organisation"] == "R0A" and r["period"] == "2024/25"]
     assert [(r["numerator"], r["denominator"], r["value"]) for r in r0a] == [(1, 1, 1.0)]
@@ -140,17 +169,19 @@ def test_the_demo_release_flags_the_trusts_planted_as_worse(orgs, tmp_path, star
     trusts = pd.read_csv(SEED_DIR / "trusts.csv", dtype=str)
     for audit, code in (("bowel", "mortality_90d"), ("lung", "mortality_1y")):
         path = tmp_path / f"{audit}.csv"  # the demo's own extract (make demo: setup_demo, same rows and seed)
-        run_command("generate_demo_extract", str(path), audit=audit, rows=90_000, seed=2026,
-                    extract_date="2026-03-31")
+        run_command("generate_demo_extract", str(path), audit=audit, rows=90_000, seed=2026, extract_date="2026-03-31")
         with path.open("rb") as stream:
-            release = import_extract(audit_code=audit, stream=stream, file_name=path.name,
-                                     extract_date=date(2026, 3, 31), origin="cli").release
+            release = import_extract(
+                audit_code=audit, stream=stream, file_name=path.name, extract_date=date(2026, 3, 31), origin="cli"
+            ).release
         run = start(release)
         run.refresh_from_db()
         assert run.status == "done"
-        flagged_high = set(IndicatorResult.objects.filter(run=run, indicator=code, level="provider",
-                                                          flag__in=["alert_high", "alarm_high"])
-                           .values_list("organisation", flat=True))
+        flagged_high = set(
+            IndicatorResult.objects.filter(
+                run=run, indicator=code, level="provider", flag__in=["alert_high", "alarm_high"]
+            ).values_list("organisation", flat=True)
+        )
         assert set(planted_outliers(audit, 2026, trusts)[code]) <= flagged_high, (audit, flagged_high)
         fit = FunnelFit.objects.get(run=run, indicator=code, level="provider", period="2024/25")
         assert fit.kind == "ratio" and fit.method == "exact" and fit.target == 1.0

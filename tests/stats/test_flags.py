@@ -13,18 +13,21 @@ pytestmark = pytest.mark.filterwarnings("error")
 LIMITS = (0.4, 0.6, 0.3, 0.7)
 
 
-@pytest.mark.parametrize("value,expected", [
-    (0.5, "none"),
-    (0.4, "none"),          # on the 95% limit: not beyond it
-    (0.39, "alert_low"),
-    (0.3, "alert_low"),     # on the 99.8% limit: still only an alert
-    (0.29, "alarm_low"),
-    (0.6, "none"),
-    (0.61, "alert_high"),
-    (0.7, "alert_high"),
-    (0.71, "alarm_high"),
-    (float("nan"), "none"),
-])
+@pytest.mark.parametrize(
+    "value,expected",
+    [
+        (0.5, "none"),
+        (0.4, "none"),  # on the 95% limit: not beyond it
+        (0.39, "alert_low"),
+        (0.3, "alert_low"),  # on the 99.8% limit: still only an alert
+        (0.29, "alarm_low"),
+        (0.6, "none"),
+        (0.61, "alert_high"),
+        (0.7, "alert_high"),
+        (0.71, "alarm_high"),
+        (float("nan"), "none"),
+    ],
+)
 def test_outlier_flags_hand_cases(value, expected) -> None:
     assert outlier_flags(value, *LIMITS).item() == expected
 
@@ -70,16 +73,19 @@ def test_flag_meaning(flag, direction) -> None:
     assert flag_meaning(flag, direction) == MEANINGS[(flag, direction)]
 
 
-@pytest.mark.parametrize("flag,direction,label", [
-    ("alert_high", "lower_is_better", "Alert: higher than expected (worse)"),
-    ("alarm_high", "higher_is_better", "Alarm: higher than expected (better)"),
-    ("alarm_low", "higher_is_better", "Alarm: lower than expected (worse)"),
-    ("alert_low", "lower_is_better", "Alert: lower than expected (better)"),
-    ("alarm_low", "no_judgement", "Alarm: lower than expected"),
-    ("alert_high", "no_judgement", "Alert: higher than expected"),
-    ("none", "higher_is_better", "Within expected range"),
-    ("none", "no_judgement", "Within expected range"),
-])
+@pytest.mark.parametrize(
+    "flag,direction,label",
+    [
+        ("alert_high", "lower_is_better", "Alert: higher than expected (worse)"),
+        ("alarm_high", "higher_is_better", "Alarm: higher than expected (better)"),
+        ("alarm_low", "higher_is_better", "Alarm: lower than expected (worse)"),
+        ("alert_low", "lower_is_better", "Alert: lower than expected (better)"),
+        ("alarm_low", "no_judgement", "Alarm: lower than expected"),
+        ("alert_high", "no_judgement", "Alert: higher than expected"),
+        ("none", "higher_is_better", "Within expected range"),
+        ("none", "no_judgement", "Within expected range"),
+    ],
+)
 def test_flag_label(flag, direction, label) -> None:
     assert flag_label(flag, direction) == label
 

@@ -327,8 +327,9 @@ def test_funnel_analysis_no_overdispersion_when_phi_small() -> None:
     # Every unit exactly on target: φ = 0, so nothing is adjusted even on request.
     result = funnel_analysis(["a", "b", "c"], [10, 20, 40], [100, 200, 400], overdispersion="additive")
     assert result.phi == 0 and not result.overdispersion_applied and result.overdispersion == "none"
-    pd.testing.assert_series_equal(result.units["limit_upper_95"], result.units["limit_upper_95_unadjusted"],
-                                   check_names=False)
+    pd.testing.assert_series_equal(
+        result.units["limit_upper_95"], result.units["limit_upper_95_unadjusted"], check_names=False
+    )
     assert (result.units["flag"] == "none").all()
 
 

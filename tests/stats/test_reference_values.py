@@ -16,7 +16,7 @@ decimals, so it is compared at absolute 5e-7.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -67,8 +67,11 @@ def confidence_of(label: str) -> float:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("row", [r for _, r in reference_rows("phe/byars_wilson_expected.csv")],
-                         ids=[i for i, _ in reference_rows("phe/byars_wilson_expected.csv")])
+@pytest.mark.parametrize(
+    "row",
+    [r for _, r in reference_rows("phe/byars_wilson_expected.csv")],
+    ids=[i for i, _ in reference_rows("phe/byars_wilson_expected.csv")],
+)
 def test_phe_byars_wilson(row: dict) -> None:
     conf = confidence_of(row["confidence"])
     if row["method"] == "Byars":
@@ -86,8 +89,11 @@ def test_phe_byars_negative_lower_is_nan() -> None:
     assert float(hi) == pytest.approx(9.36218021790836, rel=CLOSED)
 
 
-@pytest.mark.parametrize("row", [r for _, r in reference_rows("phe/phe_proportion_expected.csv")],
-                         ids=[i for i, _ in reference_rows("phe/phe_proportion_expected.csv")])
+@pytest.mark.parametrize(
+    "row",
+    [r for _, r in reference_rows("phe/phe_proportion_expected.csv")],
+    ids=[i for i, _ in reference_rows("phe/phe_proportion_expected.csv")],
+)
 def test_phe_proportion(row: dict) -> None:
     x, n, mult = row["Numerator"], row["Denominator"], row["multiplier"]
     with np.errstate(invalid="ignore"):
@@ -100,8 +106,11 @@ def test_phe_proportion(row: dict) -> None:
     close(hi998 * mult, row["upper99_8cl"])
 
 
-@pytest.mark.parametrize("row", [r for _, r in reference_rows("phe/phe_proportion_grouped_expected.csv")],
-                         ids=[i for i, _ in reference_rows("phe/phe_proportion_grouped_expected.csv")])
+@pytest.mark.parametrize(
+    "row",
+    [r for _, r in reference_rows("phe/phe_proportion_grouped_expected.csv")],
+    ids=[i for i, _ in reference_rows("phe/phe_proportion_grouped_expected.csv")],
+)
 def test_phe_proportion_grouped(row: dict) -> None:
     x, n, mult = row["Numerator"], row["Denominator"], row["multiplier"]
     lo, hi = wilson_interval(x, n, confidence_of(row["confidence"]))
@@ -118,8 +127,11 @@ def _check_rate_method(x: float, method) -> None:
         assert math.isnan(x)
 
 
-@pytest.mark.parametrize("row", [r for _, r in reference_rows("phe/phe_rate_expected.csv")],
-                         ids=[i for i, _ in reference_rows("phe/phe_rate_expected.csv")])
+@pytest.mark.parametrize(
+    "row",
+    [r for _, r in reference_rows("phe/phe_rate_expected.csv")],
+    ids=[i for i, _ in reference_rows("phe/phe_rate_expected.csv")],
+)
 def test_phe_crude_rate(row: dict) -> None:
     x, n, mult = row["Numerator"], row["Denominator"], row["multiplier"]
     close(x / n * mult, row["value"])
@@ -132,8 +144,11 @@ def test_phe_crude_rate(row: dict) -> None:
     _check_rate_method(x, row["method"])
 
 
-@pytest.mark.parametrize("row", [r for _, r in reference_rows("phe/phe_rate_grouped_expected.csv")],
-                         ids=[i for i, _ in reference_rows("phe/phe_rate_grouped_expected.csv")])
+@pytest.mark.parametrize(
+    "row",
+    [r for _, r in reference_rows("phe/phe_rate_grouped_expected.csv")],
+    ids=[i for i, _ in reference_rows("phe/phe_rate_grouped_expected.csv")],
+)
 def test_phe_crude_rate_grouped(row: dict) -> None:
     x, n, mult = row["Numerator"], row["Denominator"], row["multiplier"]
     lo, hi = poisson_count_interval(x, confidence_of(row["confidence"]))
@@ -150,8 +165,11 @@ def _isr_scale(row: dict) -> float:
     return 100.0 if statistic.endswith("x 100") else 1.0
 
 
-@pytest.mark.parametrize("row", [r for _, r in reference_rows("phe/isr_expected.csv")],
-                         ids=[i for i, _ in reference_rows("phe/isr_expected.csv")])
+@pytest.mark.parametrize(
+    "row",
+    [r for _, r in reference_rows("phe/isr_expected.csv")],
+    ids=[i for i, _ in reference_rows("phe/isr_expected.csv")],
+)
 def test_phe_isr(row: dict) -> None:
     o, e, scale = row["observed"], row["expected"], _isr_scale(row)
     close(o / e * scale, row["value"])
@@ -170,12 +188,12 @@ def test_phe_isr(row: dict) -> None:
 # ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _prop_inputs() -> pd.DataFrame:
     return load_reference("phe/funnel_prop_inputs_with_significance.csv")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _phe_prop_funnel(filtered: bool) -> pd.DataFrame:
     """PHE calculate_funnel_limits(statistic = "proportion", multiplier = 100)."""
     data = _prop_inputs()
@@ -185,19 +203,26 @@ def _phe_prop_funnel(filtered: bool) -> pd.DataFrame:
     grid = phe_funnel_grid(data["denominator"], "proportion")
     lo95, hi95 = proportion_limits(average, grid, 0.95, method="wilson")
     lo998, hi998 = proportion_limits(average, grid, 0.998, method="wilson")
-    return pd.DataFrame({
-        "Population": grid,
-        "lower_2s_limit": lo95 * 100, "upper_2s_limit": hi95 * 100,
-        "lower_3s_limit": lo998 * 100, "upper_3s_limit": hi998 * 100,
-        "baseline": np.full(grid.shape, average * 100),
-    })
+    return pd.DataFrame(
+        {
+            "Population": grid,
+            "lower_2s_limit": lo95 * 100,
+            "upper_2s_limit": hi95 * 100,
+            "lower_3s_limit": lo998 * 100,
+            "upper_3s_limit": hi998 * 100,
+            "baseline": np.full(grid.shape, average * 100),
+        }
+    )
 
 
 PROP_LIMIT_COLUMNS = ["lower_2s_limit", "upper_2s_limit", "lower_3s_limit", "upper_3s_limit", "baseline"]
 
 
-@pytest.mark.parametrize("i,row", list(enumerate(r for _, r in reference_rows("phe/funnel_prop_limits_expected.csv"))),
-                         ids=[i for i, _ in reference_rows("phe/funnel_prop_limits_expected.csv")])
+@pytest.mark.parametrize(
+    "i,row",
+    list(enumerate(r for _, r in reference_rows("phe/funnel_prop_limits_expected.csv"))),
+    ids=[i for i, _ in reference_rows("phe/funnel_prop_limits_expected.csv")],
+)
 def test_phe_proportion_funnel_limits(i: int, row: dict) -> None:
     ours = _phe_prop_funnel(False).iloc[i]
     assert ours["Population"] == row["Population"]
@@ -219,12 +244,12 @@ def test_phe_proportion_funnel_limits_axis_variation(i: int, row: dict) -> None:
     assert row["statistic"] == "proportion" and row["method"] == "Wilson"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ratio_inputs() -> pd.DataFrame:
     return load_reference("phe/funnel_ratio_inputs_with_significance.csv")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _phe_ratio_funnel() -> pd.DataFrame:
     """PHE calculate_funnel_limits(statistic = "ratio"): grid over observed
     counts derived from the range of expected counts."""
@@ -232,16 +257,21 @@ def _phe_ratio_funnel() -> pd.DataFrame:
     out = {"Observed_events": grid}
     for conf, tag in ((0.95, "2s"), (0.998, "3s")):
         lim = phe_ratio_funnel_limits(grid, conf)
-        for side, expected, ratio in (("lower", lim.lower_expected, lim.lower),
-                                      ("upper", lim.upper_expected, lim.upper)):
+        for side, expected, ratio in (
+            ("lower", lim.lower_expected, lim.lower),
+            ("upper", lim.upper_expected, lim.upper),
+        ):
             out[f"{side}_{tag}_exp_events"] = expected
             out[f"{side}_{tag}_count"] = ratio - 1.0
             out[f"{side}_{tag}_isr"] = ratio * 100.0
     return pd.DataFrame(out)
 
 
-@pytest.mark.parametrize("i,row", list(enumerate(r for _, r in reference_rows("phe/funnel_ratio_limits_expected.csv"))),
-                         ids=[i for i, _ in reference_rows("phe/funnel_ratio_limits_expected.csv")])
+@pytest.mark.parametrize(
+    "i,row",
+    list(enumerate(r for _, r in reference_rows("phe/funnel_ratio_limits_expected.csv"))),
+    ids=[i for i, _ in reference_rows("phe/funnel_ratio_limits_expected.csv")],
+)
 def test_phe_ratio_funnel_limits(i: int, row: dict) -> None:
     ours = _phe_ratio_funnel().iloc[i]
     assert ours["Observed_events"] == row["Observed_events"]
@@ -255,8 +285,9 @@ def test_phe_ratio_funnel_limits(i: int, row: dict) -> None:
             close(ours[column], expected, rel=BISECTION)
 
 
-def _rate_funnel(events, rate, population=None, *, rate_type: str, multiplier: float = 1e5,
-                 years: float = 3.0) -> pd.DataFrame:
+def _rate_funnel(
+    events, rate, population=None, *, rate_type: str, multiplier: float = 1e5, years: float = 3.0
+) -> pd.DataFrame:
     """PHE calculate_funnel_limits(statistic = "rate") from the public pieces."""
     derived = phe_rate_denominators(events, rate, multiplier, rate_type, population)
     average = float(np.nansum(np.asarray(events, float)) / np.nansum(derived))
@@ -272,7 +303,7 @@ def _rate_funnel(events, rate, population=None, *, rate_type: str, multiplier: f
     return pd.DataFrame(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rate_funnels() -> dict[str, pd.DataFrame]:
     data = load_reference("phe/funnel_rate_funnel_inputs.csv")
     ev = data["ev"].to_numpy(float)
@@ -298,8 +329,7 @@ RATE_FUNNEL_CASES = [
 ]
 
 
-@pytest.mark.parametrize("variant,i,row", RATE_FUNNEL_CASES,
-                         ids=[f"{v}-row{i + 1}" for v, i, _ in RATE_FUNNEL_CASES])
+@pytest.mark.parametrize("variant,i,row", RATE_FUNNEL_CASES, ids=[f"{v}-row{i + 1}" for v, i, _ in RATE_FUNNEL_CASES])
 def test_phe_rate_funnel_limits(variant: str, i: int, row: dict) -> None:
     ours = _rate_funnels()[variant].iloc[i]
     assert ours["Events"] == row["Events"]
@@ -314,28 +344,30 @@ def test_phe_rate_funnel_limits(variant: str, i: int, row: dict) -> None:
 # ---------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def _prop_labels() -> np.ndarray:
     data = _prop_inputs()
     return phe_funnel_significance(data["numerator"], data["denominator"], "proportion")
 
 
 @pytest.mark.parametrize(
-    "i,row", list(enumerate(r for _, r in reference_rows("phe/funnel_prop_inputs_with_significance.csv"))),
+    "i,row",
+    list(enumerate(r for _, r in reference_rows("phe/funnel_prop_inputs_with_significance.csv"))),
     ids=[i for i, _ in reference_rows("phe/funnel_prop_inputs_with_significance.csv")],
 )
 def test_phe_proportion_significance(i: int, row: dict) -> None:
     assert _prop_labels()[i] == row["significance"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _ratio_labels() -> np.ndarray:
     data = _ratio_inputs()
     return phe_funnel_significance(data["obs"], data["expected"], "ratio")
 
 
 @pytest.mark.parametrize(
-    "i,row", list(enumerate(r for _, r in reference_rows("phe/funnel_ratio_inputs_with_significance.csv"))),
+    "i,row",
+    list(enumerate(r for _, r in reference_rows("phe/funnel_ratio_inputs_with_significance.csv"))),
     ids=[i for i, _ in reference_rows("phe/funnel_ratio_inputs_with_significance.csv")],
 )
 def test_phe_ratio_significance(i: int, row: dict) -> None:
@@ -351,14 +383,15 @@ RATE_SIG_VARIANTS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rate_labels(stem: str, with_zero: bool) -> pd.Series:
     data = load_reference("phe/funnel_rate_inputs_with_significance.csv")
     if not with_zero:
         data = data[data["count"] != 0]
     rate_col, rate_type, mult = RATE_SIG_VARIANTS[stem]
-    labels = phe_funnel_significance(data["count"], data["pop"], "rate", rate=data[rate_col],
-                                     rate_type=rate_type, multiplier=mult)
+    labels = phe_funnel_significance(
+        data["count"], data["pop"], "rate", rate=data[rate_col], rate_type=rate_type, multiplier=mult
+    )
     return pd.Series(labels, index=data.index)
 
 
@@ -372,7 +405,8 @@ RATE_SIG_CASES = [
 
 
 @pytest.mark.parametrize(
-    "stem,with_zero,i,row", RATE_SIG_CASES,
+    "stem,with_zero,i,row",
+    RATE_SIG_CASES,
     ids=[f"{s}-{'with' if w else 'without'}_0-row{i + 1}" for s, w, i, _ in RATE_SIG_CASES],
 )
 def test_phe_rate_significance(stem: str, with_zero: bool, i: int, row: dict) -> None:
@@ -385,8 +419,11 @@ def test_phe_rate_significance(stem: str, with_zero: bool, i: int, row: dict) ->
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("row", [r for _, r in reference_rows("funnelplotr/poisson_limits_sr_unadjusted.csv")],
-                         ids=[i for i, _ in reference_rows("funnelplotr/poisson_limits_sr_unadjusted.csv")])
+@pytest.mark.parametrize(
+    "row",
+    [r for _, r in reference_rows("funnelplotr/poisson_limits_sr_unadjusted.csv")],
+    ids=[i for i, _ in reference_rows("funnelplotr/poisson_limits_sr_unadjusted.csv")],
+)
 def test_funnelplotr_exact_poisson_limits(row: dict) -> None:
     lo95, hi95 = ratio_limits(row["number_seq"], 0.95, method="exact")
     lo998, hi998 = ratio_limits(row["number_seq"], 0.998, method="exact")
@@ -396,12 +433,15 @@ def test_funnelplotr_exact_poisson_limits(row: dict) -> None:
     close(hi998, row["ul998"])
 
 
-@pytest.mark.parametrize("e,ll95,ul95,ll998,ul998", [
-    # tests/testthat/test-poisson_limits.R (rounded as the peer asserts them)
-    (15, 0.5596924, 1.649348, 0.3862650, 2.082907),
-    (20, 0.6108260, 1.544419, 0.4479107, 1.902094),
-    (30, 0.6746958, 1.427562, 0.5289724, 1.702771),
-])
+@pytest.mark.parametrize(
+    "e,ll95,ul95,ll998,ul998",
+    [
+        # tests/testthat/test-poisson_limits.R (rounded as the peer asserts them)
+        (15, 0.5596924, 1.649348, 0.3862650, 2.082907),
+        (20, 0.6108260, 1.544419, 0.4479107, 1.902094),
+        (30, 0.6746958, 1.427562, 0.5289724, 1.702771),
+    ],
+)
 def test_funnelplotr_exact_poisson_limits_rounded(e, ll95, ul95, ll998, ul998) -> None:
     lo95, hi95 = ratio_limits(e, 0.95)
     lo998, hi998 = ratio_limits(e, 0.998)
@@ -418,15 +458,21 @@ def test_funnelplotr_classes_phi() -> None:
     assert est.n_units == 6 and est.trimming == "truncate"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _medpar() -> pd.DataFrame:
     return load_reference("funnelplotr/medpar_aggregated_inputs.csv")
 
 
 def test_funnelplotr_medpar_unadjusted_outliers() -> None:
     data = _medpar()
-    result = funnel_analysis(data["provider"], data["observed"], data["expected_unrounded"],
-                             kind="ratio", method="exact", overdispersion="none")
+    result = funnel_analysis(
+        data["provider"],
+        data["observed"],
+        data["expected_unrounded"],
+        kind="ratio",
+        method="exact",
+        overdispersion="none",
+    )
     assert len(result.units) == 54
     # FunnelPlotR counts a point as an outlier when strictly outside the
     # 99.8% limits ("limit = 99"): alarms in our terms.
@@ -440,8 +486,9 @@ def test_funnelplotr_medpar_shmi_adjusted_outliers(shmi_rounding: bool) -> None:
     expected = data["expected_unrounded"]
     if shmi_rounding:  # FunnelPlotR's default SHMI_rounding = TRUE (2 dp)
         expected = expected.round(2)
-    result = funnel_analysis(data["provider"], data["observed"], expected,
-                             kind="ratio", method="shmi", overdispersion="auto")
+    result = funnel_analysis(
+        data["provider"], data["observed"], expected, kind="ratio", method="shmi", overdispersion="auto"
+    )
     assert result.overdispersion_applied and result.phi > 1
     # 10% truncation of 54 ranked units keeps 44.
     assert result.n_units == 44
@@ -450,8 +497,9 @@ def test_funnelplotr_medpar_shmi_adjusted_outliers(shmi_rounding: bool) -> None:
 
 def test_funnelplotr_aggregate_rr() -> None:
     # tests/testthat/test-aggregate_fun.R: rows are summed per group.
-    result = funnel_analysis(["a", "a", "a", "b", "b", "c"], [100, 150, 180, 89, 120, 225],
-                             [102, 135, 165, 95, 100, 220], kind="ratio")
+    result = funnel_analysis(
+        ["a", "a", "a", "b", "b", "c"], [100, 150, 180, 89, 120, 225], [102, 135, 165, 95, 100, 220], kind="ratio"
+    )
     assert list(result.units["unit"]) == ["a", "b", "c"]
     assert [round(v, 6) for v in result.units["value"]] == [1.069652, 1.071795, 1.022727]
 
@@ -461,17 +509,29 @@ def test_funnelplotr_aggregate_rr() -> None:
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("x,n,conf,lower,upper", [
-    (65, 100, 0.95, 0.5525444329688797, 0.7363575175690247),
-    (65, 100, 0.998, 0.4954946574070431, 0.7783540614089697),
-    (1045, 5000, 0.95, 0.19795549880013297, 0.22049130373189027),
-    (1045, 5000, 0.998, 0.19179381799015244, 0.22731562902525818),
-    (1, 100, 0.95, 0.0017674320641406511, 0.054486196178705294),
-    (999, 3456, 0.95, 0.27418951080009873, 0.30440389662818057),
-    (0, 20, 0.95, 0.0, 0.1611251581),
-    (20, 20, 0.95, 0.8388748419, 1.0),
-], ids=["C1-65/100-95", "C1-65/100-998", "C1-1045/5000-95", "C1-1045/5000-998", "C1-1/100",
-        "C1-999/3456", "C1-0/20", "C1-20/20"])
+@pytest.mark.parametrize(
+    "x,n,conf,lower,upper",
+    [
+        (65, 100, 0.95, 0.5525444329688797, 0.7363575175690247),
+        (65, 100, 0.998, 0.4954946574070431, 0.7783540614089697),
+        (1045, 5000, 0.95, 0.19795549880013297, 0.22049130373189027),
+        (1045, 5000, 0.998, 0.19179381799015244, 0.22731562902525818),
+        (1, 100, 0.95, 0.0017674320641406511, 0.054486196178705294),
+        (999, 3456, 0.95, 0.27418951080009873, 0.30440389662818057),
+        (0, 20, 0.95, 0.0, 0.1611251581),
+        (20, 20, 0.95, 0.8388748419, 1.0),
+    ],
+    ids=[
+        "C1-65/100-95",
+        "C1-65/100-998",
+        "C1-1045/5000-95",
+        "C1-1045/5000-998",
+        "C1-1/100",
+        "C1-999/3456",
+        "C1-0/20",
+        "C1-20/20",
+    ],
+)
 def test_domain_c1_wilson(x, n, conf, lower, upper) -> None:
     lo, hi = wilson_interval(x, n, conf)
     rel = CLOSED if x not in (0, n) else 1e-9  # 0/20 and 20/20 are given to 10 digits
@@ -479,21 +539,24 @@ def test_domain_c1_wilson(x, n, conf, lower, upper) -> None:
     close(hi, upper, rel=rel)
 
 
-@pytest.mark.parametrize("x,conf,lower,upper", [
-    (65, 0.95, 50.163187710459454, 82.84913854593984),
-    (65, 0.998, 42.8802614714802, 94.00029084431802),
-    (1045, 0.95, 982.5932018073325, 1110.33121298565),
-    (1, 0.95, 0.01307213290150435, 5.5637555824752605),
-    (10, 0.998, 2.916318374695686, 24.193724927880535),
-], ids=["C2-65-95", "C2-65-998", "C2-1045-95", "C2-1-95", "C2-10-998"])
+@pytest.mark.parametrize(
+    "x,conf,lower,upper",
+    [
+        (65, 0.95, 50.163187710459454, 82.84913854593984),
+        (65, 0.998, 42.8802614714802, 94.00029084431802),
+        (1045, 0.95, 982.5932018073325, 1110.33121298565),
+        (1, 0.95, 0.01307213290150435, 5.5637555824752605),
+        (10, 0.998, 2.916318374695686, 24.193724927880535),
+    ],
+    ids=["C2-65-95", "C2-65-998", "C2-1045-95", "C2-1-95", "C2-10-998"],
+)
 def test_domain_c2_byars(x, conf, lower, upper) -> None:
     lo, hi = byars_interval(x, conf)
     close(lo, lower)
     close(hi, upper)
 
 
-@pytest.mark.parametrize("x,lower,upper", [(9, 4.115373097, 17.08480345), (0, 0.0, 3.688879454)],
-                         ids=["C3-9", "C3-0"])
+@pytest.mark.parametrize("x,lower,upper", [(9, 4.115373097, 17.08480345), (0, 0.0, 3.688879454)], ids=["C3-9", "C3-0"])
 def test_domain_c3_exact_poisson(x, lower, upper) -> None:
     lo, hi = exact_poisson_interval(x, 0.95)
     close(lo, lower, rel=1e-9)  # given to 10 significant digits
@@ -503,12 +566,21 @@ def test_domain_c3_exact_poisson(x, lower, upper) -> None:
 C4_E = 835.8835612311743
 
 
-@pytest.mark.parametrize("o,isr,lo95,hi95,lo998,hi998", [
-    (9, 0.010767049882813684, 0.004923380825095776, 0.02043921455549973,
-     0.0029339306550682617, 0.02710589651469021),
-    (895, 1.0707232939020275, 1.0017147712553987, 1.143233287249895,
-     0.9635155619614437, 1.1860070415876287),
-], ids=["C4-9-exact", "C4-895-byars"])
+@pytest.mark.parametrize(
+    "o,isr,lo95,hi95,lo998,hi998",
+    [
+        (
+            9,
+            0.010767049882813684,
+            0.004923380825095776,
+            0.02043921455549973,
+            0.0029339306550682617,
+            0.02710589651469021,
+        ),
+        (895, 1.0707232939020275, 1.0017147712553987, 1.143233287249895, 0.9635155619614437, 1.1860070415876287),
+    ],
+    ids=["C4-9-exact", "C4-895-byars"],
+)
 def test_domain_c4_isr(o, isr, lo95, hi95, lo998, hi998) -> None:
     close(o / C4_E, isr)
     lo, hi = ratio_interval(o, C4_E, 0.95, method="phe")

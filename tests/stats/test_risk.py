@@ -80,9 +80,7 @@ def release() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def fitted(release: pd.DataFrame):
     # age × stage has no true effect; it exercises a numeric × categorical interaction
-    return fit_risk_model(
-        release, "died", COVARIATES, interactions=[["age", "m1"], ["age", "stage"]]
-    )
+    return fit_risk_model(release, "died", COVARIATES, interactions=[["age", "m1"], ["age", "stage"]])
 
 
 # --- c-statistic -------------------------------------------------------------------------
@@ -117,18 +115,14 @@ def test_it_refuses_a_c_statistic_without_both_outcomes() -> None:
 
 def test_it_adds_a_centred_square_term() -> None:
     frame = pd.DataFrame({"age": [60.0, 70.0, 80.0]})
-    X, names, keep, _ = build_design_matrix(
-        frame, [{"column": "age", "type": "numeric", "transform": "square"}]
-    )
+    X, names, keep, _ = build_design_matrix(frame, [{"column": "age", "type": "numeric", "transform": "square"}])
     assert names == ["intercept", "age", "age^2"]
     assert X.dtype == np.float64 and keep.all()
     np.testing.assert_array_equal(X, [[1, -10, 100], [1, 0, 0], [1, 10, 100]])
 
 
 def test_it_codes_categories_against_a_reference_and_interacts_them() -> None:
-    frame = pd.DataFrame(
-        {"age": [50.0, 60.0, 70.0, 80.0, 90.0], "stage": ["I", "II", "IV", "II", "IV"]}
-    )
+    frame = pd.DataFrame({"age": [50.0, 60.0, 70.0, 80.0, 90.0], "stage": ["I", "II", "IV", "II", "IV"]})
     X, names, _, _ = build_design_matrix(
         frame,
         [{"column": "age", "type": "numeric"}, {"column": "stage", "type": "categorical", "reference": "I"}],
@@ -300,9 +294,7 @@ def test_it_reports_calibration_deciles_that_add_up(release: pd.DataFrame, fitte
 
 
 def test_it_agrees_with_its_own_c_statistic(release: pd.DataFrame, fitted) -> None:
-    assert fitted.card["c_statistic"] == pytest.approx(
-        c_statistic(release["died"], fitted.predicted)
-    )
+    assert fitted.card["c_statistic"] == pytest.approx(c_statistic(release["died"], fitted.predicted))
 
 
 def test_it_sums_expected_events_by_group(release: pd.DataFrame, fitted) -> None:
@@ -390,7 +382,9 @@ def test_it_aligns_predictions_with_the_input_rows() -> None:
     frame = pd.DataFrame(rows, columns=["age", "sex"])
     frame["died"] = ((frame.index % 3 == 0) | ((frame["age"] == 80) & (frame.index % 2 == 0))).astype(int)
     frame.index = frame.index * 10 + 5  # a non-default index must not matter
-    fit = fit_risk_model(frame, "died", [{"column": "age", "type": "numeric"}, {"column": "sex", "type": "categorical"}])
+    fit = fit_risk_model(
+        frame, "died", [{"column": "age", "type": "numeric"}, {"column": "sex", "type": "categorical"}]
+    )
     old = frame["age"].to_numpy() == 80
     assert fit.predicted.shape == (len(frame),)
     assert fit.predicted[old].mean() > fit.predicted[~old].mean()

@@ -38,7 +38,7 @@ def _chart(tail: list[float], **kwargs: object):
 
 def _flagged(result) -> dict[int, tuple[str, str]]:
     p = result.points[result.points["special_cause_flag"]]
-    return {int(x): (r, s) for x, r, s in zip(p["x"], p["special_cause_rule"], p["side"])}
+    return {int(x): (r, s) for x, r, s in zip(p["x"], p["special_cause_rule"], p["side"], strict=True)}
 
 
 # --- peer reference values -------------------------------------------------------
@@ -65,9 +65,7 @@ def test_it_reproduces_plotthedots_snapshot_limits(rnorm20: np.ndarray) -> None:
         want = [row["mean_col"], row["lpl"], row["upl"]]
         np.testing.assert_allclose(got, want, rtol=1e-8, err_msg=case)
         # and the 7-significant-figure numbers printed in the peer's snapshot
-        np.testing.assert_allclose(
-            got, [row["snapshot_mean"], row["snapshot_lpl"], row["snapshot_upl"]], rtol=5e-7
-        )
+        np.testing.assert_allclose(got, [row["snapshot_mean"], row["snapshot_lpl"], row["snapshot_upl"]], rtol=5e-7)
 
 
 def test_it_screens_the_moving_ranges_either_side_of_an_outlier(rnorm20: np.ndarray) -> None:
@@ -92,9 +90,7 @@ def test_it_reproduces_the_nhspy_test_vectors() -> None:
         got = [result.mean, result.lpl, result.upl]
         want = [row.expected_mean, row.expected_lpl, row.expected_upl]
         np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-12, err_msg=row.case)
-        np.testing.assert_allclose(
-            got, [row.nhsr_mean, row.nhsr_lpl, row.nhsr_upl], rtol=1e-8, atol=1e-12
-        )
+        np.testing.assert_allclose(got, [row.nhsr_mean, row.nhsr_lpl, row.nhsr_upl], rtol=1e-8, atol=1e-12)
         if not pd.isna(row.expected_nlpl):
             np.testing.assert_allclose(
                 [result.near_lpl, result.near_upl],
@@ -108,9 +104,7 @@ def test_it_reproduces_the_nhspy_test_vectors() -> None:
 def test_it_matches_nhspy_special_cause_case_only_with_screening() -> None:
     # 1 1 1 1 2: AMR 0.25 unscreened; the range of 1 is ≥ 3.267·0.25, so screened AMR = 0
     screened = xmr_chart([1, 1, 1, 1, 2])
-    assert (screened.mean, screened.amr, screened.lpl, screened.upl) == pytest.approx(
-        (1.2, 0.0, 1.2, 1.2)
-    )
+    assert (screened.mean, screened.amr, screened.lpl, screened.upl) == pytest.approx((1.2, 0.0, 1.2, 1.2))
     assert xmr_chart([1, 1, 1, 1, 2], screen_outliers=False).amr == pytest.approx(0.25)
 
 
@@ -214,9 +208,7 @@ def test_it_does_not_count_an_outside_point_towards_two_in_three() -> None:
 def test_it_flags_a_shift_of_seven_on_one_side_of_the_mean() -> None:
     assert _flagged(_chart([1, 2, 1, 2, 1, 2, 1, -1])) == {i: ("shift", "high") for i in range(12, 19)}
     # the last baseline point (−1) is below the mean too, so this run is 11..18
-    assert _flagged(_chart([-1, -2, -1, -2, -1, -2, -1, 1])) == {
-        i: ("shift", "low") for i in range(11, 19)
-    }
+    assert _flagged(_chart([-1, -2, -1, -2, -1, -2, -1, 1])) == {i: ("shift", "low") for i in range(11, 19)}
     six = [1, 2, 1, 2, 1, 2, -1, 1]
     assert _flagged(_chart(six)) == {}
     assert _flagged(_chart(six, shift_points=6)) == {i: ("shift", "high") for i in range(12, 18)}
@@ -268,9 +260,7 @@ def test_it_names_two_in_three_before_shift() -> None:
         ("neutral", -6.0, "special_cause_neutral", "neutral_low"),
     ],
 )
-def test_it_classifies_the_latest_point_by_direction(
-    direction: str, spike: float, point_type: str, icon: str
-) -> None:
+def test_it_classifies_the_latest_point_by_direction(direction: str, spike: float, point_type: str, icon: str) -> None:
     result = _chart([1, -1, 1, -1, 1, -1, 1, spike], improvement_direction=direction)
     last = result.points.iloc[-1]
     assert last["point_type"] == point_type

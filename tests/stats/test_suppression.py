@@ -20,19 +20,22 @@ from indicators.stats.suppression import (
 pytestmark = pytest.mark.filterwarnings("error")
 
 
-@pytest.mark.parametrize("count,shown", [
-    (0, 0),        # zero is shown as zero
-    (1, None),     # 1-7 suppressed
-    (7, None),
-    (8, 10),       # otherwise nearest 5
-    (10, 10),
-    (12, 10),
-    (13, 15),
-    (22, 20),
-    (23, 25),
-    (1234, 1235),
-    (99998, 100000),
-])
+@pytest.mark.parametrize(
+    "count,shown",
+    [
+        (0, 0),  # zero is shown as zero
+        (1, None),  # 1-7 suppressed
+        (7, None),
+        (8, 10),  # otherwise nearest 5
+        (10, 10),
+        (12, 10),
+        (13, 15),
+        (22, 20),
+        (23, 25),
+        (1234, 1235),
+        (99998, 100000),
+    ],
+)
 def test_hes_rule(count, shown) -> None:
     assert suppress_counts(count).item() == shown
 
@@ -72,9 +75,7 @@ def test_display_counts() -> None:
 
 
 def test_rate_suppression() -> None:
-    np.testing.assert_array_equal(
-        is_rate_suppressed([3, 30, 30, 0], [100, 5, 100, 100]), [True, True, False, False]
-    )
+    np.testing.assert_array_equal(is_rate_suppressed([3, 30, 30, 0], [100, 5, 100, 100]), [True, True, False, False])
 
 
 def test_invalid_inputs() -> None:

@@ -17,6 +17,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"no active user called {options['username']!r}")
         token, key = create_token(user=user, name=options["name"], via=AuditLogEntry.Via.CLI)
-        self.stderr.write(f"Token {token.pk} ({token.prefix}…) for {user.get_username()}. Keep the key now: "
-                          "it cannot be shown again.")
+        self.stderr.write(
+            f"Token {token.pk} ({token.prefix}…) for {user.get_username()}. Keep the key now: it cannot be shown again."
+        )
         self.stdout.write(key)

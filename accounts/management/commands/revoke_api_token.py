@@ -18,6 +18,7 @@ class Command(BaseCommand):
         tokens = ApiToken.objects.filter(pk=int(value)) if value.isdigit() else ApiToken.objects.filter(prefix=value)
         if tokens.count() != 1:
             raise CommandError(f"{value!r} matches {tokens.count()} tokens; give the token's id")
-        token = revoke_token(token=tokens.get(), via=AuditLogEntry.Via.CLI,
-                             actor_name=f"{getpass.getuser()}@{socket.gethostname()}")
+        token = revoke_token(
+            token=tokens.get(), via=AuditLogEntry.Via.CLI, actor_name=f"{getpass.getuser()}@{socket.gethostname()}"
+        )
         self.stdout.write(f"Revoked token {token.pk} ({token.prefix}…) of {token.user.get_username()}.")

@@ -16,10 +16,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("--analyst", action="append", default=[], metavar="AUDIT",
-                            help="Make the user an analyst of this audit (repeatable)")
-        parser.add_argument("--not-analyst", action="append", default=[], metavar="AUDIT",
-                            help="Remove the user from this audit's analysts (repeatable)")
+        parser.add_argument(
+            "--analyst",
+            action="append",
+            default=[],
+            metavar="AUDIT",
+            help="Make the user an analyst of this audit (repeatable)",
+        )
+        parser.add_argument(
+            "--not-analyst",
+            action="append",
+            default=[],
+            metavar="AUDIT",
+            help="Remove the user from this audit's analysts (repeatable)",
+        )
         parser.add_argument("--alliance-lead", metavar="ALLIANCE_CODE", help="Make the user this alliance's lead")
         parser.add_argument("--not-alliance-lead", action="store_true", help="The user no longer leads an alliance")
 
@@ -45,5 +55,7 @@ class Command(BaseCommand):
             set_alliance_lead(user=user, alliance=alliance, **who)
         user = get_user_model().objects.get(pk=user.pk)  # forget cached roles
         audits = ", ".join(sorted(analyst_audits(user))) or "no audit"
-        self.stdout.write(f"{user.get_username()}: {role_of(user)}; analyst of {audits}; "
-                          f"leads {alliance_of_lead(user) or 'no alliance'}.")
+        self.stdout.write(
+            f"{user.get_username()}: {role_of(user)}; analyst of {audits}; "
+            f"leads {alliance_of_lead(user) or 'no alliance'}."
+        )

@@ -9,16 +9,21 @@ from audits.organisations import SEED_DIR
 
 
 class Command(BaseCommand):
-    help = ("Write a realistic synthetic extract on real trust codes: skewed volumes, case-mix that drives "
-            "outcomes, and a few trusts with truly worse outcomes.")
+    help = (
+        "Write a realistic synthetic extract on real trust codes: skewed volumes, case-mix that drives "
+        "outcomes, and a few trusts with truly worse outcomes."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("out", type=Path, help="CSV file to write")
         parser.add_argument("--audit", required=True, choices=AUDITS)
         parser.add_argument("--rows", type=int, required=True)
         parser.add_argument("--seed", type=int, required=True)
-        parser.add_argument("--extract-date", default="2026-03-31",
-                            help="Extract date the data are drawn to (YYYY-MM-DD, default 2026-03-31)")
+        parser.add_argument(
+            "--extract-date",
+            default="2026-03-31",
+            help="Extract date the data are drawn to (YYYY-MM-DD, default 2026-03-31)",
+        )
 
     def handle(self, *args, **options):
         try:
@@ -33,5 +38,7 @@ class Command(BaseCommand):
         options["out"].parent.mkdir(parents=True, exist_ok=True)
         write_extract(frame, options["out"])
         planted = planted_outliers(options["audit"], options["seed"], trusts)
-        self.stdout.write(f"Wrote {len(frame)} {options['audit']} rows to {options['out']}. "
-                          f"Trusts with truly worse outcomes: {planted}")
+        self.stdout.write(
+            f"Wrote {len(frame)} {options['audit']} rows to {options['out']}. "
+            f"Trusts with truly worse outcomes: {planted}"
+        )

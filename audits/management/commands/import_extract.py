@@ -23,14 +23,20 @@ def iso_date(value: str) -> date:
 
 
 class Command(BaseCommand):
-    help = ("Check an audit extract and, if every row passes, store it as the audit's next release. "
-            "Exit status 0 when accepted, 1 when refused.")
+    help = (
+        "Check an audit extract and, if every row passes, store it as the audit's next release. "
+        "Exit status 0 when accepted, 1 when refused."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path, help="CSV extract (UTF-8)")
         parser.add_argument("--audit", required=True, help="Audit code, e.g. bowel or lung")
-        parser.add_argument("--extract-date", required=True, type=str,
-                            help="When the data were drawn (YYYY-MM-DD); follow-up is measured to it")
+        parser.add_argument(
+            "--extract-date",
+            required=True,
+            type=str,
+            help="When the data were drawn (YYYY-MM-DD); follow-up is measured to it",
+        )
         parser.add_argument("--json", action="store_true", help="Print one JSON object with the result")
         parser.add_argument("--user", help="Username to record as the uploader (default: the OS user)")
 
@@ -48,16 +54,31 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"no user called {options['user']!r}")
         with path.open("rb") as stream:
-            outcome = import_extract(audit_code=audit, stream=stream, file_name=path.name,
-                                     extract_date=extract_date, origin=Release.Origin.CLI, user=user,
-                                     uploaded_by_name=user.get_username() if user
-                                     else f"{getpass.getuser()}@{socket.gethostname()}")
+            outcome = import_extract(
+                audit_code=audit,
+                stream=stream,
+                file_name=path.name,
+                extract_date=extract_date,
+                origin=Release.Origin.CLI,
+                user=user,
+                uploaded_by_name=user.get_username() if user else f"{getpass.getuser()}@{socket.gethostname()}",
+            )
         if outcome.accepted:  # a refused file stores nothing, not even a log entry (the command says why)
-            record(action=AuditLogEntry.Action.UPLOADED, actor=user, via=AuditLogEntry.Via.CLI,
-                   actor_name="" if user else f"{getpass.getuser()}@{socket.gethostname()}",
-                   audit_code=audit, target=f"release {outcome.release.pk}",
-                   details={"file_name": path.name, "extract_date": extract_date.isoformat(), "status": outcome.status,
-                            "rows": outcome.report.rows, "error_count": outcome.report.error_count})
+            record(
+                action=AuditLogEntry.Action.UPLOADED,
+                actor=user,
+                via=AuditLogEntry.Via.CLI,
+                actor_name="" if user else f"{getpass.getuser()}@{socket.gethostname()}",
+                audit_code=audit,
+                target=f"release {outcome.release.pk}",
+                details={
+                    "file_name": path.name,
+                    "extract_date": extract_date.isoformat(),
+                    "status": outcome.status,
+                    "rows": outcome.report.rows,
+                    "error_count": outcome.report.error_count,
+                },
+            )
         if options["json"]:
             self.stdout.write(json.dumps(outcome.as_json()))
         else:
@@ -71,13 +92,19 @@ class Command(BaseCommand):
             self.stderr.write(f"warning: {warning}")
         if outcome.accepted:
             release = outcome.release
-            self.stdout.write(self.style.SUCCESS(
-                f"Accepted: {release.audit_id} release {release.version} (id {release.pk}), {report.rows} rows, "
-                f"diagnosed {release.period_start} to {release.period_end}."))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Accepted: {release.audit_id} release {release.version} (id {release.pk}), {report.rows} rows, "
+                    f"diagnosed {release.period_start} to {release.period_end}."
+                )
+            )
             return
-        self.stderr.write(self.style.ERROR(
-            f"Refused: {report.error_count} error(s); nothing was stored. "
-            f"{'First 100:' if report.error_count > 100 else ''}"))
+        self.stderr.write(
+            self.style.ERROR(
+                f"Refused: {report.error_count} error(s); nothing was stored. "
+                f"{'First 100:' if report.error_count > 100 else ''}"
+            )
+        )
         for error in report.errors:
             where = f"line {error.line}" if error.line is not None else "file"
             column = f", column {error.column}" if error.column else ""

@@ -35,20 +35,33 @@ class Command(BaseCommand):
             sync_audit(get_definition(code))
             path = options["dir"] / f"{code}_demo_{rows}_{options['seed']}.csv"
             if not path.exists():
-                call_command("generate_demo_extract", str(path), audit=code, rows=rows, seed=options["seed"],
-                             extract_date=options["extract_date"], stdout=self.stdout)
+                call_command(
+                    "generate_demo_extract",
+                    str(path),
+                    audit=code,
+                    rows=rows,
+                    seed=options["seed"],
+                    extract_date=options["extract_date"],
+                    stdout=self.stdout,
+                )
             if Release.objects.filter(audit_id=code).exists():
                 self.stdout.write(f"{code}: a release is already loaded; keeping it.")
                 continue
             with path.open("rb") as stream:
-                outcome = import_extract(audit_code=code, stream=stream, file_name=path.name,
-                                         extract_date=extract_date, origin=Release.Origin.CLI,
-                                         uploaded_by_name="demo set-up")
+                outcome = import_extract(
+                    audit_code=code,
+                    stream=stream,
+                    file_name=path.name,
+                    extract_date=extract_date,
+                    origin=Release.Origin.CLI,
+                    uploaded_by_name="demo set-up",
+                )
             self.stdout.write(f"{code}: {outcome.status}, {outcome.report.rows} rows.")
         User = get_user_model()
         for username, (password, audits, staff) in DEMO_USERS.items():
-            user, created = User.objects.get_or_create(username=username, defaults={"is_staff": staff,
-                                                                                    "is_superuser": staff})
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"is_staff": staff, "is_superuser": staff}
+            )
             if created:
                 user.set_password(password)
                 user.save()
@@ -58,6 +71,8 @@ class Command(BaseCommand):
                 from accounts.models import AllianceLead
 
                 AllianceLead.objects.get_or_create(user=user, defaults={"alliance_id": DEMO_ALLIANCE})
-        self.stdout.write("Demo users: analyst / demo-analyst-2026 (bowel and lung analyst), clinician / "
-                          "demo-clinician-2026, alliance / demo-alliance-2026 (Greater Manchester lead), "
-                          "admin / demo-admin-2026 (staff).")
+        self.stdout.write(
+            "Demo users: analyst / demo-analyst-2026 (bowel and lung analyst), clinician / "
+            "demo-clinician-2026, alliance / demo-alliance-2026 (Greater Manchester lead), "
+            "admin / demo-admin-2026 (staff)."
+        )

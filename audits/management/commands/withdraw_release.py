@@ -22,8 +22,13 @@ class Command(BaseCommand):
             raise CommandError(f"no release with id {options['release']}")
         if not release.is_withdrawn:
             withdraw_release(release=release, user=None, reason=options["reason"])
-            record(action=AuditLogEntry.Action.WITHDREW, actor_name=f"{getpass.getuser()}@{socket.gethostname()}",
-                   via=AuditLogEntry.Via.CLI, audit_code=release.audit_id, target=f"release {release.pk}",
-                   details={"version": release.version, "reason": options["reason"]})
+            record(
+                action=AuditLogEntry.Action.WITHDREW,
+                actor_name=f"{getpass.getuser()}@{socket.gethostname()}",
+                via=AuditLogEntry.Via.CLI,
+                audit_code=release.audit_id,
+                target=f"release {release.pk}",
+                details={"version": release.version, "reason": options["reason"]},
+            )
         current = Release.objects.current(release.audit_id)
         self.stdout.write(f"Withdrew {release}. Current: {current or 'none'}.")

@@ -6,8 +6,10 @@ from dashboards.services import build_run_pages
 
 
 class Command(BaseCommand):
-    help = ("Build the dashboard pages' pieces (numbers, sentences, figure specifications) of every audit's shown "
-            "run. Pages build them on first visit anyway; --rebuild replaces them, e.g. after trusts are renamed.")
+    help = (
+        "Build the dashboard pages' pieces (numbers, sentences, figure specifications) of every audit's shown "
+        "run. Pages build them on first visit anyway; --rebuild replaces them, e.g. after trusts are renamed."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--rebuild", action="store_true", help="Delete and rebuild the pieces of the shown runs")

@@ -14,8 +14,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--audit", required=True)
         parser.add_argument("--release", type=int, help="Release id (default: the audit's current release)")
-        parser.add_argument("--in-process", action="store_true",
-                            help="Run the tasks in this process instead of on Celery workers")
+        parser.add_argument(
+            "--in-process", action="store_true", help="Run the tasks in this process instead of on Celery workers"
+        )
         parser.add_argument("--timeout", type=float, default=3600, help="Seconds to wait for workers")
 
     def handle(self, *args, **options):
@@ -40,9 +41,14 @@ class Command(BaseCommand):
         from accounts.models import AuditLogEntry
         from accounts.services import record
 
-        record(action=AuditLogEntry.Action.RECOMPUTED, via=AuditLogEntry.Via.CLI, audit_code=release.audit_id,
-               actor_name=f"{getpass.getuser()}@{socket.gethostname()}", target=f"release {release.pk}",
-               details={"run": run.pk})
+        record(
+            action=AuditLogEntry.Action.RECOMPUTED,
+            via=AuditLogEntry.Via.CLI,
+            audit_code=release.audit_id,
+            actor_name=f"{getpass.getuser()}@{socket.gethostname()}",
+            target=f"release {release.pk}",
+            details={"run": run.pk},
+        )
         self.stdout.write(f"Run {run.pk} of {release}: {run.total} indicators queued.")
         deadline = time.monotonic() + options["timeout"]
         shown = None
@@ -54,8 +60,10 @@ class Command(BaseCommand):
             if run.status in (ComputationRun.Status.DONE, ComputationRun.Status.FAILED):
                 break
             if time.monotonic() > deadline:
-                raise CommandError(f"gave up waiting after {options['timeout']} s; is a Celery worker running "
-                                   f"(broker {settings.CELERY_BROKER_URL or 'none'})?")
+                raise CommandError(
+                    f"gave up waiting after {options['timeout']} s; is a Celery worker running "
+                    f"(broker {settings.CELERY_BROKER_URL or 'none'})?"
+                )
             time.sleep(0.5)
         if run.status == ComputationRun.Status.FAILED:
             raise CommandError(f"run {run.pk} failed: {run.failure}")

@@ -8,16 +8,25 @@ from indicators.funnel_tool import OVERDISPERSION, AggregateError, analyse, as_j
 
 
 class Command(BaseCommand):
-    help = ("Funnel-plot limits, overdispersion and outlier flags for an aggregated CSV: "
-            "unit,numerator,denominator (proportion) or unit,observed,expected (ratio).")
+    help = (
+        "Funnel-plot limits, overdispersion and outlier flags for an aggregated CSV: "
+        "unit,numerator,denominator (proportion) or unit,observed,expected (ratio)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("path", type=Path)
         parser.add_argument("--kind", required=True, choices=("proportion", "ratio"))
-        parser.add_argument("--method", default="exact",
-                            help="proportion: exact (default), wilson, normal, arcsine; ratio: exact (default), shmi")
-        parser.add_argument("--overdispersion", default="auto", choices=OVERDISPERSION,
-                            help="auto (default): additive when phi > 1; none; additive; multiplicative")
+        parser.add_argument(
+            "--method",
+            default="exact",
+            help="proportion: exact (default), wilson, normal, arcsine; ratio: exact (default), shmi",
+        )
+        parser.add_argument(
+            "--overdispersion",
+            default="auto",
+            choices=OVERDISPERSION,
+            help="auto (default): additive when phi > 1; none; additive; multiplicative",
+        )
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
@@ -26,21 +35,27 @@ class Command(BaseCommand):
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"cannot read {options['path']}: {exc}") from exc
         try:
-            result = analyse(read_table(text, options["kind"]), method=options["method"],
-                             overdispersion=options["overdispersion"])
+            result = analyse(
+                read_table(text, options["kind"]), method=options["method"], overdispersion=options["overdispersion"]
+            )
         except AggregateError as exc:
             for error in exc.errors:
                 where = f"line {error['line']}" if error["line"] else "table"
-                self.stderr.write(f"{where}{', column ' + error['column'] if error['column'] else ''}: "
-                                  f"{error['message']}")
+                self.stderr.write(
+                    f"{where}{', column ' + error['column'] if error['column'] else ''}: {error['message']}"
+                )
             sys.exit(1)
         data = as_json(result)
         if options["json"]:
             self.stdout.write(json.dumps(data))
             return
-        self.stdout.write(f"target {data['target']:.6g}; phi {data['phi']:.4g}, tau2 {data['tau2']:.4g}; "
-                          f"overdispersion {'applied (' + data['overdispersion'] + ')' if data['overdispersion_applied'] else 'not applied'}")
+        applied = f"applied ({data['overdispersion']})" if data["overdispersion_applied"] else "not applied"
+        self.stdout.write(
+            f"target {data['target']:.6g}; phi {data['phi']:.4g}, tau2 {data['tau2']:.4g}; overdispersion {applied}"
+        )
         for unit in data["units"]:
-            self.stdout.write(f"{unit['unit']:<20} {unit['value']:>9.4f}  95% limits {unit['limit_lower_95']:.4f}-"
-                              f"{unit['limit_upper_95']:.4f}  99.8% {unit['limit_lower_998']:.4f}-"
-                              f"{unit['limit_upper_998']:.4f}  {unit['flag']}")
+            self.stdout.write(
+                f"{unit['unit']:<20} {unit['value']:>9.4f}  95% limits {unit['limit_lower_95']:.4f}-"
+                f"{unit['limit_upper_95']:.4f}  99.8% {unit['limit_lower_998']:.4f}-"
+                f"{unit['limit_upper_998']:.4f}  {unit['flag']}"
+            )

@@ -7,11 +7,36 @@ from indicators.models import ENGLAND_CODE, Level
 from indicators.registry import indicator
 from indicators.selectors import results
 
-FIELDS = ("organisation", "organisation_name", "level", "period", "numerator", "denominator", "observed", "expected",
-          "value", "adjusted_rate", "ci_lower", "ci_upper", "ci_lower_998", "ci_upper_998", "national_value",
-          "limit_lower_95", "limit_upper_95", "limit_lower_998", "limit_upper_998", "limit_lower_95_unadjusted",
-          "limit_upper_95_unadjusted", "limit_lower_998_unadjusted", "limit_upper_998_unadjusted", "z", "flag",
-          "eligible", "suppressed", "method_version")
+FIELDS = (
+    "organisation",
+    "organisation_name",
+    "level",
+    "period",
+    "numerator",
+    "denominator",
+    "observed",
+    "expected",
+    "value",
+    "adjusted_rate",
+    "ci_lower",
+    "ci_upper",
+    "ci_lower_998",
+    "ci_upper_998",
+    "national_value",
+    "limit_lower_95",
+    "limit_upper_95",
+    "limit_lower_998",
+    "limit_upper_998",
+    "limit_lower_95_unadjusted",
+    "limit_upper_95_unadjusted",
+    "limit_lower_998_unadjusted",
+    "limit_upper_998_unadjusted",
+    "z",
+    "flag",
+    "eligible",
+    "suppressed",
+    "method_version",
+)
 
 
 class Command(BaseCommand):
@@ -30,16 +55,27 @@ class Command(BaseCommand):
             indicator(options["audit"], options["indicator"])
         except KeyError as exc:
             raise CommandError(str(exc.args[0])) from exc
-        release = (Release.objects.filter(pk=options["release"], audit_id=options["audit"]).first()
-                   if options["release"] else Release.objects.current(options["audit"]))
+        release = (
+            Release.objects.filter(pk=options["release"], audit_id=options["audit"]).first()
+            if options["release"]
+            else Release.objects.current(options["audit"])
+        )
         if release is None:
             raise CommandError(f"no release of {options['audit']}")
-        names = {**dict(Trust.objects.values_list("code", "name")), **dict(Alliance.objects.values_list("code", "name")),
-                 ENGLAND_CODE: "England"}
-        rows = [{field: (names.get(r.organisation, "") if field == "organisation_name" else getattr(r, field))
-                 for field in FIELDS}
-                for r in results(release=release, indicator=options["indicator"], level=options["level"],
-                                 period=options["period"])]
+        names = {
+            **dict(Trust.objects.values_list("code", "name")),
+            **dict(Alliance.objects.values_list("code", "name")),
+            ENGLAND_CODE: "England",
+        }
+        rows = [
+            {
+                field: (names.get(r.organisation, "") if field == "organisation_name" else getattr(r, field))
+                for field in FIELDS
+            }
+            for r in results(
+                release=release, indicator=options["indicator"], level=options["level"], period=options["period"]
+            )
+        ]
         if options["json"]:
             self.stdout.write(json.dumps(rows))
             return
@@ -47,5 +83,7 @@ class Command(BaseCommand):
             self.stdout.write("No results: has compute_indicators run for this release?")
         for row in rows:
             value = "" if row["value"] is None else f"{row['value']:.4f}"
-            self.stdout.write(f"{row['level']:<9} {row['organisation']:<10} {row['period']:<16} "
-                              f"{row['numerator']:>7}/{row['denominator']:<7} {value:>8}  {row['flag']}")
+            self.stdout.write(
+                f"{row['level']:<9} {row['organisation']:<10} {row['period']:<16} "
+                f"{row['numerator']:>7}/{row['denominator']:<7} {value:>8}  {row['flag']}"
+            )
