@@ -15,7 +15,7 @@ The generator is a small structural model rather than independent columns:
   deprivation and emergency presentation shift stage later, screening earlier.
 * Treatments and outcomes come from logistic models of the case-mix whose
   intercepts are calibrated so that the national rates match published
-  magnitudes (domain.md sections 1.1, 1.2, 1.6). Missing values are a
+  magnitudes (NBOCA and NLCA annual reports; docs/domain.md sections 1.1, 1.2, 1.6). Missing values are a
   recording artefact only: the true value still drives the outcomes, as in
   real audit data.
 * A few providers of at least median volume are planted with truly worse

@@ -105,8 +105,8 @@ def _wilson_inverted(theta: float, n: FloatArray, z: float) -> tuple[FloatArray,
     Solving "Wilson bound of c/n equals θ" for the count c gives a quadratic
     a·c² − 2b·c + k = 0 with a = 1/z² + 1/n, b = θ(n/z² + 1) and
     k = θ(n(θ(n/z² + 2) − 1) + z²(θ − 1)); the smaller root is the lower
-    limit, the larger the upper (PHEindicatormethods ``sigma_adjustment``,
-    domain.md §3.2).
+    limit, the larger the upper (PHEindicatormethods v2.1.0 ``sigma_adjustment``;
+    Spiegelhalter 2005, doi:10.1002/sim.1970; docs/domain.md §3.2).
     """
     z2 = z * z
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -1,7 +1,7 @@
 """Statistical disclosure control for published counts.
 
-Default policy is NHS Digital's HES/ECDS rule (from September 2018, see
-domain.md §2.4): at sub-national level 0 is shown as 0, counts of 1-7 are
+Default policy is NHS Digital's HES/ECDS rule (HES Analysis Guide, disclosure
+control, from September 2018; docs/domain.md §2.4): at sub-national level 0 is shown as 0, counts of 1-7 are
 suppressed (shown as ``*``), and every other count is rounded to the nearest
 5. Totals are computed from the *unrounded* counts and then rounded;
 rates, percentages and statistics are computed from unrounded numbers (a

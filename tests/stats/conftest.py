@@ -1,8 +1,8 @@
 """Shared helpers for the statistics tests.
 
-The published peer values live in ``shared/data/reference-values`` next to
-the repository checkout (``/work/shared`` beside ``/work/main`` locally; the
-same layout in CI). A missing folder must fail the run loudly, never skip.
+The peers' published test values live in ``tests/fixtures/reference-values``
+(their README gives versions, commits and licences). A missing file must fail
+the run loudly, never skip.
 """
 
 from __future__ import annotations
@@ -11,16 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
-REFERENCE_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "reference-values"
+REFERENCE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "reference-values"
 
 
 def reference_path(relative: str) -> Path:
     """Absolute path of a reference file; raises if it is absent."""
     if not REFERENCE_DIR.is_dir():
-        raise FileNotFoundError(
-            f"reference-values folder not found at {REFERENCE_DIR}; the repository must sit "
-            "beside a copy of shared/ (…/main and …/shared)"
-        )
+        raise FileNotFoundError(f"reference-values folder not found at {REFERENCE_DIR}; it is part of the repository")
     path = REFERENCE_DIR / relative
     if not path.is_file():
         raise FileNotFoundError(f"reference file missing: {path}")

@@ -5,7 +5,7 @@
   Wilson, bisection Poisson) and funnel significance labels.
 * FunnelPlotR v0.6.0 (``reference-values/funnelplotr``): exact Poisson SR
   limits, the dispersion ratio of its class test, the medpar outlier counts.
-* domain.md appendix C (tables C1-C5).
+* docs/domain.md appendix C (tables C1-C5).
 
 Tolerances: relative 1e-8 for closed forms; values the peer obtains by
 bisection are compared at relative 1e-6 (we replicate its bisection, the
@@ -505,7 +505,7 @@ def test_funnelplotr_aggregate_rr() -> None:
 
 
 # ---------------------------------------------------------------------------
-# domain.md appendix C
+# docs/domain.md appendix C
 # ---------------------------------------------------------------------------
 
 
@@ -601,7 +601,7 @@ def test_domain_c5_matches_funnelplotr_file() -> None:
 
 
 def test_domain_wilson_funnel_forms_differ() -> None:
-    # domain.md §3.2: θ = 0.35, n = 100, 95%: PHE's inverted Wilson gives
+    # docs/domain.md §3.2: θ = 0.35, n = 100, 95%: PHE's inverted Wilson gives
     # 0.2565-0.4435, whereas the Wilson interval of the expected count gives
     # 0.2636-0.4475.
     lo, hi = proportion_limits(0.35, 100, 0.95, method="wilson")

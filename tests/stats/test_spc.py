@@ -1,7 +1,7 @@
 """Tests for the Making Data Count XmR chart (indicators.stats.spc).
 
 Peer values come from NHSRplotthedots v0.2.2 and its Python port nhspy-plotthedots,
-transcribed under shared/data/reference-values/plotthedots (see its README).
+transcribed under tests/fixtures/reference-values/plotthedots (see its README).
 Hand-worked series use a fixed baseline of twelve points alternating +1/−1, so the
 mean is 0, every moving range is 2, AMR = 2, the process limits are ±5.32 and the
 near limits ±3.5467; the eight points after it are then judged against those limits.
@@ -10,7 +10,6 @@ near limits ±3.5467; the eight points after it are then judged against those li
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,15 +17,11 @@ import pytest
 
 from indicators.stats.spc import COLOURS, xmr_chart
 
-REFERENCE_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "reference-values"
-PTD_DIR = REFERENCE_DIR / "plotthedots"
+from .conftest import load_reference
 
 
 def _read_reference(name: str) -> pd.DataFrame:
-    path = PTD_DIR / name
-    # Fail loudly: a missing fixture must never turn into a silently skipped check.
-    assert path.is_file(), f"reference file missing: {path}"
-    return pd.read_csv(path)
+    return load_reference(f"plotthedots/{name}")
 
 
 BASELINE = [1.0, -1.0] * 6

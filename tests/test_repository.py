@@ -1,0 +1,47 @@
+"""A clone of the repository is self-contained: nothing reads or cites a path outside it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SKIP_DIRS = {".git", ".venv", "var", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+TEXT_SUFFIXES = {".py", ".md", ".txt", ".toml", ".yaml", ".yml", ".cfg", ".ini", ".html", ".js", ".css", ".json", ""}
+# Written in pieces so that this file does not match itself.
+OUTSIDE = re.compile("|".join([r"\.\./" + "shared", "shared" + r"/data/", "shared" + r"/docs/", r"/work" + r"/"]))
+DOC_CITATION = re.compile(r"\bdocs/[\w./-]+\.md\b")
+
+
+def _text_files() -> list[Path]:
+    found = []
+    for path in ROOT.rglob("*"):
+        if any(part in SKIP_DIRS for part in path.relative_to(ROOT).parts):
+            continue
+        if path.is_file() and path.suffix in TEXT_SUFFIXES and "vendor" not in path.parts:
+            found.append(path)
+    return found
+
+
+def test_it_reads_and_cites_no_path_outside_the_repository() -> None:
+    offending = []
+    for path in _text_files():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            if OUTSIDE.search(line):
+                offending.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()[:100]}")
+    assert offending == []
+
+
+def test_every_document_it_cites_is_in_the_repository() -> None:
+    missing = set()
+    for path in _text_files():
+        if path.suffix not in {".py", ".md", ".yaml"}:
+            continue
+        for cited in DOC_CITATION.findall(path.read_text(encoding="utf-8", errors="replace")):
+            if not (ROOT / cited).is_file():
+                missing.add(f"{path.relative_to(ROOT)} cites {cited}")
+    assert sorted(missing) == []
