@@ -42,6 +42,14 @@ test-fast: venv
 	$(TEST_ENV) $(BIN)/python manage.py collectstatic --no-input -v0
 	$(TEST_ENV) $(BIN)/python -m pytest -m "not worker and not slow" $(PYTEST_ARGS)
 
+## lint: ruff (rules and format), mypy (strict on indicators/stats and audits/ingest), import contracts
+# The settings refuse to load without SECRET_KEY unless DEBUG is on; mypy's Django plugin loads them.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/mypy
+	DEBUG=true $(BIN)/lint-imports
+
 ## bench-ingest: 1M-row bowel import against a plain COPY of the same file
 bench-ingest: venv
 	$(TEST_ENV) $(BIN)/python bench/ingest.py

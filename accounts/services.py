@@ -117,6 +117,7 @@ def set_alliance_lead(
     if before == after:
         return
     if alliance is None:
+        assert current is not None  # before != after, so there is a lead to remove
         current.delete()
     else:
         AllianceLead.objects.update_or_create(user=user, defaults={"alliance": alliance, "since": timezone.now()})

@@ -12,9 +12,11 @@ class Pagination(PageNumberPagination):
     max_page_size = 10_000
 
     def get_paginated_response(self, data) -> Response:
+        assert self.page is not None  # paginate_queryset ran first
+        count = self.page.paginator.count
         response = Response(
             {
-                "count": self.page.paginator.count,
+                "count": count,
                 "next": self.get_next_link(),
                 "previous": self.get_previous_link(),
                 "results": data,
@@ -27,5 +29,5 @@ class Pagination(PageNumberPagination):
         ]
         if links:
             response["Link"] = ", ".join(links)
-        response["X-Total-Count"] = str(self.page.paginator.count)
+        response["X-Total-Count"] = str(count)
         return response

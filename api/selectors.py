@@ -7,9 +7,9 @@ from typing import Any
 from django.db import connection
 from psycopg2 import sql
 
-from audits.ingest.load import storage_columns
 from audits.models import Alliance, Release, Trust
 from audits.schema import parse_definition
+from audits.storage import storage_columns
 from indicators.models import ENGLAND_CODE
 
 

@@ -50,7 +50,8 @@ class AuditSerializer(serializers.Serializer):
 class ColumnSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField()
-    required = serializers.BooleanField()
+    # DRF's metaclass takes declared fields off the class; the stubs see Field.required (a bool) instead.
+    required = serializers.BooleanField()  # type: ignore[assignment]
     unique = serializers.BooleanField()
     codes = serializers.ListField(child=serializers.CharField())
     min = serializers.IntegerField(allow_null=True)
@@ -284,7 +285,9 @@ class UploadSerializer(serializers.Serializer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["audit"].choices = sorted(all_definitions())
+        audit = self.fields["audit"]
+        assert isinstance(audit, serializers.ChoiceField)
+        audit.choices = sorted(all_definitions())
 
 
 class WithdrawSerializer(serializers.Serializer):
@@ -424,7 +427,7 @@ class TrendSerializer(serializers.Serializer):
         merged = []
         for original, point in zip(trend.points, points, strict=True):
             # The chart was drawn from the quarters that had a value, in order.
-            chart_point = next(chart_points, {}) if original.get("value") is not None else {}
+            chart_point: dict[str, Any] = next(chart_points, {}) if original.get("value") is not None else {}
             merged.append(
                 {
                     **point,

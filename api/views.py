@@ -43,7 +43,7 @@ Action, Via = AuditLogEntry.Action, AuditLogEntry.Via
 RESULTS_CACHE_SECONDS = 3600
 
 
-class CachingMixin:
+class CachingMixin(APIView):
     """ETag on every successful GET, 304 when the client's copy is current; responses vary by caller."""
 
     def finalize_response(self, request, response, *args, **kwargs):
@@ -505,7 +505,7 @@ class ImportList(CachingMixin, generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         require_signed_in(request)
-        audit_code = request.data.get("audit")
+        audit_code = request.data.get("audit") if isinstance(request.data, dict) else None  # a QueryDict here
         if isinstance(audit_code, str) and audit_code in all_definitions():
             require(
                 request,
@@ -537,10 +537,11 @@ class ImportList(CachingMixin, generics.ListAPIView):
             },
         )
         job.refresh_from_db()  # finished already when tasks run in-process
-        code = {
+        codes: dict[str, int] = {
             ImportJob.Status.ACCEPTED: status.HTTP_201_CREATED,
             ImportJob.Status.REJECTED: status.HTTP_422_UNPROCESSABLE_ENTITY,
-        }.get(job.status, status.HTTP_202_ACCEPTED)
+        }
+        code = codes.get(job.status, status.HTTP_202_ACCEPTED)
         data = self.get_serializer(job).data
         return Response(data, status=code, headers={"Location": data["url"]})
 
@@ -633,7 +634,10 @@ class TokenList(CachingMixin, generics.ListAPIView):
     csv_filename = "tokens"
 
     def get_queryset(self):
-        return ApiToken.objects.filter(user=self.request.user).order_by("-created_at", "-pk")
+        user = self.request.user
+        if not user.is_authenticated:  # get() and post() have turned anonymous callers away
+            return ApiToken.objects.none()
+        return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")
 
     def get(self, request, *args, **kwargs):
         require(request, roles.can_hold_tokens(request.user), "")
@@ -659,7 +663,10 @@ class TokenDetail(CachingMixin, generics.RetrieveDestroyAPIView):
     lookup_url_kwarg = "token_id"
 
     def get_queryset(self):
-        return ApiToken.objects.filter(user=self.request.user)
+        user = self.request.user
+        if not user.is_authenticated:  # get_object() has turned anonymous callers away
+            return ApiToken.objects.none()
+        return ApiToken.objects.filter(user=user)
 
     def get_object(self):
         require(self.request, roles.can_hold_tokens(self.request.user), "")

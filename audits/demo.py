@@ -440,7 +440,7 @@ def _predecessors(
     for row in successors.itertuples(index=False):
         pred, succ = str(row.predecessor_code), str(row.successor_code)
         if succ in code_index and pred not in code_index:
-            pairs.append((pred, code_index[succ], _day(pd.Timestamp(row.effective_from).date())))
+            pairs.append((pred, code_index[succ], _day(pd.Timestamp(str(row.effective_from)).date())))
     if not pairs:
         return provider, []
     eligible = [(provider == si) & (dx < eff) for _, si, eff in pairs]

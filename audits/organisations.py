@@ -10,13 +10,16 @@ import csv
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 
-from audits.ingest.parse import ProviderLookup
 from audits.models import Alliance as _Alliance
 from audits.models import Trust as _Trust
 from audits.models import TrustSuccessor as _TrustSuccessor
+
+if TYPE_CHECKING:
+    from audits.ingest.parse import ProviderLookup
 
 SEED_DIR = Path(__file__).resolve().parent / "seed"
 
@@ -99,6 +102,8 @@ def load_organisations(*, directory: Path = SEED_DIR, models=None) -> LoadSummar
 
 def provider_lookup() -> ProviderLookup:
     """Trust codes an extract may use, for the validator."""
+    from audits.ingest.parse import ProviderLookup  # the validator's module (Arrow): imported when used
+
     return ProviderLookup(
         current=frozenset(_Trust.objects.filter(active=True).values_list("code", flat=True)),
         successors={s.predecessor_code: (s.successor_id, s.effective_from) for s in _TrustSuccessor.objects.all()},

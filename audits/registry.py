@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -10,17 +11,25 @@ from django.conf import settings
 from audits.schema import AuditDefinition, DefinitionError, load_definition
 
 
+def definition_paths(dirs: Iterable[str | Path]) -> list[Path]:
+    """The definition files of these folders, in the order they are loaded."""
+    return [path for folder in dirs for path in sorted(Path(folder).glob("*.yaml"))]
+
+
+def duplicate_code(definition: AuditDefinition, earlier: AuditDefinition) -> DefinitionError:
+    return DefinitionError(
+        f"audit code {definition.code} is already defined in {earlier.source}", file=definition.source, key="code"
+    )
+
+
 @lru_cache(maxsize=1)
 def _load_all(dirs: tuple[str, ...]) -> dict[str, AuditDefinition]:
     found: dict[str, AuditDefinition] = {}
-    for folder in dirs:
-        for path in sorted(Path(folder).glob("*.yaml")):
-            definition = load_definition(path)
-            if definition.code in found:
-                raise DefinitionError(
-                    f"{path.name}: audit code {definition.code} is already defined in {found[definition.code].source}"
-                )
-            found[definition.code] = definition
+    for path in definition_paths(dirs):
+        definition = load_definition(path)
+        if definition.code in found:
+            raise duplicate_code(definition, found[definition.code])
+        found[definition.code] = definition
     return found
 
 

@@ -7,12 +7,14 @@ with a message naming the file and the entry, so adding an audit needs no Python
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -21,10 +23,53 @@ RULE_TYPES = ("required_when", "blank_unless", "not_before")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Names the storage layer uses itself.
 RESERVED_COLUMNS = {"release_id", "line", "provider_code_submitted"}
+# libyaml's safe loader when PyYAML was built with it: the files are read at every start-up.
+_SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+# The keys a definition file may use at its top level and in ``extract``. A top-level key
+# starting with ``x-`` is free for the author (e.g. a home for YAML anchors shared by indicators).
+TOP_LEVEL_KEYS = frozenset({"code", "name", "short_name", "description", "extract", "indicators"})
+AUTHOR_KEY_PREFIX = "x-"
+EXTRACT_KEYS = frozenset({"patient_id", "provider", "diagnosis_date", "columns", "rules"})
 
 
 class DefinitionError(ValueError):
-    """A definition file is malformed; the message says where and how to fix it."""
+    """A definition file is malformed; the message says where and how to fix it.
+
+    ``str()`` is "<file>: <entry>: <problem>"; the parts are kept apart for the system check and
+    ``check_definition --json``. ``key`` is the offending key when the problem is a key.
+    """
+
+    def __init__(self, problem: str, *, file: str = "", entry: str = "", key: str | None = None) -> None:
+        self.problem, self.file, self.entry, self.key = problem, file, entry, key
+        super().__init__(": ".join(part for part in (file, entry, problem) if part))
+
+    @property
+    def located(self) -> str:
+        """The message without the file: "<entry>: <problem>"."""
+        return ": ".join(part for part in (self.entry, self.problem) if part)
+
+
+class Fail(Protocol):
+    """Builds the error of one file (and one indicator): ``raise fail(problem, entry, key)``."""
+
+    def __call__(self, problem: str, entry: str = "", key: str | None = None) -> DefinitionError: ...
+
+
+def check_keys(mapping: Mapping[str, Any], allowed: Collection[str], fail: Fail, entry: str) -> None:
+    """Refuse the first key of ``mapping`` not in ``allowed``, suggesting the nearest allowed key."""
+    for key in mapping:
+        if key not in allowed:
+            raise fail(unknown_key(str(key), allowed), entry, str(key))
+
+
+def unknown_key(key: str, allowed: Collection[str]) -> str:
+    """Say "unknown key 'exclusion' (did you mean 'exclusions'?)", or list the allowed keys when none is near."""
+    near = difflib.get_close_matches(key, sorted(allowed), n=1)
+    if near:
+        return f"unknown key '{key}' (did you mean '{near[0]}'?)"
+    return f"unknown key '{key}' (allowed: {', '.join(sorted(allowed))})"
 
 
 @dataclass(frozen=True)
@@ -40,6 +85,10 @@ class Column:
     description: str = ""
 
 
+# A column entry's keys are the Column fields.
+COLUMN_KEYS = frozenset(f.name for f in fields(Column))
+
+
 @dataclass(frozen=True)
 class Rule:
     type: str
@@ -53,6 +102,14 @@ class Rule:
             shown = " or ".join(_show(v) for v in values)
             parts.append(f"{name} is {shown}")
         return " and ".join(parts)
+
+
+# The keys of a rule entry, by rule type.
+RULE_KEYS = {
+    "required_when": frozenset({"type", "column", "when"}),
+    "blank_unless": frozenset({"type", "column", "when"}),
+    "not_before": frozenset({"type", "column", "reference"}),
+}
 
 
 def _show(value: Any) -> str:
@@ -101,25 +158,28 @@ def load_definition(path: Path | str) -> AuditDefinition:
     """Read and check one definition file."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
     except (OSError, yaml.YAMLError) as exc:
-        raise DefinitionError(f"{path.name}: cannot be read as YAML: {exc}") from exc
+        raise DefinitionError(f"cannot be read as YAML: {exc}", file=path.name) from exc
     return parse_definition(raw, origin=path.name)
 
 
 def parse_definition(raw: Any, origin: str = "definition") -> AuditDefinition:
     """Check a definition already read from YAML and build its dataclasses."""
 
-    def fail(message: str) -> DefinitionError:
-        return DefinitionError(f"{origin}: {message}")
+    def fail(problem: str, entry: str = "", key: str | None = None) -> DefinitionError:
+        return DefinitionError(problem, file=origin, entry=entry, key=key)
 
     if not isinstance(raw, dict):
         raise fail("the file must be a mapping with code, name and extract")
     raw = json.loads(json.dumps(raw, default=str))  # YAML dates become text: the snapshot is stored as JSON
+    check_keys({k: v for k, v in raw.items() if not k.startswith(AUTHOR_KEY_PREFIX)}, TOP_LEVEL_KEYS, fail, "top level")
     code = raw.get("code")
     if not isinstance(code, str) or not IDENTIFIER.match(code):
         raise fail("'code' must be a short lower-case name such as bowel or mesothelioma")
     extract = raw.get("extract")
+    if isinstance(extract, dict):
+        check_keys(extract, EXTRACT_KEYS, fail, "extract")
     if not isinstance(extract, dict) or not isinstance(extract.get("columns"), list):
         raise fail("'extract.columns' must be a list of columns")
 
@@ -148,6 +208,8 @@ def parse_definition(raw: Any, origin: str = "definition") -> AuditDefinition:
     if sum(c.type == "provider" for c in columns) != 1:
         raise fail("exactly one column must have type provider")
 
+    if not isinstance(extract.get("rules") or [], list):
+        raise fail("'extract.rules' must be a list of rules")
     rules = tuple(
         _parse_rule(entry, index, {c.name: c for c in columns}, fail)
         for index, entry in enumerate(extract.get("rules") or [], start=1)
@@ -171,34 +233,33 @@ def parse_definition(raw: Any, origin: str = "definition") -> AuditDefinition:
     )
 
 
-def _parse_column(entry: Any, index: int, seen: set[str], fail) -> Column:
+def _parse_column(entry: Any, index: int, seen: set[str], fail: Fail) -> Column:
     if not isinstance(entry, dict):
         raise fail(f"column {index} must be a mapping with name and type")
     name = entry.get("name")
     if not isinstance(name, str) or not IDENTIFIER.match(name):
-        raise fail(f"column {index}: name {name!r} must be lower-case letters, digits and _")
+        check_keys(entry, COLUMN_KEYS, fail, f"column {index}")
+        raise fail(f"name {name!r} must be lower-case letters, digits and _", f"column {index}")
     if name in RESERVED_COLUMNS:
-        raise fail(f"column {name}: this name is reserved")
+        raise fail("this name is reserved", f"column {name}")
     if name in seen:
         raise fail(f"column {name} is declared twice")
     seen.add(name)
+    check_keys(entry, COLUMN_KEYS, fail, f"column {name}")
     kind = entry.get("type")
     if kind not in COLUMN_TYPES:
-        raise fail(f"column {name}: type must be one of {', '.join(COLUMN_TYPES)}")
-    unknown = set(entry) - {f for f in Column.__dataclass_fields__}
-    if unknown:
-        raise fail(f"column {name}: unknown keys {', '.join(sorted(unknown))}")
+        raise fail(f"type must be one of {', '.join(COLUMN_TYPES)}", f"column {name}")
     codes = tuple(str(c) for c in entry.get("codes") or ())
     if kind == "code" and not codes:
-        raise fail(f"column {name}: a code column needs a list of codes")
+        raise fail("a code column needs a list of codes", f"column {name}")
     if len({c.lower() for c in codes}) != len(codes):
-        raise fail(f"column {name}: codes must differ other than in case")
+        raise fail("codes must differ other than in case", f"column {name}")
     lo, hi = entry.get("min"), entry.get("max")
     for bound in (lo, hi):
         if bound is not None and (kind != "integer" or not isinstance(bound, int)):
-            raise fail(f"column {name}: min and max are whole numbers for integer columns")
+            raise fail("min and max are whole numbers for integer columns", f"column {name}")
     if entry.get("not_after_extract_date") and kind != "date":
-        raise fail(f"column {name}: not_after_extract_date applies to date columns")
+        raise fail("not_after_extract_date applies to date columns", f"column {name}")
     return Column(
         name=name,
         type=kind,
@@ -212,31 +273,36 @@ def _parse_column(entry: Any, index: int, seen: set[str], fail) -> Column:
     )
 
 
-def _parse_rule(entry: Any, index: int, columns: dict[str, Column], fail) -> Rule:
+def _parse_rule(entry: Any, index: int, columns: dict[str, Column], fail: Fail) -> Rule:
+    if isinstance(entry, dict):
+        check_keys(entry, frozenset().union(*RULE_KEYS.values()), fail, f"rule {index}")
     if not isinstance(entry, dict) or entry.get("type") not in RULE_TYPES:
-        raise fail(f"rule {index}: type must be one of {', '.join(RULE_TYPES)}")
+        raise fail(f"type must be one of {', '.join(RULE_TYPES)}", f"rule {index}")
+    for key in entry:
+        if key not in RULE_KEYS[entry["type"]]:
+            raise fail(f"'{key}' does not apply to a {entry['type']} rule", f"rule {index}", key)
     column = entry.get("column")
     if column not in columns:
-        raise fail(f"rule {index}: column {column!r} is not declared")
+        raise fail(f"column {column!r} is not declared", f"rule {index}")
     reference = entry.get("reference")
     when: list[tuple[str, tuple[Any, ...]]] = []
     if entry["type"] == "not_before":
         if reference not in columns or columns[reference].type != "date" or columns[column].type != "date":
-            raise fail(f"rule {index}: not_before compares two declared date columns")
+            raise fail("not_before compares two declared date columns", f"rule {index}")
     else:
         condition = entry.get("when")
         if not isinstance(condition, dict) or not condition:
-            raise fail(f"rule {index}: {entry['type']} needs a 'when' mapping of column: value")
+            raise fail(f"{entry['type']} needs a 'when' mapping of column: value", f"rule {index}")
         for name, values in condition.items():
             if name not in columns:
-                raise fail(f"rule {index}: when-column {name!r} is not declared")
+                raise fail(f"when-column {name!r} is not declared", f"rule {index}")
             values = tuple(values) if isinstance(values, list) else (values,)
             target = columns[name]
             for value in values:
                 if target.type == "boolean" and not isinstance(value, bool):
-                    raise fail(f"rule {index}: {name} is boolean, so compare it with true or false")
+                    raise fail(f"{name} is boolean, so compare it with true or false", f"rule {index}")
                 if target.type == "code" and str(value) not in target.codes:
-                    raise fail(f"rule {index}: {value!r} is not a code of {name}")
+                    raise fail(f"{value!r} is not a code of {name}", f"rule {index}")
             if target.type == "code":
                 values = tuple(str(v) for v in values)
             when.append((name, values))

@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
 from django.db import connection
 from psycopg2 import sql
 
-from audits.ingest.load import storage_columns
 from audits.models import Release
 from audits.schema import parse_definition
+from audits.storage import storage_columns
 
-_ARROW = {
-    "text": pa.string(),
-    "code": pa.string(),
-    "provider": pa.string(),
-    "integer": pa.int32(),
-    "date": pa.date32(),
-    "boolean": pa.bool_(),
-}
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def releases_with_current(audit_code: str) -> list[tuple[Release, bool]]:
@@ -33,11 +25,23 @@ def releases_with_current(audit_code: str) -> list[tuple[Release, bool]]:
 
 def release_frame(release: Release, columns: list[str] | None = None) -> pd.DataFrame:
     """A release's patient rows, typed as its definition declares (dates as datetime64)."""
+    import pandas as pd  # the computation's libraries, imported when rows are read (start-up stays light)
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    arrow = {
+        "text": pa.string(),
+        "code": pa.string(),
+        "provider": pa.string(),
+        "integer": pa.int32(),
+        "date": pa.date32(),
+        "boolean": pa.bool_(),
+    }
     definition = parse_definition(release.definition, origin=f"release {release.pk}")
     kinds = {c.name: c.type for c in definition.columns}
     wanted = columns or [name for name, _ in storage_columns(definition) if name != "release_id"]
     types = {
-        name: (_ARROW[kinds[name]] if name in kinds else (pa.int32() if name == "line" else pa.string()))
+        name: (arrow[kinds[name]] if name in kinds else (pa.int32() if name == "line" else pa.string()))
         for name in wanted
     }
     if connection.vendor == "postgresql":

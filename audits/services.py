@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth.models import Group
@@ -17,13 +17,16 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from audits.ingest.load import copy_batches, ensure_table, lock_audit
-from audits.ingest.parse import ExtractParser, ExtractRejected, ParseReport, RowError, TypedReadFailed
 from audits.models import Audit, ImportJob, Release, analyst_group_name
 from audits.organisations import provider_lookup
 from audits.registry import get_definition
 from audits.schema import AuditDefinition
 
+if TYPE_CHECKING:
+    from audits.ingest.parse import ExtractParser, ParseReport
+
+# The ingest engine (Arrow, numpy) is imported by the functions that import an extract, so that
+# pages and commands that only read or withdraw start without it.
 logger = logging.getLogger(__name__)
 
 
@@ -63,7 +66,7 @@ def sync_audit(definition: AuditDefinition) -> Audit:
 def import_extract(
     *,
     audit_code: str,
-    stream: BinaryIO,
+    stream: IO[bytes],
     file_name: str,
     extract_date: date,
     origin: str,
@@ -76,6 +79,8 @@ def import_extract(
     A refused file leaves every table as it was: the release, its rows and any
     new storage table are written in one transaction that rolls back on error.
     """
+    from audits.ingest.parse import ExtractParser, TypedReadFailed
+
     definition = get_definition(audit_code)
     providers = provider_lookup()
     seekable = getattr(stream, "seekable", lambda: False)()
@@ -94,6 +99,9 @@ def import_extract(
 def _import_once(
     definition, parser, stream, file_name, extract_date, origin, user, uploaded_by_name, progress
 ) -> ImportOutcome:
+    from audits.ingest.load import copy_batches, ensure_table, lock_audit
+    from audits.ingest.parse import ExtractRejected
+
     try:
         with transaction.atomic():
             audit = sync_audit(definition)
@@ -141,6 +149,8 @@ def _import_once(
 
 
 def _refuse_repeated_file(audit: Audit, report: ParseReport) -> None:
+    from audits.ingest.parse import ExtractRejected, RowError
+
     earlier = Release.objects.filter(audit=audit, sha256=report.sha256).first()
     if earlier:
         when = timezone.localtime(earlier.uploaded_at).strftime("%d %b %Y %H:%M")

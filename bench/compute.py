@@ -10,14 +10,20 @@ Not a timed test. In one process and one run it times:
 It prints both medians, their ratio (target <= 3.0) and the peak memory (target < 2 GB).
 The dashboards' page pieces, a separate job queued when a run becomes current, are left out.
 
+It then times whole processes, as an operator runs them: `python manage.py compute_indicators
+--in-process` (interpreter, Django, system checks, the run and the page build that follows it)
+against a process that sets up Django and runs the baseline above once; target ratio <= 3.0.
+
     make bench-compute      # or: python bench/compute.py --rows 1000000 --repeats 3
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -35,7 +41,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--server", default=DEFAULT_SERVER)
+    parser.add_argument("--baseline-once", type=int, metavar="RELEASE", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.baseline_once:
+        return baseline_process(args.baseline_once)
 
     # The dashboards' page pieces are a separate job: left out of the measured run.
     setup_django(fresh_database(args.server, "cancerplan_bench_compute"), AFTER_RUN_TASKS="")
@@ -60,12 +69,58 @@ def main() -> None:
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         baseline.append(timed_baseline(release))
         print(f"round {round_ + 1}: baseline {baseline[-1]:.2f} s, computation run {ours[-1]:.2f} s", flush=True)
+    whole, whole_baseline = [], []
+    for round_ in range(args.repeats):
+        whole.append(timed_command(release))
+        whole_baseline.append(timed_baseline_process(release))
+        print(
+            f"round {round_ + 1}: whole processes: baseline {whole_baseline[-1]:.2f} s, "
+            f"manage.py compute_indicators {whole[-1]:.2f} s",
+            flush=True,
+        )
     b, o = statistics.median(baseline), statistics.median(ours)
+    wb, wo = statistics.median(whole_baseline), statistics.median(whole)
     print(f"\nbowel release: {release.rows:,} patients, 8 indicators (3 risk-adjusted); {args.repeats} rounds, medians")
     print(f"baseline  read + cohorts + 3 logistic fits + a groupby each : {b:6.2f} s")
     print(f"ours      full run: levels, years, funnels, OD, flags, XmR, stored : {o:6.2f} s")
     print(f"ratio     ours / baseline                                      : {o / b:6.2f}   (target <= 3.0)")
     print(f"peak RSS  after the first run                                  : {peak_mb:6.0f} MB (target < 2048)")
+    print("whole processes")
+    print(f"baseline  python: Django set-up + the baseline above             : {wb:6.2f} s")
+    print(f"ours      manage.py compute_indicators --in-process + page build : {wo:6.2f} s")
+    print(f"ratio     ours / baseline                                      : {wo / wb:6.2f}   (target <= 3.0)")
+
+
+def timed_command(release) -> float:
+    """The whole `python manage.py compute_indicators --in-process` process, with the page build after it."""
+    from indicators.models import ComputationRun
+
+    env = {**os.environ, "AFTER_RUN_TASKS": "dashboards.tasks.build_run_pages"}
+    argv = [sys.executable, "manage.py", "compute_indicators", "--audit", "bowel", "--release", str(release.pk)]
+    start = time.perf_counter()
+    done = subprocess.run([*argv, "--in-process"], cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    run = ComputationRun.objects.filter(release=release).latest("pk")
+    if done.returncode != 0 or run.status != ComputationRun.Status.DONE:
+        raise SystemExit(f"compute_indicators failed: {done.stderr[-2000:]}")
+    return elapsed
+
+
+def timed_baseline_process(release) -> float:
+    argv = [sys.executable, str(Path(__file__).resolve()), "--baseline-once", str(release.pk)]
+    start = time.perf_counter()
+    subprocess.run(argv, cwd=ROOT, env=os.environ.copy(), check=True)
+    return time.perf_counter() - start
+
+
+def baseline_process(release_id: int) -> None:
+    """The baseline in a process of its own (the database was set up by the parent)."""
+    import django
+
+    django.setup()  # the parent's environment: the bench database, production-like settings
+    from audits.models import Release
+
+    timed_baseline(Release.objects.get(pk=release_id))
 
 
 def timed_run(release) -> float:

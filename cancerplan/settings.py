@@ -7,6 +7,7 @@ a real SECRET_KEY and ALLOWED_HOSTS; missing or unsafe values stop start-up.
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -123,7 +124,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "cancerplan.sqlite3",
+            "NAME": str(DATA_DIR / "cancerplan.sqlite3"),
             "OPTIONS": {"timeout": 30},
         }
     }
@@ -193,7 +194,8 @@ AFTER_RUN_TASKS = env_list("AFTER_RUN_TASKS", "dashboards.tasks.build_run_pages"
 
 # Small-number suppression of published and exported counts (NHS Digital's rule: 1-7 shown as
 # suppressed, other counts rounded to the nearest 5). Rates and statistics use unrounded numbers.
-SUPPRESSION_POLICY = {
+# The keyword arguments of indicators.stats.suppression.SuppressionPolicy (marker may be added).
+SUPPRESSION_POLICY: dict[str, Any] = {
     "low": env_int("SUPPRESS_LOW", 1),
     "high": env_int("SUPPRESS_HIGH", 7),
     "round_to": env_int("SUPPRESS_ROUND_TO", 5),

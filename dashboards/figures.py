@@ -11,12 +11,12 @@ never per request.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from dashboards.text import MEANING_COLOURS, MEANING_LEGEND, MEANING_SYMBOLS, finite
-from indicators.stats.analysis import funnel_curve
+
+if TYPE_CHECKING:
+    from indicators.stats.analysis import Kind
 
 FONT = {"family": "Arial, 'Helvetica Neue', sans-serif", "size": 14, "color": "#212b32"}
 LIMIT_COLOUR = "#4c6272"
@@ -104,6 +104,10 @@ def funnel_figure(
     overdispersion (Spiegelhalter 2005). ``scale`` multiplies ratio limits
     (O/E) onto a risk-adjusted rate axis (O/E x national rate).
     """
+    import numpy as np  # imported here (as the statistics are) so that loading the URLs stays light
+
+    from indicators.stats.analysis import funnel_curve
+
     xs = [p["x"] for p in points if finite(p.get("x")) is not None and p["x"] > 0]
     traces: list[dict[str, Any]] = []
     y_low, y_high = [], []
@@ -111,6 +115,9 @@ def funnel_figure(
         x_min, x_max = min(xs), max(xs)
         x_floor = float(np.quantile(xs, 0.1)) if len(xs) >= 10 else x_min
         low_end = max(min(x_min * 0.5, 1.0 if kind == "proportion" else x_min * 0.5), 1e-3)
+        kinds: tuple[Kind, ...] = ("proportion", "ratio")
+        if kind not in kinds:  # the check funnel_curve makes, which narrows the text to a Kind
+            raise ValueError(f"unknown kind {kind!r}")
         curve = funnel_curve(
             kind,
             method,
@@ -313,7 +320,7 @@ def xmr_figure(
     layout = _layout(x_title="Quarter of diagnosis", y_title=y_title, percent_axis=percent_axis, height=420)
     layout["xaxis"]["type"] = "category"
     layout["xaxis"].pop("rangemode", None)
-    shown = [v for v in (*values, mean, lpl, upl, target) if finite(v) is not None]
+    shown = [v for v in (*values, mean, lpl, upl, target) if v is not None and finite(v) is not None]
     if shown and percent_axis:
         # A rate cannot leave 0-100%, even when a process limit does (the limits are in the table and text).
         low, high = min(shown), max(shown)
@@ -423,27 +430,32 @@ def spine(
     Oriented so that better is on the right when the indicator has a direction
     (Fingertips' polarity); otherwise low is on the left. None without a spread.
     """
+    import numpy as np
+
     spread = np.asarray([v for v in values if finite(v) is not None], dtype=float)
     if spread.size < 2:
         return None
-    extra = [v for v in (value, ci[0], ci[1], england, alliance) if finite(v) is not None]
+    extra = [v for v in (value, ci[0], ci[1], england, alliance) if v is not None and finite(v) is not None]
     low = float(min(spread.min(), *extra)) if extra else float(spread.min())
     high = float(max(spread.max(), *extra)) if extra else float(spread.max())
     if high - low < 1e-12:
         high = low + 1e-6
     flip = direction == "lower_is_better"
 
-    def at(v: float | None) -> float | None:
-        if finite(v) is None:
-            return None
+    def place(v: float) -> float:
         share = (float(v) - low) / (high - low)
         if flip:
             share = 1 - share
         return round(SPINE_PAD + share * (SPINE_WIDTH - 2 * SPINE_PAD), 1)
 
+    def at(v: float | None) -> float | None:
+        if v is None or finite(v) is None:
+            return None
+        return place(v)
+
     q1, median, q3 = np.percentile(spread, [25, 50, 75])
-    ends = sorted([at(float(spread.min())), at(float(spread.max()))])
-    box = sorted([at(float(q1)), at(float(q3))])
+    ends = sorted([place(float(spread.min())), place(float(spread.max()))])  # the spread is finite
+    box = sorted([place(float(q1)), place(float(q3))])
     ci_pos = sorted([p for p in (at(ci[0]), at(ci[1])) if p is not None])
     if direction == "no_judgement":
         left, right = "lower", "higher"

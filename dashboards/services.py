@@ -14,7 +14,7 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -146,7 +146,10 @@ def load_context(run: ComputationRun) -> RunContext:
         audit_name=release.audit.name,
         short_name=release.audit.short_name,
         definitions={code: definitions[code] for code in ordered},
-        trusts={t["code"]: t for t in Trust.objects.values("code", "name", "alliance_id")},
+        trusts={
+            code: {"code": code, "name": name, "alliance_id": alliance_id}
+            for code, name, alliance_id in Trust.objects.values_list("code", "name", "alliance_id")
+        },
         alliances=dict(Alliance.objects.values_list("code", "name")),
         cards={e["indicator"]: e["model_card"] for e in entries},
     )
@@ -189,6 +192,12 @@ def shown_count(value: Any) -> str:
     return suppression_policy().marker if value is None else text.count(value)
 
 
+@overload
+def format_result(row: dict[str, Any], definition: IndicatorDefinition) -> dict[str, Any]: ...
+@overload
+def format_result(row: None, definition: IndicatorDefinition) -> None: ...
+@overload
+def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -> dict[str, Any] | None: ...
 def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -> dict[str, Any] | None:
     """One organisation's result, formatted for display.
 
@@ -721,7 +730,7 @@ def build_card(context: RunContext, code: str) -> dict[str, Any] | None:
     """The model card of a risk-adjusted indicator (national figures: no suppression needed)."""
     definition = context.definitions[code]
     card = context.cards.get(code)
-    if not definition.risk_adjusted:
+    if definition.risk_model is None:  # not risk-adjusted
         return None
     if not card or card.get("fitted") is False:
         return {"fitted": False, "reason": (card or {}).get("reason", "The risk model was not fitted.")}

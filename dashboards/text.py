@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from indicators.stats.flags import flag_label, flag_meaning
+from indicators.stats.flags import Direction, flag_label, flag_meaning
 
 #: Colour-blind-safe (blue/orange, never red/green), each at least 3:1 against white
 #: (WCAG 2.2 non-text contrast), and always paired with a shape and words.
@@ -75,20 +75,20 @@ def interval(lower: Any, upper: Any, formatter=percent) -> str:
     return f"{formatter(lower)} to {formatter(upper)}"
 
 
-def meaning_of(flag: str, direction: str, compared: bool = True) -> str:
+def meaning_of(flag: str, direction: Direction, compared: bool = True) -> str:
     """as_expected, better, worse, higher, lower, or not_compared (too few patients)."""
     if not compared:
         return "not_compared"
     return flag_meaning(flag, direction)
 
 
-def label_of(flag: str, direction: str, compared: bool = True) -> str:
+def label_of(flag: str, direction: Direction, compared: bool = True) -> str:
     if not compared:
         return "Not compared: too few patients"
     return flag_label(flag, direction)
 
 
-def short_label(flag: str, direction: str, compared: bool = True) -> str:
+def short_label(flag: str, direction: Direction, compared: bool = True) -> str:
     """A few words for a grid cell (text in every cell, not colour alone): "Alert: worse", "Within range"."""
     if not compared:
         return "Too few patients"
@@ -98,7 +98,7 @@ def short_label(flag: str, direction: str, compared: bool = True) -> str:
     return f"{level}: {flag_meaning(flag, direction)}"
 
 
-def flag_phrase(flag: str, direction: str) -> str:
+def flag_phrase(flag: str, direction: Direction) -> str:
     """The "so what?" half of an indicator's sentence (HQIP wording; NCIN: learn from better results)."""
     if flag == "none":
         return "within the range expected from chance variation alone"
@@ -118,7 +118,7 @@ def indicator_sentence(
     value_text: str,
     england_text: str,
     flag: str,
-    direction: str,
+    direction: Direction,
     compared: bool,
     shown: bool,
     denominator_text: str = "",

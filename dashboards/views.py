@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -27,7 +27,9 @@ from dashboards.text import MEANING_LEGEND, flag_counts_sentence, interval, labe
 from indicators.disclosure import publish_quality_by_trust
 from indicators.funnel_tool import METHODS, OVERDISPERSION, AggregateError, analyse, as_json, read_table
 from indicators.models import ComputationRun, RunIndicator
-from indicators.stats.analysis import FunnelResult
+
+if TYPE_CHECKING:
+    from indicators.stats.analysis import FunnelResult
 
 
 def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
@@ -305,7 +307,9 @@ def trust(request: HttpRequest, code: str) -> HttpResponse:
                 for c in section["cards"]
             ],
         )
-    worse, better, other = [], [], []
+    worse: list[dict[str, Any]] = []
+    better: list[dict[str, Any]] = []
+    other: list[dict[str, Any]] = []
     for section in sections:
         for card in section["cards"]:
             entry = {**card, "audit": section["audit"], "short_name": section["short_name"]}
@@ -509,7 +513,7 @@ def data_quality(request: HttpRequest, audit_code: str) -> HttpResponse:
         ),
         key=lambda p: p["name"].lower(),
     )
-    if request.GET.get("download") == "columns":
+    if current is not None and request.GET.get("download") == "columns":
         return _csv(
             f"{audit_code}-release-{current.version}-completeness-by-column.csv",
             ["column", "required", "filled", "missing", "percent_complete"],
@@ -518,7 +522,7 @@ def data_quality(request: HttpRequest, audit_code: str) -> HttpResponse:
                 for c in quality.get("columns", [])
             ],
         )
-    if request.GET.get("download") == "trusts":
+    if current is not None and request.GET.get("download") == "trusts":
         return _csv(
             f"{audit_code}-release-{current.version}-completeness-by-trust.csv",
             ["trust_code", "trust", "rows", *optional],
@@ -680,7 +684,9 @@ def funnel_tool(request: HttpRequest) -> HttpResponse:
                 )
             except AggregateError as exc:
                 errors = exc.errors
-    rows, figure, summary = [], None, ""
+    rows: list[dict[str, Any]] = []
+    figure: dict[str, Any] | None = None
+    summary = ""
     if result is not None:
         rows, figure, summary = _funnel_tool_output(result)
         if request.POST.get("download") == "csv":

@@ -106,7 +106,7 @@ def compute_indicator(
 
     card = None
     expected = None
-    if indicator.risk_adjusted:
+    if indicator.risk_model is not None:  # risk_adjusted
         cohort = frame.loc[denominator].copy()
         cohort["_outcome"] = numerator[denominator]
         try:
@@ -159,6 +159,7 @@ def compute_indicator(
     parts = []
     years = sorted(int(y) for y in cohort["year"].unique())
     for year, rows in cohort.groupby("year", sort=True):
+        assert isinstance(year, int | np.integer)  # the key of the whole-number year column
         parts.extend(_year_results(rows, labels, int(year), indicator, output))
     if len(years) > 1:  # all audit years together: steadier for small trusts and rare outcomes
         parts.extend(_year_results(cohort, labels, years[0], indicator, output, last_year=years[-1]))

@@ -9,23 +9,64 @@ Pure: no Django. A condition is a small declarative expression over extract colu
     {all: [...]}   {any: [...]}   {not: {...}}
 
 A missing value satisfies no comparison (only ``present: false``).
+
+Parsing needs only the standard library: numpy and pandas are imported by ``evaluate`` when a
+condition is evaluated, so the start-up check of definitions (``indicators/checks.py``) stays light.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pandas as pd
+from audits.schema import AuditDefinition, Column, DefinitionError, Fail, check_keys
+from indicators.stats.risk_spec import COVARIATE_KEYS, COVARIATE_TYPES, MISSING_HANDLING, RISK_MODEL_KEYS, TRANSFORMS
 
-from audits.schema import AuditDefinition, DefinitionError
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from indicators.stats.flags import Direction
 
 DIRECTIONS = ("higher_is_better", "lower_is_better", "no_judgement")
-COVARIATE_TYPES = ("numeric", "categorical", "boolean")
 FUNNEL_METHODS = {"proportion": ("exact", "wilson", "normal", "arcsine"), "ratio": ("exact", "shmi")}
 COMPARISONS = ("equals", "in", "not_in", "present", "at_least", "at_most")
+
+# The keys of an indicator entry, and of its small mappings.
+INDICATOR_KEYS = frozenset(
+    {
+        "code",
+        "title",
+        "description",
+        "numerator",
+        "denominator",
+        "exclusions",
+        "direction",
+        "period",
+        "numerator_text",
+        "denominator_text",
+        "risk_model",
+        "standard",
+        "minimum_denominator",
+        "funnel_method",
+        "prompt",
+        "recommendation",
+        "review",
+    }
+)
+REQUIRED_KEYS = ("title", "description", "numerator", "denominator", "direction")
+PERIOD_KEYS = frozenset({"column"})
+STANDARD_KEYS = frozenset({"value", "label"})
+REVIEW_KEYS = frozenset({"source", "authored_by", "checked_by", "date_reviewed"})
+
+# The condition language. A condition is one of these forms: a combinator (all, any, not), a
+# time test ({event_within: {...}}, {followed_up: {...}}) or {column: C, <one comparison>: V}.
+COMBINATORS = ("all", "any", "not")
+TIME_TEST_KEYS = {"event_within": frozenset({"event", "start", "days"}), "followed_up": frozenset({"start", "days"})}
+CONDITION_FORMS = (*COMBINATORS, *TIME_TEST_KEYS, "column")
+CONDITION_KEYS = frozenset({*CONDITION_FORMS, *COMPARISONS})
 
 
 @dataclass(frozen=True)
@@ -36,7 +77,7 @@ class IndicatorDefinition:
     numerator: dict[str, Any]
     denominator: dict[str, Any]
     exclusions: tuple[dict[str, Any], ...]
-    direction: str
+    direction: Direction  # checked against DIRECTIONS when parsed
     period_column: str
     numerator_text: str
     denominator_text: str
@@ -68,32 +109,32 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
     found: list[IndicatorDefinition] = []
     seen: set[str] = set()
     for index, raw in enumerate(audit.indicators, start=1):
-        where = f"{audit.source}: indicator {raw.get('code', index) if isinstance(raw, dict) else index}"
-
-        def fail(message: str, where: str = where) -> DefinitionError:
-            return DefinitionError(f"{where}: {message}")
-
+        fail = _failing(audit.source, f"indicator {raw.get('code', index) if isinstance(raw, dict) else index}")
         if not isinstance(raw, dict):
             raise fail("must be a mapping")
+        check_keys(raw, INDICATOR_KEYS, fail, "")
         code = raw.get("code")
         if not isinstance(code, str) or not code.replace("_", "").isalnum() or code in seen:
             raise fail("needs a unique 'code' of letters, digits and _")
         seen.add(code)
-        for key in ("title", "description", "numerator", "denominator", "direction"):
+        for key in REQUIRED_KEYS:
             if key not in raw:
                 raise fail(f"'{key}' is required")
         if raw["direction"] not in DIRECTIONS:
             raise fail(f"direction must be one of {', '.join(DIRECTIONS)}")
         for key in ("numerator", "denominator"):
-            _check_condition(raw[key], columns, fail)
+            _check_condition(raw[key], columns, fail, key)
+        if not isinstance(raw.get("exclusions") or [], list):
+            raise fail("exclusions must be a list of conditions")
         exclusions = tuple(raw.get("exclusions") or ())
-        for condition in exclusions:
-            _check_condition(condition, columns, fail)
-        period = (
-            raw.get("period", {}).get("column", audit.diagnosis_date)
-            if isinstance(raw.get("period"), dict)
-            else audit.diagnosis_date
-        )
+        for number, condition in enumerate(exclusions, start=1):
+            _check_condition(condition, columns, fail, f"exclusions[{number}]")
+        period = audit.diagnosis_date
+        if "period" in raw:
+            if not isinstance(raw["period"], dict):
+                raise fail("period must be a mapping such as {column: surgery_date}")
+            check_keys(raw["period"], PERIOD_KEYS, fail, "period")
+            period = raw["period"].get("column", audit.diagnosis_date)
         if period not in columns or columns[period].type != "date":
             raise fail(f"period column {period!r} must be a date column")
         risk = raw.get("risk_model")
@@ -104,8 +145,14 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
         if method not in FUNNEL_METHODS[kind]:
             raise fail(f"funnel_method for a {kind} must be one of {', '.join(FUNNEL_METHODS[kind])}")
         standard = raw.get("standard")
+        if isinstance(standard, dict):
+            check_keys(standard, STANDARD_KEYS, fail, "standard")
         if standard is not None and not (isinstance(standard, dict) and isinstance(standard.get("value"), int | float)):
             raise fail("standard must be a mapping with a numeric value (a proportion, e.g. 0.8)")
+        review = raw.get("review") or {}
+        if not isinstance(review, dict):
+            raise fail(f"review must be a mapping of {', '.join(sorted(REVIEW_KEYS))}")
+        check_keys(review, REVIEW_KEYS, fail, "review")
         minimum = raw.get("minimum_denominator", 1)
         if not isinstance(minimum, int) or minimum < 1:
             raise fail("minimum_denominator must be a whole number of at least 1")
@@ -127,67 +174,112 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
                 funnel_method=method,
                 prompt=str(raw.get("prompt", "")),
                 recommendation=str(raw.get("recommendation", "")),
-                review=dict(raw.get("review") or {}),
+                review=dict(review),
                 raw=raw,
             )
         )
     return found
 
 
-def _check_condition(condition: Any, columns, fail) -> None:
+def _failing(file: str, indicator: str) -> Fail:
+    """Errors of one indicator; their ``entry`` says where in it, e.g. "indicator x, denominator.all[2]"."""
+
+    def fail(problem: str, entry: str = "", key: str | None = None) -> DefinitionError:
+        return DefinitionError(problem, file=file, entry=f"{indicator}, {entry}" if entry else indicator, key=key)
+
+    return fail
+
+
+def _check_condition(condition: Any, columns: Mapping[str, Column], fail: Fail, path: str) -> None:
+    """Refuse a malformed condition; ``path`` names it within the indicator (e.g. "denominator.all[2]")."""
     if not isinstance(condition, dict) or len(condition) == 0:
-        raise fail(f"a condition must be a mapping, not {condition!r}")
-    if "all" in condition or "any" in condition:
-        key = "all" if "all" in condition else "any"
-        if len(condition) != 1 or not isinstance(condition[key], list) or not condition[key]:
-            raise fail(f"'{key}' takes a non-empty list of conditions")
-        for part in condition[key]:
-            _check_condition(part, columns, fail)
+        raise fail(f"a condition must be a mapping, not {condition!r}", path)
+    check_keys(condition, CONDITION_KEYS, fail, path)
+    forms = [key for key in condition if key in CONDITION_FORMS]
+    if not forms:
+        raise fail(f"a condition needs one of {', '.join(CONDITION_FORMS)}", path)
+    form = forms[0]
+    for key in condition:
+        if key != form and not (form == "column" and key in COMPARISONS):
+            raise fail(f"'{key}' does not go with '{form}'", path, key)
+    if form in ("all", "any"):
+        parts = condition[form]
+        if not isinstance(parts, list) or not parts:
+            raise fail(f"'{form}' takes a non-empty list of conditions", path)
+        for number, part in enumerate(parts, start=1):
+            _check_condition(part, columns, fail, f"{path}.{form}[{number}]")
         return
-    if "not" in condition:
-        _check_condition(condition["not"], columns, fail)
+    if form == "not":
+        _check_condition(condition["not"], columns, fail, f"{path}.not")
         return
-    if "event_within" in condition or "followed_up" in condition:
-        key = "event_within" if "event_within" in condition else "followed_up"
-        spec = condition[key]
-        names = ("event", "start") if key == "event_within" else ("start",)
-        for name in names:
+    if form in TIME_TEST_KEYS:
+        spec = condition[form]
+        where = f"{path}.{form}"
+        if not isinstance(spec, dict):
+            raise fail(f"{form} must be a mapping of {', '.join(sorted(TIME_TEST_KEYS[form]))}", path)
+        check_keys(spec, TIME_TEST_KEYS[form], fail, where)
+        for name in ("event", "start") if form == "event_within" else ("start",):
             if spec.get(name) not in columns or columns[spec[name]].type != "date":
-                raise fail(f"{key}.{name} must name a date column")
+                raise fail(f"{form}.{name} must name a date column", where)
         if not isinstance(spec.get("days"), int) or spec["days"] < 0:
-            raise fail(f"{key}.days must be a whole number of days")
+            raise fail(f"{form}.days must be a whole number of days", where)
         return
-    name = condition.get("column")
+    name = condition["column"]
     if name not in columns:
-        raise fail(f"condition column {name!r} is not in the extract")
+        raise fail(f"condition column {name!r} is not in the extract", path)
     tests = [k for k in condition if k != "column"]
-    if len(tests) != 1 or tests[0] not in COMPARISONS:
-        raise fail(f"a condition on {name} needs exactly one of {', '.join(COMPARISONS)}")
+    if len(tests) != 1:
+        raise fail(f"a condition on {name} needs exactly one of {', '.join(COMPARISONS)}", path)
     column = columns[name]
     value = condition[tests[0]]
     values = value if isinstance(value, list) else [value]
     if column.type == "code" and tests[0] in ("equals", "in", "not_in"):
         unknown = [v for v in values if str(v) not in column.codes]
         if unknown:
-            raise fail(f"{unknown} are not codes of {name} ({', '.join(column.codes)})")
+            raise fail(f"{unknown} are not codes of {name} ({', '.join(column.codes)})", path)
 
 
-def _check_risk_model(risk: Any, columns, fail) -> None:
+def _check_risk_model(risk: Any, columns: Mapping[str, Column], fail: Fail) -> None:
+    """Refuse a risk model the model-fitting code would refuse (or misread) later."""
+    if isinstance(risk, dict):
+        check_keys(risk, RISK_MODEL_KEYS, fail, "risk_model")
     if not isinstance(risk, dict) or not isinstance(risk.get("covariates"), list) or not risk["covariates"]:
         raise fail("risk_model needs a list of covariates")
-    for covariate in risk["covariates"]:
-        if covariate.get("column") not in columns:
-            raise fail(f"risk_model covariate {covariate.get('column')!r} is not in the extract")
-        if covariate.get("type") not in COVARIATE_TYPES:
-            raise fail(f"risk_model covariate {covariate['column']}: type must be one of {', '.join(COVARIATE_TYPES)}")
-    names = {c["column"] for c in risk["covariates"]}
-    for pair in risk.get("interactions") or []:
-        if len(pair) != 2 or not set(pair) <= names:
-            raise fail(f"risk_model interaction {pair} must pair two of its covariates")
+    names: set[str] = set()
+    for number, covariate in enumerate(risk["covariates"], start=1):
+        if not isinstance(covariate, dict):
+            raise fail(f"covariate {number} must be a mapping such as {{column: age, type: numeric}}", "risk_model")
+        column = covariate.get("column")
+        where = f"risk_model covariate {column if isinstance(column, str) else number}"
+        check_keys(covariate, COVARIATE_KEYS, fail, where)
+        if column not in columns:
+            raise fail(f"covariate {column!r} is not in the extract", "risk_model")
+        kind = covariate.get("type")
+        if kind not in COVARIATE_TYPES:
+            raise fail(f"type must be one of {', '.join(COVARIATE_TYPES)}", where)
+        if column in names:
+            raise fail("the covariate is listed twice", where)
+        names.add(str(column))
+        if covariate.get("missing", MISSING_HANDLING[0]) not in MISSING_HANDLING:
+            raise fail(f"missing must be one of {', '.join(MISSING_HANDLING)}", where)
+        transform = covariate.get("transform")
+        if transform is not None and (transform not in TRANSFORMS or kind != "numeric"):
+            raise fail(f"only numeric covariates take transform {', '.join(map(repr, TRANSFORMS))}", where)
+        if "reference" in covariate and kind != "categorical":
+            raise fail("only categorical covariates take a reference", where)
+    interactions = risk.get("interactions") or []
+    if not isinstance(interactions, list):
+        raise fail("interactions must be a list of pairs of covariates", "risk_model")
+    for pair in interactions:
+        if not isinstance(pair, list) or len(pair) != 2 or not set(pair) <= names:
+            raise fail(f"interaction {pair} must pair two of its covariates", "risk_model")
 
 
 def evaluate(condition: dict[str, Any], frame: pd.DataFrame, extract_date: date) -> np.ndarray:
     """Boolean mask of the rows meeting ``condition`` (vectorised)."""
+    import numpy as np
+    import pandas as pd
+
     if "all" in condition:
         return np.logical_and.reduce([evaluate(c, frame, extract_date) for c in condition["all"]])
     if "any" in condition:
@@ -221,6 +313,8 @@ def evaluate(condition: dict[str, Any], frame: pd.DataFrame, extract_date: date)
 
 def _like(series: pd.Series, value: Any) -> Any:
     """Compare codes as text (YAML reads 1 as a number, the extract stores "1")."""
+    import pandas as pd
+
     if isinstance(value, bool) or not (pd.api.types.is_string_dtype(series) or series.dtype == object):
         return value
     return str(value)

@@ -9,13 +9,15 @@ import csv
 import io
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from indicators.stats.analysis import FunnelResult, funnel_analysis
+if TYPE_CHECKING:
+    from indicators.stats.analysis import FunnelResult, Kind, Overdispersion
 
+KINDS: tuple[Kind, ...] = ("proportion", "ratio")
 COLUMNS = {"proportion": ("unit", "numerator", "denominator"), "ratio": ("unit", "observed", "expected")}
 METHODS = {"proportion": ("exact", "wilson", "normal", "arcsine"), "ratio": ("exact", "shmi")}
-OVERDISPERSION = ("auto", "none", "additive", "multiplicative")
+OVERDISPERSION: tuple[Overdispersion, ...] = ("auto", "none", "additive", "multiplicative")
 
 
 class AggregateError(ValueError):
@@ -28,7 +30,7 @@ class AggregateError(ValueError):
 
 @dataclass
 class AggregateTable:
-    kind: str
+    kind: Kind
     units: list[str]
     numerator: list[float]
     denominator: list[float]
@@ -36,7 +38,7 @@ class AggregateTable:
 
 def read_table(text: str, kind: str) -> AggregateTable:
     """Parse and check the table; every problem is reported with its line."""
-    if kind not in COLUMNS:
+    if kind not in KINDS:
         raise AggregateError(
             [{"line": None, "column": "", "value": kind, "message": "kind must be proportion or ratio"}]
         )
@@ -134,6 +136,19 @@ def analyse(table: AggregateTable, *, method: str = "exact", overdispersion: str
                 }
             ]
         )
+    if overdispersion not in OVERDISPERSION:  # the command and the page offer only these
+        raise AggregateError(
+            [
+                {
+                    "line": None,
+                    "column": "",
+                    "value": overdispersion,
+                    "message": f"overdispersion must be one of {', '.join(OVERDISPERSION)}",
+                }
+            ]
+        )
+    from indicators.stats.analysis import funnel_analysis  # scipy and pandas: imported when a funnel is drawn
+
     return funnel_analysis(
         table.units, table.numerator, table.denominator, kind=table.kind, method=method, overdispersion=overdispersion
     )

@@ -8,9 +8,9 @@ in one transaction, so readers see the old results or the new, never a mix.
 from __future__ import annotations
 
 import logging
+from functools import partial
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -18,13 +18,16 @@ from django.utils.module_loading import import_string
 
 from audits.models import Release, Trust
 from audits.registry import get_definition
-from audits.selectors import release_frame
-from indicators.compute import compute_indicator
 from indicators.definitions import columns_used
 from indicators.models import ComputationRun, FunnelFit, IndicatorResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
 from indicators.stats.suppression import SuppressionPolicy, is_suppressed
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+# numpy, pandas and the statistics are imported by the functions that compute, so that a web
+# process or a command that only reads loads none of them.
 logger = logging.getLogger(__name__)
 METHOD_VERSION = "2026.11-1"
 
@@ -84,6 +87,8 @@ def compute_run_indicator(run_id: int, code: str) -> RunIndicator:
 
 
 def _compute(release: Release, code: str):
+    from indicators.compute import compute_indicator
+
     audit = get_definition(release.audit_id)
     indicator = next(i for i in indicators_for(release.audit_id) if i.code == code)
     frame = _release_rows(release)[columns_used(indicator, audit)]
@@ -100,6 +105,8 @@ def _release_rows(release: Release) -> pd.DataFrame:
     """A release's rows, read once per worker process: a release never changes, and a worker
     computing one indicator of it usually computes the next one too. Keyed by the file's hash
     and table as well as the id, so a reused id (another database) never returns stale rows."""
+    from audits.selectors import release_frame
+
     key = (release.pk, release.sha256, release.storage_table)
     if key not in _ROWS_CACHE:
         _ROWS_CACHE.clear()  # one release at a time bounds the memory
@@ -109,6 +116,8 @@ def _release_rows(release: Release) -> pd.DataFrame:
 
 @transaction.atomic
 def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
+    import pandas as pd
+
     release = run.release
     for model in (IndicatorResult, FunnelFit, TrendSeries):  # a redelivered task replaces its own rows
         model.objects.filter(run=run, indicator=code).delete()
@@ -148,6 +157,8 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
 
 def _clean(row: dict) -> dict:
     """numpy scalars to Python, for the ORM."""
+    import numpy as np
+
     out = {}
     for key, value in row.items():
         if isinstance(value, np.generic):
@@ -169,4 +180,8 @@ def _make_current(run: ComputationRun) -> None:
     run.finished_at = timezone.now()
     run_id = run.pk
     for path in settings.AFTER_RUN_TASKS:  # e.g. the dashboards' page pieces, built before anyone asks
-        transaction.on_commit(lambda path=path: import_string(path).delay(run_id))
+        transaction.on_commit(partial(_send_after_run, path, run_id))
+
+
+def _send_after_run(path: str, run_id: int) -> None:
+    import_string(path).delay(run_id)

@@ -45,3 +45,13 @@ def test_every_document_it_cites_is_in_the_repository() -> None:
             if not (ROOT / cited).is_file():
                 missing.add(f"{path.relative_to(ROOT)} cites {cited}")
     assert sorted(missing) == []
+
+
+def test_the_readme_lists_every_environment_variable_the_settings_read() -> None:
+    settings_text = (ROOT / "cancerplan" / "settings.py").read_text(encoding="utf-8")
+    read = set(re.findall(r'env_(?:str|int|bool|list)\("([A-Z0-9_]+)"', settings_text))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table_rows = [line for line in readme.splitlines() if line.startswith("| `")]
+    documented = {name for line in table_rows for name in re.findall(r"`([A-Z0-9_]+)`", line.split("|")[1])}
+    assert len(read) > 10
+    assert sorted(read - documented) == []

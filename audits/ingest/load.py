@@ -24,27 +24,7 @@ from psycopg2 import sql
 
 from audits.ingest.parse import ExtractParser, ExtractRejected
 from audits.schema import AuditDefinition
-
-SQL_TYPES = {
-    "text": "text",
-    "code": "text",
-    "provider": "text",
-    "integer": "integer",
-    "date": "date",
-    "boolean": "boolean",
-}
-
-
-def storage_table_name(definition: AuditDefinition) -> str:
-    return f"extract_{definition.code}_{definition.storage_sha[:10]}"
-
-
-def storage_columns(definition: AuditDefinition) -> list[tuple[str, str]]:
-    """(name, SQL type) in stored order: release, line, the extract's columns, the code as submitted."""
-    columns = [("release_id", "bigint"), ("line", "integer")]
-    columns += [(c.name, SQL_TYPES[c.type]) for c in definition.columns]
-    columns.append(("provider_code_submitted", "text"))
-    return columns
+from audits.storage import storage_columns, storage_table_name
 
 
 def ensure_table(definition: AuditDefinition) -> str:
@@ -133,7 +113,7 @@ def copy_batches(
 class _QueueReader:
     """File-like object psycopg2's copy_expert reads from; blocks on the producer."""
 
-    def __init__(self, chunks: queue.Queue, done: object):
+    def __init__(self, chunks: queue.Queue[object], done: object):
         self._chunks = chunks
         self._done = done
         self.finished = False
@@ -148,6 +128,7 @@ class _QueueReader:
         if isinstance(chunk, BaseException):
             self.finished = True
             raise chunk
+        assert isinstance(chunk, bytes), "the producer puts bytes, an exception or the done marker"
         return chunk
 
     readline = read
@@ -157,15 +138,22 @@ class _Abort(Exception):
     """Stops COPY when the file turns out to have errors."""
 
 
-def _copy_postgres(definition, table, release_id, batches, parser, progress) -> int:
-    chunks: queue.Queue = queue.Queue(maxsize=4)
+def _copy_postgres(
+    definition: AuditDefinition,
+    table: str,
+    release_id: int,
+    batches: Iterable[pa.Table],
+    parser: ExtractParser,
+    progress: Callable[[ExtractParser], None] | None,
+) -> int:
+    chunks: queue.Queue[object] = queue.Queue(maxsize=4)
     done = object()
     stop = threading.Event()
     escape = _escape_columns(definition)
     failure: list[BaseException] = []
     rows = 0
 
-    def put(item) -> bool:
+    def put(item: object) -> bool:
         while not stop.is_set():
             try:
                 chunks.put(item, timeout=0.2)
@@ -216,8 +204,15 @@ def _copy_postgres(definition, table, release_id, batches, parser, progress) -> 
     return rows
 
 
-def _insert_sqlite(definition, table, release_id, batches, parser, progress) -> int:
-    checked = []
+def _insert_sqlite(
+    definition: AuditDefinition,
+    table: str,
+    release_id: int,
+    batches: Iterable[pa.Table],
+    parser: ExtractParser,
+    progress: Callable[[ExtractParser], None] | None,
+) -> int:
+    checked: list[pa.Table] = []
     for batch in batches:
         checked.append(batch)
         if progress:

@@ -12,10 +12,10 @@ import csv
 import hashlib
 import heapq
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -23,6 +23,16 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from audits.schema import AuditDefinition, Column, Rule
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+# A reported problem's text, or a function that words it from the value as shown.
+_Message: TypeAlias = "str | Callable[[str], str]"
+# Heap entries: (line, column position, sequence, error), negated by _neg so the heap keeps the first.
+_ErrorKey: TypeAlias = "tuple[int, int, int, RowError]"
+# A column converter's result: (typed array, invalid mask, message, blank mask).
+_Converted: TypeAlias = "tuple[pa.Array, np.ndarray, _Message, np.ndarray]"
 
 MAX_REPORTED_ERRORS = 100
 BLOCK_SIZE = 8 << 20
@@ -89,7 +99,7 @@ class ExtractRejected(Exception):
 class _CheckedStream(io.RawIOBase):
     """Hashes the bytes and checks they are UTF-8 while pyarrow reads them."""
 
-    def __init__(self, raw: BinaryIO, prefix: bytes, parser: ExtractParser):
+    def __init__(self, raw: IO[bytes], prefix: bytes, parser: ExtractParser):
         self._raw = raw
         self._prefix = prefix
         self._parser = parser
@@ -99,9 +109,10 @@ class _CheckedStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
+    def readinto(self, buffer: WriteableBuffer) -> int:
+        with memoryview(buffer) as view:
+            data = self.read(len(view))
+            view[: len(data)] = data
         return len(data)
 
     def read(self, size: int = -1) -> bytes:
@@ -146,7 +157,7 @@ class ExtractParser:
         self.providers = providers
         self.max_errors = max_errors
         self.report = ParseReport()
-        self._heap: list[tuple[int, int, int, RowError]] = []
+        self._heap: list[_ErrorKey] = []
         self._sequence = 0
         self._sha = hashlib.sha256()
         self._unique_values: list[pa.Array] = []
@@ -168,7 +179,7 @@ class ExtractParser:
         return self.report.error_count == 0
 
     # -- reading ---------------------------------------------------------
-    def batches(self, stream: BinaryIO) -> Iterator[pa.Table]:
+    def batches(self, stream: IO[bytes]) -> Iterator[pa.Table]:
         """Yield one typed table per block of rows."""
         self._stream = stream
         prefix = self._read_header(stream)
@@ -225,7 +236,7 @@ class ExtractParser:
             false_values=_case_variants(FALSE_WORDS),
         )
 
-    def _read_header(self, stream: BinaryIO) -> bytes | None:
+    def _read_header(self, stream: IO[bytes]) -> bytes | None:
         head = stream.read(64 * 1024)
         while b"\n" not in head:
             more = stream.read(64 * 1024)
@@ -311,7 +322,7 @@ class ExtractParser:
     def _file_error(self, message: str) -> None:
         self._add_errors([RowError(1, "", "", message)], 1)
 
-    def _invalid_row(self, row) -> str:
+    def _invalid_row(self, row: pacsv.InvalidRow) -> Literal["skip"]:
         self._structural.append(row.text)
         return "skip"
 
@@ -341,7 +352,7 @@ class ExtractParser:
             return None
         self.report.rows += n
         typed: dict[str, pa.Array] = {}
-        problems: list[tuple[str, np.ndarray, Any]] = []
+        problems: list[tuple[str, np.ndarray, _Message]] = []
         for column in self.definition.columns:
             if column.name not in raw:
                 typed[column.name] = pa.nulls(n, _ARROW_TYPES[column.type])
@@ -370,7 +381,9 @@ class ExtractParser:
         columns = {"line": pa.array(lines.astype(np.int32)), **typed}
         return pa.table(columns)
 
-    def _record(self, problems, raw: dict[str, pa.Array], lines: np.ndarray) -> None:
+    def _record(
+        self, problems: list[tuple[str, np.ndarray, _Message]], raw: dict[str, pa.Array], lines: np.ndarray
+    ) -> None:
         found: list[RowError] = []
         total = 0
         for name, mask, message in problems:
@@ -565,8 +578,8 @@ class ExtractParser:
 
 
 # -- column conversion ---------------------------------------------------------
-_READ_TYPES = {"integer": pa.int32(), "date": pa.date32(), "boolean": pa.bool_()}
-_ARROW_TYPES = {
+_READ_TYPES: dict[str, pa.DataType] = {"integer": pa.int32(), "date": pa.date32(), "boolean": pa.bool_()}
+_ARROW_TYPES: dict[str, pa.DataType] = {
     "text": pa.string(),
     "code": pa.string(),
     "provider": pa.string(),
@@ -576,7 +589,7 @@ _ARROW_TYPES = {
 }
 
 
-def _neg(key):
+def _neg(key: _ErrorKey) -> _ErrorKey:
     """heapq is a min-heap: invert the sort key so the heap keeps the *first* errors."""
     line, col, seq, error = key
     return (-line, -col, -seq, error)
@@ -588,17 +601,19 @@ def _grow(array: np.ndarray, width: int) -> np.ndarray:
     return np.concatenate([array, np.zeros(width - len(array), dtype=array.dtype)])
 
 
-def _mask(array) -> np.ndarray:
+def _mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.fill_null(array, False), dtype=bool)
 
 
-def _convert(column: Column, values: pa.Array, parser: ExtractParser):
+def _convert(
+    column: Column, values: pa.Array, parser: ExtractParser
+) -> tuple[pa.Array, list[tuple[np.ndarray, _Message]]]:
     """One column to its type; returns (typed array, [(mask, message)])."""
     if pa.types.is_string(values.type) and column.type in ("text", "integer", "date", "boolean"):
         values = pc.utf8_trim_whitespace(values)  # codes and providers trim lazily, only if a value fails
     converter = _CONVERTERS[column.type]
     typed, invalid, message, blank = converter(column, values, _blank(values), parser)
-    problems: list[tuple[np.ndarray, Any]] = []
+    problems: list[tuple[np.ndarray, _Message]] = []
     if column.required:
         problems.append((blank, "a value is required here"))
     problems.append((invalid, message))
@@ -630,7 +645,7 @@ def _case_variants(words: tuple[str, ...]) -> list[str]:
     return sorted(set(out))
 
 
-def _as_text(column, values, blank, parser):
+def _as_text(column: Column, values: pa.Array, blank: np.ndarray, parser: ExtractParser) -> _Converted:
     return _blank_to_null(values, blank), np.zeros(len(values), bool), "", blank
 
 
@@ -638,7 +653,7 @@ def _blank_to_null(values: pa.Array, blank: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(blank), pa.nulls(len(values), values.type), values) if blank.any() else values
 
 
-def _as_integer(column, values, blank, parser):
+def _as_integer(column: Column, values: pa.Array, blank: np.ndarray, parser: ExtractParser) -> _Converted:
     try:  # fast path: every value is a plain whole number (the usual case), or Arrow read them typed
         numbers = pc.cast(_blank_to_null(values, blank) if pa.types.is_string(values.type) else values, pa.int64())
         whole = ~blank
@@ -680,7 +695,7 @@ def _bounds_text(column: Column) -> str:
     return f"of at most {column.max}"
 
 
-def _as_date(column, values, blank, parser):
+def _as_date(column: Column, values: pa.Array, blank: np.ndarray, parser: ExtractParser) -> _Converted:
     try:  # fast path: every value is a valid ISO date (Arrow's cast checks days in the month)
         typed = pc.cast(_blank_to_null(values, blank), pa.date32()) if pa.types.is_string(values.type) else values
         ok = ~blank
@@ -717,7 +732,7 @@ def _parse_dates(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
         r"^(?:(?P<y1>[0-9]{4})-(?P<m1>[0-9]{2})-(?P<d1>[0-9]{2})|(?P<d2>[0-9]{1,2})/(?P<m2>[0-9]{1,2})/(?P<y2>[0-9]{4}))$",
     )
 
-    def part(a, b):
+    def part(a: str, b: str) -> np.ndarray:
         first = pc.struct_field(parts, a)
         second = pc.struct_field(parts, b)
         text = pc.if_else(pa.array(iso), first, second)
@@ -749,7 +764,7 @@ def _looks_like_date(value: str) -> bool:
         return False
 
 
-def _as_boolean(column, values, blank, parser):
+def _as_boolean(column: Column, values: pa.Array, blank: np.ndarray, parser: ExtractParser) -> _Converted:
     if pa.types.is_boolean(values.type):
         return values, np.zeros(len(values), bool), "", blank
     lower = pc.utf8_lower(values)
@@ -760,7 +775,9 @@ def _as_boolean(column, values, blank, parser):
     return typed, invalid, lambda v: f"'{v}' is not true or false (use true/false, yes/no, y/n or 1/0)", blank
 
 
-def _lookup(values: pa.Array, blank: np.ndarray, keys: list[str], fold) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+def _lookup(
+    values: pa.Array, blank: np.ndarray, keys: list[str], fold: Callable[[pa.Array], pa.Array]
+) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Index of each value in ``keys`` (after case folding); trims spaces only if some value fails."""
     index = pc.index_in(fold(values), value_set=pa.array(keys, pa.string()))
     failed = ~np.asarray(index.is_valid(), bool) & ~blank
@@ -772,7 +789,7 @@ def _lookup(values: pa.Array, blank: np.ndarray, keys: list[str], fold) -> tuple
     return index, failed, blank
 
 
-def _as_code(column, values, blank, parser):
+def _as_code(column: Column, values: pa.Array, blank: np.ndarray, parser: ExtractParser) -> _Converted:
     codes = list(column.codes)
     index, invalid, blank = _lookup(values, blank, [c.lower() for c in codes], pc.utf8_lower)
     typed = pc.take(pa.array(codes), index)
@@ -780,7 +797,7 @@ def _as_code(column, values, blank, parser):
     return typed, invalid, lambda v: f"'{v}' is not an allowed {column.name} (allowed: {allowed})", blank
 
 
-def _as_provider(column, values, blank, parser):
+def _as_provider(column: Column, values: pa.Array, blank: np.ndarray, parser: ExtractParser) -> _Converted:
     lookup = parser.providers
     known = sorted(lookup.current | set(lookup.successors))
     index, invalid, blank = _lookup(values, blank, known, pc.utf8_upper)
@@ -793,7 +810,7 @@ def _as_provider(column, values, blank, parser):
     )
 
 
-_CONVERTERS = {
+_CONVERTERS: dict[str, Callable[[Column, pa.Array, np.ndarray, ExtractParser], _Converted]] = {
     "text": _as_text,
     "integer": _as_integer,
     "date": _as_date,
@@ -804,15 +821,16 @@ _CONVERTERS = {
 
 
 def _condition(rule: Rule, typed: dict[str, pa.Array]) -> np.ndarray:
-    mask = None
+    mask: np.ndarray | None = None
     for name, wanted in rule.when:
         values = typed[name]
         hit = _mask(pc.is_in(values, value_set=pa.array(list(wanted), type=values.type)))
         mask = hit if mask is None else mask & hit
+    assert mask is not None, "parse_definition gives required_when and blank_unless rules a non-empty when"
     return mask
 
 
-def _check_rule(rule: Rule, typed: dict[str, pa.Array], raw: dict[str, pa.Array]):
+def _check_rule(rule: Rule, typed: dict[str, pa.Array], raw: dict[str, pa.Array]) -> tuple[np.ndarray, _Message]:
     target = typed[rule.column]
     present = np.asarray(target.is_valid(), bool)
     if rule.column in raw:  # an unparseable value is reported once, by its column check
@@ -823,5 +841,6 @@ def _check_rule(rule: Rule, typed: dict[str, pa.Array], raw: dict[str, pa.Array]
         return ~_condition(rule, typed) & np.asarray(target.is_valid(), bool), (
             f"{rule.column} must be blank unless {rule.describe_when()}"
         )
+    assert rule.reference is not None, "parse_definition gives not_before rules a reference"
     before = _mask(pc.less(target, typed[rule.reference]))
     return before, lambda value: f"{rule.column} ({value}) is before {rule.reference}"

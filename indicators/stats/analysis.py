@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from .arrays import as_float
 from .flags import exact_test_guard, outlier_flags
 from .funnel import PROPORTION_METHODS, RATIO_METHODS, proportion_limits, ratio_limits
-from .intervals import _as_float, ratio_interval, wilson_interval
+from .intervals import ratio_interval, wilson_interval
 from .overdispersion import estimate_overdispersion
 
 __all__ = ["FunnelResult", "funnel_analysis", "funnel_curve", "UNIT_COLUMNS"]
@@ -150,8 +151,8 @@ def funnel_analysis(
     m = _default_method(kind, method)
 
     unit_arr = np.asarray(units, dtype=object).reshape(-1)
-    x = _as_float(numerator).reshape(-1)
-    n = _as_float(denominator).reshape(-1)
+    x = as_float(numerator).reshape(-1)
+    n = as_float(denominator).reshape(-1)
     if not (unit_arr.size == x.size == n.size):
         raise ValueError("units, numerator and denominator must have the same length")
     if pd.Series(unit_arr).duplicated().any():

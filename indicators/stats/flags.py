@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .intervals import _as_float
+from .arrays import as_float
 
 __all__ = [
     "FLAGS",
@@ -50,7 +50,7 @@ def outlier_flags(
     strings from :data:`FLAGS`.
     """
     v, lo95, hi95, lo998, hi998 = np.broadcast_arrays(
-        _as_float(value), _as_float(lower95), _as_float(upper95), _as_float(lower998), _as_float(upper998)
+        as_float(value), as_float(lower95), as_float(upper95), as_float(lower998), as_float(upper998)
     )
     # Comparisons with NaN are False, which gives "none" for missing inputs.
     with np.errstate(invalid="ignore"):
@@ -73,8 +73,8 @@ def exact_test_guard(flags: ArrayLike, observed: ArrayLike, count: ArrayLike, ta
     away from the boundary match FunnelPlotR exactly. It only ever lowers a flag.
     """
     f = np.asarray(flags, dtype=object).copy()
-    o = _as_float(observed)
-    c = _as_float(count)
+    o = as_float(observed)
+    c = as_float(count)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         if kind == "ratio":
             p_low = np.exp(-target * c)

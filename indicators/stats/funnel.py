@@ -34,13 +34,8 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from .intervals import (
-    FloatArray,
-    _as_float,
-    normalise_confidence,
-    ratio_interval,
-    z_for,
-)
+from .arrays import FloatArray, as_float
+from .intervals import normalise_confidence, ratio_interval, z_for
 
 __all__ = [
     "PROPORTION_METHODS",
@@ -170,7 +165,7 @@ def proportion_limits(
         raise ValueError(f"target proportion must be within [0, 1]; got {target!r}")
     z = z_for(confidence)
     conf = normalise_confidence(confidence)
-    n = _as_float(denominator)
+    n = as_float(denominator)
     valid = n > 0
     n_safe = np.where(valid, n, np.nan)
 
@@ -246,7 +241,7 @@ def ratio_limits(
         raise ValueError(f"target ratio must be > 0; got {target!r}")
     z = z_for(confidence)
     alpha = 1.0 - normalise_confidence(confidence)
-    e = _as_float(expected)
+    e = as_float(expected)
     valid = e > 0
     e_safe = np.where(valid, e, np.nan)
     root_phi = math.sqrt(phi) if overdispersion == "multiplicative" else 1.0
@@ -311,7 +306,7 @@ def _phe_poisson_bisection(observed: FloatArray, p: float, side: Literal["low", 
     bisection's own precision. ``side="low"`` solves P(X >= O | E) = p (the
     small E of the upper limit), ``side="high"`` solves P(X <= O | E) = p.
     """
-    v = np.full(observed.shape, 0.5)
+    v: FloatArray = np.full(observed.shape, 0.5)
     dv = 0.5
     while dv > 1e-7:
         dv /= 2.0
@@ -339,7 +334,7 @@ def phe_ratio_funnel_limits(observed: ArrayLike, confidence: float) -> PheRatioF
     """
     conf = normalise_confidence(confidence)
     p = (1.0 - conf) / 2.0
-    o = _as_float(observed)
+    o = as_float(observed)
     valid = o >= 0
     o_safe = np.where(valid, o, 0.0)
     lower_e = _phe_poisson_bisection(o_safe, p, "high")
@@ -361,7 +356,8 @@ def _signif_floor(x: float, fraction: float = 0.95) -> float:
         return 0.0
     scaled = x * fraction
     digits = len(str(math.floor(scaled))) - 1
-    return math.floor(scaled / 10**digits) * 10**digits
+    step: float = 10**digits  # int, or float when digits < 0
+    return math.floor(scaled / step) * step
 
 
 def _signif_ceiling(x: float, fraction: float = 1.05) -> float:
@@ -370,7 +366,8 @@ def _signif_ceiling(x: float, fraction: float = 1.05) -> float:
         return 0.0
     scaled = x * fraction
     digits = len(str(math.ceil(scaled))) - 2
-    return math.ceil(scaled / 10**digits) * 10**digits
+    step: float = 10**digits  # int, or float when digits < 0
+    return math.ceil(scaled / step) * step
 
 
 def phe_funnel_grid(
@@ -397,7 +394,7 @@ def phe_funnel_grid(
     Reproducing this grid lets tests compare with PHE's published tables;
     for plotting our own funnels use :func:`indicators.stats.analysis.funnel_curve`.
     """
-    d = _as_float(denominators)
+    d = as_float(denominators)
     d = d[np.isfinite(d)]
     if d.size == 0:
         raise ValueError("no finite denominators")
@@ -440,14 +437,14 @@ def phe_rate_denominators(
     """
     if rate_type not in ("dsr", "crude"):
         raise ValueError(f"rate_type must be 'dsr' or 'crude'; got {rate_type!r}")
-    x = _as_float(numerator)
-    r = _as_float(rate)
+    x = as_float(numerator)
+    r = as_float(rate)
     with np.errstate(divide="ignore", invalid="ignore"):
         derived = float(multiplier) * x / r
     if rate_type == "dsr" or denominator is None:
         zero_fill: FloatArray | float = np.nan
     else:
-        zero_fill = _as_float(denominator)
+        zero_fill = as_float(denominator)
     return np.where(x == 0, zero_fill, derived)
 
 
@@ -480,8 +477,8 @@ def phe_funnel_significance(
     Returns an object array of labels (see ``PHE_SIGNIFICANCE_LABELS``).
     Rows with a missing or non-positive denominator are "Not significant".
     """
-    x = _as_float(numerator)
-    n = _as_float(denominator)
+    x = as_float(numerator)
+    n = as_float(denominator)
     x, n = np.broadcast_arrays(x, n)
     if kind == "proportion":
         ok = np.isfinite(x) & (n > 0)

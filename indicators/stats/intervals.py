@@ -20,9 +20,10 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import pandas as pd
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 from scipy import stats
+
+from .arrays import FloatArray, as_float
 
 __all__ = [
     "Z95",
@@ -42,8 +43,6 @@ Z95: float = 1.959963984540054
 #: Two-sided 99.8% normal quantile, ``scipy.stats.norm.ppf(0.999)``
 #: (FunnelPlotR: 3.090232).
 Z998: float = 3.090232306167813
-
-FloatArray = NDArray[np.float64]
 
 
 def normalise_confidence(confidence: float) -> float:
@@ -71,21 +70,6 @@ def z_for(confidence: float) -> float:
     return float(stats.norm.ppf(0.5 + c / 2.0))
 
 
-def _as_float(x: ArrayLike) -> FloatArray:
-    """Coerce scalars, lists, Series or arrays to a float ndarray.
-
-    Missing values (None, pandas NA) become NaN so they flow through every
-    formula as "undefined" instead of raising.
-    """
-    if x is None:
-        return np.asarray(np.nan, dtype=float)
-    arr = np.asarray(x)
-    if arr.dtype == object:
-        flat = [np.nan if (v is None or v is pd.NA) else v for v in arr.ravel()]
-        return np.asarray(flat, dtype=float).reshape(arr.shape)
-    return arr.astype(float, copy=False)
-
-
 def wilson_interval(
     numerator: ArrayLike, denominator: ArrayLike, confidence: float = 0.95
 ) -> tuple[FloatArray, FloatArray]:
@@ -101,8 +85,8 @@ def wilson_interval(
     x < 0, x > n or an input is missing.
     """
     z = z_for(confidence)
-    x = _as_float(numerator)
-    n = _as_float(denominator)
+    x = as_float(numerator)
+    n = as_float(denominator)
     x, n = np.broadcast_arrays(x, n)
     valid = (n > 0) & (x >= 0) & (x <= n)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -129,7 +113,7 @@ def exact_poisson_interval(count: ArrayLike, confidence: float = 0.95) -> tuple[
     continuous in x).
     """
     alpha = 1.0 - normalise_confidence(confidence)
-    x = _as_float(count)
+    x = as_float(count)
     valid = x >= 0
     with np.errstate(invalid="ignore"):
         # df = 0 is outside scipy's chi2 support; the limit is 0 by definition.
@@ -150,7 +134,7 @@ def byars_interval(count: ArrayLike, confidence: float = 0.95) -> tuple[FloatArr
     x = 0 also has an undefined lower limit. NaN for negative/missing x.
     """
     z = z_for(confidence)
-    x = _as_float(count)
+    x = as_float(count)
     valid = x >= 0
     with np.errstate(divide="ignore", invalid="ignore"):
         lower = x * (1.0 - 1.0 / (9.0 * x) - z / (3.0 * np.sqrt(x))) ** 3
@@ -167,7 +151,7 @@ def poisson_count_interval(count: ArrayLike, confidence: float = 0.95) -> tuple[
     As in PHEindicatormethods ``phe_rate``/``calculate_ISRatio`` (Fingertips
     technical guidance); Byar's is accurate enough from 10 events upwards.
     """
-    x = _as_float(count)
+    x = as_float(count)
     ex_lo, ex_hi = exact_poisson_interval(x, confidence)
     by_lo, by_hi = byars_interval(x, confidence)
     small = x < 10
@@ -197,7 +181,7 @@ def ratio_interval(
         lo, hi = poisson_count_interval(observed, confidence)
     else:
         raise ValueError(f"unknown ratio interval method {method!r}; use 'exact' or 'phe'")
-    e = _as_float(expected)
+    e = as_float(expected)
     with np.errstate(divide="ignore", invalid="ignore"):
         lower = np.where(e > 0, lo / e, np.nan)
         upper = np.where(e > 0, hi / e, np.nan)

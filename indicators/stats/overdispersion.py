@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import stats
 
-from .intervals import FloatArray, _as_float
+from .arrays import FloatArray, as_float
 
 __all__ = [
     "z_scores",
@@ -64,7 +64,7 @@ def standard_errors(kind: str, method: str, denominator_or_expected: ArrayLike, 
     (FunnelPlotR ``SHMI``). NaN where the denominator is <= 0 or missing.
     """
     _check_kind_method(kind, method)
-    d = _as_float(denominator_or_expected)
+    d = as_float(denominator_or_expected)
     d = np.where(d > 0, d, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         if kind == "proportion":
@@ -96,8 +96,8 @@ def z_scores(
     NaN where the denominator is <= 0 or an input is missing.
     """
     _check_kind_method(kind, method)
-    y = _as_float(numerator_or_observed)
-    d = _as_float(denominator_or_expected)
+    y = as_float(numerator_or_observed)
+    d = as_float(denominator_or_expected)
     y, d = np.broadcast_arrays(y, d)
     d = np.where(d > 0, d, np.nan)
     t = float(target)
@@ -126,7 +126,7 @@ def winsorise(z: ArrayLike, fraction: float = 0.10) -> FloatArray:
     """
     if not 0.0 <= fraction < 0.5:
         raise ValueError("fraction must be in [0, 0.5)")
-    arr = _as_float(z)
+    arr = as_float(z)
     present = np.sort(arr[~np.isnan(arr)])
     if present.size == 0:
         return arr.copy()
@@ -159,7 +159,7 @@ def truncate(z: ArrayLike, fraction: float = 0.10) -> FloatArray:
     """
     if not 0.0 < fraction < 0.5:
         raise ValueError("fraction must be in (0, 0.5)")
-    arr = _as_float(z)
+    arr = as_float(z)
     out = np.full(arr.shape, np.nan)
     present = ~np.isnan(arr)
     n = int(present.sum())
@@ -180,7 +180,7 @@ def dispersion_ratio(z_adjusted: ArrayLike) -> float:
 
     φ > 1 indicates overdispersion. NaN when no z-scores are available.
     """
-    arr = _as_float(z_adjusted)
+    arr = as_float(z_adjusted)
     arr = arr[~np.isnan(arr)]
     if arr.size == 0:
         return math.nan
@@ -196,7 +196,7 @@ def dersimonian_laird_tau2(phi: float, standard_errors: ArrayLike, n_units: int 
     that contributed to φ (for SHMI: only the units kept after truncation);
     ``n_units`` defaults to their number.
     """
-    s = _as_float(standard_errors)
+    s = as_float(standard_errors)
     s = s[np.isfinite(s) & (s > 0)]
     count = int(s.size if n_units is None else n_units)
     if count == 0 or s.size == 0:

@@ -44,6 +44,8 @@ from statsmodels.tools.sm_exceptions import (
     PerfectSeparationWarning,
 )
 
+from indicators.stats.risk_spec import COVARIATE_KEYS, COVARIATE_TYPES, MISSING_HANDLING, TRANSFORMS
+
 __all__ = [
     "MISSING_LEVEL",
     "RiskModelFit",
@@ -56,8 +58,8 @@ __all__ = [
 MISSING_LEVEL = "(missing)"
 INTERCEPT = "intercept"
 
-_TYPES = {"numeric", "categorical", "boolean"}
-_KEYS = {"column", "type", "transform", "reference", "missing"}
+_TYPES = set(COVARIATE_TYPES)
+_KEYS = COVARIATE_KEYS
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 # A standard error this large on the log-odds scale only arises when the likelihood
@@ -134,10 +136,10 @@ def _parse_spec(frame: pd.DataFrame, covariates: Sequence[Mapping[str, Any]]) ->
             raise ValueError(f"covariate {column!r} is listed twice")
         seen.add(column)
         missing = spec.get("missing", "category" if kind == "categorical" else "exclude")
-        if missing not in {"category", "exclude"}:
+        if missing not in MISSING_HANDLING:
             raise ValueError(f"covariate {column!r}: missing must be 'category' or 'exclude'")
         transform = spec.get("transform")
-        if transform is not None and (transform != "square" or kind != "numeric"):
+        if transform is not None and (transform not in TRANSFORMS or kind != "numeric"):
             raise ValueError(f"covariate {column!r}: only numeric covariates take transform 'square'")
         if "reference" in spec and kind != "categorical":
             raise ValueError(f"covariate {column!r}: only categorical covariates take a reference")

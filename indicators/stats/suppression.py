@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .intervals import _as_float
+from .arrays import as_float
 
 __all__ = [
     "SuppressionPolicy",
@@ -56,7 +56,7 @@ DEFAULT_POLICY = SuppressionPolicy()
 
 
 def _counts(counts: ArrayLike) -> np.ndarray:
-    c = _as_float(counts)
+    c = as_float(counts)
     if np.any(c[~np.isnan(c)] < 0):
         raise ValueError("counts must be non-negative")
     return c
@@ -104,7 +104,8 @@ def suppressed_total(counts: ArrayLike, policy: SuppressionPolicy = DEFAULT_POLI
     """
     c = _counts(counts)
     total = float(np.nansum(c))
-    return suppress_counts(total, policy).item()
+    shown: int | None = suppress_counts(total, policy).item()  # a 0-d object array: int, or None when suppressed
+    return shown
 
 
 def display_counts(counts: ArrayLike, policy: SuppressionPolicy = DEFAULT_POLICY) -> np.ndarray:
@@ -127,4 +128,5 @@ def is_rate_suppressed(
     or denominator is in the suppressed range (HES rule). The rate itself is
     still computed from unrounded numbers."""
     num, den = np.broadcast_arrays(is_suppressed(numerator, policy), is_suppressed(denominator, policy))
-    return num | den
+    either: np.ndarray = num | den
+    return either

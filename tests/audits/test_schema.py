@@ -39,7 +39,10 @@ def test_the_shipped_definitions_load():
         (lambda d: d["extract"]["columns"][4].update(type="category"), "column subtype: type must be one of"),
         (lambda d: d["extract"]["columns"][4].pop("codes"), "column subtype: a code column needs a list of codes"),
         (lambda d: d["extract"]["columns"].append({"name": "age", "type": "integer"}), "column age is declared twice"),
-        (lambda d: d["extract"]["columns"][3].update(minimum=1), "column age: unknown keys minimum"),
+        (
+            lambda d: d["extract"]["columns"][3].update(minimum=1),
+            "column age: unknown key 'minimum' (did you mean 'min'?)",
+        ),
         (
             lambda d: d["extract"]["rules"].append(
                 {"type": "not_before", "column": "age", "reference": "date_of_diagnosis"}

@@ -103,3 +103,13 @@ def test_an_analyst_can_withdraw_a_release_from_its_page(client, analyst, django
 def test_the_home_page_lists_the_audits(client, orgs):
     page = client.get(reverse("home")).content.decode()
     assert "National Bowel Cancer Audit" in page and "National Lung Cancer Audit" in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("download", ["columns", "trusts"])
+def test_the_data_quality_downloads_of_an_audit_with_no_release_show_the_page(client, analyst, download):
+    # Before any release (or after every one is withdrawn) a download link must not be a server error.
+    client.login(username="ana", password="pw-for-tests-only")
+    response = client.get(reverse("data-quality", args=["bowel"]) + f"?download={download}")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")

@@ -64,6 +64,7 @@ class Command(BaseCommand):
                 uploaded_by_name=user.get_username() if user else f"{getpass.getuser()}@{socket.gethostname()}",
             )
         if outcome.accepted:  # a refused file stores nothing, not even a log entry (the command says why)
+            assert outcome.release is not None  # an accepted file is a release
             record(
                 action=AuditLogEntry.Action.UPLOADED,
                 actor=user,

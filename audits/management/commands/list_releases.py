@@ -1,4 +1,5 @@
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand
 
@@ -13,7 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **options):
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": r.pk,
                 "version": r.version,
