@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SKIP_DIRS = {".git", ".venv", "var", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache", ".mypy_cache"}
+SKIP_DIRS = {
+    ".git",
+    ".venv",
+    "var",
+    "node_modules",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    ".hypothesis",
+}
 TEXT_SUFFIXES = {".py", ".md", ".txt", ".toml", ".yaml", ".yml", ".cfg", ".ini", ".html", ".js", ".css", ".json", ""}
 # Written in pieces so that this file does not match itself.
 OUTSIDE = re.compile("|".join([r"\.\./" + "shared", "shared" + r"/data/", "shared" + r"/docs/", r"/work" + r"/"]))
@@ -14,8 +25,14 @@ DOC_CITATION = re.compile(r"\bdocs/[\w./-]+\.md\b")
 
 
 def _text_files() -> list[Path]:
+    """The repository's own text files: git's list in a clone, else every file outside the caches."""
+    try:
+        listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+        candidates = [ROOT / name for name in listed.decode().split("\0") if name]
+    except (OSError, subprocess.CalledProcessError):
+        candidates = list(ROOT.rglob("*"))
     found = []
-    for path in ROOT.rglob("*"):
+    for path in candidates:
         if any(part in SKIP_DIRS for part in path.relative_to(ROOT).parts):
             continue
         if path.is_file() and path.suffix in TEXT_SUFFIXES and "vendor" not in path.parts:
