@@ -3,7 +3,10 @@
 from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from api import views
+from api import (
+    schema,  # noqa: F401  registers the token scheme with drf-spectacular before its views run
+    views,
+)
 
 app_name = "api"
 

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.core import checks
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import AuditLogEntry
@@ -23,6 +24,9 @@ def iso_date(value: str) -> date:
 
 
 class Command(BaseCommand):
+    # The checks an import depends on: every definition file, and the models. The URL checks (which
+    # load every page and the API) concern the web server and are left to its own start-up.
+    requires_system_checks = [checks.Tags.models, "definitions"]
     help = (
         "Check an audit extract and, if every row passes, store it as the audit's next release. "
         "Exit status 0 when accepted, 1 when refused."
