@@ -56,7 +56,8 @@ class ApiToken(models.Model):
 
 
 class AuditLogEntry(models.Model):
-    """Who did what to the data or to someone's access, when and from where. Written once, never changed."""
+    """Who did what to the data or to someone's access, who signed in (or failed to) and who read patient
+    rows: when and from where. Written once, never changed."""
 
     class Action(models.TextChoices):
         UPLOADED = "uploaded", "Uploaded an extract"
@@ -65,6 +66,10 @@ class AuditLogEntry(models.Model):
         ROLE_CHANGED = "role_changed", "Changed a role"
         TOKEN_CREATED = "token_created", "Created an API token"
         TOKEN_REVOKED = "token_revoked", "Revoked an API token"
+        SIGNED_IN = "signed_in", "Signed in"
+        SIGNED_OUT = "signed_out", "Signed out"
+        SIGN_IN_FAILED = "sign_in_failed", "Failed to sign in"
+        READ_ROWS = "read_rows", "Read patient rows"
 
     class Via(models.TextChoices):
         WEB = "web", "Web page"

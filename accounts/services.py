@@ -1,12 +1,22 @@
-"""Writes: the audit log, API tokens, and role changes (each role change is logged)."""
+"""Writes: the audit log, API tokens, and role changes (each role change is logged).
+
+``Actor`` is who acts and through which door; the services of every app take one, check the
+role themselves (``Actor.require`` with a rule from ``audits.roles``) and write the audit log
+(``Actor.log``) inside their own transaction, so an action and its entry are committed together.
+"""
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import secrets
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -49,6 +59,110 @@ def record(
         audit_code=audit_code,
         target=target[:200],
         details=details or {},
+    )
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, and through which door (``AuditLogEntry.Via``): an account on the web, the API or the
+    admin site, or the command line.
+
+    The command line is trusted: whoever runs it holds the server's database credentials. Its
+    identity is the account named with ``--user``, or ``name`` (by default the operating-system user
+    at the host). Every other door is allowed only what ``audits.roles`` allows its user.
+    """
+
+    via: str
+    user: Any = None  # the account (AnonymousUser or None for nobody)
+    ip: str | None = None
+    name: str = ""
+
+    @classmethod
+    def from_request(cls, request: HttpRequest, *, via: str) -> Actor:
+        """The signed-in user (or anonymous) of a web, API or admin request."""
+        if via == Via.CLI:
+            raise ValueError("a request is not the command line")
+        return cls(via=via, user=getattr(request, "user", None), ip=client_ip(request))
+
+    @classmethod
+    def command_line(cls, user: Any = None, name: str = "") -> Actor:
+        """``python manage.py ...``: as ``user`` if one is named, otherwise as ``name`` (default: os user@host)."""
+        if user is None and not name:
+            name = f"{getpass.getuser()}@{socket.gethostname()}"
+        return cls(via=Via.CLI, user=user, name=name)
+
+    @property
+    def account(self) -> Any:
+        """The acting account, or None (the command line without ``--user``, or an anonymous caller)."""
+        return self.user if self.user is not None and self.user.is_authenticated else None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or (self.account.get_username() if self.account is not None else "")
+
+    def may(self, rule: Callable[[Any], bool]) -> bool:
+        """Whether ``rule`` (a function of ``audits.roles`` applied to the user) allows this actor."""
+        return self.via == Via.CLI or bool(rule(self.user))
+
+    def require(self, rule: Callable[[Any], bool], message: str) -> None:
+        """Raise PermissionDenied (a 403 on every door) unless ``rule`` allows this actor."""
+        if not self.may(rule):
+            raise PermissionDenied(message)
+
+    def log(
+        self, action: str, *, audit_code: str = "", target: str = "", details: dict[str, Any] | None = None
+    ) -> AuditLogEntry:
+        """Write one entry of the audit log for this actor (call it inside the action's transaction)."""
+        return record(
+            action=action,
+            actor=self.user,
+            via=self.via,
+            ip=self.ip,
+            actor_name=self.name,
+            audit_code=audit_code,
+            target=target,
+            details=details,
+        )
+
+
+def _door(request: HttpRequest | None) -> str:
+    match = getattr(request, "resolver_match", None)
+    return Via.ADMIN if match is not None and match.namespace == "admin" else Via.WEB
+
+
+def record_sign_in(*, user: Any, request: HttpRequest | None) -> AuditLogEntry:
+    """A user signed in with their password (the web or admin sign-in page)."""
+    return record(
+        action=Action.SIGNED_IN,
+        actor=user,
+        via=_door(request),
+        ip=client_ip(request),
+        target=f"user {user.get_username()}",
+    )
+
+
+def record_sign_out(*, user: Any, request: HttpRequest | None) -> AuditLogEntry | None:
+    """A signed-in user signed out (nothing is written for a visitor who was not signed in)."""
+    if user is None or not user.is_authenticated:
+        return None
+    return record(
+        action=Action.SIGNED_OUT,
+        actor=user,
+        via=_door(request),
+        ip=client_ip(request),
+        target=f"user {user.get_username()}",
+    )
+
+
+def record_failed_sign_in(*, username: str, request: HttpRequest | None) -> AuditLogEntry:
+    """A sign-in that failed: the name tried (never the password); no account is linked, since none signed in."""
+    name = str(username or "")[:150]
+    return record(
+        action=Action.SIGN_IN_FAILED,
+        via=_door(request),
+        ip=client_ip(request),
+        target=f"user {name}",
+        details={"username": name},
     )
 
 

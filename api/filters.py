@@ -7,7 +7,10 @@ from django import forms
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
 
+from audits import roles
 from audits.models import Release, Trust
+from audits.registry import all_definitions
+from indicators.disclosure import shown_to_public
 from indicators.models import IndicatorResult, Level
 
 
@@ -35,14 +38,25 @@ class ResultFilter(django_filters.FilterSet):
     indicator = TextFilter(help_text="Indicator code, e.g. mortality_90d")
     level = django_filters.ChoiceFilter(choices=Level.choices)
     organisation = UpperCharFilter(help_text="ODS trust code, Cancer Alliance code, or E92000001 for England")
-    alliance = TextFilter(method="filter_alliance", help_text="A Cancer Alliance code: the alliance and its trusts")
+    alliance = UpperCharFilter(
+        method="filter_alliance", help_text="A Cancer Alliance code: the alliance and its trusts"
+    )
     period = TextFilter(help_text="Audit year, e.g. 2024/25, or all years, e.g. 2023/24-2025/26")
-    flag = TextFilter(help_text="Funnel flag, e.g. none, high_alert, low_alarm")
+    flag = TextFilter(
+        method="filter_flag",
+        help_text="Funnel flag, e.g. none, alert_high, alarm_low (a result not shown to you has no flag to match)",
+    )
     release = IdFilter(field_name="release_id", help_text="A release id (default: the current release of each audit)")
 
     class Meta:
         model = IndicatorResult
         fields: list[str] = []
+
+    def filter_flag(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """A hidden result publishes no flag, so a filter on it must not find the result either."""
+        user = getattr(self.request, "user", None)
+        exact = [code for code in all_definitions() if roles.sees_unsuppressed(user, code)]
+        return queryset.filter(flag=value).filter(shown_to_public() | Q(audit_code__in=exact))
 
     def filter_alliance(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         code = value.upper()

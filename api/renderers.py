@@ -3,19 +3,17 @@
 Paginated responses render their ``results`` (the page links are in the Link header). A view
 whose rows sit under another key (e.g. an XmR chart's ``points``) names it in
 ``csv_rows_key``. Nested objects become ``parent.child`` columns; lists are written as JSON.
-Text that a spreadsheet would run as a formula is prefixed with an apostrophe.
+Written by the one CSV writer (``audits.csvfile``): text a spreadsheet would run as a formula gets an apostrophe.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
 from rest_framework.renderers import BaseRenderer
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+from audits.csvfile import csv_text
 
 
 def _flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -36,8 +34,6 @@ def _cell(value: Any) -> Any:
         return "true" if value else "false"
     if isinstance(value, list | tuple):
         return json.dumps(value, default=str)
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
     return value
 
 
@@ -56,15 +52,11 @@ class CSVRenderer(BaseRenderer):
             header.extend(k for k in row if k not in header)
         if not header:
             header = self._serializer_fields(view)
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow(header)
-        for row in flat_rows:
-            writer.writerow([_cell(row.get(name)) for name in header])
+        text = csv_text(header, ([_cell(row.get(name)) for name in header] for row in flat_rows))
         if response is not None and view is not None and response.status_code < 400:
             name = getattr(view, "csv_filename", None) or view.__class__.__name__.removesuffix("View").lower()
             response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
-        return buffer.getvalue().encode(self.charset)
+        return text.encode(self.charset)
 
     @staticmethod
     def _rows(data, view, response) -> list[Any]:

@@ -21,6 +21,7 @@ ERRORS = {
     "403": "Your role does not allow this (see the README's table of roles)",
     "404": "No such object (or page of results)",
     "406": "The format asked for (Accept header or ?format=) is not offered",
+    "429": "Too many requests from this address (anonymous) or account: wait as Retry-After says",
 }
 
 

@@ -216,13 +216,10 @@ class ReleaseDetailSerializer(ReleaseSerializer):
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField(), allow_null=True))
     def get_quality_by_trust(self, release) -> list[dict[str, Any]] | None:
-        scope = self.context["quality_scope"]
-        if scope is None:
+        answer = self.context["quality_by_trust"]  # audits.selectors.quality_by_trust, for this caller
+        if answer is None:
             return None
-        providers = (release.quality_report or {}).get("providers", [])
-        if scope != "all":
-            providers = [p for p in providers if p["provider_code"] in self.context["alliance_trusts"]]
-        return publish_quality_by_trust(providers, unsuppressed=scope == "all")
+        return publish_quality_by_trust(answer.providers, unsuppressed=answer.exact)
 
 
 class ImportJobSerializer(serializers.ModelSerializer):
@@ -235,10 +232,12 @@ class ImportJobSerializer(serializers.ModelSerializer):
     submitted_by = serializers.SerializerMethodField()
     url = serializers.SerializerMethodField()
     release_url = serializers.SerializerMethodField()
-    result = serializers.JSONField(
-        help_text='{"status", "release", "version", "rows", "errors": [{"line", '
-        '"column", "value", "message"}], "error_count", "warnings"}'
+    result = serializers.SerializerMethodField(
+        help_text='{"status", "release", "version", "rows", "errors": [{"line", "column", "value", "message"}], '
+        '"error_count", "warnings"}. The values come from the file\'s rows: errors carry a value for the audit\'s '
+        "analysts only; anyone else who follows the upload (staff) gets line, column and a message without it"
     )
+    failure = serializers.SerializerMethodField(help_text="Why the import failed (its kind only, but for analysts)")
 
     class Meta:
         model = ImportJob
@@ -269,6 +268,13 @@ class ImportJobSerializer(serializers.ModelSerializer):
     def get_submitted_by(self, job) -> str:
         return job.submitted_by.get_username() if job.submitted_by else ""
 
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_result(self, job) -> dict[str, Any]:
+        return self.context["import_report"](job)
+
+    def get_failure(self, job) -> str:
+        return self.context["import_failure"](job)
+
     def get_url(self, job) -> str:
         return self.context["request"].build_absolute_uri(reverse("api:import-detail", args=[job.pk]))
 
@@ -278,16 +284,62 @@ class ImportJobSerializer(serializers.ModelSerializer):
         return self.context["request"].build_absolute_uri(reverse("api:release-detail", args=[job.release_id]))
 
 
-class UploadSerializer(serializers.Serializer):
-    audit = serializers.ChoiceField(choices=[], help_text="The audit's code, e.g. bowel")
-    extract_date = serializers.DateField(help_text="When the data were drawn (YYYY-MM-DD)")
-    file = serializers.FileField(help_text="The extract: CSV, UTF-8", allow_empty_file=True)
+class AuditCodeField(serializers.ChoiceField):
+    """An audit's code, as text: a file part is refused, never read by its name."""
+
+    def __init__(self, **kwargs):
+        super().__init__(choices=[], **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid_choice", input=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+def _is_file(value: Any) -> bool:
+    return hasattr(value, "read") or hasattr(value, "chunks")
+
+
+class UploadTargetSerializer(serializers.Serializer):
+    """What an upload is for, checked before the role is (the role is decided on this validated value).
+
+    The one shape of an upload: ``audit`` and ``extract_date`` as plain form fields, each once, and one
+    file part, ``file``. A field sent twice or as a file part, or any other file part, is refused.
+    """
+
+    SINGLE_FIELDS = ("audit", "extract_date")
+    FILE_PART = "file"
+
+    audit = AuditCodeField(help_text="The audit's code, e.g. bowel")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         audit = self.fields["audit"]
         assert isinstance(audit, serializers.ChoiceField)
         audit.choices = sorted(all_definitions())
+
+    def to_internal_value(self, data):
+        errors: dict[str, list[str]] = {}
+        values = data.getlist if hasattr(data, "getlist") else (lambda key: [data[key]] if key in data else [])
+        for name in self.SINGLE_FIELDS:
+            sent = values(name)
+            if any(_is_file(value) for value in sent):
+                errors[name] = ["A form field, not a file part."]
+            elif len(sent) > 1:
+                errors[name] = ["Send this field once."]
+        if len(values(self.FILE_PART)) > 1:
+            errors[self.FILE_PART] = ["Send exactly one file part, named file."]
+        for name in data:
+            if name not in (self.FILE_PART, *self.SINGLE_FIELDS) and any(_is_file(v) for v in values(name)):
+                errors[name] = ["Unexpected file part: the extract is the one file part, named file."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class UploadSerializer(UploadTargetSerializer):
+    extract_date = serializers.DateField(help_text="When the data were drawn (YYYY-MM-DD)")
+    file = serializers.FileField(help_text="The extract: CSV, UTF-8", allow_empty_file=True)
 
 
 class WithdrawSerializer(serializers.Serializer):
@@ -322,8 +374,13 @@ class ResultSerializer(serializers.ModelSerializer):
     numerator = serializers.IntegerField(allow_null=True)
     denominator = serializers.IntegerField(allow_null=True)
     suppressed = serializers.BooleanField(
-        help_text="A count is in the small-number range: for everyone but the audit's analysts the counts are "
-        "withheld and the rate, intervals, limits and z-score are null"
+        help_text="Not shown: small numbers. A count is 1-7, or would let one be worked out from a published total: "
+        "for everyone but the audit's analysts the counts, rate, intervals, limits, z-score, flag and eligibility "
+        "are null. A shown trust's or alliance's counts are rounded to 5 and its figures computed from them"
+    )
+    flag = serializers.CharField(allow_null=True, help_text="Funnel flag (of the exact counts); null when not shown")
+    eligible = serializers.BooleanField(
+        allow_null=True, help_text="Denominator at least the indicator's minimum; null when not shown"
     )
 
     class Meta:
@@ -371,6 +428,7 @@ class ResultSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
+        data["public"] = instance.public  # what the public sees; publish_results takes it off
         if not isinstance(self.parent, ResultListSerializer):  # a single result is published on its own
             data = publish_results([data], unsuppressed=self.context["unsuppressed_for"](data["audit"]))[0]
         return data
@@ -408,7 +466,11 @@ class TrendPointSerializer(serializers.Serializer):
 
 
 class TrendSerializer(serializers.Serializer):
-    """Quarterly values of one indicator for one organisation, with its XmR chart (null with too few quarters)."""
+    """Quarterly values of one indicator for one organisation, with its XmR chart (null with too few quarters).
+
+    For everyone but the audit's analysts, a trust's or alliance's quarter that is not shown (small numbers) has
+    no counts or value, shown quarters have counts rounded to 5 and the value computed from them, and the chart
+    (mean, limits, signals) is of the shown values only."""
 
     audit = serializers.CharField()
     indicator = serializers.CharField()
@@ -421,13 +483,17 @@ class TrendSerializer(serializers.Serializer):
 
     def to_representation(self, trend):
         points, xmr = publish_trend(
-            level=trend.level, points=trend.points, xmr=trend.xmr, unsuppressed=self.context["unsuppressed"]
+            level=trend.level,
+            points=trend.points,
+            xmr=trend.xmr,
+            public=trend.public,
+            unsuppressed=self.context["unsuppressed"],
         )
         chart_points = iter((xmr or {}).get("points", []))
         merged = []
-        for original, point in zip(trend.points, points, strict=True):
-            # The chart was drawn from the quarters that had a value, in order.
-            chart_point: dict[str, Any] = next(chart_points, {}) if original.get("value") is not None else {}
+        for point in points:
+            # The chart was drawn from the (published) quarters that have a value, in order.
+            chart_point: dict[str, Any] = next(chart_points, {}) if point.get("value") is not None else {}
             merged.append(
                 {
                     **point,

@@ -1,12 +1,13 @@
 """/api/v1/: read endpoints for everyone (suppressed figures), write endpoints for an audit's analysts."""
 
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from api import (
     schema,  # noqa: F401  registers the token scheme with drf-spectacular before its views run
     views,
 )
+from api.docs import docs_csp
 
 app_name = "api"
 
@@ -15,8 +16,13 @@ INDICATOR = "audits/<slug:audit_code>/indicators/<slug:indicator>/"
 urlpatterns = [
     path("", views.ApiRoot.as_view(), name="root"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    # The documentation pages run only our static files, but need inline styles (see api/docs.py).
+    path("docs/", docs_csp(SpectacularSwaggerSplitView.as_view(url_name="api:schema")), name="docs"),
+    path(
+        "redoc/",
+        docs_csp(SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html")),
+        name="redoc",
+    ),
     path("audits/", views.AuditList.as_view(), name="audit-list"),
     path("audits/<slug:audit_code>/", views.AuditDetail.as_view(), name="audit-detail"),
     path("audits/<slug:audit_code>/indicators/", views.IndicatorList.as_view(), name="indicator-list"),

@@ -1,4 +1,5 @@
-"""The API: short views that check the caller's role, call a selector or service, and serialize.
+"""The API: short views that translate: validate the request, call a selector or a service (which checks
+the caller's role itself and writes the audit log), and serialize.
 
 Every list is paginated, stably ordered, and served as JSON or CSV (``?format=csv`` or
 ``Accept: text/csv``). Every GET carries an ETag and answers ``If-None-Match`` with 304.
@@ -7,7 +8,7 @@ Every list is paginated, stably ordered, and served as JSON or CSV (``?format=cs
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, cast
 
 from django.core.cache import cache
 from django.db.models import Count, Max, Prefetch
@@ -26,20 +27,29 @@ from rest_framework.reverse import reverse as api_reverse
 from rest_framework.views import APIView
 
 from accounts.models import ApiToken, AuditLogEntry
-from accounts.services import client_ip, create_token, record, revoke_token
+from accounts.services import Actor, client_ip, create_token, revoke_token
 from api import serializers as s
-from api.filters import ReleaseFilter, ResultFilter, TrustFilter
+from api.filters import ReleaseFilter, ResultFilter, TrustFilter, UpperCharFilter
+from api.pagination import ANONYMOUS_MAX_PAGE_SIZE, Pagination
 from api.permissions import require, require_signed_in
-from api.selectors import current_release_ids, organisation_names, release_rows, row_columns
+from api.selectors import current_release_ids, organisation_names
 from audits import roles
 from audits.models import Alliance, ImportJob, Release, Trust, TrustSuccessor
 from audits.registry import all_definitions
-from audits.services import create_import_job, withdraw_release
+from audits.selectors import import_failure, import_report, quality_by_trust
+from audits.services import (
+    AlreadyWithdrawn,
+    authorise_upload,
+    authorise_withdraw,
+    create_import_job,
+    read_patient_rows,
+    withdraw_release,
+)
 from indicators.models import ComputationRun, IndicatorResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
-from indicators.services import start_run
+from indicators.services import recompute_release
 
-Action, Via = AuditLogEntry.Action, AuditLogEntry.Via
+Via = AuditLogEntry.Via
 RESULTS_CACHE_SECONDS = 3600
 
 
@@ -92,13 +102,19 @@ def _release_param(request: Request) -> int | None:
         raise ValidationError({"release": ["A release id (a whole number)."]}) from exc
 
 
+def _unpublished(request: Request, release: Release) -> bool:
+    """Withdrawn means unpublished: a withdrawn release's results, trends and model cards are for the
+    audit's analysts and staff only (everyone else gets 404, as if it had never been published)."""
+    return release.is_withdrawn and not roles.can_manage_releases(request.user, release.audit_id)
+
+
 def _release_or_404(request: Request, audit_code: str) -> Release:
     """The release asked for with ?release=, or the audit's current release."""
     pk = _release_param(request)
     if pk is None:
         pk = current_release_ids(audit_code).get(audit_code)
     release = Release.objects.filter(pk=pk, audit_id=audit_code).first() if pk is not None else None
-    if release is None:
+    if release is None or _unpublished(request, release):
         raise Http404(f"No release of {audit_code} " + (f"with id {pk}" if pk else "yet"))
     return release
 
@@ -343,14 +359,8 @@ class ReleaseDetail(RetrieveView):
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = {**super().get_serializer_context(), **_release_context(self)}
-        release = Release.objects.filter(pk=self.kwargs.get("release_id")).values_list("audit_id", flat=True).first()
-        scope = roles.quality_by_trust_scope(self.request.user, release) if release else None
-        context["quality_scope"] = scope
-        context["alliance_trusts"] = (
-            set(Trust.objects.filter(alliance_id=scope).values_list("code", flat=True))
-            if scope and scope != "all"
-            else set()
-        )
+        release = Release.objects.filter(pk=self.kwargs.get("release_id")).only("audit_id", "quality_report").first()
+        context["quality_by_trust"] = quality_by_trust(self.request.user, release) if release else None
         return context
 
 
@@ -364,25 +374,14 @@ class ReleaseWithdraw(CachingMixin, APIView):
     def post(self, request: Request, release_id: int) -> Response:
         require_signed_in(request)
         release = get_object_or_404(Release, pk=release_id)
-        require(
-            request,
-            roles.can_withdraw(request.user, release.audit_id),
-            "Only this audit's analysts and staff can withdraw its releases.",
-        )
+        actor = Actor.from_request(request, via=Via.API)
+        authorise_withdraw(actor, release)  # the role before the body: 403, then 400
         form = s.WithdrawSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        if release.is_withdrawn:
-            return Response({"detail": f"Release {release.pk} was already withdrawn."}, status=status.HTTP_409_CONFLICT)
-        withdraw_release(release=release, user=request.user, reason=form.validated_data["reason"])
-        record(
-            action=Action.WITHDREW,
-            actor=request.user,
-            via=Via.API,
-            ip=client_ip(request),
-            audit_code=release.audit_id,
-            target=f"release {release.pk}",
-            details={"version": release.version, "reason": form.validated_data["reason"]},
-        )
+        try:
+            withdraw_release(release=release, actor=actor, reason=form.validated_data["reason"])
+        except AlreadyWithdrawn as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
         view = ReleaseDetail(request=request, kwargs={"release_id": release.pk}, format_kwarg=None)
         return Response(
             s.ReleaseDetailSerializer(_RELEASES.get(pk=release.pk), context=view.get_serializer_context()).data
@@ -396,21 +395,7 @@ class ReleaseRecompute(CachingMixin, APIView):
     def post(self, request: Request, release_id: int) -> Response:
         require_signed_in(request)
         release = get_object_or_404(Release, pk=release_id)
-        require(
-            request,
-            roles.can_recompute(request.user, release.audit_id),
-            "Only this audit's analysts and staff can recompute its indicators.",
-        )
-        run = start_run(release=release, user=request.user)
-        record(
-            action=Action.RECOMPUTED,
-            actor=request.user,
-            via=Via.API,
-            ip=client_ip(request),
-            audit_code=release.audit_id,
-            target=f"release {release.pk}",
-            details={"run": run.pk, "version": release.version},
-        )
+        run = recompute_release(release=release, actor=Actor.from_request(request, via=Via.API))
         run.refresh_from_db()
         url = request.build_absolute_uri(reverse("api:release-detail", args=[release.pk]))
         return Response(s.RunSerializer(run).data, status=status.HTTP_202_ACCEPTED, headers={"Location": url})
@@ -441,11 +426,6 @@ class ReleaseRows(CachingMixin, APIView):
     def get(self, request: Request, release_id: int) -> Response:
         require_signed_in(request)
         release = get_object_or_404(Release, pk=release_id)
-        require(
-            request,
-            roles.can_see_patient_rows(request.user, release.audit_id),
-            "Patient-level rows are for this audit's analysts only.",
-        )
         try:
             after = int(request.query_params.get("after", 0))
             size = int(request.query_params.get("page_size", 1000))
@@ -453,8 +433,10 @@ class ReleaseRows(CachingMixin, APIView):
             raise ValidationError({"after": ["Whole numbers only."]}) from exc
         if after < 0 or not 1 <= size <= 10_000:
             raise ValidationError({"page_size": ["after >= 0 and 1 <= page_size <= 10000."]})
-        columns = row_columns(release)
-        rows = release_rows(release, after_line=after, limit=size)
+        # The service decides (the audit's analysts only) and writes every read to the audit log.
+        columns, rows = read_patient_rows(
+            release=release, actor=Actor.from_request(request, via=Via.API), after_line=after, limit=size
+        )
         next_url = None
         if len(rows) == size:
             next_url = request.build_absolute_uri(
@@ -472,11 +454,13 @@ class ReleaseRows(CachingMixin, APIView):
 
 
 class ImportList(CachingMixin, generics.ListAPIView):
-    """GET: the uploads of the audits you manage. POST: upload an extract (multipart: audit, extract_date, file).
+    """GET: the uploads of the audits you manage. POST: upload an extract (multipart: ``audit`` and
+    ``extract_date`` as form fields, once each, and one file part, ``file``; any other shape is a 400).
 
     The answer is the import job: 201 when the file was accepted (``release`` is set), 422 when it
-    was refused (``result.errors`` lists line, column, value and message, as the command line does),
-    or 202 while a worker checks it: poll the job's ``url`` (also in the Location header).
+    was refused (``result.errors`` lists line, column, value and message, as the command line does;
+    the values, which come from the file's rows, for the audit's analysts only), or 202 while a
+    worker checks it: poll the job's ``url`` (also in the Location header).
     """
 
     serializer_class = s.ImportJobSerializer
@@ -495,6 +479,9 @@ class ImportList(CachingMixin, generics.ListAPIView):
         require_signed_in(request)
         return super().get(request, *args, **kwargs)
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), **_import_context(self.request)}
+
     @extend_schema(
         request=s.UploadSerializer,
         responses={
@@ -505,36 +492,19 @@ class ImportList(CachingMixin, generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         require_signed_in(request)
-        audit_code = request.data.get("audit") if isinstance(request.data, dict) else None  # a QueryDict here
-        if isinstance(audit_code, str) and audit_code in all_definitions():
-            require(
-                request,
-                roles.can_upload(request.user, audit_code),
-                "Only this audit's analysts and staff can upload its extracts.",
-            )
+        actor = Actor.from_request(request, via=Via.API)
+        # The role is decided on the validated audit (one plain form field), before the rest is read
+        # (403, then 400), and again by the service itself.
+        target = s.UploadTargetSerializer(data=request.data)
+        target.is_valid(raise_exception=True)
+        authorise_upload(actor, target.validated_data["audit"])
         form = s.UploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        audit_code = form.validated_data["audit"]
-        upload = form.validated_data["file"]
         job = create_import_job(
-            audit_code=audit_code,
-            upload=upload,
+            audit_code=form.validated_data["audit"],
+            upload=form.validated_data["file"],
             extract_date=form.validated_data["extract_date"],
-            origin=Release.Origin.API,
-            user=request.user,
-        )
-        record(
-            action=Action.UPLOADED,
-            actor=request.user,
-            via=Via.API,
-            ip=client_ip(request),
-            audit_code=audit_code,
-            target=f"import {job.pk}",
-            details={
-                "file_name": job.file_name,
-                "size_bytes": job.bytes_total,
-                "extract_date": job.extract_date.isoformat(),
-            },
+            actor=actor,
         )
         job.refresh_from_db()  # finished already when tasks run in-process
         codes: dict[str, int] = {
@@ -546,12 +516,24 @@ class ImportList(CachingMixin, generics.ListAPIView):
         return Response(data, status=code, headers={"Location": data["url"]})
 
 
+def _import_context(request: Request) -> dict[str, Any]:
+    """An import's report and failure as the caller may read them (values: the audit's analysts only)."""
+    user = request.user
+    return {
+        "import_report": lambda job: import_report(job, user),
+        "import_failure": lambda job: import_failure(job, user),
+    }
+
+
 class ImportDetail(RetrieveView):
     """One upload: poll it until ``finished``; ``result`` then holds the release or the error report."""
 
     serializer_class = s.ImportJobSerializer
     queryset = ImportJob.objects.select_related("submitted_by")
     lookup_url_kwarg = "job_id"
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), **_import_context(self.request)}
 
     def get_object(self):
         require_signed_in(self.request)
@@ -568,10 +550,12 @@ class ImportDetail(RetrieveView):
 
 
 class ResultList(ListView):
-    """Indicator results: by default from the current release of each audit; ``?release=`` for another.
+    """Indicator results: by default from the current release of each audit; ``?release=`` for another
+    (a withdrawn release: its audit's analysts and staff only).
 
-    Counts are exact for the audit's analysts; for everyone else, small counts are suppressed and
-    the others rounded to 5 (trust and alliance level), and a suppressed row's rate is withheld.
+    Counts are exact for the audit's analysts. For everyone else, a trust or alliance row with a small
+    count, or one that would give a small count away, is not shown (counts, figures, flag and
+    eligibility null); the others' counts are rounded to 5 and their figures computed from them.
     """
 
     serializer_class = s.ResultSerializer
@@ -597,23 +581,48 @@ class ResultList(ListView):
     def list(self, request, *args, **kwargs):
         """Serialized pages are kept per current run: results change only when a run becomes current
         (or a release is withdrawn), so repeat requests skip the query and the serializer."""
+        pk = _release_param(request)
+        release = Release.objects.filter(pk=pk).first() if pk is not None else None
+        if release is not None and _unpublished(request, release):
+            raise Http404(f"No release with id {pk}")
         key = self._cache_key(request)
-        cached = cache.get(key)
+        cached = cache.get(key) if key else None
         if cached is None:
             response = super().list(request, *args, **kwargs)
             cached = (
                 response.data,
                 {name: value for name, value in response.items() if name in ("Link", "X-Total-Count")},
             )
-            cache.set(key, cached, RESULTS_CACHE_SECONDS)
+            # Pages of up to 1,000 rows with something in them: a few hundred KB at most per entry, and
+            # a query that matches nothing is cheaper to run again than to keep.
+            size = cast(Pagination, self.paginator).get_page_size(request) or 0
+            if key and response.data.get("count") and size <= ANONYMOUS_MAX_PAGE_SIZE:
+                cache.set(key, cached, RESULTS_CACHE_SECONDS)
         data, headers = cached
         return Response(data, headers=headers)
 
-    def _cache_key(self, request) -> str:
+    def _cache_key(self, request) -> str | None:
+        """The page's key, from the validated query only: parameters the API does not know (``x=<random>``)
+        do not make new entries. None when the filters are not valid (the answer is then a 400)."""
+        filterset = ResultFilter(request.query_params, queryset=IndicatorResult.objects.none(), request=request)
+        if not filterset.is_valid():
+            return None
+        filters = sorted(
+            (name, str(value).upper() if isinstance(filterset.filters[name], UpperCharFilter) else str(value))
+            for name, value in filterset.form.cleaned_data.items()
+            if value not in (None, "")
+        )
+        paginator = cast(Pagination, self.paginator)
+        page = request.query_params.get(paginator.page_query_param, "1")
         runs = ComputationRun.objects.filter(is_current=True).aggregate(latest=Max("pk"), count=Count("pk"))
         unsuppressed = sorted(code for code in all_definitions() if roles.sees_unsuppressed(request.user, code))
         parts = [
-            request.build_absolute_uri(),
+            request.scheme,
+            request.get_host(),
+            request.path,
+            str(filters),
+            str(int(page)) if page.isdigit() else page,
+            str(paginator.get_page_size(request)),
             request.accepted_renderer.format,
             ",".join(unsuppressed),
             str(runs["latest"]),

@@ -19,6 +19,10 @@ Two rules protect patients and are decided here only:
 
 Each function takes the user (anonymous or not) and answers from at most one query per
 request for groups and one for the alliance, cached on the user object.
+
+Services enforce these rules themselves (``accounts.services.Actor.require``), whatever door called
+them, and write the audit log; views, API views and commands only translate. The command line is
+trusted: whoever runs it holds the server's database credentials.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ def analyst_audits(user) -> frozenset[str]:
     """Codes of the audits whose analyst group the user is in (staff are not in them unless added)."""
     if not _signed_in(user):
         return frozenset()
-    cache = getattr(user, "_analyst_groups", None)  # shared with audits.permissions
+    cache = getattr(user, "_analyst_groups", None)
     if cache is None:
         cache = set(user.groups.filter(name__startswith=_GROUP_PREFIX).values_list("name", flat=True))
         user._analyst_groups = cache
@@ -99,6 +103,12 @@ def sees_unsuppressed(user, audit_code: str) -> bool:
     return is_analyst_of(user, audit_code)
 
 
+def can_see_values_in_error_reports(user, audit_code: str) -> bool:
+    """The values of an import's error report come from the file's rows: the audit's analysts only.
+    Everyone else who follows the import (staff) reads line, column and message."""
+    return can_see_patient_rows(user, audit_code)
+
+
 def can_manage_releases(user, audit_code: str) -> bool:
     """Release pages, import jobs and their reports: the audit's analysts and staff."""
     return is_staff(user) or is_analyst_of(user, audit_code)
@@ -120,12 +130,22 @@ def quality_by_trust_scope(user, audit_code: str) -> str | None:
     """Which trusts' rows of a release's data-quality report the user may see.
 
     ``"all"`` for the audit's analysts (exact counts), an alliance code for an alliance lead
-    (that alliance's trusts, counts suppressed), and None for everyone else (the report's
-    national summary by column is public).
+    (that alliance's trusts, counts suppressed), and None for everyone else, staff included (the
+    report's national summary by column is public). ``audits.selectors.quality_by_trust`` applies it.
     """
     if is_analyst_of(user, audit_code):
         return "all"
     return alliance_of_lead(user)
+
+
+def can_use_funnel_tool(user) -> bool:
+    """The funnel tool (an analyst's own table): analysts of any audit, and staff."""
+    return is_staff(user) or bool(analyst_audits(user))
+
+
+def navigation(user) -> dict[str, bool]:
+    """Which of the site's links in the navigation this user may open (only those are offered)."""
+    return {"funnel_tool": can_use_funnel_tool(user)}
 
 
 def can_hold_tokens(user) -> bool:

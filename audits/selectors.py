@@ -1,14 +1,22 @@
-"""Reads: releases, organisations, and a release's rows as a DataFrame."""
+"""Reads: releases, a release's rows (as a DataFrame, or a page of them), its data quality by trust for a
+user, and an import's report for a user.
+
+Patient rows reach a person only through ``audits.services.read_patient_rows``, which checks the role
+and writes the audit log; the functions here that read rows are for it and for the computation.
+"""
 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from psycopg2 import sql
 
-from audits.models import Release
+from audits import roles
+from audits.ingest.messages import without_value
+from audits.models import ImportJob, Release, Trust
 from audits.schema import parse_definition
 from audits.storage import storage_columns
 
@@ -80,3 +88,80 @@ def release_frame(release: Release, columns: list[str] | None = None) -> pd.Data
         elif kinds.get(name) == "integer":
             frame[name] = frame[name].astype("Int32")
     return frame
+
+
+def row_columns(release: Release) -> list[tuple[str, str]]:
+    """(name, column type) of a release's stored rows, in order: line, the extract's columns, the code as sent."""
+    definition = parse_definition(release.definition, origin=f"release {release.pk}")
+    kinds = {c.name: c.type for c in definition.columns}
+    return [
+        (name, kinds.get(name, "integer" if name == "line" else "text"))
+        for name, _ in storage_columns(definition)
+        if name != "release_id"
+    ]
+
+
+def release_rows(release: Release, *, after_line: int, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` patient rows of a release after file line ``after_line``, in file order."""
+    names = [name for name, _ in row_columns(release)]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            query = sql.SQL("SELECT {} FROM {} WHERE release_id = %s AND line > %s ORDER BY line LIMIT %s").format(
+                sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(release.storage_table)
+            )
+            cursor.execute(query.as_string(cursor.cursor.connection), [release.pk, after_line, limit])
+        else:
+            quote = connection.ops.quote_name
+            cursor.execute(
+                f"SELECT {', '.join(map(quote, names))} FROM {quote(release.storage_table)} "  # noqa: S608
+                "WHERE release_id = %s AND line > %s ORDER BY line LIMIT %s",
+                [release.pk, after_line, limit],
+            )
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+@dataclass(frozen=True)
+class QualityByTrust:
+    """The rows of a release's completeness by trust that a user may read.
+
+    ``exact``: the audit's analysts, whose counts are shown as they are. Otherwise (an alliance lead's
+    own trusts) the counts are to be published with ``indicators.disclosure.publish_quality_by_trust``
+    before they leave the server, like every other count.
+    """
+
+    providers: list[dict[str, Any]]
+    exact: bool
+
+
+def quality_by_trust(user, release: Release) -> QualityByTrust | None:
+    """Data quality by trust of ``release`` for ``user`` (the one answer for pages, downloads and the API):
+    every trust for the audit's analysts, an alliance lead's own trusts, None for everyone else
+    (staff included; the national summary by column is public)."""
+    scope = roles.quality_by_trust_scope(user, release.audit_id)
+    if scope is None:
+        return None
+    providers = list((release.quality_report or {}).get("providers", []))
+    if scope != "all":
+        members = set(Trust.objects.filter(alliance_id=scope).values_list("code", flat=True))
+        providers = [p for p in providers if p["provider_code"] in members]
+    return QualityByTrust(providers=providers, exact=scope == "all")
+
+
+def import_report(job: ImportJob, user) -> dict[str, Any]:
+    """An import's result (the report ``import_extract --json`` prints) as ``user`` may read it.
+
+    Its error values come from the file's rows: the audit's analysts read them; anyone else who
+    follows the import (staff) reads each error's line, column and a message without the value.
+    """
+    result = dict(job.result or {})
+    if "errors" in result and not roles.can_see_values_in_error_reports(user, job.audit_id):
+        result["errors"] = [without_value(error) for error in result["errors"]]
+    return result
+
+
+def import_failure(job: ImportJob, user) -> str:
+    """Why an import failed: the exception's text may quote a row, so others than the audit's analysts
+    read only its kind."""
+    if not job.failure or roles.can_see_values_in_error_reports(user, job.audit_id):
+        return job.failure
+    return job.failure.split(":", 1)[0]

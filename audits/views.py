@@ -1,6 +1,11 @@
-"""Pages for analysts: upload an extract, follow the import, read releases and data quality."""
+"""Pages for analysts: upload an extract, follow the import, read releases and data quality.
+
+Views translate: the services check the role and write the audit log; reads ask ``audits.roles``.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,14 +15,15 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.models import AuditLogEntry
-from accounts.services import client_ip, record
+from accounts.services import Actor
 from audits import roles
 from audits.forms import UploadForm, WithdrawForm
 from audits.models import ImportJob, Release, Trust
-from audits.permissions import is_audit_analyst
 from audits.registry import all_definitions
-from audits.selectors import releases_with_current
-from audits.services import create_import_job, withdraw_release
+from audits.selectors import import_failure, import_report, quality_by_trust, releases_with_current
+from audits.services import AlreadyWithdrawn, authorise_upload, authorise_withdraw, create_import_job, withdraw_release
+
+WEB = AuditLogEntry.Via.WEB
 
 
 def _definition_or_404(audit_code: str):
@@ -27,17 +33,22 @@ def _definition_or_404(audit_code: str):
     return definition
 
 
-def _require_analyst(request: HttpRequest, audit_code: str) -> None:
-    if not is_audit_analyst(request.user, audit_code):
-        raise PermissionDenied("Only this audit's analysts can do this.")
+def _require_manager(request: HttpRequest, audit_code: str) -> None:
+    if not roles.can_manage_releases(request.user, audit_code):
+        raise PermissionDenied("Only this audit's analysts (and staff) can see its releases and uploads.")
+
+
+def _render(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    context.setdefault("nav", roles.navigation(request.user))  # decided here: templates run no queries
+    return render(request, template, context)
 
 
 @login_required
 def release_list(request: HttpRequest, audit_code: str) -> HttpResponse:
     definition = _definition_or_404(audit_code)
-    _require_analyst(request, audit_code)
+    _require_manager(request, audit_code)
     jobs = ImportJob.objects.filter(audit_id=audit_code).select_related("submitted_by", "release")[:20]
-    return render(
+    return _render(
         request,
         "audits/release_list.html",
         {
@@ -51,43 +62,39 @@ def release_list(request: HttpRequest, audit_code: str) -> HttpResponse:
 @login_required
 def upload(request: HttpRequest, audit_code: str) -> HttpResponse:
     definition = _definition_or_404(audit_code)
-    _require_analyst(request, audit_code)
+    actor = Actor.from_request(request, via=WEB)
+    authorise_upload(actor, audit_code)  # the form is shown to those who may use it
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
         job = create_import_job(
             audit_code=audit_code,
             upload=form.cleaned_data["file"],
             extract_date=form.cleaned_data["extract_date"],
-            origin=Release.Origin.WEB,
-            user=request.user,
-        )
-        record(
-            action=AuditLogEntry.Action.UPLOADED,
-            actor=request.user,
-            via=AuditLogEntry.Via.WEB,
-            ip=client_ip(request),
-            audit_code=audit_code,
-            target=f"import {job.pk}",
-            details={
-                "file_name": job.file_name,
-                "size_bytes": job.bytes_total,
-                "extract_date": job.extract_date.isoformat(),
-            },
+            actor=actor,
         )
         return redirect("import-job", job_id=job.pk)
-    return render(request, "audits/upload.html", {"definition": definition, "form": form})
+    return _render(request, "audits/upload.html", {"definition": definition, "form": form})
 
 
 def _job_for(request: HttpRequest, job_id: int) -> ImportJob:
     job = get_object_or_404(ImportJob.objects.select_related("audit", "release", "submitted_by"), pk=job_id)
-    _require_analyst(request, job.audit_id)
+    _require_manager(request, job.audit_id)
     return job
 
 
 @login_required
 def import_job(request: HttpRequest, job_id: int) -> HttpResponse:
     job = _job_for(request, job_id)
-    return render(request, "audits/import_job.html", {"job": job, "result": job.result})
+    return _render(
+        request,
+        "audits/import_job.html",
+        {
+            "job": job,
+            "result": import_report(job, request.user),  # values for the audit's analysts only
+            "failure": import_failure(job, request.user),
+            "values_shown": roles.can_see_values_in_error_reports(request.user, job.audit_id),
+        },
+    )
 
 
 @login_required
@@ -109,14 +116,15 @@ def import_job_status(request: HttpRequest, job_id: int) -> JsonResponse:
 @login_required
 def release_detail(request: HttpRequest, release_id: int) -> HttpResponse:
     release = get_object_or_404(Release.objects.select_related("audit", "uploaded_by", "withdrawn_by"), pk=release_id)
-    _require_analyst(request, release.audit_id)
+    _require_manager(request, release.audit_id)
     quality = release.quality_report or {}
-    names = dict(
-        Trust.objects.filter(code__in=[p["provider_code"] for p in quality.get("providers", [])]).values_list(
-            "code", "name"
-        )
-    )
     optional = quality.get("optional_columns", [])
+    # Only exact counts can be shown here (published counts are made by indicators.disclosure, on the
+    # data-quality page and in the API); of those who may open this page, the audit's analysts get them.
+    by_trust = quality_by_trust(request.user, release)
+    by_trust_shown = by_trust is not None and by_trust.exact
+    shown = by_trust.providers if by_trust is not None and by_trust.exact else []
+    names = dict(Trust.objects.filter(code__in=[p["provider_code"] for p in shown]).values_list("code", "name"))
     providers = [
         {
             "code": p["provider_code"],
@@ -124,15 +132,12 @@ def release_detail(request: HttpRequest, release_id: int) -> HttpResponse:
             "rows": p["rows"],
             "cells": [p["percent_complete"].get(c) for c in optional],
         }
-        for p in quality.get("providers", [])
+        for p in shown
     ]
-    by_trust_shown = roles.sees_unsuppressed(request.user, release.audit_id)  # trusts' small counts: analysts only
-    if not by_trust_shown:
-        providers = []
     current = Release.objects.current(release.audit_id)
     # Indicator runs of this release (the indicators app's related name: no import needed here).
     runs = list(release.runs.order_by("-requested_at", "-pk")[:5]) if hasattr(release, "runs") else []
-    return render(
+    return _render(
         request,
         "audits/release_detail.html",
         {
@@ -152,21 +157,15 @@ def release_detail(request: HttpRequest, release_id: int) -> HttpResponse:
 @require_POST
 def release_withdraw(request: HttpRequest, release_id: int) -> HttpResponse:
     release = get_object_or_404(Release, pk=release_id)
-    _require_analyst(request, release.audit_id)
+    actor = Actor.from_request(request, via=WEB)
+    authorise_withdraw(actor, release)  # the role before the form: 403, then the message
     form = WithdrawForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give a reason for withdrawing the release.")
         return redirect("release-detail", release_id=release.pk)
-    if not release.is_withdrawn:
-        withdraw_release(release=release, user=request.user, reason=form.cleaned_data["reason"])
-        record(
-            action=AuditLogEntry.Action.WITHDREW,
-            actor=request.user,
-            via=AuditLogEntry.Via.WEB,
-            ip=client_ip(request),
-            audit_code=release.audit_id,
-            target=f"release {release.pk}",
-            details={"version": release.version, "reason": form.cleaned_data["reason"]},
-        )
+    try:
+        withdraw_release(release=release, actor=actor, reason=form.cleaned_data["reason"])
+    except AlreadyWithdrawn:
+        pass  # withdrawn before: the page says the same
     messages.success(request, f"Release {release.version} was withdrawn; the previous release is now current.")
     return redirect("release-list", audit_code=release.audit_id)

@@ -53,12 +53,17 @@ def main() -> None:
     logging.disable(logging.INFO)
     from ingest import EXTRACT_DATE, extract_file
 
+    from accounts.services import Actor
     from audits.services import import_extract
 
     path = extract_file(args.rows, args.seed)
     with path.open("rb") as stream:
         release = import_extract(
-            audit_code="bowel", stream=stream, file_name=path.name, extract_date=EXTRACT_DATE, origin="cli"
+            audit_code="bowel",
+            stream=stream,
+            file_name=path.name,
+            extract_date=EXTRACT_DATE,
+            actor=Actor.command_line(name="bench"),
         ).release
 
     ours, baseline = [], []

@@ -91,6 +91,7 @@ def extract_file(rows: int, seed: int) -> Path:
 
 
 def timed_import(path: Path) -> float:
+    from accounts.services import Actor
     from audits.services import import_extract
 
     start = time.perf_counter()
@@ -100,8 +101,7 @@ def timed_import(path: Path) -> float:
             stream=stream,
             file_name=path.name,
             extract_date=EXTRACT_DATE,
-            origin="cli",
-            uploaded_by_name="bench",
+            actor=Actor.command_line(name="bench"),
         )
     elapsed = time.perf_counter() - start
     if not outcome.accepted:

@@ -173,6 +173,7 @@ def prepare_database(args) -> str:
 
 
 def load_release(audit: str, rows: int, seed: int) -> None:
+    from accounts.services import Actor
     from audits.models import Release
     from audits.services import import_extract
     from indicators.models import ComputationRun
@@ -188,8 +189,7 @@ def load_release(audit: str, rows: int, seed: int) -> None:
                 stream=stream,
                 file_name=path.name,
                 extract_date=EXTRACT_DATE,
-                origin="cli",
-                uploaded_by_name="bench",
+                actor=Actor.command_line(name="bench"),
             )
         if not outcome.accepted:
             raise SystemExit(f"the {audit} bench extract was refused: {outcome.as_json()['errors'][:3]}")

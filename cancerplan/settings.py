@@ -6,10 +6,12 @@ a real SECRET_KEY and ALLOWED_HOSTS; missing or unsafe values stop start-up.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -46,28 +48,80 @@ DEBUG = env_bool("DEBUG", default=False)
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var")))
 
 SECRET_KEY = env_str("SECRET_KEY")
+MIN_KEY_CHARACTERS = 20  # distinct characters in a production SECRET_KEY
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY is not set. Set SECRET_KEY (50+ random characters), or DEBUG=true for a local development run."
         )
     SECRET_KEY = "insecure-development-key-only-for-debug-runs-on-a-laptop-0123456789"  # noqa: S105 (DEBUG only)
-elif not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
-    raise ImproperlyConfigured("SECRET_KEY is too weak for DEBUG=false: use 50+ random characters.")
+elif not DEBUG and (
+    len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure") or len(set(SECRET_KEY)) < MIN_KEY_CHARACTERS
+):
+    # A long key of few distinct characters ("k" * 60, a repeated word) is guessable: ask for random ones.
+    raise ImproperlyConfigured(
+        f"SECRET_KEY is too weak for DEBUG=false: use 50+ random characters, at least {MIN_KEY_CHARACTERS} of them"
+        " different (python3 -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 if not DEBUG and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS is empty: list the host names this site serves.")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+if not DEBUG and any("*" in host for host in ALLOWED_HOSTS):
+    # A wildcard lets any Host header through: poisoned password-reset links and absolute URLs.
+    raise ImproperlyConfigured("ALLOWED_HOSTS must not contain '*' when DEBUG=false: list the host names.")
+
+# HTTPS=true: served behind a TLS proxy that sets X-Forwarded-Proto (and appends X-Forwarded-For).
+# Requests it marks https are secure (so links are https:// and the CSRF origin check passes), plain
+# http is redirected, browsers are told to use HTTPS only (HSTS) and cookies are sent over HTTPS only.
+HTTPS = env_bool("HTTPS", default=False)
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+# Form posts from the site's own origins; behind the proxy these are https://<each host>.
+CSRF_TRUSTED_ORIGINS = [
+    *env_list("CSRF_TRUSTED_ORIGINS"),
+    *(f"https://*{host}" if host.startswith(".") else f"https://{host}" for host in ALLOWED_HOSTS if HTTPS),
+]
+# How many proxies append to X-Forwarded-For: the client address (sign-in lockouts, API throttles) is
+# the entry the nearest proxy added. Without HTTPS the app is reached directly and REMOTE_ADDR is used.
+PROXY_COUNT = env_int("PROXY_COUNT", 1 if HTTPS else 0)
 
 # Cookies travel over HTTPS only in production; a local run over http needs them off.
-SECURE_COOKIES = env_bool("SECURE_COOKIES", default=not DEBUG)
+SECURE_COOKIES = HTTPS or env_bool("SECURE_COOKIES", default=not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+
+# Content-Security-Policy on every page (django-csp): scripts come only from this site's static files,
+# never inline (charts' data travel as <script type="application/json">, which does not run); nothing
+# is loaded from elsewhere. img-src allows data: and blob: for the PNG downloads drawn in the page.
+# Stylesheets too come only from static files: Plotly's own is static/vendor/plotly.js-*/plotly.css, so it
+# adds no <style> element. Plotly does set style attributes on SVG text it draws (hover labels), so
+# style-src-attr allows those, and only those: an attribute cannot load a stylesheet or use selectors, and
+# any url() in it is still held to img-src. The API's documentation pages get a wider style-src (api/docs.py).
+CONTENT_SECURITY_POLICY: dict[str, Any] = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:", "blob:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        **({"upgrade-insecure-requests": True} if HTTPS else {}),
+    }
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -83,6 +137,10 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
+    "csp",
     "accounts",
     "api",
 ]
@@ -90,12 +148,17 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.security.TwoFactorRequiredMiddleware",
+    "accounts.security.SessionLengthMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into its answer
 ]
 
 ROOT_URLCONF = "cancerplan.urls"
@@ -132,9 +195,29 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# django-axes first: it refuses a sign-in while the account or the address is locked out.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# Lockout: 10 failed sign-ins in a row for one account (from anywhere), or from one address (for any
+# account), lock that account or address out for 15 minutes. Axes keeps the attempts and lockouts
+# (admin site: Access attempts, Access failures); accounts.security logs each lockout.
+AXES_FAILURE_LIMIT = 10
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_CLIENT_IP_CALLABLE = "accounts.security.client_address"
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Two-factor sign-in (TOTP, django-otp) for the audits' analysts and staff, who reach patient rows and
+# run the service: required whenever DEBUG is off. `make demo` (DEBUG=true) keeps the password alone.
+TWO_FACTOR_REQUIRED = not DEBUG
+OTP_TOTP_ISSUER = "Cancer audit dashboards"
+# Sessions: analysts and staff are signed out after 30 minutes without a request, everyone else after
+# 12 hours (Django's default is 14 days). Each request (at most one write a minute) renews the time.
+SESSION_COOKIE_AGE = 12 * 3600
+SESSION_IDLE_SECONDS_PRIVILEGED = 30 * 60
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -160,12 +243,29 @@ STORAGES = {
 # Uploads of several hundred MB go to a temporary file, not memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# An uploaded extract holds patient rows: only the service's own user may read it (and the folders it is
+# in), and it is deleted when its import ends (audits.services.run_import_job).
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 # Audit definitions: one YAML file per audit. Extra folders (e.g. a registry's own) may be added.
 AUDIT_DEFINITION_DIRS = [BASE_DIR / "audits" / "definitions", *map(Path, env_list("AUDIT_DEFINITION_DIRS"))]
 
 # Celery: unset broker means tasks run in-process (eagerly) for a first run.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+
+# The cache holds API throttle counts and serialized pages of API results. With Redis (REDIS_URL, or else
+# the broker when it is Redis) every worker process shares it; otherwise each process has its own, bounded
+# by entry count (and the API caches pages of at most 1,000 rows, so an entry is at most a few hundred KB).
+REDIS_URL = env_str("REDIS_URL") or (
+    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    if REDIS_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 300}}
+}
+CACHES["default"]["KEY_PREFIX"] = "cancerplan"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
@@ -185,6 +285,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # django-axes logs each failed sign-in and each lockout; not its start-up banner in every command.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }
 
 # Celery tasks (dotted paths) queued once a release is accepted; each takes the release id.
@@ -211,12 +313,19 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "api.renderers.CSVRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        "api.docs.BrowsableAPIRenderer",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "api.pagination.Pagination",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_CLASSES": [],
+    # Throttles count requests in the cache, per address for anonymous callers and per account for
+    # tokens and sessions; past the rate the answer is 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["api.throttling.AnonymousThrottle", "api.throttling.AccountThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("API_RATE_ANON", "60/minute"),
+        "user": env_str("API_RATE_USER", "600/minute"),
+    },
+    "NUM_PROXIES": PROXY_COUNT,
     "URL_FORMAT_OVERRIDE": "format",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

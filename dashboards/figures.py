@@ -2,7 +2,8 @@
 
 Pure: no Django and no database. The Plotly figures are JSON-ready
 ``{"data": [...], "layout": {...}}`` dicts handed to ``Plotly.newPlot`` in the
-browser (plotly.js-basic: scatter and bar traces only); the small multiples of
+browser (plotly.js-basic: scatter and bar traces only), which draws every chart with one
+configuration (``PLOTLY_CONFIG`` in static/dashboards/dashboards.js); the small multiples of
 the trust dashboard (spread and trend) are geometry for inline SVG, which
 needs no script. Built once per computation run (dashboards/services.py),
 never per request.
@@ -33,11 +34,6 @@ SPC_LABELS = {
     "special_cause_concern": "Special cause: concern",
     "special_cause_neutral": "Special cause: neither better nor worse",
     "common_cause": "Common cause variation",
-}
-CONFIG = {
-    "displaylogo": False,
-    "responsive": True,
-    "modeBarButtonsToRemove": ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
 }
 
 
@@ -220,7 +216,7 @@ def funnel_figure(
         layout["yaxis"]["range"] = _round([max(low, 0.0), high])
     if xs:
         layout["xaxis"]["range"] = [0, _round([max(xs) * 1.08])[0]]
-    return {"data": traces, "layout": layout, "config": CONFIG}
+    return {"data": traces, "layout": layout}
 
 
 def _fmt(value: float, percent_axis: bool) -> str:
@@ -326,7 +322,7 @@ def xmr_figure(
         low, high = min(shown), max(shown)
         pad = (high - low) * 0.06 or 0.01
         layout["yaxis"]["range"] = _round([max(low - pad, 0.0), min(high + pad, 1.0)])
-    return {"data": traces, "layout": layout, "config": CONFIG}
+    return {"data": traces, "layout": layout}
 
 
 RULE_WORDS = {
@@ -380,7 +376,7 @@ def calibration_figure(groups: Sequence[dict[str, Any]]) -> dict[str, Any]:
     layout["xaxis"]["tickformat"] = ".0%"
     layout["xaxis"]["range"] = [0, top]
     layout["yaxis"]["range"] = [0, top]
-    return {"data": traces, "layout": layout, "config": CONFIG}
+    return {"data": traces, "layout": layout}
 
 
 def completeness_figure(columns: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -406,7 +402,7 @@ def completeness_figure(columns: Sequence[dict[str, Any]]) -> dict[str, Any]:
     layout["xaxis"].update({"tickformat": ".0%", "range": [0, 1]})
     layout["yaxis"]["automargin"] = True
     layout["margin"]["l"] = 160
-    return {"data": [trace], "layout": layout, "config": CONFIG}
+    return {"data": [trace], "layout": layout}
 
 
 # ---------------------------------------------------------------- inline SVG geometry

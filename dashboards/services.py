@@ -48,6 +48,8 @@ RESULT_FIELDS = (
     "national_value",
     "flag",
     "eligible",
+    "suppressed",
+    "public",
 )
 
 
@@ -100,7 +102,7 @@ class RunContext:
     published: dict[str, dict[tuple[str, str, str], dict[str, dict[str, Any]]]] = field(default_factory=dict)
     periods: dict[str, list[str]] = field(default_factory=dict)
     fits: dict[tuple[str, str, str], FunnelFit] = field(default_factory=dict)
-    sparks: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    sparks: dict[tuple[str, str, str], tuple[list[dict[str, Any]], dict[str, Any] | None]] = field(default_factory=dict)
     cards: dict[str, dict[str, Any] | None] = field(default_factory=dict)
 
     def headline(self, code: str) -> str | None:
@@ -165,8 +167,8 @@ def load_context(run: ComputationRun) -> RunContext:
             index.setdefault((row["indicator"], row["level"], row["period"]), {})[row["organisation"]] = row
         context.published[variant] = index
     context.fits = {(f.indicator, f.level, f.period): f for f in FunnelFit.objects.filter(run=run)}
-    for trend in TrendSeries.objects.filter(run=run).values("indicator", "level", "organisation", "points"):
-        context.sparks[(trend["indicator"], trend["level"], trend["organisation"])] = trend["points"]
+    for trend in TrendSeries.objects.filter(run=run).values("indicator", "level", "organisation", "points", "public"):
+        context.sparks[(trend["indicator"], trend["level"], trend["organisation"])] = (trend["points"], trend["public"])
     return context
 
 
@@ -202,8 +204,9 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
     """One organisation's result, formatted for display.
 
     ``row`` has been through :func:`indicators.disclosure.publish_results`, so for the public a
-    suppressed row has no value, interval or expected count and its counts are rounded; the same
-    rules the API follows.
+    hidden row has no counts, value, interval, flag or eligibility ("not shown: small numbers"),
+    and a shown row's counts are rounded and its figures computed from them; the same rules the
+    API follows.
     """
     if row is None:
         return None
@@ -218,7 +221,8 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
     else:
         plotted, lower, upper = row["value"], row["ci_lower"], row["ci_upper"]
     shown = plotted is not None
-    compared = bool(row["eligible"]) and level != "national"
+    hidden = bool(row.get("suppressed")) and row["numerator"] is None  # hidden from this reader
+    compared = bool(row["eligible"]) and level != "national" and not hidden
     flag = row["flag"] if compared else "none"
     return {
         "organisation": row["organisation"],
@@ -239,13 +243,15 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
         if risk
         else "",
         "shown": shown,
-        "suppressed": bool(row.get("suppressed")) and not shown,
+        "suppressed": hidden,
         "compared": compared,
         "eligible": bool(row["eligible"]),
         "flag": flag,
         "meaning": text.meaning_of(flag, definition.direction, compared),
-        "label": text.label_of(flag, definition.direction, compared) if level != "national" else "England",
-        "short_label": text.short_label(flag, definition.direction, compared),
+        "label": text.label_of(flag, definition.direction, compared, shown=not hidden)
+        if level != "national"
+        else "England",
+        "short_label": text.short_label(flag, definition.direction, compared, shown=not hidden),
         # The funnel's x: expected events for a ratio, else the (published) denominator.
         "x": row["expected"] if risk else row["denominator"],
     }
@@ -318,9 +324,18 @@ def _fit_text(fit: FunnelFit | None, unit_word: str) -> str:
 
 
 def _funnel(
-    context: RunContext, code: str, period: str, level: str, rows: list[dict[str, Any]], national: dict[str, Any] | None
+    context: RunContext,
+    code: str,
+    period: str,
+    level: str,
+    rows: list[dict[str, Any]],
+    national: dict[str, Any] | None,
+    variant: str,
 ) -> tuple[dict[str, Any] | None, str]:
-    """A funnel's figure specification and its text summary, from formatted (published) rows."""
+    """A funnel's figure specification and its text summary, from formatted (published) rows.
+
+    The summary counts the units the reader is shown: a hidden unit is neither drawn nor counted
+    among the flags or the alerts chance alone would give."""
     definition = context.definitions[code]
     fit = context.fits.get((code, level, period))
     unit_word = "trust" if level == "provider" else "Cancer Alliance"
@@ -328,12 +343,10 @@ def _funnel(
         return None, f"Too few {unit_word}s have enough patients to draw a funnel plot for {period}."
     risk = definition.risk_adjusted
     scale = national["plotted"] if risk else 1.0
-    points, hidden = [], 0
+    points = []
+    hidden = sum(1 for row in rows if row["suppressed"])
     for row in rows:
-        if not row["compared"]:
-            continue
-        if not row["shown"] or row["x"] is None:
-            hidden += 1
+        if not row["compared"] or not row["shown"] or row["x"] is None:
             continue
         count_words = (
             f"Observed {row['numerator']}, expected {row['expected_text']}, of {row['denominator']} patients"
@@ -376,16 +389,19 @@ def _funnel(
     compared = sum(1 for row in rows if row["compared"])
     summary = (
         f"Funnel plot of {compared} {unit_word}s, {period}: England {national['value_text']}. "
-        + text.flag_counts_sentence(
-            counts=counts, units=compared, expected_flags=fit.expected_flags, unit_word=unit_word
-        )
+        + text.flag_counts_sentence(counts=counts, units=compared, expected_flags=0.05 * compared, unit_word=unit_word)
         + " "
         + _fit_text(fit, unit_word)
     )
     if hidden:
         summary += (
-            f" {hidden} {unit_word}{'s are' if hidden != 1 else ' is'} not plotted because a count is small "
-            f"(small-number suppression)."
+            f" {hidden} {unit_word}{'s are' if hidden != 1 else ' is'} not shown because of small numbers "
+            f"(small-number suppression), and not counted here."
+        )
+    if variant == "public":
+        summary += (
+            " Points are drawn from counts rounded to the nearest 5; flags are decided on the exact counts, "
+            "so a point very close to a limit may sit just on the other side of it."
         )
     return spec, summary.strip()
 
@@ -404,8 +420,8 @@ def build_indicator(context: RunContext, code: str, period: str, variant: str) -
     for row in alliances:
         row["name"] = context.alliances.get(row["organisation"], row["organisation"])
     alliances.sort(key=lambda r: r["name"].lower())
-    provider_figure, provider_summary = _funnel(context, code, period, "provider", providers, national)
-    alliance_figure, alliance_summary = _funnel(context, code, period, "alliance", alliances, national)
+    provider_figure, provider_summary = _funnel(context, code, period, "provider", providers, national, variant)
+    alliance_figure, alliance_summary = _funnel(context, code, period, "alliance", alliances, national, variant)
     item = {"risk_adjusted": context.definitions[code].risk_adjusted}
     return {
         "code": code,
@@ -511,9 +527,12 @@ def unavailable_reason(context: RunContext, code: str) -> str:
     return "No patient in this release meets the indicator's denominator."
 
 
-def _trend_values(points: list[dict[str, Any]], level: str, variant: str) -> list[float | None]:
-    published, _ = publish_trend(level=level, points=points, xmr=None, unsuppressed=variant == "analyst")
-    return [p.get("value") for p in published]
+def _trend_values(
+    trend: tuple[list[dict[str, Any]], dict[str, Any] | None], level: str, variant: str
+) -> tuple[list[dict[str, Any]], list[float | None]]:
+    points, public = trend
+    published, _ = publish_trend(level=level, points=points, xmr=None, public=public, unsuppressed=variant == "analyst")
+    return published, [p.get("value") for p in published]
 
 
 def build_trusts(context: RunContext, variant: str) -> dict[str, Any]:
@@ -547,8 +566,7 @@ def build_trusts(context: RunContext, variant: str) -> dict[str, Any]:
             if spine:
                 quantiles = {k: text.percent(v) for k, v in spine["quantiles"].items()}
                 spine_text = text.spread_sentence(values_text=quantiles, n=spine["n"])
-            points = context.sparks.get((code, "provider", org), [])
-            values = _trend_values(points, "provider", variant)
+            points, values = _trend_values(context.sparks.get((code, "provider", org), ([], None)), "provider", variant)
             spark = figures.sparkline(values)
             spark_text = ""
             if spark:
@@ -803,13 +821,15 @@ def build_trend(run: ComputationRun, level: str, organisation: str, code: str, v
         return None
     definition = definitions[code]
     marker = suppression_policy().marker
-    points, xmr = publish_trend(level=level, points=trend.points, xmr=trend.xmr, unsuppressed=variant == "analyst")
+    points, xmr = publish_trend(
+        level=level, points=trend.points, xmr=trend.xmr, public=trend.public, unsuppressed=variant == "analyst"
+    )
     values = [p.get("value") for p in points]
-    # The chart was drawn from the quarters that have a value, in order (see indicators.compute._trends).
+    # The chart was drawn from the (published) quarters that have a value, in order (indicators.compute.trend_chart).
     xmr_points = list((xmr or {}).get("points") or [])
     spc_for: list[dict[str, Any]] = []
     position = 0
-    for point in trend.points:
+    for point in points:
         if point.get("value") is not None and position < len(xmr_points):
             spc_for.append(xmr_points[position])
             position += 1
@@ -874,6 +894,12 @@ def build_trend(run: ComputationRun, level: str, organisation: str, code: str, v
             else "; too few quarters to draw process limits."
         )
     )
+    hidden = sum(1 for p in points if p.get("suppressed") and p.get("value") is None)
+    if hidden:
+        data["summary"] += (
+            f" {hidden} quarter{'s are' if hidden != 1 else ' is'} not shown because of small numbers, and left out "
+            "of the chart's mean and limits."
+        )
     return data
 
 

@@ -82,14 +82,22 @@ def meaning_of(flag: str, direction: Direction, compared: bool = True) -> str:
     return flag_meaning(flag, direction)
 
 
-def label_of(flag: str, direction: Direction, compared: bool = True) -> str:
+NOT_SHOWN = "Not shown: small numbers"
+
+
+def label_of(flag: str, direction: Direction, compared: bool = True, shown: bool = True) -> str:
+    """The flag in words; a result hidden by small-number suppression has no flag to show."""
+    if not shown:
+        return NOT_SHOWN
     if not compared:
         return "Not compared: too few patients"
     return flag_label(flag, direction)
 
 
-def short_label(flag: str, direction: Direction, compared: bool = True) -> str:
+def short_label(flag: str, direction: Direction, compared: bool = True, shown: bool = True) -> str:
     """A few words for a grid cell (text in every cell, not colour alone): "Alert: worse", "Within range"."""
+    if not shown:
+        return "Not shown"
     if not compared:
         return "Too few patients"
     if flag == "none":
@@ -132,8 +140,8 @@ def indicator_sentence(
     """
     if not shown:
         return (
-            f"{place.capitalize()}: not shown because a count is small (1 to 7 patients), to protect "
-            f"confidentiality; England {england_text}."
+            f"{place.capitalize()}: not shown because of small numbers (a count of 1 to 7 patients, or one "
+            f"that would let such a count be worked out), to protect confidentiality; England {england_text}."
         )
     adjusted = "risk-adjusted " if risk_adjusted else ""
     if not compared:
@@ -149,7 +157,10 @@ def indicator_sentence(
 
 
 def flag_counts_sentence(*, counts: dict[str, int], units: int, expected_flags: float | None, unit_word: str) -> str:
-    """How many units are flagged, and how many alerts chance alone would give (multiple comparisons)."""
+    """How many units are flagged, and how many alerts chance alone would give (multiple comparisons).
+
+    ``units`` and ``counts`` are the units the reader is shown, and ``expected_flags`` is for them:
+    a hidden unit's flag is not shown, so it is not counted either."""
     alerts = counts.get("alert_high", 0) + counts.get("alert_low", 0)
     alarms = counts.get("alarm_high", 0) + counts.get("alarm_low", 0)
     text = (

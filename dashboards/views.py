@@ -9,8 +9,6 @@ page.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth.decorators import login_required
@@ -20,8 +18,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 
 from audits import roles
+from audits.csvfile import csv_text
 from audits.models import Alliance, ImportJob, Release, Trust
 from audits.registry import all_definitions
+from audits.selectors import quality_by_trust
 from dashboards import figures, selectors, services
 from dashboards.text import MEANING_LEGEND, flag_counts_sentence, interval, label_of, meaning_of, percent, ratio
 from indicators.disclosure import publish_quality_by_trust
@@ -35,15 +35,13 @@ if TYPE_CHECKING:
 def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
     # Resolve the lazy user here, so the template itself never runs a query.
     context.setdefault("signed_in", request.user.is_authenticated)
+    context.setdefault("nav", roles.navigation(request.user))  # the links this user may open
     return render(request, template, context)
 
 
 def _csv(filename: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+    # The one CSV writer: text a spreadsheet would run as a formula (file names, reasons, unit names) is neutralised.
+    response = HttpResponse(csv_text(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -198,6 +196,8 @@ def indicator(request: HttpRequest, audit_code: str, code: str) -> HttpResponse:
             if row["organisation"] == highlight:
                 highlight_name = row["name"]
     highlighted = [r for r in data["providers"] if highlight and highlight in (r["organisation"], r["alliance"])]
+    # Only a plotted trust can be ringed: one not shown (small numbers) or not compared is not drawn.
+    ringed = [r for r in highlighted if r["shown"] and r["compared"]]
     # A highlighted trust also rings its alliance on the alliance-level funnel.
     highlight_alliance = next((r["alliance"] for r in highlighted if r["organisation"] == highlight), highlight)
     return _page(
@@ -213,6 +213,7 @@ def indicator(request: HttpRequest, audit_code: str, code: str) -> HttpResponse:
             "highlight": highlight,
             "highlight_name": highlight_name,
             "highlighted": highlighted,
+            "ringed": ringed,
             "highlight_alliance": highlight_alliance,
             "is_analyst": variant == "analyst",
             "legend": MEANING_LEGEND,
@@ -498,8 +499,9 @@ def data_quality(request: HttpRequest, audit_code: str) -> HttpResponse:
     quality = (current.quality_report if current else None) or {}
     names = dict(Trust.objects.values_list("code", "name"))
     optional = quality.get("optional_columns", [])
-    exact = roles.sees_unsuppressed(request.user, audit_code)
-    published = publish_quality_by_trust(quality.get("providers", []), unsuppressed=exact)
+    by_trust = quality_by_trust(request.user, current) if current else None  # the one answer (staff: none)
+    exact = by_trust is not None and by_trust.exact
+    published = publish_quality_by_trust(by_trust.providers, unsuppressed=exact) if by_trust else []
     marker = services.suppression_policy().marker
     providers = sorted(
         (
@@ -617,6 +619,7 @@ def data_quality(request: HttpRequest, audit_code: str) -> HttpResponse:
             "jobs": jobs,
             "busy": busy,
             "exact": exact,
+            "by_trust_shown": by_trust is not None,
             "runs": [{"run": r, "entries": sorted(entries.get(r.pk, []), key=lambda e: e.indicator)} for r in runs],
             "figure": figures.completeness_figure(quality["columns"]) if quality.get("columns") else None,
         },
@@ -654,8 +657,8 @@ def data_quality_status(request: HttpRequest, audit_code: str) -> JsonResponse:
 @login_required
 def funnel_tool(request: HttpRequest) -> HttpResponse:
     """An analyst's own aggregated table -> funnel plot, table and CSV, with the `funnel` command's analysis."""
-    if not (roles.is_staff(request.user) or roles.analyst_audits(request.user)):
-        raise PermissionDenied("The funnel tool is for audit analysts.")
+    if not roles.can_use_funnel_tool(request.user):
+        raise PermissionDenied("The funnel tool is for the analysts of an audit (of any audit) and for staff.")
     form = {
         "kind": request.POST.get("kind", "proportion"),
         "method": request.POST.get("method", "exact"),

@@ -296,7 +296,6 @@ def _trends(
     """Quarterly values per organisation, with an XmR chart where there are enough quarters."""
     trends = []
     overall = cohort["numerator"].sum() / cohort["denominator"].sum()
-    target = (indicator.standard or {}).get("value")
     for level in LEVELS:
         sums = _sums(cohort, level, labels, by_quarter=True)
         if indicator.risk_adjusted:
@@ -324,14 +323,19 @@ def _trends(
                     strict=True,
                 )
             ]
-            finite = series["value"].replace([np.inf, -np.inf], np.nan).dropna()
-            chart = None
-            if len(finite) >= 3:
-                chart = xmr_chart(
-                    finite.to_numpy(), improvement_direction=indicator.improvement_direction, target=target
-                ).as_dict()
+            chart = trend_chart([_finite(v) for v in series["value"].to_numpy()], indicator)
             trends.append({"level": level, "organisation": str(organisation), "points": points, "xmr": chart})
     return trends
+
+
+def trend_chart(values: list[float | None], indicator: IndicatorDefinition) -> dict[str, Any] | None:
+    """The XmR chart of a quarterly series, drawn from the quarters that have a value, in order (None
+    with fewer than three)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if len(finite) < 3:
+        return None
+    target = (indicator.standard or {}).get("value")
+    return xmr_chart(np.asarray(finite), improvement_direction=indicator.improvement_direction, target=target).as_dict()
 
 
 def _finite(value: Any) -> float | None:

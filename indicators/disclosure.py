@@ -1,34 +1,54 @@
-"""Small-number suppression of what is shown or exported: one function per kind of output.
+"""Disclosure control of what is shown or exported: decided once per indicator, picked per reader.
 
-Every page, download and API response that shows counts passes them through here, with
-``unsuppressed=audits.roles.sees_unsuppressed(user, audit_code)``: the audit's analysts
-see exact counts, everyone else sees the policy in ``settings.SUPPRESSION_POLICY``
-(NHS Digital's HES/ECDS rule, docs/domain.md §2.4):
+Two halves, one rule (docs/adr/0004-disclosure-control-against-differencing.md):
 
-- at trust and Cancer Alliance level a count of 1-7 is suppressed (None) and every other
-  count is rounded to the nearest 5; zero stays zero;
-- a rate, its intervals, its funnel limits and its z-score are hidden when its numerator
-  or denominator is suppressed (they would give the count back);
-- national counts are not suppressed (the HES rule applies below national level), so the
-  England row, the national data-quality summary and a risk model's card are published as
-  computed.
+- **When a run stores an indicator** (:func:`protect`, called by the job): which trust and alliance
+  cells (an organisation's result in a period, or its count in a quarter) everyone but the audit's
+  analysts may see, and what they see of them. Primary suppression hides a cell whose numerator,
+  denominator or complement (denominator - numerator) is 1-7 (NHS Digital's HES/ECDS rule,
+  docs/domain.md §2.4); secondary suppression then hides complementary cells until no published
+  total gives a hidden one back by differencing (England and its trusts, England and its
+  alliances, an alliance and its trusts, all years and each year, a year and its quarters, the
+  whole series and its quarters). A shown cell's counts are rounded to the nearest 5, and every
+  figure published beside them (value, intervals, funnel limits, z, expected, a trend's values and
+  its XmR chart) is computed from the rounded counts, so none gives the exact counts back.
+  Flags and eligibility stay those of the exact counts (the audit's finding); a hidden cell loses
+  them too. England is published as computed (the HES rule applies below national level).
+- **When a page, download or API answer is made** (``publish_*``), with
+  ``unsuppressed=audits.roles.sees_unsuppressed(user, audit_code)``: the audit's analysts get the
+  exact figures, everyone else the stored public ones. A trust or alliance row stored before
+  public figures were (``public`` missing) is hidden: fail closed.
 
-The functions take and return plain dicts (serializer output, JSON fields); they copy,
+Statistics are always computed from the exact counts; only what is published changes. The
+``publish_*`` functions take and return plain dicts (serializer output, JSON fields); they copy,
 never mutate what they are given.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from django.conf import settings
+from django.db.models import Q
 
-from indicators.stats.suppression import SuppressionPolicy, is_rate_suppressed, is_suppressed, suppress_counts
+from indicators.models import Level
+from indicators.stats.suppression import SuppressionPolicy, is_suppressed, suppress_counts
+
+if TYPE_CHECKING:  # pandas and the statistics are imported where they are used: web processes start without them
+    import pandas as pd
+
+    from indicators.compute import IndicatorOutput
+    from indicators.definitions import IndicatorDefinition
 
 SUPPRESSED_LEVELS = ("provider", "alliance")
-# Shown only when neither count of the row is suppressed.
-RATE_FIELDS = (
+# The figures of a trust or alliance row that everyone but the analysts sees as stored in its
+# ``public`` field (computed from the rounded counts), or not at all when the row is hidden.
+PUBLIC_FIELDS = (
+    "numerator",
+    "denominator",
     "observed",
     "expected",
     "value",
@@ -47,6 +67,8 @@ RATE_FIELDS = (
     "limit_upper_998_unadjusted",
     "z",
 )
+# A hidden row loses these too: its flag and eligibility would say something about its counts.
+HIDDEN_FIELDS = (*PUBLIC_FIELDS, "flag", "eligible")
 
 
 def suppression_policy() -> SuppressionPolicy:
@@ -57,38 +79,37 @@ def _counts(rows: list[dict[str, Any]], key: str) -> np.ndarray:
     return np.array([np.nan if r.get(key) is None else float(r[key]) for r in rows], dtype=float)
 
 
-def publish_results(
-    rows: list[dict[str, Any]], *, unsuppressed: bool, policy: SuppressionPolicy | None = None
-) -> list[dict[str, Any]]:
-    """Indicator results (one dict per result, with ``level``, ``numerator``, ``denominator``).
+def shown_to_public() -> Q:
+    """The results everyone may see (England, and the trust and alliance rows with public figures), for
+    queries on what a hidden row does not publish: a filter on its flag would otherwise find it."""
+    return Q(level__in=[level for level in Level.values if level not in SUPPRESSED_LEVELS]) | Q(
+        suppressed=False, public__isnull=False
+    )
 
-    Sets ``suppressed`` on every row (whether its figures are withheld from the public) and,
-    unless ``unsuppressed``, rounds the counts and hides what would give a suppressed count away.
+
+def publish_results(rows: list[dict[str, Any]], *, unsuppressed: bool) -> list[dict[str, Any]]:
+    """Indicator results (dicts with ``level``, the result's fields, ``suppressed`` and ``public`` as
+    stored; ``public`` is not passed on).
+
+    The audit's analysts get every row as computed. Everyone else gets England as computed, a
+    shown trust or alliance row's public figures (rounded counts, figures computed from them,
+    the exact flag and eligibility), and a hidden row with no counts, figures, flag or eligibility.
+    ``suppressed`` says which rows are hidden from the public.
     """
-    policy = policy or suppression_policy()
-    out = [dict(r) for r in rows]
-    local = [r for r in out if r.get("level") in SUPPRESSED_LEVELS]
-    for r in out:
-        r["suppressed"] = False
-    if not local:
-        return out
-    numerators, denominators = _counts(local, "numerator"), _counts(local, "denominator")
-    hidden = is_rate_suppressed(numerators, denominators, policy)
-    shown_numerators, shown_denominators = suppress_counts(numerators, policy), suppress_counts(denominators, policy)
-    for row, hide, numerator, denominator in zip(local, hidden, shown_numerators, shown_denominators, strict=True):
-        row["suppressed"] = bool(hide)
-        if unsuppressed:
-            continue
-        if "numerator" in row:
-            row["numerator"] = numerator
-        if "denominator" in row:
-            row["denominator"] = denominator
-        if hide:
-            for name in RATE_FIELDS:
-                if name in row:
-                    row[name] = None
-        elif "observed" in row and row["observed"] is not None:
-            row["observed"] = None if numerator is None else float(numerator)
+    out = []
+    for row in rows:
+        published = dict(row)
+        public = published.pop("public", None)
+        if published.get("level") not in SUPPRESSED_LEVELS:
+            published["suppressed"] = False
+        elif not unsuppressed:
+            hidden = bool(published.get("suppressed")) or public is None
+            published["suppressed"] = hidden
+            if hidden:
+                published.update((name, None) for name in HIDDEN_FIELDS if name in published)
+            else:
+                published.update((name, public.get(name)) for name in PUBLIC_FIELDS if name in published)
+        out.append(published)
     return out
 
 
@@ -97,45 +118,27 @@ def publish_trend(
     level: str,
     points: list[dict[str, Any]],
     xmr: dict[str, Any] | None,
+    public: dict[str, Any] | None,
     unsuppressed: bool,
-    policy: SuppressionPolicy | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-    """A quarterly series and its XmR chart (``TrendSeries.points`` and ``.xmr``).
+    """A quarterly series and its XmR chart (``TrendSeries.points``, ``.xmr`` and ``.public``).
 
-    A quarter whose count is suppressed loses its counts and value, and the chart loses that
-    point's value and the moving ranges on either side of it (each would give it back). The
-    chart's mean, limits and signals are statistics of the whole series and stay.
+    The audit's analysts, and England's series, get them as computed (each point says whether it
+    is hidden from the public). Everyone else gets a trust's or alliance's public series: hidden
+    quarters without counts or value, shown ones with rounded counts and the value computed from
+    them, and the chart of the shown values only (its mean and limits give no hidden quarter back).
     """
-    policy = policy or suppression_policy()
-    points = [dict(p) for p in points]
-    xmr = None if xmr is None else {**xmr, "points": [dict(p) for p in xmr.get("points", [])]}
-    for p in points:
-        p["suppressed"] = False
-    if level not in SUPPRESSED_LEVELS or not points:
-        return points, xmr
-    numerators, denominators = _counts(points, "numerator"), _counts(points, "denominator")
-    hidden = is_rate_suppressed(numerators, denominators, policy)
-    shown_numerators, shown_denominators = suppress_counts(numerators, policy), suppress_counts(denominators, policy)
-    # The chart was drawn from the quarters that have a value, in order.
-    chart_index = np.cumsum([p.get("value") is not None for p in points]) - 1
-    for i, point in enumerate(points):
-        point["suppressed"] = bool(hidden[i])
-        if unsuppressed:
-            continue
-        has_value = point.get("value") is not None
-        point["numerator"], point["denominator"] = shown_numerators[i], shown_denominators[i]
-        if not hidden[i]:
-            continue
-        point["value"] = None
-        if xmr is not None and has_value:
-            chart = xmr["points"]
-            j = int(chart_index[i])
-            for k in (j, j + 1):
-                if 0 <= k < len(chart):
-                    chart[k]["moving_range"] = None
-            if j < len(chart):
-                chart[j]["value"] = None
-    return points, xmr
+    if unsuppressed or level not in SUPPRESSED_LEVELS:
+        exact = [{**p, "suppressed": bool(p.get("suppressed")) and level in SUPPRESSED_LEVELS} for p in points]
+        return exact, _copy_chart(xmr)
+    if public is None:  # stored before public series were: fail closed
+        hidden = {"numerator": None, "denominator": None, "value": None, "suppressed": True}
+        return [{**p, **hidden} for p in points], None
+    return [dict(p) for p in public["points"]], _copy_chart(public.get("xmr"))
+
+
+def _copy_chart(xmr: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if xmr is None else {**xmr, "points": [dict(p) for p in xmr.get("points", [])]}
 
 
 def publish_quality_by_trust(
@@ -158,3 +161,199 @@ def publish_quality_by_trust(
         if hide:
             provider["percent_complete"] = {column: None for column in provider["percent_complete"]}
     return out
+
+
+# ------------------------------------------------------------------ once per indicator, when a run stores it
+
+# A complementary cell with no event, or with every patient having it, would add no doubt about the
+# hidden count beside it (a sum of hidden counts that includes a known 0 is no protection): such a
+# cell is chosen only when nothing else can be.
+_UNINFORMATIVE = 1e12
+
+
+def protect(
+    output: IndicatorOutput,
+    indicator: IndicatorDefinition,
+    *,
+    alliance_of: Mapping[str, str],
+    policy: SuppressionPolicy,
+) -> IndicatorOutput:
+    """The output of :func:`indicators.compute.compute_indicator` with what the public may see of it.
+
+    Returns a copy whose results have ``suppressed`` (hidden from the public) and ``public`` (the
+    published figures of a shown trust or alliance row, else None), whose trends' points say
+    whether they are ``suppressed`` and whose trends have ``public`` ({points, xmr}, None for
+    England). Pure: no database; ``alliance_of`` maps each trust to its Cancer Alliance (as the
+    computation used it).
+    """
+    import pandas as pd
+
+    from indicators.stats.suppression import primary_suppression, secondary_suppression
+
+    results = output.results.reset_index(drop=True)
+    cells = _cells(results, output.trends)
+    local = cells["level"].isin(SUPPRESSED_LEVELS).to_numpy()
+    numerator, denominator = cells["numerator"].to_numpy(float), cells["denominator"].to_numpy(float)
+    hidden = primary_suppression(numerator, denominator, policy) & local
+    if policy.secondary:
+        uninformative = (numerator == 0) | (denominator == numerator)
+        hidden = secondary_suppression(
+            hidden,
+            _totals(cells, alliance_of),
+            cost=denominator + _UNINFORMATIVE * uninformative,
+            hideable=local,
+        )
+    in_results = hidden[: len(results)]
+    published = _public_results(results, ~in_results, output.funnels, indicator, policy)
+    results = results.assign(suppressed=in_results, public=pd.Series(published, index=results.index, dtype=object))
+    trends, position = [], len(results)
+    for trend in output.trends:
+        marks = hidden[position : position + len(trend["points"])]
+        position += len(trend["points"])
+        points = [{**p, "suppressed": bool(h)} for p, h in zip(trend["points"], marks, strict=True)]
+        series = _public_trend(points, indicator, policy) if trend["level"] in SUPPRESSED_LEVELS else None
+        trends.append({**trend, "points": points, "public": series})
+    return dataclasses.replace(output, results=results, trends=trends)
+
+
+def _cells(results: pd.DataFrame, trends: list[dict[str, Any]]) -> pd.DataFrame:
+    """One row per published cell: every result (a period), then every trend point (a quarter) in order.
+
+    ``span`` is "pooled" (all audit years), "year" (one audit year, April-March, named by ``year``,
+    the year it starts) or "quarter" (a calendar quarter, in the audit year ``year``).
+    """
+    import pandas as pd
+
+    starts = pd.to_datetime(results["period_start"])
+    from_results = pd.DataFrame(
+        {
+            "level": results["level"].astype(str),
+            "organisation": results["organisation"].astype(str),
+            "time": results["period"].astype(str),
+            "span": np.where(results["period"].astype(str).str.contains("-"), "pooled", "year"),
+            "year": starts.dt.year.astype("int64"),
+            "numerator": results["numerator"].astype(float),
+            "denominator": results["denominator"].astype(float),
+        }
+    )
+    points = [(t["level"], t["organisation"], p) for t in trends for p in t["points"]]
+    quarter_starts = pd.to_datetime(pd.Series([p["start"] for _, _, p in points], dtype=object))
+    from_trends = pd.DataFrame(
+        {
+            "level": [level for level, _, _ in points],
+            "organisation": [organisation for _, organisation, _ in points],
+            "time": [p["quarter"] for _, _, p in points],
+            "span": "quarter",
+            "year": (quarter_starts.dt.year - (quarter_starts.dt.month < 4)).astype("int64"),
+            "numerator": [float(p["numerator"]) for _, _, p in points],
+            "denominator": [float(p["denominator"]) for _, _, p in points],
+        }
+    )
+    return pd.concat([from_results, from_trends], ignore_index=True)
+
+
+def _totals(cells: pd.DataFrame, alliance_of: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Every published total and its parts, as (total id, cell id) pairs: what differencing can use."""
+    import pandas as pd
+
+    level, organisation, time = cells["level"], cells["organisation"], cells["time"]
+    span, year = cells["span"], cells["year"].astype(str)
+    national, provider, alliance = level == "national", level == "provider", level == "alliance"
+    alliance_code = organisation.where(~provider, organisation.map(lambda code: alliance_of.get(code, "unknown")))
+    whole = span == ("pooled" if (span == "pooled").any() else "year")
+    own = level + "|" + organisation
+    groups = [
+        ("england-trusts|" + time, national | provider),  # England and its trusts, in each period and quarter
+        ("england-alliances|" + time, national | alliance),  # England and its alliances
+        ("alliance|" + time + "|" + alliance_code, provider | alliance),  # an alliance and its trusts
+        ("years|" + own, span != "quarter"),  # an organisation's years, and all of them together
+        ("quarters|" + own + "|" + year, span != "pooled"),  # a year and its quarters
+        ("series|" + own, whole | (span == "quarter")),  # the whole period and every quarter
+    ]
+    keys = pd.concat([key[mask] for key, mask in groups])
+    total_of, _ = pd.factorize(keys)
+    members = np.bincount(total_of)
+    keep = members[total_of] >= 2  # a "total" of one cell is no total
+    return total_of[keep], keys.index.to_numpy()[keep]
+
+
+def _public_results(
+    results: pd.DataFrame,
+    shown: np.ndarray,
+    funnels: list[dict[str, Any]],
+    indicator: IndicatorDefinition,
+    policy: SuppressionPolicy,
+) -> list[dict[str, Any] | None]:
+    """The public figures of each shown trust or alliance row, computed from its rounded counts with
+    its funnel's stored target and overdispersion (None for England and hidden rows)."""
+    from indicators.stats.analysis import unit_figures
+    from indicators.stats.suppression import rounded_counts
+
+    public: list[dict[str, Any] | None] = [None] * len(results)
+    fits = {(f["level"], f["period"]): f for f in funnels}
+    wanted = shown & results["level"].isin(SUPPRESSED_LEVELS).to_numpy()
+    for (level, period), rows in results[wanted].groupby(["level", "period"], sort=False):
+        fit = fits.get((level, period))
+        numerator = rounded_counts(rows["numerator"].to_numpy(float), policy)
+        denominator = rounded_counts(rows["denominator"].to_numpy(float), policy)
+        rate = rows["national_value"].to_numpy(float)
+        # Expected events are not a count of patients: shown to one decimal, as the pages show them.
+        expected = np.round(rows["expected"].to_numpy(float), 1) if indicator.risk_adjusted else None
+        figures = unit_figures(
+            indicator.kind,
+            fit["method"] if fit else indicator.funnel_method,
+            fit["target"] if fit else (1.0 if indicator.risk_adjusted else float(rate[0])),
+            numerator,
+            denominator if expected is None else expected,
+            tau2=(fit.get("tau2") or 0.0) if fit else 0.0,
+            phi=(fit.get("phi") or 1.0) if fit else 1.0,
+            overdispersion=fit["overdispersion"] if fit and fit["overdispersion_applied"] else "none",
+        )
+        in_funnel = rows["z"].notna().to_numpy()  # limits and z only where the exact row has them
+        value = figures["value"]
+        columns = {
+            "numerator": numerator,
+            "denominator": denominator,
+            "observed": numerator,
+            "expected": expected,
+            "value": value,
+            "adjusted_rate": value * rate if indicator.risk_adjusted else value,
+            **{name: figures[name] for name in ("ci_lower", "ci_upper", "ci_lower_998", "ci_upper_998")},
+            **{name: np.where(in_funnel, figures[name], np.nan) for name in PUBLIC_FIELDS if name.startswith("limit")},
+            "z": np.where(in_funnel, figures["z_adjusted"], np.nan),
+        }
+        for i, position in enumerate(rows.index):
+            public[position] = {
+                name: _number(values[i] if values is not None else None, whole=name in ("numerator", "denominator"))
+                for name, values in columns.items()
+            }
+    return public
+
+
+def _public_trend(
+    points: list[dict[str, Any]], indicator: IndicatorDefinition, policy: SuppressionPolicy
+) -> dict[str, Any]:
+    """A trust's or alliance's quarters as published, and the XmR chart of the shown values only."""
+    from indicators.compute import trend_chart
+    from indicators.stats.suppression import rounded_counts
+
+    numerators = rounded_counts([p["numerator"] for p in points], policy)
+    denominators = rounded_counts([p["denominator"] for p in points], policy)
+    published = []
+    for p, n, d in zip(points, numerators, denominators, strict=True):
+        shown = {"quarter": p["quarter"], "start": p["start"]}
+        if p["suppressed"]:
+            published.append({**shown, "numerator": None, "denominator": None, "value": None, "suppressed": True})
+            continue
+        if indicator.risk_adjusted:  # value = O / E x national rate: the same E with the rounded O
+            value = None if p["value"] is None else (p["value"] * n / p["numerator"] if p["numerator"] else p["value"])
+        else:
+            value = n / d
+        published.append({**shown, "numerator": int(n), "denominator": int(d), "value": value, "suppressed": False})
+    return {"points": published, "xmr": trend_chart([p["value"] for p in published], indicator)}
+
+
+def _number(value: Any, *, whole: bool = False) -> int | float | None:
+    if value is None or not np.isfinite(value):
+        return None
+    return int(value) if whole else float(value)

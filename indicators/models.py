@@ -155,7 +155,17 @@ class IndicatorResult(models.Model):
     z = models.FloatField(null=True)
     flag = models.CharField(max_length=10, default="none")
     eligible = models.BooleanField(default=True, help_text="Denominator at least the indicator's minimum")
-    suppressed = models.BooleanField(default=False, help_text="A count falls in the small-number range")
+    suppressed = models.BooleanField(
+        default=False,
+        help_text="Hidden from everyone but the audit's analysts: a count is small (primary suppression) or would "
+        "let one be worked out (secondary suppression)",
+    )
+    public = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="What everyone but the audit's analysts sees of a shown trust or alliance row: rounded counts and "
+        "the figures computed from them (indicators.disclosure.protect); null for England and hidden rows",
+    )
     method_version = models.CharField(max_length=40)
 
     class Meta:
@@ -178,8 +188,14 @@ class TrendSeries(models.Model):
     indicator = models.CharField(max_length=63)
     level = models.CharField(max_length=8, choices=Level.choices)
     organisation = models.CharField(max_length=9)
-    points = models.JSONField(help_text="[{quarter, start, numerator, denominator, value}]")
+    points = models.JSONField(help_text="[{quarter, start, numerator, denominator, value, suppressed}]")
     xmr = models.JSONField(null=True, help_text="XmR chart (indicators.stats.spc), null with too few points")
+    public = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="{points, xmr} as everyone but the audit's analysts sees them (indicators.disclosure.protect); "
+        "null for England",
+    )
 
     class Meta:
         constraints = [

@@ -16,12 +16,15 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from accounts.models import AuditLogEntry
+from accounts.services import Actor
+from audits import roles
 from audits.models import Release, Trust
 from audits.registry import get_definition
 from indicators.definitions import columns_used
+from indicators.disclosure import protect, suppression_policy
 from indicators.models import ComputationRun, FunnelFit, IndicatorResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
-from indicators.stats.suppression import SuppressionPolicy, is_suppressed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,10 +33,6 @@ if TYPE_CHECKING:
 # process or a command that only reads loads none of them.
 logger = logging.getLogger(__name__)
 METHOD_VERSION = "2026.11-1"
-
-
-def suppression_policy() -> SuppressionPolicy:
-    return SuppressionPolicy(**settings.SUPPRESSION_POLICY)
 
 
 @transaction.atomic
@@ -48,6 +47,24 @@ def start_run(*, release: Release, user=None) -> ComputationRun:
 
     codes = [d.code for d in definitions]
     transaction.on_commit(lambda: [compute_run_indicator.delay(run.pk, code) for code in codes])
+    return run
+
+
+def recompute_release(*, release: Release, actor: Actor) -> ComputationRun:
+    """Compute a release's indicators again, asked for by ``actor`` (the audit's analysts and staff, or the
+    command line); the request is written to the audit log in the run's own transaction."""
+    actor.require(
+        lambda user: roles.can_recompute(user, release.audit_id),
+        "Only this audit's analysts and staff can recompute its indicators.",
+    )
+    with transaction.atomic():
+        run = start_run(release=release, user=actor.account)
+        actor.log(
+            AuditLogEntry.Action.RECOMPUTED,
+            audit_code=release.audit_id,
+            target=f"release {release.pk}",
+            details={"run": run.pk, "version": release.version},
+        )
     return run
 
 
@@ -93,9 +110,10 @@ def _compute(release: Release, code: str):
     indicator = next(i for i in indicators_for(release.audit_id) if i.code == code)
     frame = _release_rows(release)[columns_used(indicator, audit)]
     alliance_of = dict(Trust.objects.values_list("code", "alliance_id"))
-    return compute_indicator(
+    output = compute_indicator(
         frame, indicator, extract_date=release.extract_date, provider_column=audit.provider, alliance_of=alliance_of
     )
+    return protect(output, indicator, alliance_of=alliance_of, policy=suppression_policy())
 
 
 _ROWS_CACHE: dict[tuple, pd.DataFrame] = {}
@@ -121,9 +139,7 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
     release = run.release
     for model in (IndicatorResult, FunnelFit, TrendSeries):  # a redelivered task replaces its own rows
         model.objects.filter(run=run, indicator=code).delete()
-    results = output.results
-    policy = suppression_policy()
-    suppressed = is_suppressed(results["numerator"], policy) | is_suppressed(results["denominator"], policy)
+    results = output.results  # with what the public may see (indicators.disclosure.protect)
     records = results.astype(object).where(pd.notna(results), None).to_dict("records")
     IndicatorResult.objects.bulk_create(
         [
@@ -133,10 +149,9 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
                 audit_code=release.audit_id,
                 indicator=code,
                 method_version=run.method_version,
-                suppressed=bool(hidden),
                 **_clean(row),
             )
-            for row, hidden in zip(records, suppressed, strict=True)
+            for row in records
         ],
         batch_size=1000,
     )

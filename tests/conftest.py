@@ -28,6 +28,45 @@ def providers() -> ProviderLookup:
 
 
 @pytest.fixture
+def client():
+    """The test client, signing analysts and staff in with their one-time code too (tests/auth.py)."""
+    from tests.auth import Client
+
+    return Client()
+
+
+def clear_cache() -> None:
+    """Empty this site's cache: API throttle counts and cached pages must not carry over between tests.
+    On Redis only this site's keys go (the database may be the Celery broker's too)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    cache = caches["default"]
+    if isinstance(cache, RedisCache):
+        client = cache._cache.get_client(write=True)
+        keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    else:
+        cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    clear_cache()
+
+
+TEST_THROTTLE_RATES = {"anon": "100000/minute", "user": "100000/minute"}
+
+
+@pytest.fixture(autouse=True)
+def _api_rates(settings):
+    """Tests make many API requests a minute from one address: the throttles' own tests (tests/api/
+    test_limits.py) set low rates; every other test runs with these high ones."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": TEST_THROTTLE_RATES}
+
+
+@pytest.fixture
 def table_counts(django_db_blocker):
     """Row counts of every table in the database, to show an import changed nothing."""
     from django.db import connection

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from audits.ingest.messages import bracketed, quoted
 from audits.schema import AuditDefinition, Column, Rule
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ class ExtractParser:
             if self.typed_reading and "Empty CSV" not in str(exc) and not self._encoding_failed:
                 raise TypedReadFailed(str(exc)) from exc
             if "Empty CSV" not in str(exc) and not self._encoding_failed:
-                self._add_errors([RowError(None, "", "", f"the file cannot be read as CSV: {exc}")], 1)
+                self._add_errors([RowError(None, "", "", f"the file cannot be read as CSV: {_csv_problem(exc)}")], 1)
             return
         next_line = 2
         while True:
@@ -211,7 +212,9 @@ class ExtractParser:
                 if self.typed_reading and not self._encoding_failed:
                     raise TypedReadFailed(str(exc)) from exc
                 if not self._encoding_failed:
-                    self._add_errors([RowError(None, "", "", f"the file cannot be read as CSV: {exc}")], 1)
+                    self._add_errors(
+                        [RowError(None, "", "", f"the file cannot be read as CSV: {_csv_problem(exc)}")], 1
+                    )
                 break
             lines = np.arange(next_line, next_line + batch.num_rows, dtype=np.int64)
             next_line += batch.num_rows
@@ -482,18 +485,15 @@ class ExtractParser:
             next(reader, None)
             for row in reader:
                 if row and len(row) != expected and any(v.strip() for v in row):
-                    located.append(
+                    located.append(  # the line number finds the row; its values are not repeated here
                         RowError(
-                            reader.line_num,
-                            "",
-                            ",".join(row)[:80],
-                            f"this line has {len(row)} fields but the header has {expected}",
+                            reader.line_num, "", "", f"this line has {len(row)} fields but the header has {expected}"
                         )
                     )
             text.detach()
         except (OSError, ValueError, UnicodeDecodeError):
             located = [
-                RowError(None, "", t[:80], f"a line has the wrong number of fields (header has {expected})")
+                RowError(None, "", "", f"a line has {_field_count(t)} fields but the header has {expected}")
                 for t in self._structural
             ]
         self._add_errors(
@@ -627,6 +627,16 @@ def _blank(values: pa.Array) -> np.ndarray:
     return ~np.asarray(values.is_valid(), bool)
 
 
+def _csv_problem(exc: Exception) -> str:
+    """Arrow's reason a file cannot be read, without the row it may quote after a second colon."""
+    return ": ".join(str(exc).split(": ")[:2])
+
+
+def _field_count(text: str) -> int:
+    """Fields of a line as Arrow handed it over (a rough count: the exact scan above failed)."""
+    return len(next(csv.reader([text]), []))
+
+
 def _as_shown(value: Any) -> str:
     if value is None:
         return ""
@@ -677,7 +687,7 @@ def _as_integer(column: Column, values: pa.Array, blank: np.ndarray, parser: Ext
     return (
         typed,
         invalid | out_of_range,
-        lambda v: f"'{v}' is not a whole number" if not _is_whole(v) else message_range,
+        lambda v: f"{quoted(v)} is not a whole number" if not _is_whole(v) else message_range,
         blank,
     )
 
@@ -712,7 +722,7 @@ def _as_date(column: Column, values: pa.Array, blank: np.ndarray, parser: Extrac
         lambda v: (
             f"{column.name} is before {EARLIEST_DATE.year}; check the date"
             if _looks_like_date(v)
-            else f"'{v}' is not a date: use YYYY-MM-DD or DD/MM/YYYY"
+            else f"{quoted(v)} is not a date: use YYYY-MM-DD or DD/MM/YYYY"
         ),
         blank,
     )
@@ -772,7 +782,7 @@ def _as_boolean(column: Column, values: pa.Array, blank: np.ndarray, parser: Ext
     falsy = _mask(pc.is_in(lower, value_set=pa.array(FALSE_WORDS)))
     invalid = ~truthy & ~falsy & ~blank
     typed = pc.if_else(pa.array(truthy | falsy), pa.array(truthy), pa.nulls(len(values), pa.bool_()))
-    return typed, invalid, lambda v: f"'{v}' is not true or false (use true/false, yes/no, y/n or 1/0)", blank
+    return typed, invalid, lambda v: f"{quoted(v)} is not true or false (use true/false, yes/no, y/n or 1/0)", blank
 
 
 def _lookup(
@@ -794,7 +804,7 @@ def _as_code(column: Column, values: pa.Array, blank: np.ndarray, parser: Extrac
     index, invalid, blank = _lookup(values, blank, [c.lower() for c in codes], pc.utf8_lower)
     typed = pc.take(pa.array(codes), index)
     allowed = ", ".join(codes)
-    return typed, invalid, lambda v: f"'{v}' is not an allowed {column.name} (allowed: {allowed})", blank
+    return typed, invalid, lambda v: f"{quoted(v)} is not an allowed {column.name} (allowed: {allowed})", blank
 
 
 def _as_provider(column: Column, values: pa.Array, blank: np.ndarray, parser: ExtractParser) -> _Converted:
@@ -805,7 +815,7 @@ def _as_provider(column: Column, values: pa.Array, blank: np.ndarray, parser: Ex
     return (
         typed,
         invalid,
-        lambda v: f"'{v}' is not a known NHS trust code (ODS); check the code or load the current organisations",
+        lambda v: f"{quoted(v)} is not a known NHS trust code (ODS); check the code or load the current organisations",
         blank,
     )
 
@@ -843,4 +853,4 @@ def _check_rule(rule: Rule, typed: dict[str, pa.Array], raw: dict[str, pa.Array]
         )
     assert rule.reference is not None, "parse_definition gives not_before rules a reference"
     before = _mask(pc.less(target, typed[rule.reference]))
-    return before, lambda value: f"{rule.column} ({value}) is before {rule.reference}"
+    return before, lambda value: f"{rule.column} {bracketed(value)} is before {rule.reference}"

@@ -23,9 +23,9 @@ from .arrays import as_float
 from .flags import exact_test_guard, outlier_flags
 from .funnel import PROPORTION_METHODS, RATIO_METHODS, proportion_limits, ratio_limits
 from .intervals import ratio_interval, wilson_interval
-from .overdispersion import estimate_overdispersion
+from .overdispersion import estimate_overdispersion, standard_errors, z_scores
 
-__all__ = ["FunnelResult", "funnel_analysis", "funnel_curve", "UNIT_COLUMNS"]
+__all__ = ["FunnelResult", "funnel_analysis", "funnel_curve", "unit_figures", "UNIT_COLUMNS"]
 
 Kind = Literal["proportion", "ratio"]
 Overdispersion = Literal["auto", "none", "additive", "multiplicative"]
@@ -103,6 +103,70 @@ def _limits(
     return ratio_limits(
         denominator, confidence, method=method, target=target, tau2=tau2, phi=phi, overdispersion=overdispersion
     )
+
+
+def unit_figures(
+    kind: str,
+    method: str,
+    target: float,
+    numerator: ArrayLike,
+    denominator: ArrayLike,
+    *,
+    tau2: float = 0.0,
+    phi: float = 1.0,
+    overdispersion: str = "none",
+) -> dict[str, np.ndarray]:
+    """Each unit's figures against a funnel whose target and overdispersion are already known.
+
+    ``value`` (x/n, or O/E), its 95% and 99.8% intervals (Wilson for proportions, PHEindicatormethods;
+    exact Poisson for O/E), the control limits at the unit's denominator or expected count with
+    ``overdispersion`` ("none", "additive" or "multiplicative", as applied) and unadjusted
+    (``limit_*_unadjusted``), and ``z_adjusted``: the z-score on the method's own scale divided by
+    the inflated standard deviation, so that |z_adjusted| > 1.96 matches the limits in use
+    (Spiegelhalter 2005, QSHC 14:347). :func:`funnel_analysis` uses it for its units; the
+    published figures of a unit (computed from its rounded counts, indicators.disclosure) use it
+    with the funnel's stored target, tau2 and phi.
+    """
+    x, n = np.broadcast_arrays(as_float(numerator), as_float(denominator))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = x / np.where(n > 0, n, np.nan)
+    if kind == "proportion":
+        ci_lo, ci_hi = wilson_interval(x, n, 0.95)
+        ci_lo998, ci_hi998 = wilson_interval(x, n, 0.998)
+    else:
+        ci_lo, ci_hi = ratio_interval(x, n, 0.95, method="exact")
+        ci_lo998, ci_hi998 = ratio_interval(x, n, 0.998, method="exact")
+    raw = {conf: _limits(kind, method, target, n, conf, 0.0, 1.0, "none") for conf in (0.95, 0.998)}
+    used = (
+        raw
+        if overdispersion == "none"
+        else {conf: _limits(kind, method, target, n, conf, tau2, phi, overdispersion) for conf in (0.95, 0.998)}
+    )
+    z = z_scores(kind, method, x, n, target)
+    if overdispersion == "additive":
+        s = standard_errors(kind, method, n, target)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z_adj = z * s / np.sqrt(s * s + tau2)
+    elif overdispersion == "multiplicative":
+        z_adj = z / math.sqrt(phi)
+    else:
+        z_adj = z.copy()
+    return {
+        "value": value,
+        "ci_lower": ci_lo,
+        "ci_upper": ci_hi,
+        "ci_lower_998": ci_lo998,
+        "ci_upper_998": ci_hi998,
+        "z_adjusted": z_adj,
+        "limit_lower_95": used[0.95][0],
+        "limit_upper_95": used[0.95][1],
+        "limit_lower_998": used[0.998][0],
+        "limit_upper_998": used[0.998][1],
+        "limit_lower_95_unadjusted": raw[0.95][0],
+        "limit_upper_95_unadjusted": raw[0.95][1],
+        "limit_lower_998_unadjusted": raw[0.998][0],
+        "limit_upper_998_unadjusted": raw[0.998][1],
+    }
 
 
 def funnel_analysis(
@@ -186,31 +250,14 @@ def funnel_analysis(
     applied = overdispersion != "none" and est.adjusted
     mode = ("additive" if overdispersion == "auto" else overdispersion) if applied else "none"
 
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = x_use / n_use
-    if kind == "proportion":
-        ci_lo, ci_hi = wilson_interval(x_use, n_use, 0.95)
-        ci_lo998, ci_hi998 = wilson_interval(x_use, n_use, 0.998)
-    else:
-        ci_lo, ci_hi = ratio_interval(x_use, n_use, 0.95, method="exact")
-        ci_lo998, ci_hi998 = ratio_interval(x_use, n_use, 0.998, method="exact")
-
-    raw = {conf: _limits(kind, m, t, n_use, conf, 0.0, 1.0, "none") for conf in (0.95, 0.998)}
-    used = {conf: _limits(kind, m, t, n_use, conf, tau2, phi, mode) if applied else raw[conf] for conf in (0.95, 0.998)}
-
-    # z on the method's own scale; the adjusted z divides by the inflated SD
-    # so that |z_adjusted| > 1.96 matches the additive/multiplicative limits.
-    z = est.z
-    if mode == "additive":
-        s = est.standard_errors
-        with np.errstate(invalid="ignore", divide="ignore"):
-            z_adj = z * s / np.sqrt(s * s + tau2)
-    elif mode == "multiplicative":
-        z_adj = z / math.sqrt(phi)
-    else:
-        z_adj = z.copy()
-
-    flags = outlier_flags(value, used[0.95][0], used[0.95][1], used[0.998][0], used[0.998][1])
+    figures = unit_figures(kind, m, t, x_use, n_use, tau2=tau2, phi=phi, overdispersion=mode)
+    flags = outlier_flags(
+        figures["value"],
+        figures["limit_lower_95"],
+        figures["limit_upper_95"],
+        figures["limit_lower_998"],
+        figures["limit_upper_998"],
+    )
     if exact_guard:
         flags = exact_test_guard(flags, x_use, n_use, t, kind)
 
@@ -219,21 +266,8 @@ def funnel_analysis(
             "unit": unit_arr,
             "numerator": x,
             "denominator": n,
-            "value": value,
-            "ci_lower": ci_lo,
-            "ci_upper": ci_hi,
-            "ci_lower_998": ci_lo998,
-            "ci_upper_998": ci_hi998,
-            "z": z,
-            "z_adjusted": z_adj,
-            "limit_lower_95": used[0.95][0],
-            "limit_upper_95": used[0.95][1],
-            "limit_lower_998": used[0.998][0],
-            "limit_upper_998": used[0.998][1],
-            "limit_lower_95_unadjusted": raw[0.95][0],
-            "limit_upper_95_unadjusted": raw[0.95][1],
-            "limit_lower_998_unadjusted": raw[0.998][0],
-            "limit_upper_998_unadjusted": raw[0.998][1],
+            **figures,
+            "z": est.z,
             "flag": flags,
         },
         columns=list(UNIT_COLUMNS),

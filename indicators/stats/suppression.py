@@ -7,6 +7,15 @@ suppressed (shown as ``*``), and every other count is rounded to the nearest
 rates, percentages and statistics are computed from unrounded numbers (a
 percentage is suppressed when its numerator or denominator is suppressed).
 Apply suppression only to what is published or exported.
+
+Rounding and primary suppression alone do not stop differencing: a published total (England's
+exact count, an alliance's, a trust's all-years count) minus its other, shown parts gives a hidden
+part back. :func:`secondary_suppression` hides complementary cells until no published total has
+exactly one hidden part (cell suppression with complementary cells: Hundepool et al., *Statistical
+Disclosure Control*, Wiley 2012, ch. 5; ONS, "Policy on protecting confidentiality in tables of birth
+and death statistics", disclosure by differencing; NHS Digital's pre-2018 HES rule, "secondary
+suppression ... checking that other values within the data cannot be used to recalculate the
+original small numbers"). docs/adr/0004-disclosure-control-against-differencing.md says why.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .arrays import as_float
+from .arrays import FloatArray, as_float
 
 __all__ = [
     "SuppressionPolicy",
@@ -26,6 +35,10 @@ __all__ = [
     "suppressed_total",
     "display_counts",
     "is_rate_suppressed",
+    "rounded_counts",
+    "primary_suppression",
+    "secondary_suppression",
+    "exposed_totals",
 ]
 
 
@@ -37,13 +50,19 @@ class SuppressionPolicy:
     rounded half-up to the nearest ``round_to`` (1 means no rounding);
     ``marker`` is shown for a suppressed count. Defaults are NHS Digital's
     HES rule (1-7 suppressed, nearest 5). Zero is never suppressed (set
-    ``low=0`` to suppress zeros too).
+    ``low=0`` to suppress zeros too). ``complements``: a row is also
+    suppressed when denominator - numerator (the patients without the
+    event) is in the range. ``secondary``: complementary cells are hidden
+    so that no published total gives a hidden count back
+    (:func:`secondary_suppression`).
     """
 
     low: int = 1
     high: int = 7
     round_to: int = 5
     marker: str = "*"
+    complements: bool = True
+    secondary: bool = True
 
     def __post_init__(self) -> None:
         if self.low < 0 or self.high < self.low - 1:
@@ -130,3 +149,94 @@ def is_rate_suppressed(
     num, den = np.broadcast_arrays(is_suppressed(numerator, policy), is_suppressed(denominator, policy))
     either: np.ndarray = num | den
     return either
+
+
+def rounded_counts(counts: ArrayLike, policy: SuppressionPolicy = DEFAULT_POLICY) -> FloatArray:
+    """Counts rounded half-up to the nearest ``policy.round_to`` as floats (NaN stays NaN), whether
+    or not they are suppressed: the counts published figures are computed from."""
+    c = _counts(counts)
+    rounded: FloatArray = _round_half_up(c, policy.round_to)
+    return rounded
+
+
+def primary_suppression(
+    numerator: ArrayLike, denominator: ArrayLike, policy: SuppressionPolicy = DEFAULT_POLICY
+) -> np.ndarray:
+    """True where a row (an event count out of a count of patients) must be hidden: its numerator or
+    denominator is in the suppressed range, or (``policy.complements``) so is the number of patients
+    without the event, denominator - numerator (NHS Digital HES rule, applied to every count that
+    identifies patients). Missing counts hide nothing."""
+    n, d = np.broadcast_arrays(_counts(numerator), _counts(denominator))
+    hidden: np.ndarray = is_suppressed(n, policy) | is_suppressed(d, policy)
+    if policy.complements:
+        with np.errstate(invalid="ignore"):
+            complement = np.where(d >= n, d - n, np.nan)
+        hidden = hidden | is_suppressed(complement, policy)
+    return hidden
+
+
+def _members(totals: tuple[ArrayLike, ArrayLike], n_cells: int) -> tuple[np.ndarray, np.ndarray, int]:
+    total_of = np.asarray(totals[0], dtype=np.int64).reshape(-1)
+    cell_of = np.asarray(totals[1], dtype=np.int64).reshape(-1)
+    if total_of.shape != cell_of.shape:
+        raise ValueError("the two arrays of totals must have the same length")
+    if cell_of.size and (cell_of.min() < 0 or cell_of.max() >= n_cells or total_of.min() < 0):
+        raise ValueError("a member of a total is not a cell")
+    return total_of, cell_of, int(total_of.max()) + 1 if total_of.size else 0
+
+
+def exposed_totals(hidden: ArrayLike, totals: tuple[ArrayLike, ArrayLike]) -> np.ndarray:
+    """Per published total, True when exactly one of its cells is hidden: that cell is the total
+    minus (or the sum of) the others, so differencing gives it back."""
+    h = np.asarray(hidden, dtype=bool).reshape(-1)
+    total_of, cell_of, n_totals = _members(totals, h.size)
+    counts = np.bincount(total_of, weights=h[cell_of].astype(float), minlength=n_totals)
+    exposed: np.ndarray = counts == 1
+    return exposed
+
+
+def secondary_suppression(
+    hidden: ArrayLike,
+    totals: tuple[ArrayLike, ArrayLike],
+    cost: ArrayLike,
+    hideable: ArrayLike | None = None,
+) -> np.ndarray:
+    """Complementary (secondary) cell suppression across every published total.
+
+    ``hidden``: one entry per cell (a count published for one organisation and period), True
+    where primary suppression hides it. ``totals``: the additive relations an attacker can
+    difference, as two equal-length integer arrays in long form, (total id, cell id): each
+    total's cells are the total itself and its parts, e.g. England and every trust in a quarter,
+    an alliance and its trusts, a trust's all-years count and its years, a year and its quarters.
+    A total with exactly one hidden cell gives that cell back (the total minus the shown parts,
+    or the sum of the parts when the total is the hidden one).
+
+    The classic repair (Hundepool et al. 2012, ch. 5; NHS Digital's pre-2018 HES rule; ONS's
+    disclosure by differencing): while some total has exactly one hidden cell, hide, in each
+    such total, its shown, ``hideable`` cell with the smallest ``cost`` (e.g. the fewest patients,
+    so the least information is lost); every newly hidden cell's other totals are checked again,
+    until every total has no hidden cell or at least two. The pattern therefore holds across all
+    the hierarchies at once. A total whose only shown cells are not ``hideable`` (say a national
+    count, never suppressed) is left exposed: :func:`exposed_totals` finds such totals.
+
+    Vectorised: each round is a few array operations over all totals' cells; the number of
+    rounds is the length of the longest chain of complementary cells. Returns a new boolean
+    array; the arguments are not changed.
+    """
+    h = np.array(hidden, dtype=bool).reshape(-1)
+    c = as_float(cost).reshape(-1)
+    if c.shape != h.shape:
+        raise ValueError("cost needs one value per cell")
+    can_hide = np.ones_like(h) if hideable is None else np.asarray(hideable, dtype=bool).reshape(-1)
+    if can_hide.shape != h.shape:
+        raise ValueError("hideable needs one value per cell")
+    total_of, cell_of, _ = _members(totals, h.size)
+    order = np.lexsort((cell_of, c[cell_of], total_of))  # within each total: cheapest first, ties by cell
+    total_of, cell_of = total_of[order], cell_of[order]
+    while True:
+        exposed = exposed_totals(h, (total_of, cell_of))
+        candidate = exposed[total_of] & ~h[cell_of] & can_hide[cell_of]
+        if not candidate.any():
+            return h
+        first = np.unique(total_of[candidate], return_index=True)[1]
+        h[cell_of[candidate][first]] = True

@@ -15,10 +15,33 @@
 
   // ---------------------------------------------------------------- charts
 
-  function config(el, spec) {
-    var base = Object.assign({}, spec.config || {});
-    base.toImageButtonOptions = { format: "png", filename: el.dataset.filename || "chart", scale: 2 };
-    return base;
+  // The one Plotly configuration of every chart: nothing is sent anywhere. No "Share chart" (Plotly's
+  // button that posts the figure and its data, unsuppressed counts included, to Plotly's cloud), no
+  // destination for it, no Plotly logo link; the PNG download stays. The figures from the server carry no
+  // configuration of their own. Written as JSON between the markers: tests/dashboards/test_chart_config.py
+  // reads it, and tests/browser/ checks every drawn chart against window.cancerplanCharts.config.
+  var PLOTLY_CONFIG = deepFreeze(/* plotly-config */ {
+    "displaylogo": false,
+    "responsive": true,
+    "showSendToCloud": false,
+    "plotlyServerURL": "",
+    "modeBarButtonsToRemove": [
+      "sendChartToCloud", "sendDataToCloud", "editInChartStudio",
+      "select2d", "lasso2d", "autoScale2d", "toggleSpikelines"
+    ]
+  } /* end plotly-config */);
+
+  function deepFreeze(object) {
+    Object.values(object).forEach(function (value) { if (typeof value === "object") { deepFreeze(value); } });
+    return Object.freeze(object);
+  }
+
+  window.cancerplanCharts = Object.freeze({ config: PLOTLY_CONFIG });
+
+  function config(el) {
+    var own = JSON.parse(JSON.stringify(PLOTLY_CONFIG));  // Plotly keeps what it is given: a copy per chart
+    own.toImageButtonOptions = { format: "png", filename: el.dataset.filename || "chart", scale: 2 };
+    return own;
   }
 
   function highlight(el) {
@@ -42,7 +65,7 @@
 
   function draw(el, spec) {
     if (!window.Plotly || !spec) { return Promise.resolve(); }
-    return window.Plotly.newPlot(el, spec.data, spec.layout, config(el, spec)).then(function () {
+    return window.Plotly.newPlot(el, spec.data, spec.layout, config(el)).then(function () {
       highlight(el);
       if (el.dataset.clickUrl && !el.dataset.clickBound) {
         el.dataset.clickBound = "true";

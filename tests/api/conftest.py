@@ -18,7 +18,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 
 from accounts.models import AllianceLead
-from accounts.services import create_token
+from accounts.services import Actor, create_token
 from audits.models import ImportJob, Release
 from audits.registry import get_definition
 from audits.services import create_import_job, import_extract, sync_audit
@@ -98,7 +98,7 @@ def world(orgs, demo_extract, django_capture_on_commit_callbacks, settings, tmp_
             stream=io.BytesIO(demo_extract),
             file_name="bowel.csv",
             extract_date=EXTRACT_DATE,
-            origin=Release.Origin.CLI,
+            actor=Actor.command_line(name="tests"),
         )
     assert outcome.accepted, outcome.as_json()
     users: dict[str, User | None] = {
@@ -117,8 +117,7 @@ def world(orgs, demo_extract, django_capture_on_commit_callbacks, settings, tmp_
         audit_code="bowel",
         upload=SimpleUploadedFile("again.csv", b"patient_id\n"),
         extract_date=EXTRACT_DATE,
-        origin=Release.Origin.WEB,
-        user=users["analyst"],
+        actor=Actor(via="web", user=users["analyst"]),
     )
     world = World(release=outcome.release, job=job, users=users)
     for role, user in users.items():

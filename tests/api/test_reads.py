@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from django.urls import reverse
 
+from accounts.services import Actor
 from audits.models import Release, Trust
 from audits.services import import_extract
 from indicators.models import IndicatorResult, RunIndicator
@@ -47,11 +48,12 @@ def test_it_shows_a_small_count_to_the_audits_analysts_only(client, world):
                 small.denominator,
                 small.value,
             )
-        else:
-            assert row["numerator"] is None and row["value"] is None and row["ci_lower"] is None, role
-            assert row["denominator"] == 5 * round(small.denominator / 5 + 1e-9) or small.denominator <= 7
+        else:  # not shown: small numbers; nothing of the row is published, its flag included
+            for name in ("numerator", "denominator", "value", "ci_lower", "expected", "z", "flag", "eligible"):
+                assert row[name] is None, (role, name)
     (published,) = csv_rows(client.get(RESULTS, {**where, "format": "csv"}))
     assert published["numerator"] == "" and published["value"] == "" and published["suppressed"] == "true"
+    assert published["denominator"] == "" and published["flag"] == ""
     (exact,) = csv_rows(client.get(RESULTS, {**where, "format": "csv"}, **world.auth("analyst")))
     assert exact["numerator"] == str(small.numerator)
 
@@ -69,7 +71,9 @@ def test_published_counts_are_rounded_to_five_and_england_is_exact(client, world
             assert (row["numerator"], row["denominator"]) == (result.numerator, result.denominator)
         elif not row["suppressed"]:
             assert row["numerator"] % 5 == 0 and abs(row["numerator"] - result.numerator) <= 2
-            assert row["value"] == result.value  # from unrounded counts
+            # computed from the rounded counts: nothing beside them gives the exact counts back
+            assert row["value"] == row["numerator"] / row["denominator"] and row["expected"] is None
+            assert (row["flag"], row["eligible"]) == (result.flag, result.eligible)  # decided on exact counts
     assert any(r["suppressed"] for r in rows) and any(not r["suppressed"] for r in rows if r["level"] == "provider")
 
 
@@ -102,7 +106,7 @@ def test_it_reads_the_current_release_unless_another_is_asked_for(client, world,
             stream=f,
             file_name="valid.csv",
             extract_date=date(2025, 3, 31),
-            origin=Release.Origin.CLI,
+            actor=Actor.command_line(name="tests"),
         ).release
     current = results(client, world, "public", indicator="mdt_discussed", level="national")
     assert {r["release"] for r in current} == {newer.pk}
@@ -174,11 +178,40 @@ def test_the_xmr_chart_hides_a_small_quarter_from_the_public(client, world):
     assert public["points"][small]["value"] is None and public["points"][small]["numerator"] is None
     assert analyst["points"][small]["value"] == trend.points[small]["value"]
     assert analyst["points"][small]["numerator"] == trend.points[small]["numerator"]
-    assert public["chart"]["upl"] == analyst["chart"]["upl"] == trend.xmr["upl"]
+    assert analyst["chart"]["upl"] == trend.xmr["upl"]
+    # The public chart is of the shown quarters only: its mean gives no hidden quarter back.
+    shown = [p["value"] for p in public["points"] if p["value"] is not None]
+    assert public["chart"] is None or (
+        public["chart"]["n_points"] == len(shown) and public["chart"]["mean"] == pytest.approx(sum(shown) / len(shown))
+    )
     assert [p["quarter"] for p in public["points"]] == [p["quarter"] for p in trend.points]
     rows = csv_rows(client.get(url, {"format": "csv"}))
     assert [r["quarter"] for r in rows] == [p["quarter"] for p in trend.points]
     assert rows[small]["value"] == "" and rows[small]["suppressed"] == "true"
+
+
+def test_a_hidden_result_is_not_found_by_its_flag(client, world):
+    hidden = IndicatorResult.objects.filter(release=world.release, level="provider", suppressed=True).first()
+    IndicatorResult.objects.filter(pk=hidden.pk).update(flag="alarm_low")  # say its exact counts were an alarm
+    where = {"indicator": hidden.indicator, "period": hidden.period, "level": "provider", "flag": "alarm_low"}
+    for role in ROLES:
+        found = {r["organisation"] for r in results(client, world, role, **where)}
+        assert (hidden.organisation in found) == (role == "analyst"), role
+
+
+def test_a_withdrawn_release_is_unpublished_for_all_but_its_audits_analysts_and_staff(client, world):
+    trend, pk = world.trend, world.release.pk
+    Release.objects.filter(pk=pk).update(status=Release.Status.WITHDRAWN)  # as withdraw_release leaves it
+    asked = {
+        "results": (RESULTS, {"release": pk, "indicator": "mdt_discussed"}),
+        "trend": (reverse("api:xmr", args=["bowel", trend.indicator, trend.organisation]), {"release": pk}),
+        "model card": (reverse("api:model-card", args=["bowel", "mortality_2y"]), {"release": pk}),
+    }
+    for role in ROLES:
+        for what, (url, params) in asked.items():
+            response = client.get(url, params, **world.auth(role))
+            assert response.status_code == (200 if role in ("analyst", "staff") else 404), (role, what)
+    assert results(client, world, "staff", release=pk, indicator="mdt_discussed")  # still there for them
 
 
 def test_the_model_card_of_a_risk_adjusted_indicator(client, world):

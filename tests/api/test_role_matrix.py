@@ -7,10 +7,17 @@ analysts' patient-rows endpoint may contain; and every API list must come as CSV
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from accounts.models import AuditLogEntry
+from audits.models import ImportJob, Release
 from tests.api.conftest import ROLES, SENTINEL, World
+from tests.conftest import FIXTURES
 
 # Roles, in order: public, clinician, alliance lead, bowel analyst, lung analyst (other audit), staff.
 ALL_200 = (200, 200, 200, 200, 200, 200)
@@ -45,6 +52,9 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "release-withdraw": ("POST", (302, 403, 403, 302, 403, 302), {}),
     # accounts
     "login": ("GET", ALL_200, {}),
+    # the second step of signing in: anonymous to sign-in; everyone signed in (analysts and staff with
+    # their code, as this test's client signs them in) is sent on to the page they asked for
+    "two-factor": ("GET", (302,) * 6, {}),
     "logout": ("GET", (405,) * 6, {}),
     "password_change": ("GET", SIGNED_IN_PAGE, {}),
     "password_change_done": ("GET", SIGNED_IN_PAGE, {}),
@@ -212,3 +222,137 @@ def test_every_api_list_comes_as_csv_too(client, world, role):
         if expected == 200:
             assert response["Content-Type"].startswith("text/csv"), name
             assert response.content.decode().count("\r\n") >= 1, name  # at least the header
+
+
+# ---------------------------------------------------------------- hostile shapes of an upload (issue 9, part 1)
+#
+# What an attacker with a token tries on POST /api/v1/imports/: the audit they may not upload to sent
+# as a file part (whose name, not its content, a choice field would read), repeated (one value for
+# the check, the other for the import), as JSON, the extract date as a file part, and more than one
+# file part. Only ``audit`` and ``extract_date`` as plain form fields, once each, with exactly one
+# file part ``file``, is an upload.
+
+
+def _valid_extract(name: str = "valid.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, (FIXTURES / "bowel" / "valid.csv").read_bytes(), content_type="text/csv")
+
+
+def _part(name: str, content: bytes) -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type="text/plain")
+
+
+DATE = "2025-03-31"
+HOSTILE_UPLOADS: dict[str, Callable[[], dict[str, Any]]] = {
+    "audit as a file part named bowel": lambda: {
+        "audit": _part("bowel", b"bowel"),
+        "extract_date": DATE,
+        "file": _valid_extract(),
+    },
+    "audit as a file part holding bowel": lambda: {
+        "audit": _part("x", b"bowel"),
+        "extract_date": DATE,
+        "file": _valid_extract(),
+    },
+    "audit repeated, bowel first": lambda: {"audit": ["bowel", "lung"], "extract_date": DATE, "file": _valid_extract()},
+    "audit repeated, bowel last": lambda: {"audit": ["lung", "bowel"], "extract_date": DATE, "file": _valid_extract()},
+    "audit as a plain field and as a file part": lambda: {
+        "audit": ["lung", _part("bowel", b"bowel")],
+        "extract_date": DATE,
+        "file": _valid_extract(),
+    },
+    "extract_date as a file part": lambda: {
+        "audit": "bowel",
+        "extract_date": _part(DATE, DATE.encode()),
+        "file": _valid_extract(),
+    },
+    "extract_date repeated": lambda: {"audit": "bowel", "extract_date": [DATE, "2026-03-31"], "file": _valid_extract()},
+    "two file parts named file": lambda: {
+        "audit": "bowel",
+        "extract_date": DATE,
+        "file": [_valid_extract(), _valid_extract("second.csv")],
+    },
+    "a second file part under another name": lambda: {
+        "audit": "bowel",
+        "extract_date": DATE,
+        "file": _valid_extract(),
+        "extract": _valid_extract("second.csv"),
+    },
+}
+JSON_UPLOAD = {"audit": "bowel", "extract_date": DATE, "file": "patient_id\nP1\n"}
+
+
+def _state() -> tuple[list[tuple[int, str, str]], int, int, int | None]:
+    releases = list(Release.objects.order_by("pk").values_list("pk", "audit_id", "status"))
+    current = Release.objects.current("bowel")
+    return (
+        releases,
+        ImportJob.objects.count(),
+        AuditLogEntry.objects.filter(action=AuditLogEntry.Action.UPLOADED).count(),
+        current.pk if current else None,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["clinician", "lead", "other_analyst"])
+def test_no_shape_of_upload_lets_a_non_analyst_publish_a_bowel_release(
+    client, world, role, django_capture_on_commit_callbacks
+):
+    """Each shape gets a 4xx and nothing changes: no job, no release, no log entry, the same current release.
+
+    The jobs' tasks run as they would in production (on commit), so an upload that slipped through
+    would become a release here.
+    """
+    before = _state()
+    wrong = []
+    url = reverse("api:import-list")
+    shapes = {
+        **HOSTILE_UPLOADS,
+        "the ordinary shape": lambda: {"audit": "bowel", "extract_date": DATE, "file": _valid_extract()},
+    }
+    for shape, data in shapes.items():
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(url, data(), **world.auth(role))
+        if not 400 <= response.status_code < 500:
+            wrong.append(f"{shape}: {response.status_code} {response.content[:200]!r}")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, JSON_UPLOAD, content_type="application/json", **world.auth(role))
+    if not 400 <= response.status_code < 500:
+        wrong.append(f"audit as JSON: {response.status_code}")
+    assert not wrong, f"{role}:\n" + "\n".join(wrong)
+    assert _state() == before
+
+
+@pytest.mark.django_db
+def test_the_audits_own_analyst_must_use_the_one_shape_too(client, world, django_capture_on_commit_callbacks):
+    """Hostile shapes are refused with 400 whoever sends them; JSON is 415; the ordinary shape is an upload."""
+    before = _state()
+    url = reverse("api:import-list")
+    for shape, data in HOSTILE_UPLOADS.items():
+        response = client.post(url, data(), **world.auth("analyst"))
+        assert response.status_code == 400, (shape, response.status_code, response.content[:300])
+    json_upload = client.post(url, JSON_UPLOAD, content_type="application/json", **world.auth("analyst"))
+    assert json_upload.status_code == 415
+    assert _state() == before
+    with django_capture_on_commit_callbacks(execute=True):
+        ordinary = client.post(
+            url, {"audit": "bowel", "extract_date": DATE, "file": _valid_extract()}, **world.auth("analyst")
+        )
+    assert ordinary.status_code == 202, ordinary.content[:300]
+    job = ImportJob.objects.get(pk=ordinary.json()["id"])
+    job.refresh_from_db()
+    assert (
+        job.status == "accepted"
+        and job.release.audit_id == "bowel"
+        and job.release.uploaded_by == world.users["analyst"]
+    )
+
+
+@pytest.mark.django_db
+def test_a_hostile_shape_is_named_in_the_answer(client, world):
+    url = reverse("api:import-list")
+    as_file = client.post(url, HOSTILE_UPLOADS["audit as a file part named bowel"](), **world.auth("analyst"))
+    assert "audit" in as_file.json()
+    repeated = client.post(url, HOSTILE_UPLOADS["audit repeated, bowel last"](), **world.auth("analyst"))
+    assert "audit" in repeated.json()
+    extra = client.post(url, HOSTILE_UPLOADS["a second file part under another name"](), **world.auth("analyst"))
+    assert "extract" in extra.json()

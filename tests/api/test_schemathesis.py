@@ -15,8 +15,7 @@ from django.contrib.auth.models import Group, User
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from accounts.services import create_token
-from audits.models import Release
+from accounts.services import Actor, create_token
 from audits.registry import get_definition
 from audits.services import import_extract, sync_audit
 from tests.api.conftest import EXTRACT_DATE
@@ -35,7 +34,7 @@ def api_schema(live_server, transactional_db, orgs, demo_extract, settings_media
         stream=io.BytesIO(demo_extract),
         file_name="bowel.csv",
         extract_date=EXTRACT_DATE,
-        origin=Release.Origin.CLI,
+        actor=Actor.command_line(name="tests"),
     )
     assert outcome.accepted
     return schemathesis.openapi.from_url(f"{live_server.url}/api/v1/schema/?format=json")

@@ -42,7 +42,12 @@ def test_a_token_is_shown_once_stored_hashed_and_revocable(client):
     assert revoked.status_code == 200 and revoked.json()["active"] is False
     assert client.get(TOKENS, **headers).status_code == 401
     log = list(AuditLogEntry.objects.order_by("pk").values_list("action", "actor", "ip"))
-    assert log == [("token_created", user.pk, "203.0.113.5"), ("token_revoked", user.pk, "127.0.0.1")]
+    assert log == [
+        ("signed_in", user.pk, None),  # force_login has no request address
+        ("token_created", user.pk, "203.0.113.5"),
+        ("signed_out", user.pk, None),
+        ("token_revoked", user.pk, "127.0.0.1"),
+    ]
 
 
 def test_a_token_of_an_inactive_user_or_a_made_up_key_is_refused(client):

@@ -9,6 +9,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from accounts.services import Actor
 from audits.models import Release
 from audits.selectors import release_frame
 from audits.services import import_extract, withdraw_release
@@ -101,7 +102,7 @@ def test_a_failure_part_way_through_leaves_every_table_as_it_was(orgs, table_cou
             stream=stream,
             file_name=path.name,
             extract_date=date(2026, 3, 31),
-            origin="cli",
+            actor=Actor.command_line(name="tests"),
             progress=fail_on_second_block,
         )
     assert table_counts() == before
@@ -165,7 +166,7 @@ def test_withdrawing_the_newest_release_makes_the_previous_one_current(orgs, tmp
     first = import_cli("valid")[1]["release"]
     second = import_cli("valid_iso")[1]["release"]
     assert Release.objects.current("bowel").pk == second
-    withdraw_release(release=Release.objects.get(pk=second), user=None, reason="wrong extract date")
+    withdraw_release(release=Release.objects.get(pk=second), actor=Actor.command_line(), reason="wrong extract date")
     assert Release.objects.current("bowel").pk == first
     code, out, _ = run_command("list_releases", audit="bowel", json=True)
     listed = json.loads(out)

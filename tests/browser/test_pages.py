@@ -90,14 +90,15 @@ def test_trust_dashboard_shows_every_indicator_and_downloads_and_is_light(browse
         ),
     )
     row = page.locator("#overview-lung tbody tr", has_text="Seen by a lung cancer nurse specialist")
-    assert row.locator(".value").inner_text() == f"{100 * result.value:.1f}%"
+    shown = result.public["value"]  # the public's figure: from the rounded counts (docs/adr/0004)
+    assert row.locator(".value").inner_text() == f"{100 * shown:.1f}%"
     assert row.locator(".flag").inner_text().strip() != ""
     assert page.locator("svg.spine").count() >= 14 and page.locator("svg.spark").count() >= 7
     with page.expect_download() as download:
         page.get_by_role("link", name="Download this table (CSV)").nth(1).click()
     lines = list(csv.DictReader(open(download.value.path(), encoding="utf-8")))
     assert any(
-        line["indicator"] == "Seen by a lung cancer nurse specialist" and line["value"] == f"{100 * result.value:.1f}%"
+        line["indicator"] == "Seen by a lung cancer nurse specialist" and line["value"] == f"{100 * shown:.1f}%"
         for line in lines
     )
     with page.expect_download() as download:
@@ -175,6 +176,7 @@ def test_alliance_page_grid_and_its_place_among_the_alliances(tab, site, django_
     )
     after = page.evaluate("document.getElementById('funnel-bowel').data.find(t => t.mode === 'lines').y.slice(0, 3)")
     assert before != after
+    tab.assert_charts_send_nothing()  # a chart drawn again, with another figure, has the same configuration
     summary = page.locator(f"[data-summary-for=funnel-bowel][data-option='{options[-1].get_attribute('value')}']")
     assert summary.is_visible()
     with page.expect_download() as download:
@@ -186,7 +188,9 @@ def test_alliance_page_grid_and_its_place_among_the_alliances(tab, site, django_
 
 def test_trend_page_draws_the_xmr_chart(tab, site, django_db_blocker):
     code, name, _ = busiest_trust(django_db_blocker, site["runs"]["bowel"])
-    page = tab.open(f"/trusts/{code}/trends/bowel/mdt_discussed/")
+    # early_stage: at this release's size most quarters of a near-100% indicator (mdt_discussed) have 1-7
+    # patients without the event, so are not shown and leave too few to chart for the public.
+    page = tab.open(f"/trusts/{code}/trends/bowel/early_stage/")
     tab.wait_for_charts()
     names = page.evaluate("document.getElementById('xmr').data.map(t => t.name)")
     assert "Mean" in names and "Upper process limit" in names

@@ -24,6 +24,7 @@ def load(rows: dict[str, int], seed: int = 2026) -> dict:
     """Import and compute one release per audit; returns {"releases": {audit: Release}, "runs": {audit: run}}."""
     from django.contrib.auth.models import Group, User
 
+    from accounts.services import Actor
     from audits.demo import generate_extract, write_extract
     from audits.models import analyst_group_name
     from audits.organisations import load_organisations
@@ -44,8 +45,7 @@ def load(rows: dict[str, int], seed: int = 2026) -> dict:
                     stream=stream,
                     file_name=path.name,
                     extract_date=EXTRACT_DATE,
-                    origin="cli",
-                    uploaded_by_name="tests",
+                    actor=Actor.command_line(name="tests"),
                 )
             assert outcome.accepted, outcome.as_json()["errors"][:3]
             releases[audit] = outcome.release

@@ -228,7 +228,9 @@ def test_sentences_for_small_trusts_and_suppressed_values():
         compared=True,
         shown=False,
     )
-    assert "not shown because a count is small" in hidden
+    assert "not shown because of small numbers" in hidden
+    assert text.label_of("alert_low", "higher_is_better", shown=False) == "Not shown: small numbers"
+    assert text.short_label("alert_low", "higher_is_better", shown=False) == "Not shown"
     assert text.short_label("alarm_low", "higher_is_better") == "Alarm: worse"
     assert text.short_label("alert_high", "no_judgement") == "Alert: higher"
     assert text.percent(0.4312) == "43.1%" and text.percent(None) == "-" and text.interval(0.1, 0.2) == "10.0% to 20.0%"

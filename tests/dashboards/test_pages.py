@@ -38,7 +38,13 @@ def text_of(response) -> str:
 
 
 def unsuppressed(result: IndicatorResult) -> bool:
-    return not (1 <= result.numerator <= 7 or 1 <= result.denominator <= 7)
+    """Shown to the public: no small count, and none that a published total would give back."""
+    return not result.suppressed
+
+
+def published(result: IndicatorResult, field: str = "value") -> float:
+    """A shown result's figure as the public sees it: computed from its rounded counts."""
+    return result.public[field]
 
 
 def busiest_trust(run) -> str:
@@ -74,7 +80,7 @@ def test_the_trust_dashboard_shows_each_indicator_with_its_stored_value_england_
         england = IndicatorResult.objects.get(run=run, indicator=definition.code, level="national", period=period)
         assert definition.title in page
         england_value = england.adjusted_rate if definition.risk_adjusted else england.value
-        value = result.adjusted_rate if definition.risk_adjusted else result.value
+        value = published(result, "adjusted_rate" if definition.risk_adjusted else "value") if result.public else None
         if unsuppressed(result):
             label = (
                 flag_label(result.flag, definition.direction) if result.eligible else "Not compared: too few patients"
@@ -119,11 +125,13 @@ def test_small_counts_are_suppressed_for_the_public_and_exact_for_the_audits_ana
     row = re.compile(rf'<tr data-code="{small.organisation}".*?</tr>', re.S)
     public = row.search(client.get(url).content.decode()).group(0)
     cells = re.findall(r'<td class="num">(.*?)</td>', public)
-    assert cells[0] == "*" and cells[2] == "*"  # numerator and percentage
-    assert int(cells[1].replace(",", "")) == 5 * int(small.denominator / 5 + 0.5)  # rounded to the nearest 5
+    assert cells == ["*", "*", "*", "*"]  # numerator, denominator, percentage and interval: not shown
+    assert "Not shown: small numbers" in public
     download = client.get(url + "&download=trusts")
     rows = {r["code"]: r for r in csv.DictReader(io.StringIO(download.content.decode()))}
-    assert rows[small.organisation]["numerator"] == "*" and rows[small.organisation]["value"] == "*"
+    hidden = rows[small.organisation]
+    assert (hidden["numerator"], hidden["denominator"], hidden["value"]) == ("*", "*", "*")
+    assert hidden["compared_with_expected"] == "Not shown: small numbers"  # its flag is not shown either
 
     login(client, "dash-analyst")
     exact = row.search(client.get(url).content.decode()).group(0)
@@ -158,14 +166,17 @@ def test_the_indicator_page_lists_every_trust_by_name_beside_the_funnel_plot(
     plotted = {r.organisation: r for r in results if r.eligible and unsuppressed(r)}
     assert set(points) == set(plotted)
     for organisation, result in plotted.items():
-        assert points[organisation][1] == pytest.approx(result.value, rel=1e-5)
+        assert points[organisation] == (published(result, "denominator"), pytest.approx(published(result), rel=1e-5))
     fit = FunnelFit.objects.get(run=run, indicator=code, level="provider", period=period)
     assert any(
         trace.get("name", "").startswith("England") and trace["y"][0] == pytest.approx(fit.target)
         for trace in figure["data"]
     )
-    alarms = sum(1 for r in results if r.eligible and r.flag.startswith("alarm"))
-    assert f"{alarms} beyond the 99.8% limits (alarm)" in text_of(response)
+    alarms = sum(1 for r in results if r.eligible and unsuppressed(r) and r.flag.startswith("alarm"))
+    shown = sum(1 for r in results if r.eligible and unsuppressed(r))
+    summary = text_of(response)
+    assert f"{shown} trusts compared: {alarms} beyond the 99.8% limits (alarm)" in summary  # shown trusts only
+    assert f"About {0.05 * shown:.1f} would fall outside the 95% limits by chance alone" in summary
     assert "Numerator" in html and "patients diagnosed at stage 1 or 2" in html.lower()
 
 
@@ -239,23 +250,27 @@ def test_the_alliance_page_has_a_word_in_every_cell_and_the_alliance_against_eng
     cells = re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)
     with_results = IndicatorResult.objects.filter(run=run).values("indicator").distinct().count()
     assert len(cells) == len(members) * with_results
-    words = ("Within range", "Alert: ", "Alarm: ", "Too few patients", "No data")
+    words = ("Within range", "Alert: ", "Alarm: ", "Too few patients", "Not shown", "No data")
     assert all(any(w in cell for w in words) for cell in cells)
     period = headline(run, "mdt_discussed")
     alliance = IndicatorResult.objects.get(
         run=run, indicator="mdt_discussed", level="alliance", organisation=trust.alliance_id, period=period
     )
     england_table = html.split('id="england-bowel"', 1)[1].split("</table>", 1)[0]
-    assert pct(alliance.value) in england_table
+    assert pct(published(alliance)) in england_table
     assert 'id="alliance-fig-bowel-mdt_discussed"' in html
 
 
 def test_the_trend_page_draws_the_xmr_chart_with_its_icons(client, demo, django_assert_max_num_queries):
     run = demo["runs"]["bowel"]
-    code = busiest_trust(run)
-    trend = TrendSeries.objects.get(run=run, indicator="mdt_discussed", level="provider", organisation=code)
-    assert trend.xmr is not None
-    url = reverse("trust-trend", args=[code, "bowel", "mdt_discussed"])
+    trend = max(  # the trust with the most quarters shown to the public
+        TrendSeries.objects.filter(run=run, indicator="early_stage", level="provider"),
+        key=lambda t: sum(not p["suppressed"] for p in t.points),
+    )
+    code = trend.organisation
+    chart = trend.public["xmr"]  # the public's chart: of the shown quarters only
+    assert chart is not None
+    url = reverse("trust-trend", args=[code, "bowel", "early_stage"])
     client.get(url)  # the chart's piece is built on the first visit,
     client.get(url)  # and decoded once by this process on the next
     with django_assert_max_num_queries(4):
@@ -263,11 +278,11 @@ def test_the_trend_page_draws_the_xmr_chart_with_its_icons(client, demo, django_
     html = response.content.decode()
     figure = json.loads(re.search(r'id="fig-xmr">(.*?)</script>', html, re.S).group(1))
     assert [t["name"] for t in figure["data"] if t["name"] == "Mean"] == ["Mean"]
-    assert next(t for t in figure["data"] if t["name"] == "Mean")["y"][0] == pytest.approx(trend.xmr["mean"])
+    assert next(t for t in figure["data"] if t["name"] == "Mean")["y"][0] == pytest.approx(chart["mean"])
     page = text_of(response)
-    assert f"mean {pct(trend.xmr['mean'])}" in page
+    assert f"mean {pct(chart['mean'])}" in page
     assert len(re.findall(r"<th scope=\"row\">\d{4}Q\d</th>", html)) == len(trend.points)
-    icon = trend.xmr["variation_icon"]
+    icon = chart["variation_icon"]
     assert ("Common cause variation" if icon == "common_cause" else "Special cause variation") in page
 
 
@@ -435,8 +450,9 @@ def test_every_table_downloads_as_csv_with_the_pages_numbers(client, demo):
         ("home", False, 3),
         ("audit", False, 2),
         ("search", False, 2),
-        ("data-quality", True, 8),
-        ("funnel-tool", True, 3),
+        # signed in: +1 for the two-factor device that verified the analyst's session (django-otp)
+        ("data-quality", True, 9),
+        ("funnel-tool", True, 4),
     ],
 )
 def test_every_other_page_runs_a_bounded_number_of_queries(
@@ -454,3 +470,49 @@ def test_every_other_page_runs_a_bounded_number_of_queries(
     client.get(url)  # pieces decoded once by this process
     with django_assert_max_num_queries(most):
         assert client.get(url).status_code == 200
+
+
+def test_a_quarters_rate_agrees_with_the_rounded_counts_beside_it(client, demo):
+    """Issue 9: a trend table showed "20 of 20 = 95.0%", rounded counts beside the exact rate."""
+    run = demo["runs"]["bowel"]
+    checked = 0
+    trends = TrendSeries.objects.filter(run=run, indicator="early_stage", level="provider")
+    for trend in sorted(trends, key=lambda t: -sum(p["denominator"] for p in t.points))[:5]:  # the busiest
+        url = reverse("trust-trend", args=[trend.organisation, "bowel", "early_stage"])
+        for row in csv.DictReader(io.StringIO(client.get(url, {"download": "quarters"}).content.decode())):
+            if row["value"] == "*":
+                assert row["numerator"] == row["denominator"] == "*"  # not shown: nothing of it is
+                continue
+            numerator, denominator = int(row["numerator"].replace(",", "")), int(row["denominator"].replace(",", ""))
+            assert row["value"] == pct(numerator / denominator), row
+            checked += 1
+    assert checked >= 20
+
+
+def test_a_highlighted_trust_that_is_not_shown_is_not_promised_a_ring(client, demo):
+    """Issue 9: the highlight panel said a suppressed trust was "ringed on the plot", where it is not drawn."""
+    run = demo["runs"]["bowel"]
+    hidden = (
+        IndicatorResult.objects.filter(run=run, indicator="early_stage", level="provider", suppressed=True)
+        .order_by("organisation")
+        .first()
+    )
+    url = reverse("indicator", args=["bowel", "early_stage"])
+    html = client.get(url, {"period": hidden.period, "highlight": hidden.organisation}).content.decode()
+    panel = text_of_html(html.split('class="panel"', 1)[1].split("</div>", 1)[0])
+    assert "ringed" not in panel and "not on the plot" in panel and "Not shown: small numbers" in panel
+    assert re.search(r'id="funnel-trusts"[^>]*data-highlight=""', html)
+    shown = (
+        IndicatorResult.objects.filter(
+            run=run, indicator="early_stage", level="provider", period=hidden.period, suppressed=False, eligible=True
+        )
+        .order_by("organisation")
+        .first()
+    )
+    html = client.get(url, {"period": shown.period, "highlight": shown.organisation}).content.decode()
+    assert "ringed in black on the plot" in text_of_html(html)
+    assert re.search(rf'id="funnel-trusts"[^>]*data-highlight="{shown.organisation}"', html)
+
+
+def text_of_html(html: str) -> str:
+    return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html)))

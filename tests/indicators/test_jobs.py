@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from accounts.services import Actor
 from audits.models import Release
 from audits.services import import_extract
 from indicators import services
@@ -40,7 +41,11 @@ def start(django_capture_on_commit_callbacks):
 def accepted(name: str = "valid") -> Release:
     with (FIXTURES / "bowel" / f"{name}.csv").open("rb") as stream:
         outcome = import_extract(
-            audit_code="bowel", stream=stream, file_name=f"{name}.csv", extract_date=date(2025, 3, 31), origin="cli"
+            audit_code="bowel",
+            stream=stream,
+            file_name=f"{name}.csv",
+            extract_date=date(2025, 3, 31),
+            actor=Actor.command_line(name="tests"),
         )
     assert outcome.accepted, outcome.as_json()
     return outcome.release
@@ -172,7 +177,11 @@ def test_the_demo_release_flags_the_trusts_planted_as_worse(orgs, tmp_path, star
         run_command("generate_demo_extract", str(path), audit=audit, rows=90_000, seed=2026, extract_date="2026-03-31")
         with path.open("rb") as stream:
             release = import_extract(
-                audit_code=audit, stream=stream, file_name=path.name, extract_date=date(2026, 3, 31), origin="cli"
+                audit_code=audit,
+                stream=stream,
+                file_name=path.name,
+                extract_date=date(2026, 3, 31),
+                actor=Actor.command_line(name="tests"),
             ).release
         run = start(release)
         run.refresh_from_db()

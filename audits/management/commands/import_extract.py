@@ -1,6 +1,4 @@
-import getpass
 import json
-import socket
 import sys
 from datetime import date
 from pathlib import Path
@@ -9,9 +7,7 @@ from django.contrib.auth import get_user_model
 from django.core import checks
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import AuditLogEntry
-from accounts.services import record
-from audits.models import Release
+from accounts.services import Actor
 from audits.registry import all_definitions
 from audits.services import import_extract
 
@@ -58,31 +54,14 @@ class Command(BaseCommand):
             if user is None:
                 raise CommandError(f"no user called {options['user']!r}")
         with path.open("rb") as stream:
+            # The service logs an accepted file; a refused one stores nothing, not even a log entry
+            # (this command says why).
             outcome = import_extract(
                 audit_code=audit,
                 stream=stream,
                 file_name=path.name,
                 extract_date=extract_date,
-                origin=Release.Origin.CLI,
-                user=user,
-                uploaded_by_name=user.get_username() if user else f"{getpass.getuser()}@{socket.gethostname()}",
-            )
-        if outcome.accepted:  # a refused file stores nothing, not even a log entry (the command says why)
-            assert outcome.release is not None  # an accepted file is a release
-            record(
-                action=AuditLogEntry.Action.UPLOADED,
-                actor=user,
-                via=AuditLogEntry.Via.CLI,
-                actor_name="" if user else f"{getpass.getuser()}@{socket.gethostname()}",
-                audit_code=audit,
-                target=f"release {outcome.release.pk}",
-                details={
-                    "file_name": path.name,
-                    "extract_date": extract_date.isoformat(),
-                    "status": outcome.status,
-                    "rows": outcome.report.rows,
-                    "error_count": outcome.report.error_count,
-                },
+                actor=Actor.command_line(user),
             )
         if options["json"]:
             self.stdout.write(json.dumps(outcome.as_json()))

@@ -6,6 +6,7 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from accounts.services import Actor
 from audits.models import Release, analyst_group_name
 from audits.registry import get_definition
 from audits.services import import_extract, sync_audit
@@ -53,8 +54,7 @@ class Command(BaseCommand):
                     stream=stream,
                     file_name=path.name,
                     extract_date=extract_date,
-                    origin=Release.Origin.CLI,
-                    uploaded_by_name="demo set-up",
+                    actor=Actor.command_line(name="demo set-up"),
                 )
             self.stdout.write(f"{code}: {outcome.status}, {outcome.report.rows} rows.")
         User = get_user_model()

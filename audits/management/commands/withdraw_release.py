@@ -1,12 +1,8 @@
-import getpass
-import socket
-
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import AuditLogEntry
-from accounts.services import record
+from accounts.services import Actor
 from audits.models import Release
-from audits.services import withdraw_release
+from audits.services import AlreadyWithdrawn, withdraw_release
 
 
 class Command(BaseCommand):
@@ -20,15 +16,9 @@ class Command(BaseCommand):
         release = Release.objects.filter(pk=options["release"]).first()
         if release is None:
             raise CommandError(f"no release with id {options['release']}")
-        if not release.is_withdrawn:
-            withdraw_release(release=release, user=None, reason=options["reason"])
-            record(
-                action=AuditLogEntry.Action.WITHDREW,
-                actor_name=f"{getpass.getuser()}@{socket.gethostname()}",
-                via=AuditLogEntry.Via.CLI,
-                audit_code=release.audit_id,
-                target=f"release {release.pk}",
-                details={"version": release.version, "reason": options["reason"]},
-            )
+        try:
+            withdraw_release(release=release, actor=Actor.command_line(), reason=options["reason"])
+        except AlreadyWithdrawn:
+            pass  # withdrawn before: nothing changes, and the answer is the same
         current = Release.objects.current(release.audit_id)
         self.stdout.write(f"Withdrew {release}. Current: {current or 'none'}.")

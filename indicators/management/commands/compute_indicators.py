@@ -3,9 +3,10 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.services import Actor
 from audits.models import Release
 from indicators.models import ComputationRun
-from indicators.services import start_run
+from indicators.services import recompute_release
 
 
 class Command(BaseCommand):
@@ -32,23 +33,9 @@ class Command(BaseCommand):
         if options["in_process"]:
             current_app.conf.task_always_eager = True
         try:
-            run = start_run(release=release)
+            run = recompute_release(release=release, actor=Actor.command_line())  # logs it too
         finally:
             current_app.conf.task_always_eager = eager
-        import getpass
-        import socket
-
-        from accounts.models import AuditLogEntry
-        from accounts.services import record
-
-        record(
-            action=AuditLogEntry.Action.RECOMPUTED,
-            via=AuditLogEntry.Via.CLI,
-            audit_code=release.audit_id,
-            actor_name=f"{getpass.getuser()}@{socket.gethostname()}",
-            target=f"release {release.pk}",
-            details={"run": run.pk},
-        )
         self.stdout.write(f"Run {run.pk} of {release}: {run.total} indicators queued.")
         deadline = time.monotonic() + options["timeout"]
         shown = None
