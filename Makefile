@@ -14,7 +14,7 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_UR
 	SECRET_KEY=test-only-secret-key-not-for-production-0123456789abcdefghij ALLOWED_HOSTS=localhost,127.0.0.1,testserver \
 	DATA_DIR=$(CURDIR)/var/test
 
-.PHONY: venv demo test test-fast bench-ingest bench-compute bench-pages lint clean
+.PHONY: venv demo test test-fast fuzz bench-ingest bench-compute bench-pages lint clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or later is needed (python3.11 or python3 on PATH)"; exit 1; }
@@ -41,6 +41,10 @@ test: venv
 test-fast: venv
 	$(TEST_ENV) $(BIN)/python manage.py collectstatic --no-input -v0
 	$(TEST_ENV) $(BIN)/python -m pytest -m "not worker and not slow" $(PYTEST_ARGS)
+
+## fuzz: the parser's property-based tests, long and random (20,000 examples each; CI runs 150)
+fuzz: venv
+	HYPOTHESIS_PROFILE=fuzz $(TEST_ENV) $(BIN)/python -m pytest -p no:cacheprovider tests/audits/test_parse_fuzz.py $(PYTEST_ARGS)
 
 ## lint: ruff (rules and format), mypy (strict on indicators/stats and audits/ingest), import contracts
 # The settings refuse to load without SECRET_KEY unless DEBUG is on; mypy's Django plugin loads them.

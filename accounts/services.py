@@ -30,11 +30,10 @@ TOKEN_PREFIX = "cpt_"  # noqa: S105 - a visible marker, not a secret
 
 
 def client_ip(request: HttpRequest | None) -> str | None:
-    """The address the request came from. Behind a proxy, have it set REMOTE_ADDR (gunicorn
-    --forwarded-allow-ips); X-Forwarded-For is not read, since any client can send it."""
-    if request is None:
-        return None
-    return request.META.get("REMOTE_ADDR") or None
+    """The address the request came from, as the lockouts and throttles see it (``PROXY_COUNT``)."""
+    from accounts.security import client_address  # security reads roles and settings; keep this module light
+
+    return None if request is None else client_address(request)
 
 
 def record(

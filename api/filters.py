@@ -46,7 +46,11 @@ class ResultFilter(django_filters.FilterSet):
         method="filter_flag",
         help_text="Funnel flag, e.g. none, alert_high, alarm_low (a result not shown to you has no flag to match)",
     )
-    release = IdFilter(field_name="release_id", help_text="A release id (default: the current release of each audit)")
+    release = IdFilter(
+        field_name="release_id",
+        help_text="A release id: its latest completed run (default: each audit's results the dashboards show, "
+        "the latest completed run of its newest release that has one)",
+    )
 
     class Meta:
         model = IndicatorResult

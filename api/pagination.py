@@ -71,3 +71,36 @@ class Pagination(PageNumberPagination):
             response["Link"] = ", ".join(links)
         response["X-Total-Count"] = str(count)
         return response
+
+
+class ResultPagination(Pagination):
+    """Pages of results that also name the computation runs they come from (``runs``): the runs the
+    query reads, each with its audit, release and when it completed (``api.serializers.ServedRunSerializer``)."""
+
+    def get_paginated_response(self, data, runs=None) -> Response:
+        response = super().get_paginated_response(data)
+        envelope = {key: value for key, value in response.data.items() if key != "results"}
+        response.data = {**envelope, "runs": runs or [], "results": response.data["results"]}
+        return response
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        paginated = super().get_paginated_response_schema(schema)
+        properties = {key: value for key, value in paginated["properties"].items() if key != "results"}
+        properties["runs"] = {
+            "type": "array",
+            "description": "The computation runs these results come from (one per audit)",
+            "items": {
+                "type": "object",
+                "required": ["id", "audit", "release", "release_version", "method_version", "completed_at"],
+                "properties": {
+                    "id": {"type": "integer"},
+                    "audit": {"type": "string"},
+                    "release": {"type": "integer"},
+                    "release_version": {"type": "integer"},
+                    "method_version": {"type": "string"},
+                    "completed_at": {"type": "string", "format": "date-time", "nullable": True},
+                },
+            },
+        }
+        properties["results"] = paginated["properties"]["results"]
+        return {**paginated, "properties": properties, "required": [*paginated.get("required", []), "runs"]}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.validators import RegexValidator
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -15,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiToken
+from audits.ingest.messages import extract_too_large
 from audits.models import Alliance, ImportJob, Release, Trust, TrustSuccessor
 from audits.registry import all_definitions
 from indicators.disclosure import publish_quality_by_trust, publish_results, publish_trend
@@ -98,7 +100,7 @@ class ModelCardSerializer(serializers.Serializer):
     audit = serializers.CharField()
     indicator = serializers.CharField()
     release = serializers.IntegerField()
-    run = serializers.IntegerField()
+    run = serializers.IntegerField(help_text="The computation run the model was fitted in")
     method_version = serializers.CharField()
     model_card = serializers.JSONField(help_text="The fitted case-mix model: coefficients, c-statistic, calibration")
 
@@ -137,6 +139,19 @@ class RunSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     requested_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ServedRunSerializer(serializers.Serializer):
+    """The computation run whose results an answer holds: by default the run the dashboards show, the latest
+    completed run of the audit's newest release that has one (a newer run still computing, or one that failed,
+    leaves it in place); with ``?release=``, that release's latest completed run."""
+
+    id = serializers.IntegerField(source="pk")
+    audit = serializers.CharField(source="release.audit_id")
+    release = serializers.IntegerField(source="release_id")
+    release_version = serializers.IntegerField(source="release.version")
+    method_version = serializers.CharField()
+    completed_at = serializers.DateTimeField(source="finished_at", allow_null=True)
 
 
 class ReleaseSerializer(serializers.ModelSerializer):
@@ -339,7 +354,13 @@ class UploadTargetSerializer(serializers.Serializer):
 
 class UploadSerializer(UploadTargetSerializer):
     extract_date = serializers.DateField(help_text="When the data were drawn (YYYY-MM-DD)")
-    file = serializers.FileField(help_text="The extract: CSV, UTF-8", allow_empty_file=True)
+    file = serializers.FileField(help_text="The extract: CSV, UTF-8 (at most MAX_EXTRACT_BYTES)", allow_empty_file=True)
+
+    def validate_file(self, upload):
+        problem = extract_too_large(upload.size or 0, settings.MAX_EXTRACT_BYTES)
+        if problem:
+            raise serializers.ValidationError(problem[0].upper() + problem[1:] + ".")
+        return upload
 
 
 class WithdrawSerializer(serializers.Serializer):
@@ -371,6 +392,7 @@ class ResultSerializer(serializers.ModelSerializer):
     audit = serializers.CharField(source="audit_code")
     organisation_name = serializers.SerializerMethodField()
     release_version = serializers.IntegerField(source="release.version")
+    run = serializers.IntegerField(source="run_id", help_text="The computation run the result comes from")
     numerator = serializers.IntegerField(allow_null=True)
     denominator = serializers.IntegerField(allow_null=True)
     suppressed = serializers.BooleanField(
@@ -420,6 +442,7 @@ class ResultSerializer(serializers.ModelSerializer):
             "suppressed",
             "release",
             "release_version",
+            "run",
             "method_version",
         ]
 
@@ -478,6 +501,7 @@ class TrendSerializer(serializers.Serializer):
     organisation = serializers.CharField()
     organisation_name = serializers.CharField()
     release = serializers.IntegerField()
+    run = ServedRunSerializer()
     chart = XmrChartSerializer(allow_null=True)
     points = TrendPointSerializer(many=True)
 
@@ -518,6 +542,7 @@ class TrendSerializer(serializers.Serializer):
                 "organisation": trend.organisation,
                 "organisation_name": self.context["names"].get(trend.organisation, ""),
                 "release": trend.run.release_id,
+                "run": trend.run,
                 "chart": None if xmr is None else {k: v for k, v in xmr.items() if k != "points"},
                 "points": [
                     {

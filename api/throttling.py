@@ -25,3 +25,9 @@ class AnonymousThrottle(_CurrentRates, AnonRateThrottle):
 
 class AccountThrottle(_CurrentRates, UserRateThrottle):
     """Signed-in callers and API tokens: ``user`` requests per period for one account."""
+
+    def get_cache_key(self, request, view):
+        # DRF's UserRateThrottle counts anonymous callers by address too; they have AnonymousThrottle.
+        if not (request.user and request.user.is_authenticated):
+            return None
+        return super().get_cache_key(request, view)

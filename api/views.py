@@ -8,10 +8,11 @@ Every list is paginated, stably ordered, and served as JSON or CSV (``?format=cs
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any, cast
 
 from django.core.cache import cache
-from django.db.models import Count, Max, Prefetch
+from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -30,7 +31,7 @@ from accounts.models import ApiToken, AuditLogEntry
 from accounts.services import Actor, client_ip, create_token, revoke_token
 from api import serializers as s
 from api.filters import ReleaseFilter, ResultFilter, TrustFilter, UpperCharFilter
-from api.pagination import ANONYMOUS_MAX_PAGE_SIZE, Pagination
+from api.pagination import ANONYMOUS_MAX_PAGE_SIZE, Pagination, ResultPagination
 from api.permissions import require, require_signed_in
 from api.selectors import current_release_ids, organisation_names
 from audits import roles
@@ -47,6 +48,7 @@ from audits.services import (
 )
 from indicators.models import ComputationRun, IndicatorResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
+from indicators.selectors import current_run, current_runs, shown_runs
 from indicators.services import recompute_release
 
 Via = AuditLogEntry.Via
@@ -54,13 +56,20 @@ RESULTS_CACHE_SECONDS = 3600
 
 
 class CachingMixin(APIView):
-    """ETag on every successful GET, 304 when the client's copy is current; responses vary by caller."""
+    """ETag on every successful GET, 304 when the client's copy is current; responses vary by caller.
+
+    A view that serves computed results names the runs they come from in ``served_runs``: they go in the
+    ``X-Computation-Run`` header (run ids, comma-separated), which CSV answers have too."""
+
+    served_runs: list[ComputationRun] | None = None
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         patch_vary_headers(response, ("Accept", "Authorization", "Cookie"))
         if request.method not in ("GET", "HEAD") or response.status_code != 200:
             return response
+        if self.served_runs is not None:
+            response["X-Computation-Run"] = ", ".join(str(run.pk) for run in self.served_runs)
         patch_cache_control(
             response, no_cache=True, **({"private": True} if request.user.is_authenticated else {"public": True})
         )
@@ -108,15 +117,22 @@ def _unpublished(request: Request, release: Release) -> bool:
     return release.is_withdrawn and not roles.can_manage_releases(request.user, release.audit_id)
 
 
-def _release_or_404(request: Request, audit_code: str) -> Release:
-    """The release asked for with ?release=, or the audit's current release."""
+def _run_or_404(request: Request, audit_code: str) -> ComputationRun:
+    """The run whose results are served: the one the dashboards show (indicators.selectors.shown_runs), or
+    with ?release= that release's latest completed run."""
     pk = _release_param(request)
     if pk is None:
-        pk = current_release_ids(audit_code).get(audit_code)
-    release = Release.objects.filter(pk=pk, audit_id=audit_code).first() if pk is not None else None
+        run = shown_runs().get(audit_code)
+        if run is None:
+            raise Http404(f"No computed results of {audit_code} yet")
+        return run
+    release = Release.objects.filter(pk=pk, audit_id=audit_code).first()
     if release is None or _unpublished(request, release):
-        raise Http404(f"No release of {audit_code} " + (f"with id {pk}" if pk else "yet"))
-    return release
+        raise Http404(f"No release of {audit_code} with id {pk}")
+    run = current_run(release)
+    if run is None:
+        raise Http404(f"No computed results of release {pk} yet")
+    return run
 
 
 RELEASE_PARAM = OpenApiParameter(
@@ -220,20 +236,17 @@ class ModelCardView(RetrieveView):
         audit_code, code = self.kwargs["audit_code"], self.kwargs["indicator"]
         if not _indicator_or_404(audit_code, code).risk_adjusted:
             raise Http404(f"{code} is not risk-adjusted: it has no model card")
-        release = _release_or_404(self.request, audit_code)
-        entry = (
-            RunIndicator.objects.select_related("run")
-            .filter(run__release=release, run__is_current=True, indicator=code, model_card__isnull=False)
-            .first()
-        )
+        run = _run_or_404(self.request, audit_code)
+        self.served_runs = [run]
+        entry = RunIndicator.objects.filter(run=run, indicator=code, model_card__isnull=False).first()
         if entry is None:
-            raise Http404(f"No computed model for {code} in release {release.pk}")
+            raise Http404(f"No computed model for {code} in release {run.release_id}")
         return {
             "audit": audit_code,
             "indicator": code,
-            "release": release.pk,
-            "run": entry.run_id,
-            "method_version": entry.run.method_version,
+            "release": run.release_id,
+            "run": run.pk,
+            "method_version": run.method_version,
             "model_card": entry.model_card,
         }
 
@@ -253,20 +266,16 @@ class TrendView(RetrieveView):
     def get_object(self) -> TrendSeries:
         audit_code, code = self.kwargs["audit_code"], self.kwargs["indicator"]
         _indicator_or_404(audit_code, code)
-        release = _release_or_404(self.request, audit_code)
+        run = _run_or_404(self.request, audit_code)
+        self.served_runs = [run]
         trend = (
-            TrendSeries.objects.select_related("run__release")
-            .filter(
-                run__release=release,
-                run__is_current=True,
-                indicator=code,
-                organisation=self.kwargs["organisation"].upper(),
-            )
+            TrendSeries.objects.filter(run=run, indicator=code, organisation=self.kwargs["organisation"].upper())
             .order_by("level")
             .first()
         )
         if trend is None:
-            raise Http404(f"No trend of {code} for {self.kwargs['organisation']} in release {release.pk}")
+            raise Http404(f"No trend of {code} for {self.kwargs['organisation']} in release {run.release_id}")
+        trend.run = run  # with its release: the answer names the run
         return trend
 
     def get_serializer_context(self) -> dict[str, Any]:
@@ -488,6 +497,9 @@ class ImportList(CachingMixin, generics.ListAPIView):
             201: s.ImportJobSerializer,
             202: s.ImportJobSerializer,
             422: OpenApiResponse(s.ImportJobSerializer, description="Refused: result.errors says why"),
+            503: OpenApiResponse(
+                s.ImportJobSerializer, description="The import failed (e.g. the database went away): failure says why"
+            ),
         },
     )
     def post(self, request: Request) -> Response:
@@ -510,6 +522,7 @@ class ImportList(CachingMixin, generics.ListAPIView):
         codes: dict[str, int] = {
             ImportJob.Status.ACCEPTED: status.HTTP_201_CREATED,
             ImportJob.Status.REJECTED: status.HTTP_422_UNPROCESSABLE_ENTITY,
+            ImportJob.Status.FAILED: status.HTTP_503_SERVICE_UNAVAILABLE,
         }
         code = codes.get(job.status, status.HTTP_202_ACCEPTED)
         data = self.get_serializer(job).data
@@ -550,8 +563,10 @@ class ImportDetail(RetrieveView):
 
 
 class ResultList(ListView):
-    """Indicator results: by default from the current release of each audit; ``?release=`` for another
-    (a withdrawn release: its audit's analysts and staff only).
+    """Indicator results: by default those the dashboards show, the latest completed run of each audit's newest
+    release that has one (while a newer run computes, or after one fails, the previous results stay served);
+    ``?release=`` for another release's (a withdrawn release: its audit's analysts and staff only). ``runs``
+    names the runs the results come from, as does the ``X-Computation-Run`` header (CSV too).
 
     Counts are exact for the audit's analysts. For everyone else, a trust or alliance row with a small
     count, or one that would give a small count away, is not shown (counts, figures, flag and
@@ -560,15 +575,16 @@ class ResultList(ListView):
 
     serializer_class = s.ResultSerializer
     filterset_class = ResultFilter
+    pagination_class = ResultPagination
     csv_filename = "results"
 
     def get_queryset(self):
-        results = IndicatorResult.objects.filter(run__is_current=True).select_related("release")
+        results = IndicatorResult.objects.select_related("release")
         if getattr(self, "swagger_fake_view", False):  # schema generation: no database
             return results.none()
-        if self.request.query_params.get("release") in (None, ""):
-            results = results.filter(release_id__in=list(current_release_ids().values()))
-        return results.order_by("audit_code", "indicator", "level", "organisation", "period", "pk")
+        return results.filter(run_id__in=[run.pk for run in self.served_runs or []]).order_by(
+            "audit_code", "indicator", "level", "organisation", "period", "pk"
+        )
 
     def get_serializer_context(self) -> dict[str, Any]:
         user = self.request.user
@@ -578,14 +594,26 @@ class ResultList(ListView):
             "unsuppressed_for": lambda audit_code: roles.sees_unsuppressed(user, audit_code),
         }
 
+    def get_paginated_response(self, data):
+        runs = s.ServedRunSerializer(self.served_runs, many=True).data
+        return cast(ResultPagination, self.paginator).get_paginated_response(data, runs=runs)
+
     def list(self, request, *args, **kwargs):
-        """Serialized pages are kept per current run: results change only when a run becomes current
+        """Serialized pages are kept per set of current runs: results change only when a run becomes current
         (or a release is withdrawn), so repeat requests skip the query and the serializer."""
         pk = _release_param(request)
-        release = Release.objects.filter(pk=pk).first() if pk is not None else None
-        if release is not None and _unpublished(request, release):
-            raise Http404(f"No release with id {pk}")
-        key = self._cache_key(request)
+        current = current_runs()  # one query: what is served, and the cache key
+        if pk is None:
+            self.served_runs = list(shown_runs(current).values())
+        else:
+            release = Release.objects.filter(pk=pk).first()
+            if release is not None and _unpublished(request, release):
+                raise Http404(f"No release with id {pk}")
+            self.served_runs = [run for run in current if run.release_id == pk]  # none: no results
+        audit_code = request.query_params.get("audit")
+        if audit_code:
+            self.served_runs = [run for run in self.served_runs if run.release.audit_id == audit_code]
+        key = self._cache_key(request, current)
         cached = cache.get(key) if key else None
         if cached is None:
             response = super().list(request, *args, **kwargs)
@@ -601,7 +629,7 @@ class ResultList(ListView):
         data, headers = cached
         return Response(data, headers=headers)
 
-    def _cache_key(self, request) -> str | None:
+    def _cache_key(self, request, current: Sequence[ComputationRun]) -> str | None:
         """The page's key, from the validated query only: parameters the API does not know (``x=<random>``)
         do not make new entries. None when the filters are not valid (the answer is then a 400)."""
         filterset = ResultFilter(request.query_params, queryset=IndicatorResult.objects.none(), request=request)
@@ -614,7 +642,6 @@ class ResultList(ListView):
         )
         paginator = cast(Pagination, self.paginator)
         page = request.query_params.get(paginator.page_query_param, "1")
-        runs = ComputationRun.objects.filter(is_current=True).aggregate(latest=Max("pk"), count=Count("pk"))
         unsuppressed = sorted(code for code in all_definitions() if roles.sees_unsuppressed(request.user, code))
         parts = [
             request.scheme,
@@ -625,9 +652,8 @@ class ResultList(ListView):
             str(paginator.get_page_size(request)),
             request.accepted_renderer.format,
             ",".join(unsuppressed),
-            str(runs["latest"]),
-            str(runs["count"]),
-            str(sorted(current_release_ids().items())),
+            # every release's current run and whether the release is withdrawn: what is served changes with them
+            str(sorted((run.pk, run.release_id, run.release.status) for run in current)),
         ]
         return "api-results:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
 

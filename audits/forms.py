@@ -1,4 +1,7 @@
 from django import forms
+from django.conf import settings
+
+from audits.ingest.messages import extract_too_large
 
 
 class UploadForm(forms.Form):
@@ -10,6 +13,13 @@ class UploadForm(forms.Form):
         help_text="When the data were drawn. Follow-up (e.g. 90-day mortality) is measured to it.",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        problem = extract_too_large(upload.size or 0, settings.MAX_EXTRACT_BYTES)
+        if problem:
+            raise forms.ValidationError(problem[0].upper() + problem[1:] + ".")
+        return upload
 
 
 class WithdrawForm(forms.Form):

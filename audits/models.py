@@ -169,6 +169,10 @@ class ImportJob(models.Model):
     release = models.ForeignKey(Release, null=True, on_delete=models.SET_NULL, related_name="import_jobs")
     result = models.JSONField(default=dict)
     failure = models.TextField(blank=True)
+    # The lease (audits.leases): times a process started the job, when it was queued or last renewed, by whom.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    owner = models.CharField(max_length=255, blank=True, help_text="host:pid of the process running the job")
 
     class Meta:
         ordering = ["-submitted_at"]

@@ -188,7 +188,10 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": str(DATA_DIR / "cancerplan.sqlite3"),
-            "OPTIONS": {"timeout": 30},
+            # Two uploads at once: a transaction takes the write lock when it begins (IMMEDIATE), so the second
+            # waits for the first (busy timeout, seconds) instead of failing with "database is locked"; imports
+            # themselves also take turns (audits.services._sqlite_import_turn).
+            "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -242,6 +245,15 @@ STORAGES = {
 }
 # Uploads of several hundred MB go to a temporary file, not memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The largest extract accepted (bytes), checked before a file is stored or read: a larger upload is
+# refused with a report naming the limit (audits.services.check_extract_size).
+MAX_EXTRACT_BYTES = env_int("MAX_EXTRACT_BYTES", 2 * 1024**3)
+# ... and an upload over it is only counted as it arrives, not written to disk (audits.uploads).
+FILE_UPLOAD_HANDLERS = [
+    "audits.uploads.ExtractSizeLimit",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # An uploaded extract holds patient rows: only the service's own user may read it (and the folders it is
 # in), and it is deleted when its import ends (audits.services.run_import_job).
@@ -277,6 +289,31 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3600)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3900)
+# Redis hands an unacknowledged message (acks_late) to another worker after the visibility timeout: it must
+# outlast the hard time limit, or a long task still running is started a second time.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 300),
+}
+if CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] <= CELERY_TASK_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT ({CELERY_BROKER_TRANSPORT_OPTIONS['visibility_timeout']} s) must be longer than "
+        f"CELERY_TASK_TIME_LIMIT ({CELERY_TASK_TIME_LIMIT} s): the broker would hand a task still running to another "
+        "worker. Leave it unset (the time limit + 300 s) or raise it."
+    )
+# Leases on import jobs and indicators (audits.leases): a job not renewed for JOB_LEASE_SECONDS by a live
+# process is lost; the reaper runs it again, up to JOB_MAX_ATTEMPTS starts, then fails it with the reason.
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 120)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
+if JOB_LEASE_SECONDS < 2 or JOB_MAX_ATTEMPTS < 1:
+    raise ImproperlyConfigured("JOB_LEASE_SECONDS must be at least 2 and JOB_MAX_ATTEMPTS at least 1.")
+# `celery -A cancerplan beat` sends the reaper every half lease (in-process mode: see cancerplan/wsgi.py).
+CELERY_BEAT_SCHEDULE = {
+    "reap-lost-jobs": {
+        "task": "indicators.reap_jobs",
+        "schedule": JOB_LEASE_SECONDS / 2,
+        "options": {"expires": JOB_LEASE_SECONDS / 2},  # one waiting behind busy workers is dropped, not piled up
+    },
+}
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cancerplan")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 

@@ -9,26 +9,12 @@ from typing import Any
 from django.db.models import Q
 from django.urls import reverse
 
-from audits.models import Alliance, Release, Trust
+from audits.models import Alliance, Trust
 from audits.roles import sees_unsuppressed
 from dashboards import services
 from dashboards.models import FigureSpec
 from indicators.models import ComputationRun
-
-
-def shown_runs() -> dict[str, ComputationRun]:
-    """For each audit, the run whose results the dashboards show: the current run of the newest accepted
-    release that has finished one (while a newer release computes, the previous results stay up). One query."""
-    runs = (
-        ComputationRun.objects.filter(is_current=True, release__status=Release.Status.ACCEPTED)
-        .select_related("release__audit")
-        .order_by("release__audit_id", "-release__version")
-        .defer("release__definition", "release__quality_report", "release__warnings")
-    )
-    shown: dict[str, ComputationRun] = {}
-    for run in runs:
-        shown.setdefault(run.release.audit_id, run)
-    return shown
+from indicators.selectors import shown_runs as shown_runs  # the one rule for pages and API alike
 
 
 def variant_for(user, audit_code: str) -> str:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, overload
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 
 from audits.models import Alliance, Trust
@@ -268,13 +271,41 @@ def count_phrase(result: dict[str, Any], definition: IndicatorDefinition) -> str
 # ------------------------------------------------------------------ building
 
 
-@transaction.atomic
 def build_run_pages(run: ComputationRun) -> int:
-    """Build and store every page piece of ``run`` (idempotent: pieces already stored are kept).
+    """Build and store every page piece of ``run``, once: returns the number of pieces the run has.
 
-    Call it when a run becomes current; pages also call it on their first visit
-    after a run finishes if no one has. Returns the number of pieces stored.
+    Called by the task queued when a run becomes current, and by pages on their first visit after a
+    run if no one has built its pieces yet. Concurrent callers take turns on a lock per run (in
+    PostgreSQL, so across processes and machines): the first builds, the others wait for it and
+    then find its pieces. A builder that dies releases the lock with its connection.
     """
+    with _one_builder(run):
+        built = FigureSpec.objects.filter(run=run, key=BUILT).values_list("data", flat=True).first()
+        if built is not None:
+            return int(built["pieces"])
+        return _build_run_pages(run)
+
+
+# pg_advisory_xact_lock(namespace, run id): a fixed namespace keeps these locks apart from any other use.
+BUILD_LOCK_NAMESPACE = 7201
+_LOCAL_BUILDS = threading.Lock()
+
+
+@contextmanager
+def _one_builder(run: ComputationRun) -> Iterator[None]:
+    """A transaction holding the run's build lock. PostgreSQL: a transaction-level advisory lock, released
+    at commit or when the connection goes. SQLite (one process: the demo): its threads take turns."""
+    if connection.vendor == "postgresql":
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [BUILD_LOCK_NAMESPACE, run.pk])
+            yield
+    else:
+        with _LOCAL_BUILDS, transaction.atomic():
+            yield
+
+
+def _build_run_pages(run: ComputationRun) -> int:
     context = load_context(run)
     pieces: dict[str, Any] = {}
     for code in context.definitions:

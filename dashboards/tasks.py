@@ -1,11 +1,10 @@
 """Celery tasks for the dashboards: thin wrappers that take ids and call one service."""
 
-from celery import shared_task
-
+from cancerplan.celery import app
 from dashboards import services
 
 
-@shared_task(name="dashboards.build_run_pages", acks_late=True)
+@app.task(name="dashboards.build_run_pages", acks_late=True)
 def build_run_pages(run_id: int) -> int:
     """Queued when a computation run becomes current: builds its page pieces before anyone asks for them."""
     return services.build_current_run_pages(run_id)

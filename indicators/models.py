@@ -36,6 +36,7 @@ class ComputationRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     failure = models.TextField(blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of work on any of its indicators")
 
     class Meta:
         ordering = ["-requested_at"]
@@ -54,6 +55,8 @@ class ComputationRun(models.Model):
             return f"running {self.completed} of {self.total}"
         if self.status == self.Status.FAILED:
             return f"failed: {self.failure}"
+        if self.status == self.Status.DONE and self.failure:  # e.g. its page pieces could not be built
+            return f"done; {self.failure}"
         return self.get_status_display().lower()
 
 
@@ -70,6 +73,9 @@ class RunIndicator(models.Model):
     indicator = models.CharField(max_length=63)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The lease (audits.leases): when it was queued or last renewed, and by which process.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    owner = models.CharField(max_length=255, blank=True, help_text="host:pid of the process computing it")
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     failure = models.TextField(blank=True)

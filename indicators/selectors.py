@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import QuerySet
 
 from audits.models import Release
 from indicators.models import ComputationRun, IndicatorResult
+
+
+def current_runs() -> list[ComputationRun]:
+    """Every release's current run, i.e. its latest completed one, with the release; each audit's newest
+    release first. One query (a run per release: a few dozen rows)."""
+    return list(
+        ComputationRun.objects.filter(is_current=True)
+        .select_related("release__audit")
+        .defer("release__definition", "release__quality_report", "release__warnings")
+        .order_by("release__audit_id", "-release__version")
+    )
+
+
+def shown_runs(runs: Iterable[ComputationRun] | None = None) -> dict[str, ComputationRun]:
+    """For each audit, the run whose results are published, by the pages and the API alike: the latest
+    completed run of the newest accepted release that has one. A newer run that is still computing, or that
+    failed, of the same release or of a newer one, leaves it in place; a withdrawn release's run is not shown.
+    From ``runs`` (``current_runs()``) when the caller has them already, else one query."""
+    shown: dict[str, ComputationRun] = {}
+    for run in current_runs() if runs is None else runs:
+        if run.release.status == Release.Status.ACCEPTED:
+            shown.setdefault(run.release.audit_id, run)
+    return shown
 
 
 def current_run(release: Release) -> ComputationRun | None:

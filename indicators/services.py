@@ -18,7 +18,7 @@ from django.utils.module_loading import import_string
 
 from accounts.models import AuditLogEntry
 from accounts.services import Actor
-from audits import roles
+from audits import leases, roles
 from audits.models import Release, Trust
 from audits.registry import get_definition
 from indicators.definitions import columns_used
@@ -39,10 +39,13 @@ METHOD_VERSION = "2026.11-1"
 def start_run(*, release: Release, user=None) -> ComputationRun:
     """Create a run with one entry per indicator and queue them once committed."""
     definitions = indicators_for(release.audit_id)
+    now = timezone.now()  # queued at: an indicator whose message never left is sent again (reap_runs)
     run = ComputationRun.objects.create(
-        release=release, total=len(definitions), method_version=METHOD_VERSION, requested_by=user
+        release=release, total=len(definitions), method_version=METHOD_VERSION, requested_by=user, heartbeat_at=now
     )
-    RunIndicator.objects.bulk_create([RunIndicator(run=run, indicator=d.code, definition=d.raw) for d in definitions])
+    RunIndicator.objects.bulk_create(
+        [RunIndicator(run=run, indicator=d.code, definition=d.raw, heartbeat_at=now) for d in definitions]
+    )
     from indicators.tasks import compute_run_indicator  # tasks import services
 
     codes = [d.code for d in definitions]
@@ -74,33 +77,144 @@ def compute_for_release(release_id: int) -> ComputationRun:
 
 
 def compute_run_indicator(run_id: int, code: str) -> RunIndicator:
-    """Compute and store one indicator of a run; idempotent, so a redelivered task is harmless."""
+    """Compute and store one indicator of a run; idempotent, so a redelivered task is harmless.
+
+    The indicator is claimed first (``audits.leases``): one another live process is computing is left alone,
+    one whose process died is taken over, and one that already stopped its worker ``JOB_MAX_ATTEMPTS`` times
+    fails the run with that reason instead of running again. Any exception, while computing or while storing
+    the results, fails the indicator and the run with the reason; the previous run's results stay current.
+    """
     entry = RunIndicator.objects.select_related("run__release").get(run_id=run_id, indicator=code)
-    if entry.status == RunIndicator.Status.DONE:
+    if entry.status in (RunIndicator.Status.DONE, RunIndicator.Status.FAILED):
+        return entry
+    if entry.run.status == ComputationRun.Status.FAILED or not _take(entry):
+        entry.refresh_from_db()
         return entry
     run = entry.run
-    now = timezone.now()
-    RunIndicator.objects.filter(pk=entry.pk).update(
-        status=RunIndicator.Status.RUNNING, started_at=now, attempts=entry.attempts + 1
-    )
     ComputationRun.objects.filter(pk=run.pk, status=ComputationRun.Status.QUEUED).update(
-        status=ComputationRun.Status.RUNNING, started_at=now
+        status=ComputationRun.Status.RUNNING, started_at=entry.started_at
     )
     try:
+        _release_rows(run.release)  # read (or found in this process) before the statistics: renew in between
+        _renew(entry)
         output = _compute(run.release, code)
+        _renew(entry)
+        _store(run, entry, code, output)
+    except LeaseLost:
+        logger.warning("indicator %s of run %s: taken over by another process; this one stops", code, run.pk)
     except Exception as exc:
         logger.exception("indicator %s of run %s failed", code, run.pk)
-        reason = f"{code}: {type(exc).__name__}: {exc}"
-        RunIndicator.objects.filter(pk=entry.pk).update(
-            status=RunIndicator.Status.FAILED, failure=reason, finished_at=timezone.now()
-        )
-        ComputationRun.objects.filter(pk=run.pk).update(
-            status=ComputationRun.Status.FAILED, failure=reason, finished_at=timezone.now()
-        )
+        _fail(entry, f"{code}: {type(exc).__name__}: {exc}")
         raise
-    _store(run, entry, code, output)
     entry.refresh_from_db()
     return entry
+
+
+class LeaseLost(Exception):
+    """Another process took the indicator over while this one computed it: this one's results are not stored."""
+
+
+def _take(entry: RunIndicator) -> bool:
+    """Claim a queued indicator, or a running one whose process is gone, for this process (counting the attempt)."""
+    now = timezone.now()
+    if entry.status == RunIndicator.Status.RUNNING and not leases.is_lost(entry.heartbeat_at, entry.owner, now):
+        return False
+    if entry.attempts >= settings.JOB_MAX_ATTEMPTS:
+        _fail(entry, _stopped_reason(entry), expect_status=entry.status)
+        return False
+    as_seen = RunIndicator.objects.filter(pk=entry.pk, status=entry.status, attempts=entry.attempts)
+    if not leases.claim(as_seen, entry, RunIndicator.Status.RUNNING, now):
+        return False
+    ComputationRun.objects.filter(pk=entry.run_id).update(heartbeat_at=now)
+    return True
+
+
+def _renew(entry: RunIndicator) -> None:
+    now = timezone.now()
+    RunIndicator.objects.filter(pk=entry.pk, owner=entry.owner).update(heartbeat_at=now)
+    ComputationRun.objects.filter(pk=entry.run_id).update(heartbeat_at=now)
+
+
+def _stopped_reason(entry: RunIndicator) -> str:
+    return (
+        f"{entry.indicator}: this indicator stopped its worker {entry.attempts} times (lost after {entry.attempts} "
+        "attempts): the process computing it stopped each time (killed, out of memory or restarted). The previous "
+        "results stay current; see the workers' logs, then recompute."
+    )
+
+
+def _fail(entry: RunIndicator, reason: str, expect_status: str | None = None) -> bool:
+    """Fail an indicator and its run with the reason, in one transaction (the run's previous results stay)."""
+    now = timezone.now()
+    with transaction.atomic():
+        entries = RunIndicator.objects.filter(pk=entry.pk)
+        if expect_status is not None:
+            entries = entries.filter(status=expect_status, attempts=entry.attempts)
+        if not entries.update(status=RunIndicator.Status.FAILED, failure=reason, finished_at=now, owner=""):
+            return False
+        ComputationRun.objects.filter(pk=entry.run_id).exclude(status=ComputationRun.Status.DONE).update(
+            status=ComputationRun.Status.FAILED, failure=reason, finished_at=now
+        )
+    logger.warning("run %s failed: %s", entry.run_id, reason)
+    return True
+
+
+def reap_runs() -> list[str]:
+    """Find indicators whose process is gone (``audits.leases``) in runs not finished: send each again, or fail
+    it and its run with the reason once it has stopped its worker ``JOB_MAX_ATTEMPTS`` times. Returns a line
+    per indicator it touched. Safe to run anywhere, any time, by several processes at once."""
+    from indicators.tasks import compute_run_indicator  # tasks import services
+
+    now = timezone.now()
+    done = []
+    unfinished = (ComputationRun.Status.QUEUED, ComputationRun.Status.RUNNING)
+    entries = RunIndicator.objects.filter(
+        run__status__in=unfinished, status__in=[RunIndicator.Status.QUEUED, RunIndicator.Status.RUNNING]
+    ).order_by("run_id", "indicator")
+    for entry in entries:
+        if entry.status == RunIndicator.Status.QUEUED:
+            lost = leases.queued_too_long(entry.heartbeat_at, now)
+        else:
+            lost = leases.is_lost(entry.heartbeat_at, entry.owner, now)
+        if not lost:
+            continue
+        if entry.attempts >= settings.JOB_MAX_ATTEMPTS:
+            reason = _stopped_reason(entry)
+            if _fail(entry, reason, expect_status=entry.status):
+                done.append(f"run {entry.run_id}: failed: {reason}")
+            continue
+        requeued = RunIndicator.objects.filter(pk=entry.pk, status=entry.status, attempts=entry.attempts).update(
+            status=RunIndicator.Status.QUEUED, heartbeat_at=timezone.now(), owner=""
+        )
+        if requeued:
+            done.append(f"run {entry.run_id}: {entry.indicator} sent again (attempt {entry.attempts + 1})")
+            logger.warning("run %s: %s lost its process; sent again", entry.run_id, entry.indicator)
+            try:
+                compute_run_indicator.delay(entry.run_id, entry.indicator)
+            except Exception:  # in-process, the task ran here and failed: the run records why
+                logger.exception("run %s: %s failed again", entry.run_id, entry.indicator)
+    return done + _start_missing_runs()
+
+
+def _start_missing_runs() -> list[str]:
+    """A current release with no run at all: its process stopped between committing the release and starting
+    the run (in-process), or the message never reached the broker. Start it (when releases are computed)."""
+    if "indicators.tasks.compute_release" not in settings.AFTER_RELEASE_TASKS:
+        return []
+    done = []
+    for release in Release.objects.accepted().filter(runs__isnull=True).order_by("pk"):
+        current = Release.objects.current(release.audit_id)
+        if current is not None and current.pk == release.pk and leases.queued_too_long(release.uploaded_at):
+            done.append(f"release {release.pk}: run {start_run(release=release).pk} started (it had none)")
+    return done
+
+
+def reap_jobs() -> list[str]:
+    """Every job whose process is gone: import jobs (``audits.services.reap_import_jobs``), then computation runs.
+    Run by Celery beat every half lease, ``manage.py reap_jobs``, and in-process mode (``cancerplan.wsgi``)."""
+    from audits.services import reap_import_jobs
+
+    return reap_import_jobs() + reap_runs()
 
 
 def _compute(release: Release, code: str):
@@ -137,6 +251,9 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
     import pandas as pd
 
     release = run.release
+    # This process must still hold the indicator: lock its row (a process that took it over waits here).
+    if not RunIndicator.objects.select_for_update().filter(pk=entry.pk, owner=entry.owner).exists():
+        raise LeaseLost(f"indicator {code} of run {run.pk} was taken over by another process")
     for model in (IndicatorResult, FunnelFit, TrendSeries):  # a redelivered task replaces its own rows
         model.objects.filter(run=run, indicator=code).delete()
     results = output.results  # with what the public may see (indicators.disclosure.protect)
@@ -159,9 +276,11 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
     TrendSeries.objects.bulk_create(
         [TrendSeries(run=run, indicator=code, **trend) for trend in output.trends], batch_size=500
     )
-    RunIndicator.objects.filter(pk=entry.pk).update(
+    done = RunIndicator.objects.filter(pk=entry.pk, owner=entry.owner, status=RunIndicator.Status.RUNNING).update(
         status=RunIndicator.Status.DONE, finished_at=timezone.now(), model_card=output.model_card, failure=""
     )
+    if not done:  # taken over by another process while this one computed: its rows above are rolled back
+        raise LeaseLost(f"indicator {code} of run {run.pk} was taken over by another process")
     locked = ComputationRun.objects.select_for_update().get(pk=run.pk)
     locked.completed = RunIndicator.objects.filter(run=locked, status=RunIndicator.Status.DONE).count()
     if locked.completed == locked.total and locked.status != ComputationRun.Status.FAILED:
@@ -199,4 +318,10 @@ def _make_current(run: ComputationRun) -> None:
 
 
 def _send_after_run(path: str, run_id: int) -> None:
-    import_string(path).delay(run_id)
+    """Queue (in-process: run) work that follows a run becoming current. The run is done and current whatever
+    happens here; a failure is logged and noted on the run (pages build their pieces on first visit)."""
+    try:
+        import_string(path).delay(run_id)
+    except Exception as exc:
+        logger.exception("run %s: %s failed", run_id, path)
+        ComputationRun.objects.filter(pk=run_id).update(failure=f"{path} failed ({type(exc).__name__}: {exc})")

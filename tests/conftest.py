@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import csv
+import os
 from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from audits.ingest.parse import ProviderLookup
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SEED = Path(__file__).resolve().parents[1] / "audits" / "seed"
+
+# Property-based tests: a bounded, repeatable run in CI; `make fuzz` (HYPOTHESIS_PROFILE=fuzz) runs long and random.
+hypothesis_settings.register_profile("ci", max_examples=150, deadline=None, derandomize=True)
+hypothesis_settings.register_profile("fuzz", max_examples=20_000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

@@ -45,3 +45,24 @@ def test_loading_settings_urls_checks_and_plain_commands_imports_no_heavy_librar
     outcome = json.loads(result.stdout.strip().splitlines()[-1])
     assert outcome["errors"] == []
     assert outcome["loaded"] == []
+
+
+COMMAND_PROBE = """
+import json, sys
+import django
+django.setup()
+from django.core.management import load_command_class
+command = load_command_class("audits", "import_extract")
+command.check(tags=command.requires_system_checks)
+print(json.dumps(sorted(m for m in ("celery", "kombu") if m in sys.modules)))
+"""
+
+
+def test_a_command_that_queues_no_task_loads_no_celery() -> None:
+    """Celery is loaded by the task modules, when a task is queued or run, not by every command's start-up."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "cancerplan.settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", COMMAND_PROBE], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

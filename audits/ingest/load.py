@@ -1,7 +1,7 @@
 """Store validated extract rows: one table per audit extract layout, rows keyed by release.
 
 PostgreSQL: validation runs in a thread and feeds COPY as it goes, so the
-server parses and writes rows on one core while Python checks the next block
+server stores rows (binary COPY) on one core while Python checks the next block
 on the other; one transaction, no per-row ORM calls. Any error aborts the COPY
 and the transaction rolls back. SQLite (the embedded default): check the whole
 file first, then insert in one transaction.
@@ -9,7 +9,6 @@ file first, then insert in one transaction.
 
 from __future__ import annotations
 
-import io
 import queue
 import threading
 import zlib
@@ -17,9 +16,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 from psycopg2 import sql
 
 from audits.ingest.parse import ExtractParser, ExtractRejected
@@ -28,7 +25,13 @@ from audits.storage import storage_columns, storage_table_name
 
 
 def ensure_table(definition: AuditDefinition) -> str:
-    """Create the layout's table if this is its first release (DDL is transactional on PostgreSQL)."""
+    """Create the layout's table if this is its first release (DDL is transactional on PostgreSQL).
+
+    PostgreSQL: the table is partitioned by release (LIST on ``release_id``); each release's rows go to a
+    partition of their own (``release_partition``), so COPY maintains no index and a read of one release is
+    pruned to exactly its rows. A layout's table made before partitioning stays a plain table with a BRIN
+    index on ``release_id`` and keeps working. SQLite: a plain table with an index.
+    """
     table = storage_table_name(definition)
     columns = storage_columns(definition)
     quote = connection.ops.quote_name
@@ -36,13 +39,38 @@ def ensure_table(definition: AuditDefinition) -> str:
         f"{quote(name)} {kind}{' NOT NULL' if name in ('release_id', 'line') else ''}" for name, kind in columns
     )
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TABLE IF NOT EXISTS {quote(table)} ({body})")  # noqa: S608 - names are checked identifiers
-        # BRIN: rows of a release are appended together, so a tiny index finds them without slowing COPY.
-        method = "USING brin " if connection.vendor == "postgresql" else ""
-        cursor.execute(
-            f"CREATE INDEX IF NOT EXISTS {quote(table + '_release')} ON {quote(table)} {method}({quote('release_id')})"
-        )
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {quote(table)} ({body}) PARTITION BY LIST ({quote('release_id')})"  # noqa: S608 - checked identifiers
+            )
+        else:
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {quote(table)} ({body})")  # noqa: S608 - checked identifiers
+            cursor.execute(
+                f"CREATE INDEX IF NOT EXISTS {quote(table + '_release')} ON {quote(table)} ({quote('release_id')})"
+            )
     return table
+
+
+def release_partition(table: str, release_id: int) -> str:
+    """The table a PostgreSQL COPY of one release writes to: a new table, attached to ``table`` as the
+    release's partition once its rows are in (``_copy_postgres``).
+
+    A layout's table made before partitioning is a plain table: the rows go there, as they always did.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind FROM pg_class WHERE oid = to_regclass(%s)", [connection.ops.quote_name(table)])
+        found = cursor.fetchone()
+        if found is None or found[0] != "p":
+            return table
+        partition = f"{table[:48]}_r{release_id}"
+        # Not CREATE TABLE ... PARTITION OF, which would hold an ACCESS EXCLUSIVE lock on the parent until
+        # commit, blocking every read of every release; the CHECK lets ATTACH skip scanning the rows.
+        cursor.execute(
+            sql.SQL("CREATE TABLE {} (LIKE {}, CHECK (release_id = {}))").format(
+                sql.Identifier(partition), sql.Identifier(table), sql.Literal(release_id)
+            )
+        )
+    return partition
 
 
 def lock_audit(audit_code: str) -> None:
@@ -52,47 +80,46 @@ def lock_audit(audit_code: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"import:{audit_code}".encode())])
 
 
-_NEEDS_ESCAPE = r'[\\"\t\r\n]'
-# PostgreSQL's text COPY format: backslash escapes; a double quote is written as \x22 because
-# Arrow's unquoted writer refuses it (and it means nothing special to PostgreSQL's text format).
-_ESCAPES = (("\\", "\\\\"), ('"', "\\x22"), ("\t", "\\t"), ("\r", "\\r"), ("\n", "\\n"))
+# The storage table's SQL types as Arrow types: every batch is cast to this schema, so that the binary
+# COPY stream has one layout from its header to its last row (a cast between equal types copies nothing).
+_ARROW_OF_SQL: dict[str, pa.DataType] = {
+    "bigint": pa.int64(),
+    "integer": pa.int32(),
+    "text": pa.string(),
+    "date": pa.date32(),
+    "boolean": pa.bool_(),
+}
 
 
-def _copy_text(table: pa.Table, escape_columns: set[str]) -> bytes:
-    """Rows in PostgreSQL's text COPY format: tab-separated, unquoted, empty = NULL.
-
-    Cheaper for the server to parse than quoted CSV (about 10% on 1M bowel rows).
-    """
-    for index, name in enumerate(table.column_names):
-        if name not in escape_columns:
-            continue
-        column = table.column(index)
-        if pc.any(pc.match_substring_regex(column, _NEEDS_ESCAPE)).as_py():
-            for old, new in _ESCAPES:
-                column = pc.replace_substring(column, old, new)
-            table = table.set_column(index, name, column)
-    buffer = io.BytesIO()
-    pacsv.write_csv(
-        table, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="none", delimiter="\t")
-    )
-    return buffer.getvalue()
+def storage_schema(definition: AuditDefinition) -> pa.Schema:
+    return pa.schema([(name, _ARROW_OF_SQL[kind]) for name, kind in storage_columns(definition)])
 
 
-def _escape_columns(definition: AuditDefinition) -> set[str]:
-    """Columns whose values may hold characters the text format must escape (free text, odd codes)."""
-    names = {c.name for c in definition.columns if c.type == "text"}
-    names |= {
-        c.name
-        for c in definition.columns
-        if c.type == "code" and any(ch in code for code in c.codes for ch in '\\"\t\r\n')
-    }
-    return names
-
-
-def _arrow_batch(table: pa.Table, definition: AuditDefinition, release_id: int) -> pa.Table:
-    names = [name for name, _ in storage_columns(definition)]
+def _arrow_batch(table: pa.Table, schema: pa.Schema, release_id: int) -> pa.Table:
     table = table.append_column("release_id", pa.array(np.full(table.num_rows, release_id, dtype=np.int64)))
-    return table.select(names)
+    return table.select(schema.names).cast(schema)
+
+
+class _BinaryCopy:
+    """Typed Arrow rows in PostgreSQL's binary COPY format (pgpq, https://github.com/adriangb/pgpq).
+
+    The server stores binary values as they come, with no text to parse (ints, dates, booleans) and
+    nothing to escape: on 1M bowel rows about a quarter less CPU on each side than the text format.
+    """
+
+    def __init__(self, schema: pa.Schema):
+        from pgpq import ArrowToPostgresBinaryEncoder
+
+        self._encoder = ArrowToPostgresBinaryEncoder(schema)
+
+    def header(self) -> bytes:
+        return bytes(self._encoder.write_header())
+
+    def rows(self, table: pa.Table) -> bytes:
+        return b"".join(bytes(self._encoder.write_batch(batch)) for batch in table.to_batches())
+
+    def trailer(self) -> bytes:
+        return bytes(self._encoder.finish())
 
 
 def copy_batches(
@@ -149,11 +176,14 @@ def _copy_postgres(
     chunks: queue.Queue[object] = queue.Queue(maxsize=4)
     done = object()
     stop = threading.Event()
-    escape = _escape_columns(definition)
+    schema = storage_schema(definition)
+    encoder = _BinaryCopy(schema)
     failure: list[BaseException] = []
     rows = 0
 
     def put(item: object) -> bool:
+        if item == b"":  # the encoder keeps small batches back; an empty read would end the COPY
+            return True
         while not stop.is_set():
             try:
                 chunks.put(item, timeout=0.2)
@@ -165,14 +195,18 @@ def _copy_postgres(
     def produce() -> None:
         nonlocal rows
         try:
+            if not put(encoder.header()):
+                return
             for batch in batches:
                 if parser.ok:
-                    if not put(_copy_text(_arrow_batch(batch, definition, release_id), escape)):
+                    if not put(encoder.rows(_arrow_batch(batch, schema, release_id))):
                         return
                     rows += batch.num_rows
                 if progress:
                     progress(parser)
             parser.finish()
+            if parser.ok:
+                put(encoder.trailer())
             put(_Abort() if not parser.ok else done)
         except BaseException as exc:  # handed to the COPY thread, which re-raises it
             failure.append(exc)
@@ -180,23 +214,39 @@ def _copy_postgres(
         finally:
             connections.close_all()  # this thread's own connection, if progress used one
 
+    target = release_partition(table, release_id)
     worker = threading.Thread(target=produce, name="extract-validator", daemon=True)
     worker.start()
     quote = sql.Identifier
-    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT text, NULL '')").format(
-        quote(table), sql.SQL(", ").join(quote(name) for name, _ in storage_columns(definition))
+    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
+        quote(target),
+        sql.SQL(", ").join(quote(name) for name, _ in storage_columns(definition)),
     )
+    connection.ensure_connection()
+    pg = connection.connection
     try:
-        with connection.cursor() as cursor:
+        with connection.wrap_database_errors, connection.cursor() as cursor:
             raw = cursor.cursor
             raw.copy_expert(statement.as_string(raw.connection), _QueueReader(chunks, done), size=1 << 20)
-    except Exception:
+            if target != table:  # SHARE UPDATE EXCLUSIVE on the parent: readers go on
+                cursor.execute(
+                    sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES IN ({})")
+                    .format(quote(table), quote(target), sql.Literal(release_id))
+                    .as_string(raw.connection)
+                )
+    except Exception as exc:
         stop.set()
         worker.join()
         if failure:  # psycopg2 reports a failed read() as QueryCanceled: raise the cause itself
             raise failure[0] from None
         if not parser.ok:
             raise ExtractRejected(parser.finish()) from None
+        if pg.closed:  # psycopg2 often says only "invalid socket"; libpq keeps the server's reason, if it got one
+            said = [line for line in pg.info.error_message.splitlines() if line.startswith("FATAL:")]
+            raise OperationalError(
+                "the database connection was lost while storing the rows; nothing was stored"
+                + (f" ({' '.join(said[0].split())})" if said else "")
+            ) from exc
         raise
     finally:
         stop.set()
@@ -219,6 +269,7 @@ def _insert_sqlite(
             progress(parser)
     batches = checked
     report = parser.finish()
+    schema = storage_schema(definition)
     if not report.ok:
         raise ExtractRejected(report)
     quote = connection.ops.quote_name
@@ -230,7 +281,7 @@ def _insert_sqlite(
     rows = 0
     with connection.cursor() as cursor:
         for batch in batches:
-            batch = _arrow_batch(batch, definition, release_id)
+            batch = _arrow_batch(batch, schema, release_id)
             columns = []
             for column in batch.columns:
                 values = column.to_pylist()

@@ -10,6 +10,14 @@ from collections.abc import Mapping
 from typing import Any
 
 IN_PLACE_OF_VALUE = "this value"
+MAX_SHOWN_CHARS = 200  # a longer value (or column name) is cut short in a report
+
+
+def shown(value: str) -> str:
+    """A value as a report quotes it: at most MAX_SHOWN_CHARS characters, then how many more there were."""
+    if len(value) <= MAX_SHOWN_CHARS:
+        return value
+    return f"{value[:MAX_SHOWN_CHARS]}... ({len(value) - MAX_SHOWN_CHARS} more characters)"
 
 
 def quoted(value: str) -> str:
@@ -29,3 +37,17 @@ def without_value(error: Mapping[str, Any]) -> dict[str, Any]:
     if value:
         message = message.replace(quoted(value), IN_PLACE_OF_VALUE).replace(f" {bracketed(value)}", "")
     return {"line": error.get("line"), "column": error.get("column", ""), "message": message}
+
+
+def extract_too_large(size: int, limit: int) -> str | None:
+    """Why a file of ``size`` bytes is refused, or None when it is within ``limit`` (MAX_EXTRACT_BYTES)."""
+    if size <= limit:
+        return None
+    return (
+        f"the file is {_in_megabytes(size)}, over the limit of {_in_megabytes(limit)} for an extract "
+        "(MAX_EXTRACT_BYTES): split the extract, or ask the administrator to raise the limit"
+    )
+
+
+def _in_megabytes(size: int) -> str:
+    return f"{size / 2**20:,.1f} MB" if size >= 2**20 else f"{size:,} bytes"

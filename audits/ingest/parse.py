@@ -12,6 +12,7 @@ import csv
 import hashlib
 import heapq
 import io
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,7 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from audits.ingest.messages import bracketed, quoted
+from audits.ingest.messages import bracketed, quoted, shown
 from audits.schema import AuditDefinition, Column, Rule
 
 if TYPE_CHECKING:
@@ -36,7 +37,26 @@ _ErrorKey: TypeAlias = "tuple[int, int, int, RowError]"
 _Converted: TypeAlias = "tuple[pa.Array, np.ndarray, _Message, np.ndarray]"
 
 MAX_REPORTED_ERRORS = 100
-BLOCK_SIZE = 8 << 20
+BLOCK_SIZE = 8 << 20  # also the longest line Arrow reads (a row must fit in one block)
+MAX_HEADER_BYTES = 1 << 20  # the header line is read alone, at most this much of it
+MAX_LISTED_NAMES = 20  # extra columns named in the warning
+# Files that are not CSV, by their first bytes: what to say.
+_NOT_CSV = (
+    (b"\x1f\x8b", "this is a gzip-compressed file, not a CSV file: unpack it and upload the CSV file inside"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "this is an Excel 97-2003 workbook (.xls), not a CSV file: in Excel, save it as CSV UTF-8",
+    ),
+    (b"%PDF", "this is a PDF document, not a CSV file: export the data as CSV UTF-8"),
+    (b"\xfd7zXZ\x00", "this is an xz-compressed file, not a CSV file: unpack it and upload the CSV file inside"),
+    (b"7z\xbc\xaf\x27\x1c", "this is a 7-Zip archive, not a CSV file: unpack it and upload the CSV file inside"),
+    (b"PAR1", "this is a Parquet file, not a CSV file: export the data as CSV UTF-8"),
+    (b"SQLite format 3\x00", "this is an SQLite database, not a CSV file: export the data as CSV UTF-8"),
+)
+_ZIP = (b"PK\x03\x04", b"PK\x05\x06")
+_EXCEL = "this is an Excel workbook (.xlsx), not a CSV file: in Excel, save it as CSV UTF-8 (Comma delimited)"
+_ZIPPED = "this is a zip file, not a CSV file: unzip it and upload the CSV file inside"
+_SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: CSV UTF-8) and upload it again"
 TRUE_WORDS = ("true", "y", "yes", "1")
 FALSE_WORDS = ("false", "n", "no", "0")
 EARLIEST_DATE = date(1900, 1, 1)
@@ -98,14 +118,20 @@ class ExtractRejected(Exception):
 
 
 class _CheckedStream(io.RawIOBase):
-    """Hashes the bytes and checks they are UTF-8 while pyarrow reads them."""
+    """Hashes the bytes and checks they are UTF-8 without NUL bytes while pyarrow reads them.
 
-    def __init__(self, raw: IO[bytes], prefix: bytes, parser: ExtractParser):
+    The checks run at C speed on each block (a decoder, ``bytes.find``); the first bad byte stops
+    the reading there (pyarrow sees the end of the file) and is reported with its line.
+    """
+
+    def __init__(self, raw: IO[bytes], prefix: bytes, parser: ExtractParser, line_break: bytes):
         self._raw = raw
         self._prefix = prefix
         self._parser = parser
         self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._break = line_break  # b"\r" in a CR-only file, else b"\n" (the header line's ending)
         self._newlines = 1  # the header line was read before this stream starts
+        self._at_line_start = True
 
     def readable(self) -> bool:
         return True
@@ -117,19 +143,53 @@ class _CheckedStream(io.RawIOBase):
         return len(data)
 
     def read(self, size: int = -1) -> bytes:
+        if self._parser._stopped:
+            return b""
         if self._prefix:
             data, self._prefix = self._prefix, b""
         else:
             data = self._raw.read(size if size and size > 0 else BLOCK_SIZE)
         self._parser._account(data)
+        nul = data.find(b"\x00")
         try:
             self._decoder.decode(data, final=not data)
         except UnicodeDecodeError as exc:
-            line = self._newlines + data.count(b"\n", 0, exc.start) + 1
-            self._parser._encoding_error(line, data[exc.start : exc.start + 1])
-            return b""
-        self._newlines += data.count(b"\n")
+            if nul < 0 or exc.start < nul:
+                line, _ = self._where(data, exc.start)  # the whole line is suspect: no column named
+                self._parser._stop_at(line, None, data[exc.start : exc.start + 1], _NOT_UTF8)
+                return _whole_lines(data, exc.start)
+        if nul >= 0:
+            self._parser._stop_at(*self._where(data, nul), b"\x00", _NUL)
+            return _whole_lines(data, nul)
+        pending = self._decoder.getstate()[0]
+        if pending and not self._prefix:  # the block ends inside a character: does the file end there too?
+            self._prefix = self._raw.read(size if size and size > 0 else BLOCK_SIZE)
+            if not self._prefix:
+                position = max(len(data) - len(pending), 0)
+                self._parser._stop_at(self._where(data, position)[0], None, pending[:1], _NOT_UTF8)
+                return _whole_lines(data, position)
+        self._newlines += data.count(self._break)
+        self._at_line_start = data.endswith((b"\n", b"\r"))
         return data
+
+    def _where(self, data: bytes, position: int) -> tuple[int, int | None]:
+        """The line of a byte, and its field's position on the line (None if the line began in an earlier block)."""
+        line = self._newlines + data.count(self._break, 0, position) + 1
+        start = max(data.rfind(b"\n", 0, position), data.rfind(b"\r", 0, position))
+        if start < 0 and not self._at_line_start:
+            return line, None
+        # Commas outside quotes before the byte: a quote toggles quoting, so count in every other piece.
+        before = data[start + 1 : position].split(b'"')
+        return line, sum(piece.count(b",") for piece in before[::2])
+
+
+def _whole_lines(data: bytes, position: int) -> bytes:
+    """The lines of a block that end before ``position`` (Arrow reads them, then the end of the file)."""
+    return data[: max(data.rfind(b"\n", 0, position), data.rfind(b"\r", 0, position)) + 1]
+
+
+_NOT_UTF8 = "this line is not valid UTF-8 (the file looks like another encoding, e.g. Windows-1252); " + _SAVE_AS_UTF8
+_NUL = "this line has a NUL byte (0x00), which a CSV export never has: export the data again as CSV UTF-8"
 
 
 class ExtractParser:
@@ -164,8 +224,12 @@ class ExtractParser:
         self._unique_values: list[pa.Array] = []
         self._unique_lines: list[np.ndarray] = []
         self._present: list[Column] = []
-        self._structural: list[str] = []
-        self._encoding_failed = False
+        self._header: list[str] = []
+        self._line_break = b"\n"
+        self._one_line = False
+        self._structural = 0  # rows with the wrong number of fields (Arrow skips them)
+        self._structural_fields = 0  # the field count of the first of them
+        self._stopped = False  # a bad byte ended the reading
         self._provider_index: dict[str, int] = {}
         self._provider_rows = np.zeros(0, dtype=np.int64)
         self._provider_filled: dict[str, np.ndarray] = {}
@@ -187,34 +251,27 @@ class ExtractParser:
         if prefix is None:
             return
         names = self._header
+        next_line = 2
         try:
             reader = pacsv.open_csv(
-                _CheckedStream(stream, prefix, self),
+                _CheckedStream(stream, prefix, self, self._line_break),
                 read_options=pacsv.ReadOptions(column_names=names, block_size=BLOCK_SIZE, use_threads=True),
                 parse_options=pacsv.ParseOptions(
                     newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=self._invalid_row
                 ),
                 convert_options=self._convert_options(names),
             )
-        except pa.ArrowInvalid as exc:  # no bytes after the header, or the first block was not UTF-8
-            if self.typed_reading and "Empty CSV" not in str(exc) and not self._encoding_failed:
-                raise TypedReadFailed(str(exc)) from exc
-            if "Empty CSV" not in str(exc) and not self._encoding_failed:
-                self._add_errors([RowError(None, "", "", f"the file cannot be read as CSV: {_csv_problem(exc)}")], 1)
+        except pa.ArrowInvalid as exc:  # no bytes after the header, or the first block was refused
+            if "Empty CSV" not in str(exc):
+                self._unreadable(exc, next_line)
             return
-        next_line = 2
         while True:
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
             except pa.ArrowInvalid as exc:
-                if self.typed_reading and not self._encoding_failed:
-                    raise TypedReadFailed(str(exc)) from exc
-                if not self._encoding_failed:
-                    self._add_errors(
-                        [RowError(None, "", "", f"the file cannot be read as CSV: {_csv_problem(exc)}")], 1
-                    )
+                self._unreadable(exc, next_line)
                 break
             lines = np.arange(next_line, next_line + batch.num_rows, dtype=np.int64)
             next_line += batch.num_rows
@@ -240,14 +297,16 @@ class ExtractParser:
         )
 
     def _read_header(self, stream: IO[bytes]) -> bytes | None:
-        head = stream.read(64 * 1024)
-        while b"\n" not in head:
+        """Read and check the header line (at most MAX_HEADER_BYTES of it); returns the bytes read after it."""
+        head = b""
+        while len(head) <= MAX_HEADER_BYTES:
             more = stream.read(64 * 1024)
-            if not more:
-                break
             head += more
-        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
-            self._file_error("the file is UTF-16; save it as UTF-8 (in Excel: CSV UTF-8) and upload it again")
+            if not more or b"\n" in more or b"\r" in head[-len(more) - 1 : -1]:  # a CR last: is CRLF?
+                break
+        problem = _not_csv(head)
+        if problem:
+            self._file_error(problem)
             return None
         if head.startswith(codecs.BOM_UTF8):
             head = head[len(codecs.BOM_UTF8) :]
@@ -255,17 +314,49 @@ class ExtractParser:
         if not head.strip():
             self._file_error("the file is empty: it needs a header line and at least one row")
             return None
-        end = head.find(b"\n")
-        header_bytes, rest = (head, b"") if end < 0 else (head[: end + 1], head[end + 1 :])
-        self._account(header_bytes)
-        try:
-            header_text = header_bytes.decode("utf-8")
-        except UnicodeDecodeError:
-            self._add_errors(
-                [RowError(1, "", "", "the file is not UTF-8 encoded; save it as UTF-8 (in Excel: CSV UTF-8)")], 1
+        end = min((i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0), default=-1)
+        if end > MAX_HEADER_BYTES or (end < 0 and len(head) > MAX_HEADER_BYTES):
+            self._file_error(
+                f"the first line is longer than {MAX_HEADER_BYTES >> 20} MB: it must be the header, the column names "
+                "separated by commas and ending with a line break (is this a CSV export?)"
             )
             return None
-        names = next(csv.reader([header_text.strip("\r\n")]), [])
+        crlf = head[end : end + 2] == b"\r\n"
+        self._line_break = b"\r" if head[end : end + 1] == b"\r" and not crlf else b"\n"
+        self._one_line = end < 0
+        cut = len(head) if end < 0 else end + (2 if crlf else 1)
+        header_bytes, rest = head[:cut], head[cut:]
+        self._account(header_bytes)
+        control = re.search(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]", header_bytes)
+        if control:
+            self._add_errors(
+                [
+                    RowError(
+                        1,
+                        "",
+                        f"0x{control.group().hex().upper()}",
+                        "the header line has control characters: "
+                        "this is not a CSV text file (UTF-16, or binary); " + _SAVE_AS_UTF8,
+                    )
+                ],
+                1,
+            )
+            return None
+        try:
+            header_text = header_bytes.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            self._add_errors(
+                [RowError(1, "", f"0x{header_bytes[exc.start : exc.start + 1].hex().upper()}", _NOT_UTF8)], 1
+            )
+            return None
+        if header_text.count('"') % 2:  # a quote opened and not closed on the line: a name cannot span lines
+            self._file_error('the header line has a quote (") that is not closed')
+            return None
+        try:
+            names = next(csv.reader([header_text.strip("\r\n")]), [])
+        except csv.Error:  # a name longer than the csv module's field limit (128 KB)
+            self._file_error("a column name in the header is over 128 KB long: the first line must be the column names")
+            return None
         self._header = [n.strip().lower() for n in names]
         if not self._check_header():
             return None
@@ -276,7 +367,7 @@ class ExtractParser:
         seen: set[str] = set()
         for name in self._header:
             if name in seen:
-                errors.append(RowError(1, name, name, "this column appears twice in the header"))
+                errors.append(RowError(1, shown(name), shown(name), "this column appears twice in the header"))
             seen.add(name)
         if "" in seen:
             errors.append(RowError(1, "", "", "a column in the header has no name"))
@@ -293,8 +384,10 @@ class ExtractParser:
                     )
         extra = [n for n in self._header if n and n not in declared]
         if extra:
+            listed = ", ".join(shown(n) for n in extra[:MAX_LISTED_NAMES])
+            more = f" and {len(extra) - MAX_LISTED_NAMES} more" if len(extra) > MAX_LISTED_NAMES else ""
             self.report.warnings.append(
-                f"Column(s) not in the {self.definition.code} definition were ignored: {', '.join(extra)}."
+                f"Column(s) not in the {self.definition.code} definition were ignored: {listed}{more}."
             )
         self._present = [c for c in self.definition.columns if c.name in seen]
         if errors:
@@ -307,26 +400,38 @@ class ExtractParser:
         self._sha.update(data)
         self.bytes_read += len(data)
 
-    def _encoding_error(self, line: int, byte: bytes) -> None:
-        self._encoding_failed = True
-        self._add_errors(
-            [
-                RowError(
-                    line,
-                    "",
-                    f"0x{byte.hex().upper()}",
-                    "this line is not valid UTF-8 (the file looks like another encoding, "
-                    "e.g. Windows-1252); save it as UTF-8 (in Excel: CSV UTF-8) and upload it again",
-                )
-            ],
-            1,
-        )
+    def _stop_at(self, line: int, field: int | None, byte: bytes, message: str) -> None:
+        """A byte no CSV export has: reading stops there (what follows is not checked)."""
+        self._stopped = True
+        column = self._header[field] if field is not None and field < len(self._header) else ""
+        self._add_errors([RowError(line, column, f"0x{byte.hex().upper()}", message)], 1)
+
+    def _unreadable(self, exc: pa.ArrowInvalid, next_line: int) -> None:
+        """Arrow could not read on from ``next_line``: a line longer than a block, or a file it cannot parse."""
+        if self._stopped:  # the reading was cut short on purpose
+            return
+        if self.typed_reading:
+            raise TypedReadFailed(str(exc)) from exc
+        if "straddl" in str(exc):
+            self._add_errors(
+                [
+                    RowError(
+                        next_line, "", "", f"this line is longer than {BLOCK_SIZE >> 20} MB: is a quote not closed?"
+                    )
+                ],
+                1,
+            )
+        else:
+            self._add_errors([RowError(None, "", "", f"the file cannot be read as CSV: {_csv_problem(exc)}")], 1)
 
     def _file_error(self, message: str) -> None:
         self._add_errors([RowError(1, "", "", message)], 1)
 
     def _invalid_row(self, row: pacsv.InvalidRow) -> Literal["skip"]:
-        self._structural.append(row.text)
+        """A row with the wrong number of fields: counted (its line is found at the end); spaces only: skipped."""
+        if not self._stopped and row.text.strip():
+            self._structural += 1
+            self._structural_fields = self._structural_fields or row.actual_columns
         return "skip"
 
     def _add_errors(self, errors: list[RowError], total: int) -> None:
@@ -459,10 +564,14 @@ class ExtractParser:
         if self._finished:
             return self.report
         self._finished = True
-        if self._structural:
+        if self._structural and not self._stopped:
             self._report_structure()
         elif self.report.rows == 0 and self.report.error_count == 0:
-            self._file_error("the file has a header but no rows of data")
+            self._file_error(
+                "the file has only one line (no line break): it needs a header line and at least one row"
+                if self._one_line
+                else "the file has a header but no rows of data"
+            )
         self._check_unique()
         self._finish_warnings()
         self.report.errors = [item[3] for item in sorted((_neg(k) for k in self._heap), key=lambda k: k[:3])]
@@ -472,44 +581,34 @@ class ExtractParser:
         return self.report
 
     def _report_structure(self) -> None:
-        """Rows with the wrong number of fields: find their lines with a slow exact scan."""
+        """Rows with the wrong number of fields: find their lines with a second, exact scan of the bytes."""
         self._heap.clear()
         self.report.error_count = 0
         expected = len(self._header)
-        located: list[RowError] = []
-        count = len(self._structural)
         try:
             self._stream.seek(0)
-            text = io.TextIOWrapper(self._stream, encoding="utf-8-sig", newline="")
-            reader = csv.reader(text)
-            next(reader, None)
-            for row in reader:
-                if row and len(row) != expected and any(v.strip() for v in row):
-                    located.append(  # the line number finds the row; its values are not repeated here
-                        RowError(
-                            reader.line_num, "", "", f"this line has {len(row)} fields but the header has {expected}"
-                        )
-                    )
-            text.detach()
-        except (OSError, ValueError, UnicodeDecodeError):
-            located = [
-                RowError(None, "", "", f"a line has {_field_count(t)} fields but the header has {expected}")
-                for t in self._structural
-            ]
-        self._add_errors(
-            located or [RowError(None, "", "", "some lines have the wrong number of fields")], max(count, len(located))
-        )
+            found, total = _wrong_field_counts(self._stream, expected, self.max_errors)
+        except (OSError, ValueError):  # a stream that cannot be read again
+            found, total = [], 0
+        located = [  # the line number finds the row; its values are not repeated here
+            RowError(line, "", "", f"this line has {fields} fields but the header has {expected}")
+            for line, fields in found
+        ]
+        fallback = f"a line has {self._structural_fields} fields but the header has {expected}"
+        self._add_errors(located or [RowError(None, "", "", fallback)], max(self._structural, total))
         self.report.warnings.append(
             "Rows with the wrong number of fields stop the other checks; fix them and upload again."
         )
 
     def _check_unique(self) -> None:
-        if not self._unique_values or self._structural:
+        if not self._unique_values or self._structural or self._stopped:
             return
         column = next(c for c in self.definition.columns if c.unique)
         values = pa.chunked_array(self._unique_values, type=pa.string()).combine_chunks()
         lines = np.concatenate(self._unique_lines)
         encoded = pc.dictionary_encode(values)
+        if len(encoded.dictionary) == len(values) - values.null_count:  # every value distinct: the usual case
+            return
         codes = np.asarray(encoded.indices.fill_null(-1), dtype=np.int64)
         valid = codes >= 0
         counts = np.bincount(codes[valid], minlength=len(encoded.dictionary))
@@ -632,9 +731,67 @@ def _csv_problem(exc: Exception) -> str:
     return ": ".join(str(exc).split(": ")[:2])
 
 
-def _field_count(text: str) -> int:
-    """Fields of a line as Arrow handed it over (a rough count: the exact scan above failed)."""
-    return len(next(csv.reader([text]), []))
+def _not_csv(head: bytes) -> str | None:
+    """What a file is, from its first bytes, when it is plainly not a UTF-8 CSV file."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "the file is UTF-16; " + _SAVE_AS_UTF8
+    if head.startswith(_ZIP):
+        return _EXCEL if b"[Content_Types].xml" in head or b"xl/" in head else _ZIPPED
+    return next((message for magic, message in _NOT_CSV if head.startswith(magic)), None)
+
+
+def _wrong_field_counts(stream: IO[bytes], expected: int, limit: int) -> tuple[list[tuple[int, int]], int]:
+    """(line, fields) of the first ``limit`` records after the header whose number of fields is not
+    ``expected``, and how many there are. Reads the bytes in blocks, quote-aware, with numpy (C speed,
+    memory bounded by a block); a record's line is the one it starts on; lines of spaces are skipped.
+    A line ends at LF, CRLF or a lone CR, as Arrow reads it."""
+    found: list[tuple[int, int]] = []
+    total = 0
+    line_base = 1  # line of the block's first byte
+    quotes_before = 0
+    record = 0  # index of the current record (0: the header)
+    record_line, commas, content = 1, 0, False  # the current record, carried from block to block
+    while block := stream.read(BLOCK_SIZE):
+        if block.endswith(b"\r"):
+            block += stream.read(1)  # is it CRLF?
+        data = np.frombuffer(block, dtype=np.uint8)
+        quotes = np.flatnonzero(data == 34)
+        lf = np.flatnonzero(data == 10)
+        cr = np.flatnonzero(data == 13)
+        cr = cr[(cr + 1 >= len(data)) | (data[np.minimum(cr + 1, len(data) - 1)] != 10)]
+        breaks = np.sort(np.concatenate((lf, cr)))
+        outside = (quotes_before + np.searchsorted(quotes, breaks)) % 2 == 0
+        ends = breaks[outside]
+        all_commas = np.flatnonzero(data == 44)
+        separators = all_commas[(quotes_before + np.searchsorted(quotes, all_commas)) % 2 == 0]
+        per_record = np.diff(np.searchsorted(separators, ends), prepend=0)
+        if len(ends):
+            per_record[0] += commas
+            starts = np.concatenate(([0], ends[:-1] + 1))
+            lines = line_base + np.searchsorted(breaks, starts)
+            lines[0] = record_line
+            fields = per_record + 1
+            bad = fields != expected
+            bad[0] &= record > 0  # not the header
+            for k in np.flatnonzero(bad & (fields == 1)):  # blank lines and lines of spaces are skipped
+                bad[k] = (k == 0 and content) or bool(block[starts[k] : ends[k]].strip())
+            hits = np.flatnonzero(bad)
+            total += len(hits)
+            found += [(int(lines[k]), int(fields[k])) for k in hits[: limit - len(found)]]
+            record += len(ends)
+            record_line = line_base + int(np.searchsorted(breaks, ends[-1] + 1))
+            commas = len(separators) - int(np.searchsorted(separators, ends[-1]))
+            content = bool(block[ends[-1] + 1 :].strip())
+        else:
+            commas += len(separators)
+            content = content or bool(block.strip())
+        line_base += len(breaks)
+        quotes_before += len(quotes)
+    if (content or commas) and record > 0 and commas + 1 != expected:  # a last line without a line break
+        total += 1
+        if len(found) < limit:
+            found.append((record_line, commas + 1))
+    return found, total
 
 
 def _as_shown(value: Any) -> str:
@@ -642,7 +799,7 @@ def _as_shown(value: Any) -> str:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return shown(str(value))
 
 
 def _case_variants(words: tuple[str, ...]) -> list[str]:

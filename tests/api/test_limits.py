@@ -55,6 +55,13 @@ def test_tokens_are_throttled_per_account(client, settings):
     assert client.get("/api/v1/alliances/", HTTP_AUTHORIZATION=f"Token {other}").status_code == 200
 
 
+def test_anonymous_callers_are_held_to_the_anonymous_rate_alone(client, settings):
+    """A lower account rate does not also count anonymous callers by address."""
+    rates(settings, anon="5/minute", user="2/minute")
+    codes = [client.get("/api/v1/alliances/", REMOTE_ADDR="192.0.2.1").status_code for _ in range(6)]
+    assert codes == [200] * 5 + [429]
+
+
 def test_the_schema_documents_429(client):
     schema = client.get("/api/v1/schema/", {"format": "json"}).json()
     assert "429" in schema["paths"]["/api/v1/results/"]["get"]["responses"]

@@ -154,3 +154,20 @@ def test_the_schema_validates_and_the_documentation_page_works_offline(client):
     docs = client.get(reverse("api:docs")).content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle." in docs and "cdn" not in docs
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")  # served by us, no CDN
+
+
+@pytest.mark.django_db
+def test_behind_a_proxy_the_log_records_the_clients_address_not_the_proxys(client, settings):
+    """The audit log uses the same client address as the lockouts and throttles (PROXY_COUNT)."""
+    settings.PROXY_COUNT = 1
+    user = User.objects.create_user("proxied")
+    client.force_login(user)
+    created = client.post(
+        TOKENS,
+        {"name": "laptop"},
+        content_type="application/json",
+        REMOTE_ADDR="10.0.0.2",  # the proxy
+        HTTP_X_FORWARDED_FOR="198.51.100.7",  # the address the proxy saw
+    )
+    assert created.status_code == 201
+    assert AuditLogEntry.objects.get(action="token_created").ip == "198.51.100.7"

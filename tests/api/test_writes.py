@@ -114,6 +114,24 @@ def test_with_tasks_in_process_the_answer_is_the_release_or_the_report(client, p
     assert {"line", "column", "value", "message"} == set(body["result"]["errors"][0])
 
 
+@pytest.mark.django_db(transaction=True)
+def test_with_tasks_in_process_an_import_that_fails_is_not_answered_as_still_checking(client, pipeline, monkeypatch):
+    """The database went away mid-import: the answer says the import failed (503, with the reason), not 202."""
+    from django.db import OperationalError
+
+    import audits.services
+
+    def lost(**kwargs):
+        raise OperationalError("the database connection was lost while storing the rows; nothing was stored")
+
+    monkeypatch.setattr(audits.services, "_load_extract", lost)
+    _, auth = pipeline
+    answer = client.post(UPLOAD, {"audit": "bowel", "extract_date": "2025-03-31", "file": extract("valid")}, **auth)
+    body = answer.json()
+    assert answer.status_code == 503 and body["status"] == "failed"
+    assert not Release.objects.exists()
+
+
 @pytest.mark.django_db
 def test_an_upload_needs_a_file_a_date_and_a_known_audit(client, pipeline):
     _, auth = pipeline

@@ -206,3 +206,25 @@ def write_demo(folder, rows: int):
     path = folder / f"demo_{rows}.csv"
     write_extract(generate_extract("bowel", rows, 11, date(2026, 3, 31), trusts), path)
     return path
+
+
+@pytest.mark.django_db
+def test_a_file_that_cannot_be_read_is_an_error_message_not_a_traceback(orgs, monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from django.core.management import CommandError
+
+    path = tmp_path / "locked.csv"
+    path.write_bytes((BOWEL / "valid.csv").read_bytes())
+
+    opener = Path.open
+
+    def refuse(self, *args, **kwargs):  # as open() answers a file without read permission (tests run as root)
+        if self == path:
+            raise PermissionError(13, "Permission denied", str(self))
+        return opener(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    with pytest.raises(CommandError, match="locked.csv cannot be read: Permission denied"):
+        run_command("import_extract", str(path), audit="bowel", extract_date="2025-03-31")
+    assert not Release.objects.exists()

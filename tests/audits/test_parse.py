@@ -243,3 +243,89 @@ def test_typed_reading_gives_the_same_rows_as_text_reading(providers):
 def test_typed_reading_gives_way_to_text_reading_on_a_value_it_cannot_convert(providers):
     with pytest.raises(TypedReadFailed):
         parse_once(providers, "valid", typed_reading=True)  # DD/MM/YYYY needs the text reader
+
+
+# -- files that are not what an extract should be (issue 10) -------------------------------------
+VALID = (FIXTURES / "bowel" / "valid.csv").read_bytes()
+HEADER, _, ROWS = VALID.partition(b"\n")
+
+
+def errors_of(report):
+    return [(e.line, e.column, e.value, e.message) for e in report.errors]
+
+
+def test_it_refuses_a_header_name_over_128_kb_naming_line_1(parse, providers):
+    report, tables = parse(providers, data=b'"' + b"x" * 200_000 + b'",' + HEADER + b"\n" + ROWS)
+    assert errors_of(report) == [
+        (1, "", "", "a column name in the header is over 128 KB long: the first line must be the column names")
+    ]
+    assert tables == []
+
+
+def test_it_accepts_a_file_saved_with_cr_only_line_endings(parse, providers):
+    """Excel for Mac's "CSV (Macintosh)": Arrow reads a lone CR as a line end at no cost, so the file is
+    read as it is (no re-save needed), with the same rows and lines as the LF file."""
+    report, tables = parse(providers, data=VALID.replace(b"\n", b"\r"))
+    assert report.ok, report.errors
+    _, expected = parse(providers, data=VALID)
+    assert tables[0].to_pylist() == expected[0].to_pylist()
+
+
+def test_it_finds_the_line_with_the_wrong_field_count_when_another_line_has_a_huge_field(parse, providers):
+    huge = b'"' + b"y" * 200_000 + b'"' + ROWS.split(b"\n")[0][4:]  # the first row with a 200 KB patient_id
+    report, _ = parse(providers, data=HEADER + b"\n" + huge + b"\nP9,R0A\n" + ROWS)
+    assert errors_of(report) == [(3, "", "", "this line has 2 fields but the header has 17")]
+
+
+@pytest.mark.parametrize(
+    "old, new, column", [(b"P003", b"P0\x0003", "patient_id"), (b",colon,", b",co\x00lon,", "cancer_site")]
+)
+def test_it_refuses_a_nul_byte_naming_line_and_column(parse, providers, old, new, column):
+    """A NUL passed as text would abort PostgreSQL's COPY (invalid byte sequence for encoding "UTF8": 0x00)."""
+    rows = ROWS.split(b"\n")
+    rows[2] = rows[2].replace(old, new)
+    report, tables = parse(providers, data=HEADER + b"\n" + b"\n".join(rows))
+    assert errors_of(report) == [
+        (
+            4,
+            column,
+            "0x00",
+            "this line has a NUL byte (0x00), which a CSV export never has: export the data again as CSV UTF-8",
+        )
+    ]
+
+
+def test_it_names_the_line_that_is_longer_than_a_block(providers):
+    long_row = ROWS.split(b"\n")[0].replace(b"P001", b"P" + b"9" * (9 << 20))
+    data = HEADER + b"\n" + ROWS + long_row + b"\n"
+    report, _ = parse_once(providers, data=data)
+    assert errors_of(report) == [(6, "", "", "this line is longer than 8 MB: is a quote not closed?")]
+
+
+def test_a_long_value_is_cut_short_in_the_report(parse, providers):
+    rows = ROWS.split(b"\n")
+    rows[0] = rows[0].replace(b",70,", b"," + b"7" * 5000 + b",")
+    report, _ = parse(providers, data=HEADER + b"\n" + b"\n".join(rows))
+    (line, column, value, message), *_ = errors_of(report)
+    assert (line, column) == (2, "age") and value == "7" * 200 + "... (4800 more characters)"
+    assert message == f"'{value}' is not a whole number"
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"\x1f\x8b\x08\x00" + bytes(range(256)), "this is a gzip-compressed file, not a CSV file"),
+        (b"PK\x03\x04\x14\x00[Content_Types].xml", "this is an Excel workbook (.xlsx), not a CSV file"),
+        (b"PK\x03\x04\x14\x00extract.csv", "this is a zip file, not a CSV file: unzip it"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1\x00\x00", "this is an Excel 97-2003 workbook (.xls)"),
+        (
+            HEADER.decode().encode("utf-16-le") + b"\n\x00",
+            "the header line has control characters: this is not a CSV text file (UTF-16",
+        ),
+        (b"a" * (2 << 20), "the first line is longer than 1 MB"),
+    ],
+)
+def test_it_says_what_a_file_is_when_it_is_not_csv(parse, providers, data, message):
+    report, _ = parse(providers, data=data)
+    assert [e.line for e in report.errors] == [1]
+    assert report.errors[0].message.startswith(message)

@@ -126,7 +126,7 @@ def test_a_task_redelivered_after_a_worker_died_finishes_the_run(orgs, monkeypat
     for code in BOWEL_CODES:
         if code != "early_stage":
             services.compute_run_indicator(run.pk, code)
-    RunIndicator.objects.filter(run=run, indicator="early_stage").update(status="running", attempts=1)
+    stranded(run, "early_stage", attempts=1)  # its worker stopped renewing the lease long ago
     run.refresh_from_db()
     assert run.progress_text == "running 7 of 8" and current_run(release) == previous
     services.compute_run_indicator(run.pk, "early_stage")  # the redelivered message
@@ -196,3 +196,116 @@ def test_the_demo_release_flags_the_trusts_planted_as_worse(orgs, tmp_path, star
         assert fit.kind == "ratio" and fit.method == "exact" and fit.target == 1.0
         card = RunIndicator.objects.get(run=run, indicator=code).model_card
         assert card["fitted"] and 0.7 < card["c_statistic"] < 0.95 and len(card["calibration"]) == 10
+
+
+def test_an_exception_while_storing_results_fails_the_run_and_keeps_the_previous_results(orgs, monkeypatch, start):
+    release = accepted()
+    good = start(release)
+    count = IndicatorResult.objects.filter(run=good).count()
+    real = services.IndicatorResult.objects.bulk_create
+
+    def full(objs, *args, **kwargs):
+        objs = list(objs)
+        if objs and objs[0].indicator == "mdt_discussed":
+            raise RuntimeError("could not extend file: No space left on device")
+        return real(objs, *args, **kwargs)
+
+    monkeypatch.setattr(services.IndicatorResult.objects, "bulk_create", full)
+    try:
+        start(release)
+    except RuntimeError:
+        pass  # in-process tasks may pass the failure on; what matters is what the run records
+    run = ComputationRun.objects.exclude(pk=good.pk).get()
+    assert run.status == "failed", run.progress_text
+    assert "mdt_discussed" in run.failure and "No space left on device" in run.failure
+    assert RunIndicator.objects.get(run=run, indicator="mdt_discussed").status == "failed"
+    assert current_run(release) == good
+    assert IndicatorResult.objects.filter(run__release=release, run__is_current=True).count() == count
+    assert not IndicatorResult.objects.filter(run=run, indicator="mdt_discussed").exists()
+
+
+def stranded(run, code, *, attempts, minutes_ago=60):
+    """An indicator as a killed worker leaves it: running, its lease long expired."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    then = timezone.now() - timedelta(minutes=minutes_ago)
+    RunIndicator.objects.filter(run=run, indicator=code).update(
+        status="running", attempts=attempts, heartbeat_at=then, started_at=then, owner="a-host-that-is-gone:1"
+    )
+    ComputationRun.objects.filter(pk=run.pk).update(status="running", heartbeat_at=then, started_at=then)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reaper_runs_again_an_indicator_whose_worker_died(orgs, monkeypatch):
+    release = accepted()  # its run is computed in-process (transactional test: on-commit callbacks run)
+    previous = current_run(release)
+    monkeypatch.setattr("indicators.tasks.compute_run_indicator.delay", lambda *args: None)
+    run = services.start_run(release=release)
+    for code in BOWEL_CODES[1:]:
+        services.compute_run_indicator(run.pk, code)
+    stranded(run, BOWEL_CODES[0], attempts=1)
+    run.refresh_from_db()
+    assert run.progress_text == "running 7 of 8" and current_run(release) == previous
+    monkeypatch.undo()
+    code, out, err = run_command("reap_jobs")
+    assert code == 0, err
+    run.refresh_from_db()
+    assert run.status == "done" and current_run(release) == run, run.progress_text
+    assert RunIndicator.objects.get(run=run, indicator=BOWEL_CODES[0]).attempts == 2
+    assert f"run {run.pk}" in out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_indicator_that_stops_its_worker_every_time_fails_the_run_with_the_reason(orgs, monkeypatch, settings):
+    settings.JOB_MAX_ATTEMPTS = 2
+    release = accepted()
+    previous = current_run(release)
+    monkeypatch.setattr("indicators.tasks.compute_run_indicator.delay", lambda *args: None)
+    run = services.start_run(release=release)
+    stranded(run, "mortality_90d", attempts=2)
+    code, _, err = run_command("reap_jobs")
+    assert code == 0, err
+    run.refresh_from_db()
+    assert run.status == "failed" and "mortality_90d" in run.failure and "stopped its worker 2 times" in run.failure
+    assert current_run(release) == previous
+    # The broker delivers the poison message once more: it is not run again.
+    assert services.compute_run_indicator(run.pk, "mortality_90d").status == "failed"
+    assert RunIndicator.objects.get(run=run, indicator="mortality_90d").attempts == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reaper_starts_the_run_of_a_release_whose_process_stopped_before_starting_it(orgs, monkeypatch):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    monkeypatch.setattr("indicators.tasks.compute_release.delay", lambda *args: None)  # the process stops here
+    release = accepted()
+    monkeypatch.undo()
+    assert current_run(release) is None
+    Release.objects.filter(pk=release.pk).update(uploaded_at=timezone.now() - timedelta(hours=1))
+    code, out, err = run_command("reap_jobs")
+    assert code == 0, err
+    run = current_run(release)
+    assert run is not None and run.status == "done", out
+    assert f"release {release.pk}: run {run.pk} started" in out
+
+
+def test_an_indicator_taken_over_by_another_process_meanwhile_stores_nothing_twice(orgs, monkeypatch, start):
+    release = accepted()
+    monkeypatch.setattr("indicators.tasks.compute_run_indicator.delay", lambda *args: None)
+    run = start(release)
+    real = services._compute
+
+    def paused(release, code):  # this process pauses past its lease; another takes the indicator over
+        RunIndicator.objects.filter(run=run, indicator=code).update(owner="another-host:2", attempts=2)
+        return real(release, code)
+
+    monkeypatch.setattr(services, "_compute", paused)
+    entry = services.compute_run_indicator(run.pk, "early_stage")
+    assert (entry.status, entry.owner, entry.attempts) == ("running", "another-host:2", 2)
+    assert not IndicatorResult.objects.filter(run=run, indicator="early_stage").exists()
+    run.refresh_from_db()
+    assert run.status == "running" and not run.failure

@@ -53,7 +53,11 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=options["user"]).first()
             if user is None:
                 raise CommandError(f"no user called {options['user']!r}")
-        with path.open("rb") as stream:
+        try:
+            stream = path.open("rb")
+        except OSError as exc:  # e.g. no permission to read it
+            raise CommandError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+        with stream:
             # The service logs an accepted file; a refused one stores nothing, not even a log entry
             # (this command says why).
             outcome = import_extract(

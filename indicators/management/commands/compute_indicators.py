@@ -27,15 +27,15 @@ class Command(BaseCommand):
             release = Release.objects.current(options["audit"])
         if release is None:
             raise CommandError(f"no {'such ' if options['release'] else 'current '}release of {options['audit']}")
-        from celery import current_app
+        from cancerplan.celery import app
 
-        eager = current_app.conf.task_always_eager
+        eager = app.conf.task_always_eager
         if options["in_process"]:
-            current_app.conf.task_always_eager = True
+            app.conf.task_always_eager = True
         try:
             run = recompute_release(release=release, actor=Actor.command_line())  # logs it too
         finally:
-            current_app.conf.task_always_eager = eager
+            app.conf.task_always_eager = eager
         self.stdout.write(f"Run {run.pk} of {release}: {run.total} indicators queued.")
         deadline = time.monotonic() + options["timeout"]
         shown = None
