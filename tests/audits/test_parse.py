@@ -329,3 +329,21 @@ def test_it_says_what_a_file_is_when_it_is_not_csv(parse, providers, data, messa
     report, _ = parse(providers, data=data)
     assert [e.line for e in report.errors] == [1]
     assert report.errors[0].message.startswith(message)
+
+
+def test_codes_in_any_case_or_with_spaces_are_stored_as_declared(parse, providers):
+    valid = (FIXTURES / "bowel" / "valid.csv").read_text()
+    header, first, *rest = valid.splitlines()
+    names = header.split(",")
+    values = first.split(",")
+    for name, written in (
+        ("sex", " m"),
+        ("cancer_site", "COLON "),
+        ("stage", "u"),
+        ("route_to_diagnosis", "Screening"),
+    ):
+        values[names.index(name)] = written
+    report, tables = parse(providers, data="\n".join([header, ",".join(values), *rest]).encode() + b"\n")
+    assert report.ok, report.errors
+    row = tables[0].to_pylist()[0]
+    assert (row["sex"], row["cancer_site"], row["stage"], row["route_to_diagnosis"]) == ("M", "colon", "U", "screening")
