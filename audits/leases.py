@@ -21,6 +21,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 
+class LeaseLost(Exception):
+    """Another process took the work over while this one ran it: this one's work is rolled back."""
+
+
 def owner_id() -> str:
     """This process, as a job's holder: host and process id."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -70,6 +74,14 @@ def queued_too_long(queued_at: datetime | None, now: datetime | None = None) -> 
         else settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
     )
     return (now or timezone.now()) - queued_at > timedelta(seconds=wait)
+
+
+def lost(work: Any, now: datetime | None = None) -> bool:
+    """Whether queued or running work (an import job, a run's indicator) has lost its process: a queued one
+    whose message was lost (``queued_too_long``), a running one whose holder is gone (``is_lost``)."""
+    if work.status == "queued":
+        return queued_too_long(work.heartbeat_at, now)
+    return work.status == "running" and is_lost(work.heartbeat_at, work.owner, now)
 
 
 def claim(as_seen: QuerySet[Any], work: Any, running: str, now: datetime) -> bool:

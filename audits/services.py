@@ -452,12 +452,6 @@ def run_import_job(job_id: int) -> ImportJob:
     return job
 
 
-def _lost(job: ImportJob, now) -> bool:
-    if job.status == ImportJob.Status.QUEUED:
-        return leases.queued_too_long(job.heartbeat_at, now)
-    return job.status == ImportJob.Status.RUNNING and leases.is_lost(job.heartbeat_at, job.owner, now)
-
-
 def _as_seen(job: ImportJob):
     """The job's row as this process read it: a write conditional on it fails if another process moved first."""
     return ImportJob.objects.filter(pk=job.pk, status=job.status, attempts=job.attempts, heartbeat_at=job.heartbeat_at)
@@ -466,7 +460,7 @@ def _as_seen(job: ImportJob):
 def _take(job: ImportJob) -> bool:
     """Claim a queued job, or a running one whose holder is gone, for this process (counting the attempt)."""
     now = timezone.now()
-    if job.status == ImportJob.Status.RUNNING and not _lost(job, now):
+    if job.status == ImportJob.Status.RUNNING and not leases.lost(job, now):
         return False  # another live process is running it
     if job.attempts >= settings.JOB_MAX_ATTEMPTS:
         _end_lost_job(job)
@@ -494,17 +488,12 @@ def _committed_release(job: ImportJob) -> Release | None:
     )
 
 
-def _accepted_result(release: Release) -> dict[str, Any]:
-    """An accepted import's report, as ``ImportOutcome.as_json`` gives it, from its stored release."""
-    return {
-        "status": "accepted",
-        "release": release.pk,
-        "version": release.version,
-        "rows": release.rows,
-        "errors": [],
-        "error_count": 0,
-        "warnings": list(release.warnings),
-    }
+def _accepted_outcome(release: Release) -> ImportOutcome:
+    """An accepted import's outcome, rebuilt from its stored release."""
+    from audits.ingest.parse import ParseReport
+
+    report = ParseReport(rows=release.rows, warnings=list(release.warnings), size_bytes=release.size_bytes)
+    return ImportOutcome("accepted", report, release)
 
 
 FILE_GONE = (
@@ -520,15 +509,7 @@ def _end_lost_job(job: ImportJob, failure: str = "") -> str | None:
     release = _committed_release(job)
     now = timezone.now()
     if release is not None:
-        done = _as_seen(job).update(
-            status=ImportJob.Status.ACCEPTED,
-            release=release,
-            result=_accepted_result(release),
-            rows_done=release.rows,
-            bytes_done=release.size_bytes,
-            finished_at=now,
-            owner="",
-        )
+        done = _as_seen(job).update(**_ended(_accepted_outcome(release)), owner="")
         what = f"accepted: its release {release.version} was stored before its process stopped"
     else:
         reason = failure or (
@@ -553,7 +534,7 @@ def reap_import_jobs() -> list[str]:
     now = timezone.now()
     done = []
     for job in ImportJob.objects.filter(status__in=[ImportJob.Status.QUEUED, ImportJob.Status.RUNNING]).order_by("pk"):
-        if not _lost(job, now):
+        if not leases.lost(job, now):
             continue
         runnable = job.attempts < settings.JOB_MAX_ATTEMPTS and _committed_release(job) is None
         if runnable and _file_there(job):
@@ -584,10 +565,6 @@ def _discard_upload(job: ImportJob) -> None:
     ImportJob.objects.filter(pk=job.pk).update(file="")
 
 
-class LeaseLost(Exception):
-    """Another process took the job over while this one ran it: this one's work is rolled back."""
-
-
 def _run_import(job: ImportJob) -> bool:
     """Check and load a claimed job's file; the outcome is written to the job row (only while this process
     still holds the job). False if another process took the job over meanwhile (nothing of this one's stays)."""
@@ -604,15 +581,8 @@ def _run_import(job: ImportJob) -> bool:
             mine.update(bytes_done=parser.bytes_read, rows_done=parser.report.rows, heartbeat_at=now)
 
     def accepted(outcome: ImportOutcome) -> None:  # inside the release's transaction
-        if not mine.update(
-            status=ImportJob.Status.ACCEPTED,
-            finished_at=timezone.now(),
-            release=outcome.release,
-            result=outcome.as_json(),
-            rows_done=outcome.report.rows,
-            bytes_done=outcome.report.size_bytes,
-        ):
-            raise LeaseLost(f"import job {job.pk} was taken over by another process; its release is not stored")
+        if not mine.update(**_ended(outcome)):
+            raise leases.LeaseLost(f"import job {job.pk} was taken over by another process; its release is not stored")
 
     try:
         with job.file.open("rb") as stream:
@@ -628,7 +598,7 @@ def _run_import(job: ImportJob) -> bool:
                 log_as=None,  # the upload was logged when the job was created
                 on_accept=accepted,
             )
-    except LeaseLost:
+    except leases.LeaseLost:
         logger.warning("import job %s: taken over by another process; this one stops", job.pk)
         return False
     except BaseException as exc:  # also a shutdown (SystemExit): its file is deleted, so it cannot be run again
@@ -636,13 +606,17 @@ def _run_import(job: ImportJob) -> bool:
         mine.update(status=ImportJob.Status.FAILED, finished_at=timezone.now(), failure=f"{type(exc).__name__}: {exc}")
         raise
     if not outcome.accepted:
-        return bool(
-            mine.update(
-                status=ImportJob.Status.REJECTED,
-                finished_at=timezone.now(),
-                result=outcome.as_json(),
-                rows_done=outcome.report.rows,
-                bytes_done=outcome.report.size_bytes,
-            )
-        )
+        return bool(mine.update(**_ended(outcome)))
     return True
+
+
+def _ended(outcome: ImportOutcome) -> dict[str, Any]:
+    """A job row's fields once its import is accepted or refused."""
+    return {
+        "status": ImportJob.Status.ACCEPTED if outcome.accepted else ImportJob.Status.REJECTED,
+        "finished_at": timezone.now(),
+        "release": outcome.release,
+        "result": outcome.as_json(),
+        "rows_done": outcome.report.rows,
+        "bytes_done": outcome.report.size_bytes,
+    }

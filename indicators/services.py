@@ -100,7 +100,7 @@ def compute_run_indicator(run_id: int, code: str) -> RunIndicator:
         output = _compute(run.release, code)
         _renew(entry)
         _store(run, entry, code, output)
-    except LeaseLost:
+    except leases.LeaseLost:
         logger.warning("indicator %s of run %s: taken over by another process; this one stops", code, run.pk)
     except Exception as exc:
         logger.exception("indicator %s of run %s failed", code, run.pk)
@@ -110,14 +110,10 @@ def compute_run_indicator(run_id: int, code: str) -> RunIndicator:
     return entry
 
 
-class LeaseLost(Exception):
-    """Another process took the indicator over while this one computed it: this one's results are not stored."""
-
-
 def _take(entry: RunIndicator) -> bool:
     """Claim a queued indicator, or a running one whose process is gone, for this process (counting the attempt)."""
     now = timezone.now()
-    if entry.status == RunIndicator.Status.RUNNING and not leases.is_lost(entry.heartbeat_at, entry.owner, now):
+    if entry.status == RunIndicator.Status.RUNNING and not leases.lost(entry, now):
         return False
     if entry.attempts >= settings.JOB_MAX_ATTEMPTS:
         _fail(entry, _stopped_reason(entry), expect_status=entry.status)
@@ -172,11 +168,7 @@ def reap_runs() -> list[str]:
         run__status__in=unfinished, status__in=[RunIndicator.Status.QUEUED, RunIndicator.Status.RUNNING]
     ).order_by("run_id", "indicator")
     for entry in entries:
-        if entry.status == RunIndicator.Status.QUEUED:
-            lost = leases.queued_too_long(entry.heartbeat_at, now)
-        else:
-            lost = leases.is_lost(entry.heartbeat_at, entry.owner, now)
-        if not lost:
+        if not leases.lost(entry, now):
             continue
         if entry.attempts >= settings.JOB_MAX_ATTEMPTS:
             reason = _stopped_reason(entry)
@@ -253,7 +245,7 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
     release = run.release
     # This process must still hold the indicator: lock its row (a process that took it over waits here).
     if not RunIndicator.objects.select_for_update().filter(pk=entry.pk, owner=entry.owner).exists():
-        raise LeaseLost(f"indicator {code} of run {run.pk} was taken over by another process")
+        raise leases.LeaseLost(f"indicator {code} of run {run.pk} was taken over by another process")
     for model in (IndicatorResult, FunnelFit, TrendSeries):  # a redelivered task replaces its own rows
         model.objects.filter(run=run, indicator=code).delete()
     results = output.results  # with what the public may see (indicators.disclosure.protect)
@@ -280,7 +272,7 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
         status=RunIndicator.Status.DONE, finished_at=timezone.now(), model_card=output.model_card, failure=""
     )
     if not done:  # taken over by another process while this one computed: its rows above are rolled back
-        raise LeaseLost(f"indicator {code} of run {run.pk} was taken over by another process")
+        raise leases.LeaseLost(f"indicator {code} of run {run.pk} was taken over by another process")
     locked = ComputationRun.objects.select_for_update().get(pk=run.pk)
     locked.completed = RunIndicator.objects.filter(run=locked, status=RunIndicator.Status.DONE).count()
     if locked.completed == locked.total and locked.status != ComputationRun.Status.FAILED:
