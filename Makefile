@@ -14,7 +14,7 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_UR
 	SECRET_KEY=test-only-secret-key-not-for-production-0123456789abcdefghij ALLOWED_HOSTS=localhost,127.0.0.1,testserver \
 	DATA_DIR=$(CURDIR)/var/test
 
-.PHONY: venv demo test test-fast fuzz bench-ingest bench-compute bench-pages lint clean
+.PHONY: venv demo test test-fast fuzz bench-ingest bench-compute bench-pages bench-validation lint clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or later is needed (python3.11 or python3 on PATH)"; exit 1; }
@@ -64,6 +64,10 @@ clean:
 ## bench-compute: every bowel indicator of a 1M-patient release against a bare pandas/statsmodels baseline
 bench-compute: venv
 	$(TEST_ENV) $(BIN)/python bench/compute.py
+
+## bench-validation: null flag rates and power of every funnel method by simulation; writes docs/methods-validation.md
+bench-validation: venv
+	$(BIN)/python bench/validation.py
 
 ## bench-pages: the dashboards under 16 concurrent clients (gunicorn, 2 workers) beside a static file
 bench-pages: venv

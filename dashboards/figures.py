@@ -124,6 +124,7 @@ def funnel_figure(
             phi=phi or 1.0,
             overdispersion=overdispersion,
             min_denominator=low_end,
+            event_rate=scale if method == "isp" else None,  # isp limits need n = E / national rate
         )
         x = curve["denominator"].to_numpy()
         for confidence, name, dash, width in (

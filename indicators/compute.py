@@ -254,9 +254,14 @@ def _intervals(table: pd.DataFrame, indicator: IndicatorDefinition, counts: np.n
 
 
 def _funnel(table, level, period, indicator, counts, rate, output) -> None:
+    """The funnel of one level and period: ``indicator.funnel_method`` (default "midp", calibrated
+    mid-p flags). Risk-adjusted results pass each unit's patients, so that where events are common
+    (national rate above indicators.stats.analysis.COMMON_OUTCOME_RATE) the default analyses O/E as
+    an indirectly standardised proportion with binomial, not Poisson, variance."""
     eligible = table["eligible"].to_numpy() & (counts > 0)
     if eligible.sum() < 2:
         return
+    patients = table["denominator"].to_numpy(dtype=float)[eligible] if indicator.risk_adjusted else None
     result = funnel_analysis(
         table["organisation"].to_numpy()[eligible],
         table["numerator"].to_numpy()[eligible],
@@ -265,6 +270,7 @@ def _funnel(table, level, period, indicator, counts, rate, output) -> None:
         method=indicator.funnel_method,
         overdispersion="auto",
         target=1.0 if indicator.risk_adjusted else rate,
+        patients=patients,
     )
     units = result.units.set_index("unit")
     for column in (*_LIMITS, "z", "flag"):

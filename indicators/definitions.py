@@ -31,7 +31,12 @@ if TYPE_CHECKING:
     from indicators.stats.flags import Direction
 
 DIRECTIONS = ("higher_is_better", "lower_is_better", "no_judgement")
-FUNNEL_METHODS = {"proportion": ("exact", "wilson", "normal", "arcsine"), "ratio": ("exact", "shmi")}
+# The first of each is the default: "midp" (calibrated mid-p flags; for an O/E of a common outcome the
+# engine uses "isp", Spiegelhalter's indirectly standardised proportion, see indicators.stats.analysis).
+FUNNEL_METHODS = {
+    "proportion": ("midp", "exact", "wilson", "normal", "arcsine"),
+    "ratio": ("midp", "isp", "exact", "shmi"),
+}
 COMPARISONS = ("equals", "in", "not_in", "present", "at_least", "at_most")
 
 # The keys of an indicator entry, and of its small mappings.
@@ -84,7 +89,7 @@ class IndicatorDefinition:
     risk_model: dict[str, Any] | None = None
     standard: dict[str, Any] | None = None
     minimum_denominator: int = 1
-    funnel_method: str = "exact"
+    funnel_method: str = "midp"
     prompt: str = ""
     recommendation: str = ""
     review: dict[str, Any] = field(default_factory=dict)
@@ -141,7 +146,7 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
         if risk is not None:
             _check_risk_model(risk, columns, fail)
         kind = "ratio" if risk is not None else "proportion"
-        method = raw.get("funnel_method", "exact")
+        method = raw.get("funnel_method", FUNNEL_METHODS[kind][0])
         if method not in FUNNEL_METHODS[kind]:
             raise fail(f"funnel_method for a {kind} must be one of {', '.join(FUNNEL_METHODS[kind])}")
         standard = raw.get("standard")

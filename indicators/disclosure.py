@@ -308,6 +308,7 @@ def _public_results(
             tau2=(fit.get("tau2") or 0.0) if fit else 0.0,
             phi=(fit.get("phi") or 1.0) if fit else 1.0,
             overdispersion=fit["overdispersion"] if fit and fit["overdispersion_applied"] else "none",
+            patients=denominator if expected is not None else None,  # the "isp" method needs them
         )
         in_funnel = rows["z"].notna().to_numpy()  # limits and z only where the exact row has them
         value = figures["value"]

@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 KINDS: tuple[Kind, ...] = ("proportion", "ratio")
 COLUMNS = {"proportion": ("unit", "numerator", "denominator"), "ratio": ("unit", "observed", "expected")}
-METHODS = {"proportion": ("exact", "wilson", "normal", "arcsine"), "ratio": ("exact", "shmi")}
+# The first of each is the default (calibrated mid-p flags); the others reproduce the peers.
+METHODS = {"proportion": ("midp", "exact", "wilson", "normal", "arcsine"), "ratio": ("midp", "exact", "shmi")}
 OVERDISPERSION: tuple[Overdispersion, ...] = ("auto", "none", "additive", "multiplicative")
 
 
@@ -124,7 +125,8 @@ def read_table(text: str, kind: str) -> AggregateTable:
     return table
 
 
-def analyse(table: AggregateTable, *, method: str = "exact", overdispersion: str = "auto") -> FunnelResult:
+def analyse(table: AggregateTable, *, method: str | None = None, overdispersion: str = "auto") -> FunnelResult:
+    method = METHODS[table.kind][0] if method is None else method
     if method not in METHODS[table.kind]:
         raise AggregateError(
             [
@@ -155,7 +157,8 @@ def analyse(table: AggregateTable, *, method: str = "exact", overdispersion: str
 
 
 def as_json(result: FunnelResult) -> dict[str, Any]:
-    """The `funnel --json` object. ``z`` is on the scale of the limits used (adjusted when applied)."""
+    """The `funnel --json` object. ``z`` is the statistic the flag was decided on (for midp the normal
+    score of the one-sided mid-p; with overdispersion applied, the binding one of that and the adjusted z)."""
     units = []
     for row in result.units.itertuples(index=False):
         units.append(

@@ -16,6 +16,9 @@ Sources of the methods:
 * FunnelPlotR (nhs-r-community/FunnelPlotR v0.6.0, ``R/calculate_limits.R``):
   exact Poisson ratio limits in chi-square form, arcsine proportion limits,
   SHMI log-scale and CQC square-root-scale overdispersed ratio limits.
+* Lancaster HO (1961) "Significance tests in discrete distributions", JASA
+  56:223-234, and Agresti A, Gottard A (2007) Comput Stat Data Anal
+  51:6447-6458: mid-p tails, the calibrated default (``midp``, :mod:`.tails`).
 * PHEindicatormethods (ukhsa-collaboration/PHEindicatormethods v2.1.0,
   ``R/Funnels.R``, ``R/utils.R``): inverted-Wilson proportion limits,
   bisection Poisson funnels and the significance labels used by Fingertips.
@@ -27,6 +30,7 @@ outputs are numpy arrays. Undefined limits (denominator or expected count
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Literal, NamedTuple
 
@@ -36,6 +40,7 @@ from scipy import stats
 
 from .arrays import FloatArray, as_float
 from .intervals import normalise_confidence, ratio_interval, z_for
+from .tails import isp_probability, isp_variance, midp_count_limits
 
 __all__ = [
     "PROPORTION_METHODS",
@@ -51,8 +56,8 @@ __all__ = [
     "phe_funnel_significance",
 ]
 
-PROPORTION_METHODS = ("exact", "wilson", "normal", "arcsine")
-RATIO_METHODS = ("exact", "shmi", "cqc")
+PROPORTION_METHODS = ("midp", "exact", "wilson", "normal", "arcsine")
+RATIO_METHODS = ("midp", "exact", "shmi", "cqc", "isp")
 OVERDISPERSION_MODES = ("none", "additive", "multiplicative")
 
 #: Labels of PHEindicatormethods ``assign_funnel_significance``.
@@ -125,6 +130,15 @@ def _arcsine_limits(theta: float, half_width_angle: FloatArray) -> tuple[FloatAr
     return np.sin(lo_angle) ** 2, np.sin(hi_angle) ** 2
 
 
+def _envelope(
+    raw: tuple[FloatArray, FloatArray], adjusted: tuple[FloatArray, FloatArray]
+) -> tuple[FloatArray, FloatArray]:
+    # Overdispersion may only widen: keep the outer of the adjusted and unadjusted limits on
+    # each side (the adjusted forms are symmetric on their own scale and can sit inside the
+    # skewed exact limits at small n or near 0% and 100%).
+    return np.fmin(raw[0], adjusted[0]), np.fmax(raw[1], adjusted[1])
+
+
 def proportion_limits(
     target: float,
     denominator: ArrayLike,
@@ -138,6 +152,10 @@ def proportion_limits(
 
     Methods (unadjusted):
 
+    * ``"midp"``: the counts at which the one-sided binomial(n, θ) mid-p crosses α/2,
+      interpolated between whole counts, over n (:func:`.tails.midp_count_limits`; Lancaster
+      1961, Agresti & Gottard 2007): a whole count is drawn outside exactly when its mid-p
+      flags it. The analysis default.
     * ``"exact"``: exact binomial with Spiegelhalter (2005, Stat Med 24:1185,
       Appendix A.1.1) interpolation; n must be a whole number.
     * ``"wilson"``: PHEindicatormethods' inverted Wilson (the proportion whose
@@ -146,15 +164,19 @@ def proportion_limits(
     * ``"normal"``: θ ± z√(θ(1−θ)/n) (Spiegelhalter 2005).
     * ``"arcsine"``: FunnelPlotR: sin²(asin√θ ± z/(2√n)).
 
-    Overdispersion (Spiegelhalter 2005, QSHC 14:347):
+    Overdispersion (Spiegelhalter 2005, QSHC 14:347), on the scale where τ² was estimated
+    (:func:`.overdispersion.standard_errors`):
 
     * ``"none"``: tau2 and phi are ignored.
-    * ``"additive"`` (random effects, DerSimonian-Laird τ²): variance s² + τ²
-      on the method's own z-score scale, i.e. θ ± z√(θ(1−θ)/n + τ²) for
-      exact/wilson/normal, and sin²(asin√θ ± z√(1/(4n) + τ²)) for arcsine.
-      With τ² = 0 exact/wilson therefore fall back to the normal form.
+    * ``"additive"`` (random effects, DerSimonian-Laird τ²): variance s² + τ², i.e.
+      θ ± z√(θ(1−θ)/n + τ²) for exact/wilson/normal, and sin²(asin√θ ± z√(1/(4n) + τ²))
+      for arcsine and midp (the arcsine scale stabilises the variance and stays finite at
+      0 and n events, where the logit is infinite).
     * ``"multiplicative"``: θ + √φ·(limit − θ) for exact/wilson; θ ± z√φ·s on
-      the normal or arcsine scale.
+      the normal or arcsine scale (normal, arcsine, midp).
+
+    Adjusted limits are the envelope of the adjusted and unadjusted forms (lower = min,
+    upper = max), so overdispersion only ever widens them.
 
     Returns ``(lower, upper)`` proportions clipped to [0, 1]; NaN where
     n <= 0 or missing.
@@ -170,37 +192,49 @@ def proportion_limits(
     n_safe = np.where(valid, n, np.nan)
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        if method == "arcsine":
-            var_angle = 1.0 / (4.0 * n_safe)
-            if overdispersion == "additive":
-                half = z * np.sqrt(var_angle + tau2)
-            elif overdispersion == "multiplicative":
-                half = z * math.sqrt(phi) * np.sqrt(var_angle)
-            else:
-                half = z * np.sqrt(var_angle)
-            lower, upper = _arcsine_limits(theta, half)
-        elif overdispersion == "additive" or method == "normal":
-            var = theta * (1.0 - theta) / n_safe
-            if overdispersion == "additive":
-                var = var + tau2
-            scale = math.sqrt(phi) if overdispersion == "multiplicative" else 1.0
-            half = z * scale * np.sqrt(var)
-            lower, upper = theta - half, theta + half
-        else:
-            if method == "exact":
-                a = (1.0 - conf) / 2.0
-                lower = _binomial_interpolated(a, n_safe, theta)
-                upper = _binomial_interpolated(1.0 - a, n_safe, theta)
-            else:  # wilson
-                lower, upper = _wilson_inverted(theta, n_safe, z)
-            if overdispersion == "multiplicative":
-                # Spiegelhalter (2005): stretch the distance from the target.
-                root_phi = math.sqrt(phi)
-                lower = theta + root_phi * (lower - theta)
-                upper = theta + root_phi * (upper - theta)
+        limits = _proportion_form(method, theta, n_safe, z, conf, "none", 0.0, 1.0)
+        if overdispersion != "none":
+            limits = _envelope(limits, _proportion_form(method, theta, n_safe, z, conf, overdispersion, tau2, phi))
+        lower, upper = limits
 
     lower = np.where(valid, np.clip(lower, 0.0, 1.0), np.nan)
     upper = np.where(valid, np.clip(upper, 0.0, 1.0), np.nan)
+    return lower, upper
+
+
+def _proportion_form(
+    method: str, theta: float, n: FloatArray, z: float, conf: float, overdispersion: str, tau2: float, phi: float
+) -> tuple[FloatArray, FloatArray]:
+    if method in ("arcsine", "midp") and (method == "arcsine" or overdispersion != "none"):
+        var_angle = 1.0 / (4.0 * n)
+        if overdispersion == "additive":
+            half = z * np.sqrt(var_angle + tau2)
+        elif overdispersion == "multiplicative":
+            half = z * math.sqrt(phi) * np.sqrt(var_angle)
+        else:
+            half = z * np.sqrt(var_angle)
+        return _arcsine_limits(theta, half)
+    if method == "midp":
+        c_low, c_high = midp_count_limits("binomial", n, theta, 1.0 - conf)
+        return c_low / n, c_high / n
+    if overdispersion == "additive" or method == "normal":
+        var = theta * (1.0 - theta) / n
+        if overdispersion == "additive":
+            var = var + tau2
+        scale = math.sqrt(phi) if overdispersion == "multiplicative" else 1.0
+        half = z * scale * np.sqrt(var)
+        return theta - half, theta + half
+    if method == "exact":
+        a = (1.0 - conf) / 2.0
+        lower = _binomial_interpolated(a, n, theta)
+        upper = _binomial_interpolated(1.0 - a, n, theta)
+    else:  # wilson
+        lower, upper = _wilson_inverted(theta, n, z)
+    if overdispersion == "multiplicative":
+        # Spiegelhalter (2005): stretch the distance from the target.
+        root_phi = math.sqrt(phi)
+        lower = theta + root_phi * (lower - theta)
+        upper = theta + root_phi * (upper - theta)
     return lower, upper
 
 
@@ -212,11 +246,21 @@ def ratio_limits(
     tau2: float = 0.0,
     phi: float = 1.0,
     overdispersion: str = "none",
+    *,
+    patients: ArrayLike | None = None,
+    variance: ArrayLike | None = None,
 ) -> tuple[FloatArray, FloatArray]:
     """Funnel control limits for an O/E ratio around ``target`` at each E.
 
     Methods (unadjusted):
 
+    * ``"midp"``: the counts at which the one-sided Poisson(target·E) mid-p crosses α/2,
+      interpolated between whole counts, over E (:func:`.tails.midp_count_limits`); the
+      analysis default for rare outcomes.
+    * ``"isp"``: indirectly standardised proportion (Spiegelhalter 2005, Stat Med 24:1185,
+      §2.3.2) for common outcomes, where the Poisson variance E overstates the binomial one:
+      needs ``patients`` (n per unit, whole numbers). With ``variance`` (Σp(1 − p)) the limits are
+      target ± z√V/E; without it, the binomial(n, target·E/n) mid-p limits over E.
     * ``"exact"``: FunnelPlotR's exact Poisson limits with continuous E,
       LL = target·χ²_{α/2}(2E)/(2E), UL = target·χ²_{1−α/2}(2E+2)/(2E).
     * ``"shmi"``: log scale (NHS Digital SHMI): target·exp(±z/√E).
@@ -225,12 +269,16 @@ def ratio_limits(
 
     Overdispersion:
 
-    * ``"additive"``: "exact" and "cqc" use the square-root scale,
+    * ``"additive"``: "exact", "midp" and "cqc" use the square-root scale,
       (√target ± z√(1/(4E) + τ²))² (the variance-stabilised form of
-      Spiegelhalter 2005 / FunnelPlotR ``sr_method="CQC"``); "shmi" uses
-      target·exp(±z√(1/E + τ²)) (FunnelPlotR ``sr_method="SHMI"``).
+      Spiegelhalter 2005 / FunnelPlotR ``sr_method="CQC"``, finite at O = 0 where the log
+      is not); "shmi" uses target·exp(±z√(1/E + τ²)) (FunnelPlotR ``sr_method="SHMI"``);
+      "isp" uses target ± z√(V/E² + τ²).
     * ``"multiplicative"``: target + √φ·(limit − target) for "exact"; z is
-      multiplied by √φ on the log or square-root scale for "shmi"/"cqc".
+      multiplied by √φ on the scale of the others.
+
+    Adjusted limits are the envelope of the adjusted and unadjusted forms (lower = min,
+    upper = max), so overdispersion only ever widens them.
 
     Returns ``(lower, upper)`` on the ratio scale (multiply by 100 for a
     "x 100" ratio), lower limits floored at 0; NaN where E <= 0 or missing.
@@ -239,41 +287,73 @@ def ratio_limits(
     t = float(target)
     if not t > 0:
         raise ValueError(f"target ratio must be > 0; got {target!r}")
+    if method == "isp" and patients is None:
+        raise ValueError("isp limits need the number of patients of each unit")
     z = z_for(confidence)
-    alpha = 1.0 - normalise_confidence(confidence)
+    conf = normalise_confidence(confidence)
     e = as_float(expected)
     valid = e > 0
     e_safe = np.where(valid, e, np.nan)
-    root_phi = math.sqrt(phi) if overdispersion == "multiplicative" else 1.0
+    size = None
+    if method == "isp":
+        e_safe, size = np.broadcast_arrays(e_safe, as_float(patients))
+        valid = np.broadcast_to(valid, e_safe.shape) & (size > 0)
+        e_safe = np.where(valid, e_safe, np.nan)
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        if method == "shmi":
-            var = 1.0 / e_safe
-            if overdispersion == "additive":
-                var = var + tau2
-            half = z * root_phi * np.sqrt(var)
-            lower, upper = t * np.exp(-half), t * np.exp(half)
-        elif method == "cqc" or overdispersion == "additive":
-            var = 1.0 / (4.0 * e_safe)
-            if overdispersion == "additive":
-                var = var + tau2
-            half = z * root_phi * np.sqrt(var)
-            centre = math.sqrt(t)
-            # Floor the root-scale limit at 0 before squaring, otherwise a
-            # negative root would square back to a positive ratio.
-            lower = np.maximum(centre - half, 0.0) ** 2
-            upper = (centre + half) ** 2
-        else:  # exact, unadjusted or multiplicative
-            two_e = 2.0 * e_safe
-            lower = t * stats.chi2.ppf(alpha / 2.0, two_e) / two_e
-            upper = t * stats.chi2.ppf(1.0 - alpha / 2.0, two_e + 2.0) / two_e
-            if overdispersion == "multiplicative":
-                lower = t + root_phi * (lower - t)
-                upper = t + root_phi * (upper - t)
-        lower = np.maximum(lower, 0.0)
+        form = functools.partial(_ratio_form, method, t, e_safe, z, conf, size=size, variance=variance)
+        limits = form("none", 0.0, 1.0)
+        if overdispersion != "none":
+            limits = _envelope(limits, form(overdispersion, tau2, phi))
+        lower = np.maximum(limits[0], 0.0)
 
     lower = np.where(valid, lower, np.nan)
-    upper = np.where(valid, upper, np.nan)
+    upper = np.where(valid, limits[1], np.nan)
+    return lower, upper
+
+
+def _ratio_form(
+    method: str,
+    t: float,
+    e: FloatArray,
+    z: float,
+    conf: float,
+    overdispersion: str,
+    tau2: float,
+    phi: float,
+    *,
+    size: FloatArray | None,
+    variance: ArrayLike | None,
+) -> tuple[FloatArray, FloatArray]:
+    alpha = 1.0 - conf
+    root_phi = math.sqrt(phi) if overdispersion == "multiplicative" else 1.0
+    tau2 = tau2 if overdispersion == "additive" else 0.0
+    if method == "shmi":
+        half = z * root_phi * np.sqrt(1.0 / e + tau2)
+        return t * np.exp(-half), t * np.exp(half)
+    if method == "isp":
+        assert size is not None
+        if variance is None and overdispersion == "none":
+            c_low, c_high = midp_count_limits("binomial", size, isp_probability(e, size, t), alpha)
+            return c_low / e, c_high / e
+        half = z * root_phi * np.sqrt(isp_variance(e, size, t, variance) / (e * e) + tau2)
+        return t - half, t + half
+    if method == "cqc" or (overdispersion != "none" and method == "midp") or overdispersion == "additive":
+        half = z * root_phi * np.sqrt(1.0 / (4.0 * e) + tau2)
+        centre = math.sqrt(t)
+        # Floor the root-scale limit at 0 before squaring, otherwise a
+        # negative root would square back to a positive ratio.
+        return np.maximum(centre - half, 0.0) ** 2, (centre + half) ** 2
+    if method == "midp":
+        c_low, c_high = midp_count_limits("poisson", e, t * e, alpha)
+        return c_low / e, c_high / e
+    # exact, unadjusted or multiplicative
+    two_e = 2.0 * e
+    lower = t * stats.chi2.ppf(alpha / 2.0, two_e) / two_e
+    upper = t * stats.chi2.ppf(1.0 - alpha / 2.0, two_e + 2.0) / two_e
+    if overdispersion == "multiplicative":
+        lower = t + root_phi * (lower - t)
+        upper = t + root_phi * (upper - t)
     return lower, upper
 
 

@@ -28,6 +28,7 @@ from numpy.typing import ArrayLike
 from scipy import stats
 
 from .arrays import FloatArray, as_float
+from .tails import isp_variance
 
 __all__ = [
     "z_scores",
@@ -35,40 +36,57 @@ __all__ = [
     "winsorise",
     "truncate",
     "dispersion_ratio",
+    "winsorised_null_mean_square",
     "dersimonian_laird_tau2",
     "OverdispersionEstimate",
     "estimate_overdispersion",
 ]
 
 _PROPORTION_NORMAL_SCALE = ("exact", "wilson", "normal")
-_RATIO_ROOT_SCALE = ("exact", "cqc")
+_PROPORTION_ARCSINE_SCALE = ("arcsine", "midp")
+_RATIO_ROOT_SCALE = ("exact", "cqc", "midp")
 
 
 def _check_kind_method(kind: str, method: str) -> None:
     if kind == "proportion":
-        if method not in _PROPORTION_NORMAL_SCALE + ("arcsine",):
+        if method not in _PROPORTION_NORMAL_SCALE + _PROPORTION_ARCSINE_SCALE:
             raise ValueError(f"unknown proportion method {method!r}")
     elif kind == "ratio":
-        if method not in _RATIO_ROOT_SCALE + ("shmi",):
+        if method not in _RATIO_ROOT_SCALE + ("shmi", "isp"):
             raise ValueError(f"unknown ratio method {method!r}")
     else:
         raise ValueError(f"unknown kind {kind!r}; expected 'proportion' or 'ratio'")
 
 
-def standard_errors(kind: str, method: str, denominator_or_expected: ArrayLike, target: float) -> FloatArray:
+def standard_errors(
+    kind: str,
+    method: str,
+    denominator_or_expected: ArrayLike,
+    target: float,
+    *,
+    patients: ArrayLike | None = None,
+    variance: ArrayLike | None = None,
+) -> FloatArray:
     """Within-unit standard error s on the scale used by :func:`z_scores`.
 
-    Proportions: √(θ(1−θ)/n) for exact/wilson/normal, 1/(2√n) for arcsine
-    (FunnelPlotR ``PR``). Ratios: 1/(2√E) on the square-root scale for
-    exact/cqc (FunnelPlotR ``CQC``), 1/√E on the log scale for shmi
-    (FunnelPlotR ``SHMI``). NaN where the denominator is <= 0 or missing.
+    Proportions: √(θ(1−θ)/n) for exact/wilson/normal, 1/(2√n) for arcsine and midp
+    (FunnelPlotR ``PR``; the variance-stabilised scale, finite at 0 and n events). Ratios:
+    1/(2√E) on the square-root scale for exact/cqc/midp (FunnelPlotR ``CQC``; finite at
+    O = 0), 1/√E on the log scale for shmi (FunnelPlotR ``SHMI``), √V/E on the O/E scale for
+    isp (Spiegelhalter 2005 indirectly standardised proportions; V from
+    :func:`.tails.isp_variance`, which needs ``patients``). NaN where the denominator is <= 0
+    or missing.
     """
     _check_kind_method(kind, method)
     d = as_float(denominator_or_expected)
     d = np.where(d > 0, d, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
+        if kind == "ratio" and method == "isp":
+            if patients is None:
+                raise ValueError("isp standard errors need the number of patients of each unit")
+            return np.asarray(np.sqrt(isp_variance(d, patients, float(target), variance)) / d, dtype=float)
         if kind == "proportion":
-            if method == "arcsine":
+            if method in _PROPORTION_ARCSINE_SCALE:
                 return 1.0 / (2.0 * np.sqrt(d))
             theta = float(target)
             return np.sqrt(theta * (1.0 - theta) / d)
@@ -83,12 +101,18 @@ def z_scores(
     numerator_or_observed: ArrayLike,
     denominator_or_expected: ArrayLike,
     target: float,
+    *,
+    patients: ArrayLike | None = None,
+    variance: ArrayLike | None = None,
 ) -> FloatArray:
-    """Unadjusted z-scores on the method's own scale (Spiegelhalter 2005).
+    """Unadjusted z-scores on the method's own scale (Spiegelhalter 2005), the scale on which
+    φ and τ² are estimated.
 
     * proportion, exact/wilson/normal: (p − θ)/√(θ(1−θ)/n);
-    * proportion, arcsine: (asin√p − asin√θ)·2√n (FunnelPlotR ``PR``);
-    * ratio, exact/cqc: (√(O/E) − √target)·2√E (FunnelPlotR ``CQC``);
+    * proportion, arcsine/midp: (asin√p − asin√θ)·2√n (FunnelPlotR ``PR``);
+    * ratio, exact/cqc/midp: (√(O/E) − √target)·2√E (FunnelPlotR ``CQC``);
+    * ratio, isp: (O/E − target)·E/√V (Spiegelhalter 2005, indirectly standardised
+      proportions);
     * ratio, shmi: √E·(ln(O/E) − ln target) (FunnelPlotR ``SHMI``; with the
       usual target 1 this is √E·ln(O/E)). As in FunnelPlotR, O = 0 gives
       −inf, which SHMI truncation then drops as the lowest rank.
@@ -101,11 +125,13 @@ def z_scores(
     y, d = np.broadcast_arrays(y, d)
     d = np.where(d > 0, d, np.nan)
     t = float(target)
-    s = standard_errors(kind, method, d, t)
+    s = standard_errors(kind, method, d, t, patients=patients, variance=variance)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = y / d
-        if kind == "proportion":
-            if method == "arcsine":
+        if kind == "ratio" and method == "isp":
+            diff = ratio - t
+        elif kind == "proportion":
+            if method in _PROPORTION_ARCSINE_SCALE:
                 diff = np.arcsin(np.sqrt(ratio)) - math.asin(math.sqrt(t))
             else:
                 diff = ratio - t
@@ -172,6 +198,23 @@ def truncate(z: ArrayLike, fraction: float = 0.10) -> FloatArray:
     values = arr[present]
     out[present] = np.where(keep, values, np.nan)
     return out
+
+
+def winsorised_null_mean_square(fraction: float) -> float:
+    """E[W(Z)²] for a standard normal Z Winsorised at its ``fraction`` and 1 − ``fraction``
+    quantiles ±q: (1 − 2f) − 2qφ(q) + 2fq² (0.679 at f = 0.10).
+
+    The Winsorised dispersion ratio of units that vary by chance alone tends to this value,
+    not to 1; dividing by it is the usual normal-consistency correction of a Winsorised
+    variance (Wilcox RR 2012, Introduction to Robust Estimation and Hypothesis Testing, 3rd
+    ed., Academic Press, §3.2-3.3; Huber PJ 1981, Robust Statistics, Wiley).
+    """
+    if not 0.0 <= fraction < 0.5:
+        raise ValueError("fraction must be in [0, 0.5)")
+    if fraction == 0.0:
+        return 1.0
+    q = float(stats.norm.isf(fraction))
+    return float((1.0 - 2.0 * fraction) - 2.0 * q * stats.norm.pdf(q) + 2.0 * fraction * q * q)
 
 
 def dispersion_ratio(z_adjusted: ArrayLike) -> float:
@@ -245,9 +288,18 @@ def estimate_overdispersion(
     denominator_or_expected: ArrayLike,
     target: float,
     trim: float = 0.10,
+    *,
+    patients: ArrayLike | None = None,
+    variance: ArrayLike | None = None,
+    consistent: bool = False,
 ) -> OverdispersionEstimate:
     """Estimate φ and τ² for a set of units (Spiegelhalter 2005;
     FunnelPlotR ``funnel_plot`` steps 1-4).
+
+    ``consistent`` (used by the calibrated default methods; Winsorising methods only) divides
+    the Winsorised φ by :func:`winsorised_null_mean_square`, so that φ is about 1 when units
+    vary by chance alone (the uncorrected 10%-Winsorised φ is about 0.68 then); τ² follows
+    from the corrected φ. Off by default, which reproduces FunnelPlotR.
 
     SHMI (``kind="ratio", method="shmi"``) truncates the top and bottom
     ``trim`` by rank; every other method Winsorises at ``trim`` and
@@ -255,8 +307,10 @@ def estimate_overdispersion(
     ignored. Unlike FunnelPlotR we do not round SHMI expected counts to two
     decimals; round them before calling to mimic its ``SHMI_rounding``.
     """
-    z = z_scores(kind, method, numerator_or_observed, denominator_or_expected, target)
-    s = standard_errors(kind, method, denominator_or_expected, target)
+    z = z_scores(
+        kind, method, numerator_or_observed, denominator_or_expected, target, patients=patients, variance=variance
+    )
+    s = standard_errors(kind, method, denominator_or_expected, target, patients=patients, variance=variance)
     s = np.broadcast_to(s, z.shape)
     if kind == "ratio" and method == "shmi":
         trimming = "truncate"
@@ -267,6 +321,8 @@ def estimate_overdispersion(
     used = ~np.isnan(z_trimmed)
     n_units = int(used.sum())
     phi = dispersion_ratio(z_trimmed)
+    if consistent and trimming == "winsorise":
+        phi = phi / winsorised_null_mean_square(trim)
     tau2 = dersimonian_laird_tau2(phi, s[used], n_units) if n_units else 0.0
     return OverdispersionEstimate(
         phi=phi,

@@ -70,3 +70,23 @@ def test_a_ratio_table_needs_its_own_columns(tmp_path):
     path.write_text(TABLE)
     with pytest.raises(SystemExit):
         call_command("funnel", str(path), kind="ratio")
+
+
+def test_the_default_is_the_calibrated_midp_method_and_z_is_the_flag_statistic(tmp_path):
+    # A zero count at a small unit: 0 of 20 against about 9% has low mid-p ½·0.91^20 = 0.077,
+    # nothing unusual, so it is drawn on or above the lower limit and labelled "none".
+    path = tmp_path / "table.csv"
+    path.write_text("unit,numerator,denominator\nA,0,20\nB,95,1000\nC,60,1000\nD,120,1000\nE,2,40\n")
+    code, out, _ = run_command("funnel", str(path), kind="proportion", overdispersion="none", json=True)
+    data = json.loads(out)
+    assert code == 0 and data["method"] == "midp"
+    for unit in data["units"]:
+        high, low = unit["z"] > 1.959963984540054, unit["z"] < -1.959963984540054
+        assert unit["flag"].endswith("_high") == high and unit["flag"].endswith("_low") == low
+        drawn_low = unit["value"] < unit["limit_lower_95"]
+        drawn_high = unit["value"] > unit["limit_upper_95"]
+        assert (drawn_low, drawn_high) == (low, high)
+    a = next(u for u in data["units"] if u["unit"] == "A")
+    assert a["flag"] == "none"
+    code, out, _ = run_command("funnel", str(path), kind="proportion", method="exact", json=True)
+    assert code == 0 and json.loads(out)["method"] == "exact"

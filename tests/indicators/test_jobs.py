@@ -193,7 +193,8 @@ def test_the_demo_release_flags_the_trusts_planted_as_worse(orgs, tmp_path, star
         )
         assert set(planted_outliers(audit, 2026, trusts)[code]) <= flagged_high, (audit, flagged_high)
         fit = FunnelFit.objects.get(run=run, indicator=code, level="provider", period="2024/25")
-        assert fit.kind == "ratio" and fit.method == "exact" and fit.target == 1.0
+        # The calibrated default: mid-p Poisson for rare deaths, the binomial isp for lung's common 1-year deaths.
+        assert fit.kind == "ratio" and fit.method == {"bowel": "midp", "lung": "isp"}[audit] and fit.target == 1.0
         card = RunIndicator.objects.get(run=run, indicator=code).model_card
         assert card["fitted"] and 0.7 < card["c_statistic"] < 0.95 and len(card["calibration"]) == 10
 

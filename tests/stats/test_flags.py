@@ -120,6 +120,8 @@ def test_exact_guard_drops_a_zero_count_flag_that_chance_explains() -> None:
     # Away from the boundary the limits decide: 3 of 10 keeps its flag.
     assert exact_test_guard(["alarm_high"], [3], [10], 0.05, "proportion").tolist() == ["alarm_high"]
     units, observed, expected = ["a", "b", "c", "d"], [0, 30, 40, 50], [0.36, 30.0, 40.0, 50.0]
-    plain = funnel_analysis(units, observed, expected, kind="ratio", exact_guard=False, overdispersion="none")
-    guarded = funnel_analysis(units, observed, expected, kind="ratio", overdispersion="none")
+    plain = funnel_analysis(
+        units, observed, expected, kind="ratio", method="exact", exact_guard=False, overdispersion="none"
+    )
+    guarded = funnel_analysis(units, observed, expected, kind="ratio", method="exact", overdispersion="none")
     assert plain.units["flag"].tolist()[0] == "alarm_low" and guarded.units["flag"].tolist()[0] == "none"

@@ -287,7 +287,7 @@ def _overdispersed_proportions() -> tuple[list[str], np.ndarray, np.ndarray]:
 def test_funnel_analysis_structure_and_defaults() -> None:
     units, x, n = _overdispersed_proportions()
     result = funnel_analysis(units, x, n)
-    assert result.method == "exact" and result.kind == "proportion"
+    assert result.method == "midp" and result.kind == "proportion"
     assert result.target == pytest.approx(x.sum() / n.sum())
     assert tuple(result.units.columns) == UNIT_COLUMNS
     assert list(result.units["unit"]) == units
@@ -342,9 +342,9 @@ def test_funnel_analysis_handles_zero_denominator() -> None:
 
 def test_funnel_analysis_ratio_defaults() -> None:
     result = funnel_analysis(["a", "b", "c"], [12, 30, 3], [10.0, 20.0, 6.0], kind="ratio")
-    assert result.target == 1.0 and result.method == "exact"
+    assert result.target == 1.0 and result.method == "midp"
     assert result.units["value"].tolist() == [1.2, 1.5, 0.5]
-    lo, hi = ratio_limits([10.0, 20.0, 6.0], 0.95)
+    lo, hi = ratio_limits([10.0, 20.0, 6.0], 0.95, method="midp")
     np.testing.assert_allclose(result.units["limit_lower_95_unadjusted"], lo)
 
 
@@ -369,3 +369,61 @@ def test_funnel_curve() -> None:
     assert len(ratio) == 50
     plain = funnel_curve("ratio", "shmi", 1.0, 300, points=50)
     assert np.all(ratio["upper998"] > plain["upper998"])
+
+
+# ---------------------------------------------------------------------------
+# midp and isp (issue 11)
+# ---------------------------------------------------------------------------
+
+
+def test_midp_binomial_limits_hand_worked() -> None:
+    # n = 10, θ = 0.5, 95%; binomial(10, ½) in 1024ths: f(8) = f(2) = 45, f(9) = f(1) = 10, f(10) = f(0) = 1.
+    # Upper mid-p: p(8) = (10 + 1 + 22.5)/1024 = 33.5/1024 >= 0.025 = 25.6/1024; p(9) = (1 + 5)/1024 < it.
+    # The limit is where the mid-p, linear between 8 and 9, crosses 25.6/1024: 8 + 7.9/27.5, over n.
+    # The lower limit is its mirror image: 1 + 19.6/27.5, over n.
+    lo, hi = proportion_limits(0.5, 10, 0.95, method="midp")
+    assert float(hi) == pytest.approx((8 + 7.9 / 27.5) / 10, rel=1e-12)
+    assert float(lo) == pytest.approx((1 + 19.6 / 27.5) / 10, rel=1e-12)
+
+
+def test_midp_poisson_limits_hand_worked() -> None:
+    # E = 1, target 1, 95%: Poisson(1) pmf e^-1/k!. Upper mid-p p(3) = P(X > 3) + ½P(3) >= 0.025 > p(4).
+    pmf = [math.exp(-1) / math.factorial(k) for k in range(6)]
+    tail = [1 - sum(pmf[: k + 1]) for k in range(6)]
+    p3, p4 = tail[3] + pmf[3] / 2, tail[4] + pmf[4] / 2
+    assert p3 >= 0.025 > p4
+    lo, hi = ratio_limits(1.0, 0.95, method="midp")
+    assert float(hi) == pytest.approx(3 + (p3 - 0.025) / (p3 - p4), rel=1e-10)
+    # Low side: zero deaths has mid-p ½e^-1 = 0.18, so no count is low: the limit is 0.
+    assert float(lo) == 0.0
+
+
+def test_isp_limits_with_known_variance_and_binomial() -> None:
+    e, n, v = np.array([20.0, 110.0]), np.array([40.0, 200.0]), np.array([8.0, 40.0])
+    lo, hi = ratio_limits(e, 0.95, method="isp", patients=n, variance=v)
+    np.testing.assert_allclose(hi, 1 + Z95 * np.sqrt(v) / e, rtol=1e-12)
+    np.testing.assert_allclose(lo, 1 - Z95 * np.sqrt(v) / e, rtol=1e-12)
+    # Without Σp(1 − p): the binomial(n, E/n) mid-p limits over E, which are the proportion limits × n/E.
+    lo, hi = ratio_limits(e, 0.95, method="isp", patients=n)
+    p_lo, p_hi = proportion_limits(0.5, 40, 0.95, method="midp")
+    assert float(lo[0]) == pytest.approx(float(p_lo) * 40 / 20, rel=1e-12)
+    assert float(hi[0]) == pytest.approx(float(p_hi) * 40 / 20, rel=1e-12)
+    with pytest.raises(ValueError):
+        ratio_limits(e, 0.95, method="isp")
+
+
+def test_funnel_analysis_sums_patients_and_chooses_isp_for_common_outcomes() -> None:
+    # Two rows per trust: patients and observed summed; national rate 50% > 10% -> isp.
+    result = funnel_analysis(
+        ["a", "a", "b", "c", "d"],
+        [10, 10, 50, 45, 60],
+        [9.0, 11.0, 50.0, 50.0, 50.0],
+        kind="ratio",
+        patients=[20, 20, 100, 100, 100],
+    )
+    assert result.method == "isp" and list(result.units["unit"]) == ["a", "b", "c", "d"]
+    assert result.units["value"].iloc[0] == 1.0
+    rare = funnel_analysis(["a", "b"], [3, 5], [4.0, 4.0], kind="ratio", patients=[100, 100])
+    assert rare.method == "midp"
+    explicit = funnel_analysis(["a", "b"], [30, 50], [40.0, 40.0], kind="ratio", method="exact", patients=[80, 80])
+    assert explicit.method == "exact"

@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from indicators.stats.overdispersion import (
     dersimonian_laird_tau2,
@@ -131,3 +133,76 @@ def test_estimate_overdispersion_skips_unusable_units() -> None:
     est = estimate_overdispersion("ratio", "cqc", [10, 20, 5, 40], [10.0, 0.0, np.nan, 20.0], 1.0)
     assert est.n_units == 2
     assert np.isnan(est.z[1]) and np.isnan(est.z[2])
+
+
+# ---------------------------------------------------------------------------
+# Overdispersion only widens (issue 11, item 2)
+# ---------------------------------------------------------------------------
+
+_N_GRID = np.unique(np.round(np.geomspace(1, 20_000, 160)))
+_E_GRID = np.geomspace(0.05, 5_000, 160)
+
+
+def test_additive_limits_at_small_n_near_100_percent_are_not_narrower() -> None:
+    # A 97% process indicator at n = 10: the symmetric normal form θ ± z√(θ(1−θ)/n + τ²) puts the
+    # 99.8% lower limit near 80%, inside the exact limit (60%), so 8 of 10 became a false "worse"
+    # alarm. The adjusted limits must contain the unadjusted ones.
+    from indicators.stats.funnel import proportion_limits
+
+    raw_lo, raw_hi = proportion_limits(0.97, 10, 0.998, method="exact")
+    lo, hi = proportion_limits(0.97, 10, 0.998, method="exact", tau2=0.0005, overdispersion="additive")
+    assert float(lo) <= float(raw_lo) and float(hi) >= float(raw_hi)
+
+
+@given(
+    theta=st.floats(0.001, 0.999),
+    tau2=st.floats(0.0, 0.5) | st.sampled_from([0.0, 1e-6, 1e-3]),
+    phi=st.floats(1.0, 20.0),
+    confidence=st.sampled_from([0.95, 0.998]),
+    mode=st.sampled_from(["additive", "multiplicative"]),
+)
+def test_adjusted_proportion_limits_never_inside_unadjusted(theta, tau2, phi, confidence, mode) -> None:
+    from indicators.stats.funnel import PROPORTION_METHODS, proportion_limits
+
+    for method in PROPORTION_METHODS:
+        raw_lo, raw_hi = proportion_limits(theta, _N_GRID, confidence, method=method)
+        lo, hi = proportion_limits(theta, _N_GRID, confidence, method=method, tau2=tau2, phi=phi, overdispersion=mode)
+        assert np.all(lo <= raw_lo), method
+        assert np.all(hi >= raw_hi), method
+
+
+@given(
+    target=st.floats(0.5, 2.0),
+    rate=st.floats(0.01, 0.95),
+    tau2=st.floats(0.0, 0.5) | st.sampled_from([0.0, 1e-6, 1e-3]),
+    phi=st.floats(1.0, 20.0),
+    confidence=st.sampled_from([0.95, 0.998]),
+    mode=st.sampled_from(["additive", "multiplicative"]),
+)
+def test_adjusted_ratio_limits_never_inside_unadjusted(target, rate, tau2, phi, confidence, mode) -> None:
+    from indicators.stats.funnel import RATIO_METHODS, ratio_limits
+
+    patients = np.ceil(_E_GRID / rate)
+    for method in RATIO_METHODS:
+        sizes = {"patients": patients} if method == "isp" else {}
+        raw_lo, raw_hi = ratio_limits(_E_GRID, confidence, method=method, target=target, **sizes)
+        lo, hi = ratio_limits(
+            _E_GRID, confidence, method=method, target=target, tau2=tau2, phi=phi, overdispersion=mode, **sizes
+        )
+        assert np.all(lo <= raw_lo), method
+        assert np.all(hi >= raw_hi), method
+
+
+def test_consistent_phi_is_near_one_under_the_null() -> None:
+    # 2,000 units varying by chance alone: the 10%-Winsorised φ is about 0.68; the consistent
+    # one about 1 (the normal expectation of a Winsorised square is 0.679 at 10%).
+    from indicators.stats.overdispersion import winsorised_null_mean_square
+
+    rng = np.random.default_rng(3)
+    n = rng.integers(200, 2000, 2000)
+    x = rng.binomial(n, 0.2)
+    plain = estimate_overdispersion("proportion", "arcsine", x, n, 0.2)
+    consistent = estimate_overdispersion("proportion", "midp", x, n, 0.2, consistent=True)
+    assert winsorised_null_mean_square(0.10) == pytest.approx(0.6787, abs=1e-4)
+    assert 0.6 < plain.phi < 0.76
+    assert 0.9 < consistent.phi < 1.1

@@ -18,8 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("--kind", required=True, choices=("proportion", "ratio"))
         parser.add_argument(
             "--method",
-            default="exact",
-            help="proportion: exact (default), wilson, normal, arcsine; ratio: exact (default), shmi",
+            default=None,
+            help="proportion: midp (default: calibrated mid-p flags), exact, wilson, normal, arcsine; "
+            "ratio: midp (default), exact, shmi",
         )
         parser.add_argument(
             "--overdispersion",
