@@ -133,7 +133,8 @@ class _Covariate:
     merged: list[str] = field(default_factory=list)
 
     def raw(self, rows: np.ndarray) -> np.ndarray:
-        return self.codes[rows] if self.type == "categorical" else self.values[rows]
+        source: np.ndarray = self.codes if self.type == "categorical" else self.values
+        return np.asarray(source[rows])
 
 
 @dataclass(frozen=True)
@@ -527,6 +528,8 @@ def _donors(
     ``MIN_DONORS`` donors is widened by dropping the year, then the last covariate. The
     outcome and the provider are never used. Returns an int array (recipients x draws)."""
     donor_rows = np.flatnonzero(complete)
+    if year_cells is not None:
+        cells = {**cells, YEAR_TERM: year_cells}
     out = np.empty((recipients.size, draws), dtype=np.int64)
     pattern = np.zeros(recipients.size, dtype=np.int64)
     for j, c in enumerate(specs):
@@ -541,14 +544,14 @@ def _donors(
         for names in ladder:
             if todo.size == 0:
                 break
-            columns = [year_cells if n == YEAR_TERM else cells[n] for n in names]
-            assert all(col is not None for col in columns)
+            columns = [cells[n] for n in names]
             if names not in sorted_cache:
-                keys = _cell_key(columns, donor_rows)  # type: ignore[arg-type]
-                order = np.argsort(keys, kind="stable")
+                keys = _cell_key(columns, donor_rows)
+                # small keys sort by radix (linear time) as 16-bit integers
+                order = np.argsort(keys.astype(np.uint16) if keys.max() < 2**16 else keys, kind="stable")
                 sorted_cache[names] = (keys[order], donor_rows[order])
             sorted_keys, sorted_rows = sorted_cache[names]
-            wanted = _cell_key(columns, recipients[todo])  # type: ignore[arg-type]
+            wanted = _cell_key(columns, recipients[todo])
             lo = np.searchsorted(sorted_keys, wanted, side="left")
             count = np.searchsorted(sorted_keys, wanted, side="right") - lo
             ok = count >= (MIN_DONORS if names else 1)
@@ -860,7 +863,7 @@ def fit_risk_model(
     (covariates), ``n_excluded_missing_outcome``, ``missing_counts`` (per covariate),
     ``missing_handling`` (one sentence per covariate), ``merged_levels`` (per
     covariate, sentences saying what was pooled and why), ``reference_levels``,
-    ``centring``, ``dropped_levels``, ``dropped_terms`` (term -> why),
+    ``centring``, ``dropped_levels``, ``dropped_terms`` and ``dropped_term_reasons`` (term -> why),
     ``interactions``, ``audit_year`` (``term`` whether the year is in the model,
     ``recalibration`` year -> log-odds shift, ``not_recalibrated`` years with no or
     only events), ``coefficients`` (``term, estimate, std_error, odds_ratio,
@@ -890,12 +893,15 @@ def fit_risk_model(
     terms_specs = list(specs)
     year_c: _Covariate | None = None
     if year is not None:
-        years = pd.Series(np.asarray(year, dtype=np.float64))
-        if len(years) != len(frame):
+        years = np.asarray(year, dtype=np.float64)
+        if years.shape != (len(frame),):
             raise ValueError("year must give one audit year per row")
         year_c = _Covariate(YEAR_TERM, "categorical", "exclude", None, label="audit year")
-        _read(year_c, years.map(lambda v: v if np.isnan(v) else int(v)))
-        columns[YEAR_TERM] = years
+        known = np.isfinite(years)
+        uniques = np.unique(years[known])
+        year_c.codes = np.where(known, np.searchsorted(uniques, np.nan_to_num(years)), -1).astype(np.int64)
+        year_c.uniques, year_c.missing_rows = [int(u) for u in uniques], ~known
+        columns[YEAR_TERM] = pd.Series(year_c.uniques, dtype=np.int64)  # the years, in order
         terms_specs.append(year_c)
     for c in terms_specs:
         c.n_missing = int((c.missing_rows & base).sum())
@@ -981,8 +987,8 @@ def fit_risk_model(
         for name, b, se, zj in zip(names, params, bse, z, strict=True)
     ]
     calibration, hosmer_lemeshow = _calibration(y_inc, p_inc)
-    dropped_terms = {t: "no patient has this combination" for t in empty_terms}
-    dropped_terms.update({t: "its patients all had, or all lacked, the event" for t in separating})
+    why_dropped = {t: "no patient has this combination" for t in empty_terms}
+    why_dropped.update({t: "its patients all had, or all lacked, the event" for t in separating})
     card: dict[str, Any] = {
         "outcome": outcome,
         "n_rows": len(frame),
@@ -1000,7 +1006,8 @@ def fit_risk_model(
         "reference_levels": {c.column: _label(c.reference) for c in specs if c.type == "categorical"},
         "centring": {c.column: c.centre for c in specs if c.centre is not None},
         "dropped_levels": {c.column: c.dropped_levels for c in specs if c.dropped_levels},
-        "dropped_terms": dropped_terms,
+        "dropped_terms": list(why_dropped),
+        "dropped_term_reasons": why_dropped,
         "interactions": [list(map(str, pair)) for pair in interactions],
         "audit_year": {
             "term": year_c is not None and len(year_c.groups) > 1,
