@@ -68,6 +68,7 @@ from statsmodels.tools.sm_exceptions import (
 from indicators.stats.risk_spec import (
     COVARIATE_KEYS,
     COVARIATE_TYPES,
+    DEFAULT_MINIMUM_COMPLETENESS,
     MISSING_HANDLING,
     TRANSFORMS,
     WITHDRAWN_MISSING,
@@ -836,7 +837,7 @@ def fit_risk_model(
     *,
     year: Any = None,
     groups: Any = None,
-    minimum_completeness: float = 0.8,
+    minimum_completeness: float = DEFAULT_MINIMUM_COMPLETENESS,
     imputations: int = IMPUTATIONS,
     min_level_patients: int = MIN_LEVEL_PATIENTS,
     seed: int = IMPUTATION_SEED,
