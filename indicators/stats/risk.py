@@ -926,9 +926,9 @@ def fit_risk_model(
     y = y_all[complete]
     n_fit, fit_events = y.size, int(y.sum())
     if fit_events == 0:
-        raise RiskModelError(f"the risk model could not be fitted: no events, no included patient has {outcome!r}")
+        raise RiskModelError("the risk model could not be fitted: no events, no patient in the model had the outcome")
     if fit_events == n_fit:
-        raise RiskModelError(f"the risk model could not be fitted: every included patient has {outcome!r}")
+        raise RiskModelError("the risk model could not be fitted: every patient in the model had the outcome")
 
     _learn(terms_specs, columns, complete, included, y_all[complete], min_level_patients)
     fit_rows = np.flatnonzero(complete)
