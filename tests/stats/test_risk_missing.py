@@ -8,6 +8,7 @@ flags are those a trust would see.
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import numpy as np
@@ -127,6 +128,7 @@ def test_a_trust_at_three_times_the_odds_that_records_no_asa_grade_is_flagged() 
     # Coefficients come only from patients with ASA recorded: no term for a missing value.
     assert not any("missing" in c["term"] for c in card["coefficients"])
     assert card["n_imputed"] == 300
+    json.dumps(card, allow_nan=False)  # stored as JSON: no NaN anywhere
 
 
 def test_englands_o_e_is_one_in_every_year_and_flags_follow_trusts_not_the_trend() -> None:
