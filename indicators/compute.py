@@ -18,6 +18,7 @@ from indicators.definitions import IndicatorDefinition, evaluate
 from indicators.stats.analysis import funnel_analysis
 from indicators.stats.intervals import ratio_interval, wilson_interval
 from indicators.stats.risk import fit_risk_model
+from indicators.stats.risk_spec import DEFAULT_MINIMUM_COMPLETENESS
 from indicators.stats.spc import xmr_chart
 
 ENGLAND = "E92000001"
@@ -109,11 +110,20 @@ def compute_indicator(
     if indicator.risk_model is not None:  # risk_adjusted
         cohort = frame.loc[denominator].copy()
         cohort["_outcome"] = numerator[denominator]
+        model = indicator.risk_model
         try:
+            # The audit year is a term of the model and each year is recalibrated, so that England's
+            # O/E is 1 in every single year as well as over all years (ADR 0005).
             fit = fit_risk_model(
-                cohort, "_outcome", indicator.risk_model["covariates"], indicator.risk_model.get("interactions") or ()
+                cohort,
+                "_outcome",
+                model["covariates"],
+                model.get("interactions") or (),
+                year=audit_year(dates).to_numpy()[denominator],
+                groups=frame[provider_column].to_numpy()[denominator],
+                minimum_completeness=model.get("minimum_completeness", DEFAULT_MINIMUM_COMPLETENESS),
             )
-        except ValueError as exc:  # too few patients or events to adjust: say so rather than guess
+        except ValueError as exc:  # too few patients or events, or no convergence: say so rather than guess
             return IndicatorOutput(
                 results=pd.DataFrame(columns=RESULT_COLUMNS),
                 model_card={

@@ -22,7 +22,15 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from audits.schema import AuditDefinition, Column, DefinitionError, Fail, check_keys
-from indicators.stats.risk_spec import COVARIATE_KEYS, COVARIATE_TYPES, MISSING_HANDLING, RISK_MODEL_KEYS, TRANSFORMS
+from indicators.stats.risk_spec import (
+    COVARIATE_KEYS,
+    COVARIATE_TYPES,
+    DEFAULT_MINIMUM_COMPLETENESS,
+    MISSING_HANDLING,
+    RISK_MODEL_KEYS,
+    TRANSFORMS,
+    WITHDRAWN_MISSING,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -265,7 +273,10 @@ def _check_risk_model(risk: Any, columns: Mapping[str, Column], fail: Fail) -> N
         if column in names:
             raise fail("the covariate is listed twice", where)
         names.add(str(column))
-        if covariate.get("missing", MISSING_HANDLING[0]) not in MISSING_HANDLING:
+        missing = covariate.get("missing", MISSING_HANDLING[0])
+        if isinstance(missing, str) and missing in WITHDRAWN_MISSING:
+            raise fail(WITHDRAWN_MISSING[missing], where)
+        if missing not in MISSING_HANDLING:
             raise fail(f"missing must be one of {', '.join(MISSING_HANDLING)}", where)
         transform = covariate.get("transform")
         if transform is not None and (transform not in TRANSFORMS or kind != "numeric"):
@@ -278,6 +289,9 @@ def _check_risk_model(risk: Any, columns: Mapping[str, Column], fail: Fail) -> N
     for pair in interactions:
         if not isinstance(pair, list) or len(pair) != 2 or not set(pair) <= names:
             raise fail(f"interaction {pair} must pair two of its covariates", "risk_model")
+    minimum = risk.get("minimum_completeness", DEFAULT_MINIMUM_COMPLETENESS)
+    if isinstance(minimum, bool) or not isinstance(minimum, int | float) or not 0 <= minimum <= 1:
+        raise fail("minimum_completeness must be a share between 0 and 1, e.g. 0.8", "risk_model")
 
 
 def evaluate(condition: dict[str, Any], frame: pd.DataFrame, extract_date: date) -> np.ndarray:

@@ -275,9 +275,21 @@ WRONG_REFERENCE: list[tuple[str, Change, str, str]] = [
     ),
     (
         "covariate missing-value handling unknown",
-        lambda d: indicator(d, "mortality_2y")["risk_model"]["covariates"][3].update(missing="impute"),
+        lambda d: indicator(d, "mortality_2y")["risk_model"]["covariates"][3].update(missing="model"),
         "indicator mortality_2y, risk_model covariate cancer_site",
-        "missing must be one of category, exclude",
+        "missing must be one of impute, exclude",
+    ),
+    (
+        "covariate missing-value handling withdrawn (a missing category absorbs a trust's own results)",
+        lambda d: indicator(d, "mortality_2y")["risk_model"]["covariates"][3].update(missing="category"),
+        "indicator mortality_2y, risk_model covariate cancer_site",
+        "missing: category is withdrawn",
+    ),
+    (
+        "completeness threshold outside 0 to 1",
+        lambda d: indicator(d, "mortality_2y")["risk_model"].update(minimum_completeness=80),
+        "indicator mortality_2y, risk_model",
+        "minimum_completeness must be a share between 0 and 1",
     ),
     (
         "covariate listed twice",

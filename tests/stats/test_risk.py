@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from indicators.stats.risk import (
-    MISSING_LEVEL,
+    OTHER_LEVEL,
+    RiskModelError,
     build_design_matrix,
     c_statistic,
     expected_by_group,
@@ -151,38 +152,29 @@ def test_it_defaults_the_reference_to_the_commonest_level() -> None:
     assert names == ["intercept", "site[caecum]", "site[colon]"]
 
 
-def test_it_handles_missing_values_as_specified() -> None:
+def test_it_builds_the_design_of_the_complete_cases() -> None:
     frame = pd.DataFrame(
         {
             "age": [60.0, np.nan, 70.0, 80.0, np.nan, 65.0],
-            "asa": ["I", "II", None, "II", "I", None],
-            "ps": [0.0, 1.0, 2.0, np.nan, 1.0, 3.0],
-            "emergency": ["yes", "no", None, "no", "yes", "no"],
+            "asa": ["I", "II", None, "II", "I", "I"],
+            "emergency": ["yes", "no", "no", "no", "yes", "no"],
         }
     )
     X, names, keep, report = build_design_matrix(
         frame,
         [
             {"column": "age", "type": "numeric"},  # default: exclude
-            {"column": "asa", "type": "categorical"},  # default: its own category
-            {"column": "ps", "type": "numeric", "missing": "category"},
-            {"column": "emergency", "type": "boolean", "missing": "category"},
+            {"column": "asa", "type": "categorical"},  # default: impute
+            {"column": "emergency", "type": "boolean"},
         ],
     )
-    np.testing.assert_array_equal(keep, [True, False, True, True, False, True])
-    assert X.shape == (4, len(names))
-    assert f"asa[{MISSING_LEVEL}]" in names
-    assert f"ps[{MISSING_LEVEL}]" in names and f"emergency[{MISSING_LEVEL}]" in names
-    assert report["n_rows"] == 6 and report["n_included"] == 4 and report["n_excluded"] == 2
-    assert report["covariates"]["age"] == {"n_missing": 2, "handling": "exclude", "n_excluded": 2}
-    assert report["covariates"]["asa"] == {"n_missing": 2, "handling": "category", "n_excluded": 0}
-    assert report["covariates"]["ps"]["n_missing"] == 1
-    assert report["covariates"]["emergency"]["n_missing"] == 1
-    ps = X[:, names.index("ps")]
-    # kept rows 0, 2, 3, 5: ps missing on row 3, imputed at the mean of 0, 2, 3
-    np.testing.assert_allclose(ps, [0.0, 2.0, 5 / 3, 3.0])
-    np.testing.assert_array_equal(X[:, names.index(f"ps[{MISSING_LEVEL}]")], [0, 0, 1, 0])
-    np.testing.assert_array_equal(X[:, names.index(f"asa[{MISSING_LEVEL}]")], [0, 1, 0, 1])
+    np.testing.assert_array_equal(keep, [True, False, False, True, False, True])
+    assert names == ["intercept", "age", "asa[II]", "emergency"]
+    assert not any("missing" in name for name in names)  # a missing value never gets a term of its own
+    np.testing.assert_array_equal(X, [[1, 60, 0, 1], [1, 80, 1, 0], [1, 65, 0, 0]])
+    assert report["n_rows"] == 6 and report["n_complete"] == 3
+    assert report["covariates"]["age"] == {"n_missing": 2, "handling": "exclude"}
+    assert report["covariates"]["asa"] == {"n_missing": 1, "handling": "impute"}
 
 
 def test_it_drops_levels_with_no_patients() -> None:
@@ -208,7 +200,8 @@ def test_it_drops_levels_with_no_patients() -> None:
         [{"column": "nope", "type": "numeric"}],
         [{"column": "age", "type": "text"}],
         [{"column": "age", "type": "numeric", "transform": "log"}],
-        [{"column": "age", "type": "numeric", "missing": "impute"}],
+        [{"column": "age", "type": "numeric", "missing": "model"}],
+        [{"column": "sex", "type": "categorical", "missing": "category"}],  # withdrawn: absorbed trusts' results
         [{"column": "sex", "type": "categorical", "reference": "X"}],
         [{"column": "sex", "type": "boolean"}],
     ],
@@ -316,7 +309,7 @@ def test_it_ignores_excluded_rows_in_expected_events() -> None:
     assert expected.sum() == pytest.approx(np.nansum(predicted))
 
 
-def test_it_leaves_out_rows_with_missing_values(release: pd.DataFrame) -> None:
+def test_it_leaves_out_or_imputes_rows_with_missing_values(release: pd.DataFrame) -> None:
     frame = release.head(5000).copy()
     frame.loc[frame.index[:40], "age"] = np.nan
     frame.loc[frame.index[40:100], "stage"] = np.nan
@@ -326,16 +319,20 @@ def test_it_leaves_out_rows_with_missing_values(release: pd.DataFrame) -> None:
     assert card["n_excluded_missing"] == 40
     assert card["n_excluded_missing_outcome"] == 10
     assert card["n_patients"] == 5000 - 50
+    assert card["n_imputed"] == 60 and card["n_complete_cases"] == 5000 - 110
     assert card["missing_counts"]["age"] == 40 and card["missing_counts"]["stage"] == 60
-    assert "excluded" in card["missing_handling"]["age"]
-    assert MISSING_LEVEL in card["missing_handling"]["stage"]
+    assert "left out" in card["missing_handling"]["age"]
+    assert "drawn 10 times" in card["missing_handling"]["stage"]
     assert np.isnan(fit.predicted[:40]).all() and np.isnan(fit.predicted[100:110]).all()
     assert np.isfinite(fit.predicted[40:100]).all()
     assert fit.included.sum() == card["n_patients"]
-    assert f"stage[{MISSING_LEVEL}]" in fit.terms
+    assert not any("missing" in term for term in fit.terms)
     # stage became float when NaNs went in; levels are still named 2, 3, 4
     assert {"stage[2]", "stage[3]", "stage[4]"} <= set(fit.terms)
     assert card["reference_levels"]["stage"] == "1"
+    # imputation is seeded: the same release gives the same expected risks every time
+    again = fit_risk_model(frame, "died", COVARIATES[:4]).predicted
+    np.testing.assert_array_equal(fit.predicted, again)
 
 
 def test_it_refuses_a_release_without_events(release: pd.DataFrame) -> None:
@@ -349,11 +346,28 @@ def test_it_refuses_a_release_where_everyone_had_the_event(release: pd.DataFrame
         fit_risk_model(release.head(500).assign(died=1), "died", COVARIATES[:2])
 
 
-def test_it_refuses_perfect_separation_by_a_level(release: pd.DataFrame) -> None:
+def test_it_merges_a_level_without_events_into_the_reference_and_says_so(release: pd.DataFrame) -> None:
     frame = release.head(2000).copy()
     frame.loc[frame["stage"] == 3, "died"] = 0
-    with pytest.raises(ValueError, match=r"separation.*stage\[3\]"):
-        fit_risk_model(frame, "died", COVARIATES[:3])
+    fit = fit_risk_model(frame, "died", COVARIATES[:3])
+    assert "stage[3]" not in fit.terms and {"stage[2]", "stage[4]"} <= set(fit.terms)
+    (sentence,) = fit.card["merged_levels"]["stage"]
+    assert "stage '3'" in sentence and "none with the event" in sentence and "reference level '1'" in sentence
+    assert np.isfinite(fit.predicted).all()
+
+
+def test_it_pools_several_sparse_levels_into_an_other_level() -> None:
+    rng = np.random.default_rng(11)
+    n = 6000
+    site = rng.choice(["colon", "rectum"], n).astype(object)
+    site[:25], site[25:50], site[50:62] = "appendix", "anus", "unknown"
+    frame = pd.DataFrame({"site": site, "died": (rng.random(n) < 0.2).astype(int)})
+    frame.loc[50:61, "died"] = 0
+    fit = fit_risk_model(frame, "died", [{"column": "site", "type": "categorical", "reference": "colon"}])
+    assert fit.terms == ["intercept", "site[rectum]", f"site[{OTHER_LEVEL}]"]
+    merged = fit.card["merged_levels"]["site"]
+    assert len(merged) == 3 and all("'(other)' level" in m for m in merged)
+    assert any("'unknown' (12 patients, fewer than 30)" in m for m in merged)
 
 
 def test_it_refuses_separation_by_a_numeric_covariate() -> None:
@@ -364,7 +378,7 @@ def test_it_refuses_separation_by_a_numeric_covariate() -> None:
 
 def test_it_refuses_collinear_terms(release: pd.DataFrame) -> None:
     frame = release.head(2000).assign(age_again=lambda d: d["age"] * 2)
-    with pytest.raises(ValueError, match="collinear"):
+    with pytest.raises(RiskModelError, match="collinear"):
         fit_risk_model(
             frame,
             "died",
