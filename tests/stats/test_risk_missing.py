@@ -151,10 +151,11 @@ def test_englands_o_e_is_one_in_every_year_and_flags_follow_trusts_not_the_trend
         low = providers["flag"].astype(str).str.endswith("_low").sum()
         assert high <= 7 and low <= 7, (period, high, low)
     # With the trend in the model, no single year looks overdispersed: on the commit before, the
-    # first and last years' limits were widened for every trust because all sat off target.
+    # first and last years sat off target wholesale (phi far above 1, limits widened for every trust).
+    # Under the null the (consistency-corrected) phi scatters about 1, so it may exceed 1 by chance.
     single_years = [f for f in output.funnels if f["level"] == "provider" and "-" not in f["period"]]
     assert len(single_years) == 3
-    assert not any(f["overdispersion_applied"] for f in single_years)
+    assert all(f["phi"] < 1.5 for f in single_years), [f["phi"] for f in single_years]
     assert output.model_card["audit_year"]["term"] is True
     assert set(output.model_card["audit_year"]["recalibration"]) == {"2021", "2022", "2023"}
 
