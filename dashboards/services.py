@@ -1018,7 +1018,7 @@ def vlad_rows(
                 }
             )
             continue
-        difference = float(observed) - expected
+        difference = float(observed) - expected  # type: ignore[arg-type]  # shown: a published count
         total += difference
         rows.append(
             {
@@ -1175,7 +1175,7 @@ def build_check(run: ComputationRun, trust: str, code: str, variant: str) -> dic
     data["covariates"] = [c["column"] for c in (definition.risk_model or {}).get("covariates", [])]
     # Completeness of each covariate among the trust's patients in the model (model card), for those who may see
     # completeness by trust (the view decides who).
-    completeness = card.get("completeness") if isinstance(card.get("completeness"), dict) else {}
+    completeness: dict[str, Any] = card["completeness"] if isinstance(card.get("completeness"), dict) else {}
     data["model_completeness"] = {
         "trust": completeness.get(trust) or {},
         "england": completeness.get(ENGLAND_CODE) or completeness.get("england") or {},

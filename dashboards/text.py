@@ -205,17 +205,18 @@ def signed_events(value: Any) -> str:
 
 def excess_sentence(excess: float | None, lower: float | None, upper: float | None, *, place: str) -> str:
     """Observed minus expected events in words, with its 95% interval."""
-    if finite(excess) is None:
+    number, low, high = finite(excess), finite(lower), finite(upper)
+    if number is None:
         return f"The number of events at {place} is not shown because of small numbers."
-    amount = abs(float(excess))
+    amount = abs(number)
     if amount < 0.05:
         text = f"{place.capitalize()} had as many events as expected"
     else:
-        text = f"{place.capitalize()} had about {amount:,.1f} {'more' if excess > 0 else 'fewer'} events than expected"
-    if finite(lower) is None or finite(upper) is None:
+        text = f"{place.capitalize()} had about {amount:,.1f} {'more' if number > 0 else 'fewer'} events than expected"
+    if low is None or high is None:
         return text + "."
-    text += f" (95% interval {signed_events(lower)} to {signed_events(upper)})"
-    if lower <= 0 <= upper:  # type: ignore[operator]
+    text += f" (95% interval {signed_events(low)} to {signed_events(high)})"
+    if low <= 0 <= high:
         return text + ": the interval includes no difference at all, so chance alone could explain it."
     return text + ": more than chance alone would usually give."
 

@@ -294,7 +294,9 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
 def model_failed(card: dict | None) -> bool:
     """Whether an indicator's risk model could not be fitted or did not converge: it then has no
     risk-adjusted results, and its run says so (the run is not clean for it)."""
-    return bool(card) and (card.get("fitted") is False or card.get("converged") is False)
+    if not card:
+        return False
+    return card.get("fitted") is False or card.get("converged") is False
 
 
 NOT_COMPUTED = "not computed for this release"

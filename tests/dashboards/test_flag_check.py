@@ -203,7 +203,7 @@ def test_attack_a_hidden_quarters_count_cannot_be_recovered_from_the_public_vlad
     assert [r["observed"] for r in exact] == ["10", "15", "3", "2", "20", "10"]
 
 
-# ------------------------------------------------------------------ the funnel: a point's label agrees with where it is drawn
+# ------------------------------------------------------------------ the funnel: labels agree with the drawing
 
 
 def funnel_context(national_oe: float):
@@ -305,6 +305,7 @@ def test_a_point_whose_stored_flag_is_high_is_never_labelled_within_range():
 
 # ------------------------------------------------------------------ pages on the demo release
 
+
 def login(client, username: str) -> None:
     assert client.login(username=username, password=ANALYST_PASSWORD)
 
@@ -334,9 +335,9 @@ def test_the_public_never_reads_the_models_error_text_and_the_analysts_release_p
         reverse("audit", args=["bowel"]),
     ):
         page = text_of(client.get(url))
-        assert "could not be computed for this release" in page, url
         for model_words in ("PerfectSeparation", "perfect separation", "Traceback", "Error"):
             assert model_words not in page, (url, model_words)
+        assert "could not be computed for this release" in page, url
     login(client, "dash-analyst")
     release = demo["releases"]["bowel"]
     page = text_of(client.get(reverse("release-detail", args=[release.pk])))
@@ -393,9 +394,7 @@ def test_a_flag_on_the_trust_dashboard_links_to_its_check_with_years_completenes
 @pytest.mark.django_db
 def test_a_risk_adjusted_check_draws_a_vlad_from_the_published_quarters_with_its_table(client, demo):
     risk = [(a, d.code) for a in ("bowel", "lung") for d in indicators_for(a) if d.risk_adjusted]
-    audit, code = next(
-        (a, c) for a, c in risk if TrendSeries.objects.filter(run=demo["runs"][a], indicator=c).exists()
-    )
+    audit, code = next((a, c) for a, c in risk if TrendSeries.objects.filter(run=demo["runs"][a], indicator=c).exists())
     trend = max(
         TrendSeries.objects.filter(run=demo["runs"][audit], indicator=code, level="provider"),
         key=lambda t: sum(not p["suppressed"] for p in t.points),
