@@ -1000,7 +1000,8 @@ def vlad_rows(
     rows, total, hidden = [], 0.0, 0
     for point, stored in zip(published, exact, strict=True):
         observed = point.get("numerator")
-        expected = text.finite(stored.get("expected"))
+        # The published point's own expected events when disclosure publishes them, else the stored point's.
+        expected = text.finite(point["expected"] if "expected" in point else stored.get("expected"))
         if expected is not None and variant != "analyst":
             expected = round(expected, 1)
         shown = observed is not None and not (point.get("suppressed") and variant != "analyst")

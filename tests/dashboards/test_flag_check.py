@@ -413,3 +413,92 @@ def test_a_risk_adjusted_check_draws_a_vlad_from_the_published_quarters_with_its
     for point, y in zip(public, line["y"], strict=True):
         assert (y is None) == (point["numerator"] is None)  # a hidden quarter is a gap
     assert "<script>" not in html.split('id="fig-vlad"', 1)[1].split("</script>", 1)[1]  # no inline script
+
+
+# ------------------------------------------------------------------ completeness of the fields behind a flag
+
+
+QUALITY = {
+    "columns": [{"column": "asa_grade", "percent_complete": 91.0}, {"column": "stage", "percent_complete": 95.5}]
+}
+
+
+def test_completeness_compares_the_trust_with_england_and_names_the_fields_recorded_less_fully():
+    rows = services.completeness_rows(
+        columns=["stage", "asa_grade"],
+        covariates=["asa_grade"],
+        quality=QUALITY,
+        trust_percent={"asa_grade": 62.0, "stage": 94.0},
+        model_completeness={"trust": {}, "england": {}},
+    )
+    assert [(r["column"], r["use"], r["trust_text"], r["england_text"], r["gap"]) for r in rows] == [
+        ("stage", "definition", "94.0%", "95.5%", False),
+        ("asa_grade", "risk model", "62.0%", "91.0%", True),
+    ]
+    sentence = text.completeness_sentence(rows, shown=True)
+    assert "asa_grade 62.0% here against 91.0% in England" in sentence and "stage" not in sentence
+
+
+def test_the_model_cards_completeness_among_the_trusts_patients_is_used_when_the_card_has_it():
+    rows = services.completeness_rows(
+        columns=["asa_grade"],
+        covariates=["asa_grade"],
+        quality=QUALITY,
+        trust_percent={"asa_grade": 95.0},
+        model_completeness={"trust": {"asa_grade": 0.40}, "england": {"asa_grade": 0.90}},
+    )
+    assert (rows[0]["trust_text"], rows[0]["england_text"], rows[0]["gap"]) == ("40.0%", "90.0%", True)
+
+
+def test_a_reader_who_may_not_see_completeness_by_trust_gets_englands_only():
+    rows = services.completeness_rows(
+        columns=["asa_grade"],
+        covariates=["asa_grade"],
+        quality=QUALITY,
+        trust_percent=None,
+        model_completeness={"trust": {"asa_grade": 0.40}, "england": {}},
+    )
+    assert (rows[0]["trust_text"], rows[0]["england_text"], rows[0]["gap"]) == ("Not shown", "91.0%", False)
+    assert "shown to the audit's analysts" in text.completeness_sentence(rows, shown=False)
+
+
+def test_a_flag_in_each_single_year_is_counted_in_words():
+    years = [
+        {"period": "2021/22", "compared": True, "flag": "alert_high", "meaning": "worse"},
+        {"period": "2022/23", "compared": True, "flag": "none", "meaning": "as_expected"},
+        {"period": "2023/24", "compared": True, "flag": "alarm_high", "meaning": "worse"},
+    ]
+    sentence = text.years_sentence(years)
+    assert sentence.startswith("Flagged in 2 of 3 single years compared (2021/22, 2023/24): worse than expected.")
+    assert "None of the 3 single years" in text.years_sentence([{**y, "flag": "none"} for y in years])
+
+
+@pytest.mark.django_db
+def test_the_model_cards_caveat_and_covariate_completeness_show_beside_a_risk_adjusted_result(client, demo):
+    result = next(
+        r
+        for a in ("bowel", "lung")
+        for d in indicators_for(a)
+        if d.risk_adjusted
+        for r in IndicatorResult.objects.filter(run=demo["runs"][a], indicator=d.code, level="provider")[:1]
+    )
+    audit = result.audit_code
+    covariate = definition(audit, result.indicator).risk_model["covariates"][0]["column"]
+    caveat = f"{covariate} is recorded for 40% of this trust's patients, below the audit's threshold of 80%."
+    entry = RunIndicator.objects.filter(run=result.run, indicator=result.indicator)
+    card = entry.get().model_card
+    entry.update(
+        model_card={
+            **card,
+            "completeness": {result.organisation: {covariate: 0.4}},
+            "caveats": {result.organisation: caveat},
+        }
+    )
+    url = reverse("trust-flag-check", args=[result.organisation, audit, result.indicator])
+    page = text_of(client.get(url))
+    assert caveat in page
+    assert "40.0%" not in page.split("Are the fields behind it recorded?", 1)[1].split("Is it flagged", 1)[0]
+    login(client, "dash-analyst")
+    page = text_of(client.get(url))
+    table = page.split("Are the fields behind it recorded?", 1)[1].split("Is it flagged", 1)[0]
+    assert "40.0%" in table and covariate in table
