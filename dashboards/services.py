@@ -1199,6 +1199,7 @@ def completeness_rows(
     trust's patients in the model when the card has it.
     """
     england = {c["column"]: c.get("percent_complete") for c in quality.get("columns", [])}
+    required = {c["column"] for c in quality.get("columns", []) if c.get("required")}
     out = []
     for column in columns:
         england_value = text.finite(england.get(column))
@@ -1208,6 +1209,8 @@ def completeness_rows(
         trust_value = None
         if trust_percent is not None:
             trust_value = text.finite(trust_percent.get(column))
+            if trust_value is None and column in required:  # an accepted release has every required value
+                trust_value = 100.0
             model_trust = text.finite((model_completeness.get("trust") or {}).get(column))
             if model_trust is not None:
                 trust_value = 100 * model_trust

@@ -225,13 +225,24 @@ def years_sentence(years: list[dict[str, Any]]) -> str:
     """How many single audit years carry a flag, and on which side: a flag seen year after year is more telling
     than one seen only when the years are pooled."""
     compared = [y for y in years if y["compared"]]
+    hidden = sum(1 for y in years if y.get("label") == NOT_SHOWN)
+    unseen = (
+        f" {hidden} single year{'s are' if hidden != 1 else ' is'} not shown because of small numbers."
+        if hidden
+        else ""
+    )
     if not compared:
-        return "No single year had enough patients shown to compare on its own."
+        return "No single year had enough patients shown to compare on its own." + unseen
     flagged = [y for y in compared if y["flag"] != "none"]
     if not flagged:
+        which = (
+            "The single year compared is not"
+            if len(compared) == 1
+            else f"None of the {len(compared)} single years compared is"
+        )
         return (
-            f"None of the {len(compared)} single years compared is flagged on its own: the flag comes from the years "
-            "together, where more patients give more certainty."
+            f"{which} flagged on its own: the flag comes from the years together, where more patients give more "
+            "certainty." + unseen
         )
     meanings = sorted({y["meaning"] for y in flagged})
     sides = " and ".join(MEANING_LEGEND[m].lower() for m in meanings)
@@ -239,6 +250,7 @@ def years_sentence(years: list[dict[str, Any]]) -> str:
         f"Flagged in {len(flagged)} of {len(compared)} single years compared "
         f"({', '.join(y['period'] for y in flagged)}): {sides}."
         + (" A flag that recurs year after year is less likely to be chance." if len(flagged) > 1 else "")
+        + unseen
     )
 
 
