@@ -370,7 +370,8 @@ def vlad_figure(*, labels: Sequence[str], cumulative: Sequence[float | None], te
         x_title="Quarter of diagnosis", y_title="Observed minus expected events (running total)", percent_axis=False
     )
     layout["height"] = 380
-    layout["xaxis"]["type"] = "category"
+    # Quarters in time order (the zero line's two ends would otherwise come first among the categories).
+    layout["xaxis"].update({"type": "category", "categoryorder": "array", "categoryarray": x})
     layout["xaxis"].pop("rangemode", None)
     return {"data": traces, "layout": layout}
 

@@ -166,6 +166,7 @@ def test_the_vlad_adds_up_observed_minus_expected_quarter_by_quarter():
     figure = json.loads(data["vlad_figure"])
     line = next(t for t in figure["data"] if t["name"].startswith("Observed minus expected"))
     assert line["y"] == pytest.approx([2.0, 0.0, 1.0, 5.0])  # the chart draws the table's numbers
+    assert figure["layout"]["xaxis"]["categoryarray"] == ["2022Q1", "2022Q2", "2022Q3", "2022Q4"]  # in time order
 
 
 def test_without_expected_events_by_quarter_there_is_no_vlad_and_the_page_says_why():
