@@ -137,11 +137,13 @@ def release_detail(request: HttpRequest, release_id: int) -> HttpResponse:
     current = Release.objects.current(release.audit_id)
     # Indicator runs of this release (the indicators app's related name: no import needed here).
     runs = list(release.runs.order_by("-requested_at", "-pk")[:5]) if hasattr(release, "runs") else []
+    not_computed = _not_computed(runs[0]) if runs else []
     return _render(
         request,
         "audits/release_detail.html",
         {
             "runs": runs,
+            "not_computed": not_computed,
             "by_trust_shown": by_trust_shown,
             "release": release,
             "quality": quality,
@@ -151,6 +153,28 @@ def release_detail(request: HttpRequest, release_id: int) -> HttpResponse:
             "withdraw_form": WithdrawForm(),
         },
     )
+
+
+def _not_computed(run) -> list[dict[str, str]]:
+    """The indicators of a run that have no results, and why, in the model card's words (or the run's note):
+    a risk model that could not be fitted or did not converge, or an indicator that failed."""
+    out = []
+    for entry in run.indicators.order_by("indicator"):  # the indicators app's related name: no import needed
+        card = entry.model_card or {}
+        failed_model = card.get("fitted") is False or card.get("converged") is False
+        if not failed_model and entry.status != "failed":
+            continue
+        reason = str(card.get("reason") or "").strip() if failed_model else ""
+        if not reason:
+            reason = entry.failure.split(": ", 1)[-1] if entry.failure else "the risk model could not be fitted"
+        out.append(
+            {
+                "indicator": entry.indicator,
+                "what": "Risk model not fitted: no results" if failed_model else "Failed",
+                "reason": reason,
+            }
+        )
+    return out
 
 
 @login_required

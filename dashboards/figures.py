@@ -339,6 +339,44 @@ def _rule_words(rule: str) -> str:
     return RULE_WORDS.get(rule or "", rule)
 
 
+def vlad_figure(*, labels: Sequence[str], cumulative: Sequence[float | None], texts: Sequence[str]) -> dict[str, Any]:
+    """A VLAD chart (variable life-adjusted display; Lovegrove et al. 1997, Lancet): the running total of
+    observed minus expected events by quarter, around a line at zero. A quarter without a published value is a
+    gap (``None``): the line is not drawn across it."""
+    x = list(labels)
+    traces: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "name": "No difference from expected",
+            "x": [x[0], x[-1]] if x else [],
+            "y": [0, 0],
+            "line": {"color": LIMIT_COLOUR, "dash": "dash", "width": 1.5},
+            "hoverinfo": "skip",
+        },
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "Observed minus expected, added up",
+            "x": x,
+            "y": _round(cumulative),
+            "customdata": [[t] for t in texts],
+            "connectgaps": False,
+            "line": {"color": "#005eb8", "width": 2},
+            "marker": {"color": "#005eb8", "size": 8, "symbol": "circle"},
+            "hovertemplate": "<b>%{x}</b><br>%{customdata[0]}<extra></extra>",
+        },
+    ]
+    layout = _layout(
+        x_title="Quarter of diagnosis", y_title="Observed minus expected events (running total)", percent_axis=False
+    )
+    layout["height"] = 380
+    # Quarters in time order (the zero line's two ends would otherwise come first among the categories).
+    layout["xaxis"].update({"type": "category", "categoryorder": "array", "categoryarray": x})
+    layout["xaxis"].pop("rangemode", None)
+    return {"data": traces, "layout": layout}
+
+
 def calibration_figure(groups: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Observed against mean predicted risk in ten groups of predicted risk, with the line of perfect calibration."""
     predicted = [finite(g.get("mean_predicted")) for g in groups]

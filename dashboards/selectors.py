@@ -98,6 +98,18 @@ def trend_piece(run: ComputationRun, level: str, organisation: str, code: str, v
     return data
 
 
+def check_piece(run: ComputationRun, trust: str, code: str, variant: str) -> Any:
+    """A trust's "is this flag real?" panel, built from the run's stored results on first visit and kept."""
+    key = services.check_key(trust, code, variant)
+    found = _fetch({run: [key]})
+    if (run.pk, key) in found:
+        return found[(run.pk, key)]
+    data = services.build_check(run, trust, code, variant)
+    if data is not None:
+        services.store_piece(run, key, data)
+    return data
+
+
 def organisations() -> list[dict[str, str]]:
     """Every active trust and every alliance, for finding one by name or code."""
     trust_url = reverse("trust", args=["CODE"])

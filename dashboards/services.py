@@ -29,6 +29,7 @@ from indicators.definitions import IndicatorDefinition
 from indicators.disclosure import publish_results, publish_trend, suppression_policy
 from indicators.models import ENGLAND_CODE, ComputationRun, FunnelFit, IndicatorResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
+from indicators.services import model_failed
 
 logger = logging.getLogger(__name__)
 VARIANTS = ("public", "analyst")
@@ -257,6 +258,7 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
         "short_label": text.short_label(flag, definition.direction, compared, shown=not hidden),
         # The funnel's x: expected events for a ratio, else the (published) denominator.
         "x": row["expected"] if risk else row["denominator"],
+        "rate": row["national_value"],  # England's crude rate in the period (the scale of risk-adjusted rates)
     }
 
 
@@ -373,7 +375,10 @@ def _funnel(
     if fit is None or national is None or fit.target is None:
         return None, f"Too few {unit_word}s have enough patients to draw a funnel plot for {period}."
     risk = definition.risk_adjusted
-    scale = national["plotted"] if risk else 1.0
+    # Flags were decided on O/E against the fit's target; a point is drawn at O/E x England's crude rate, so the
+    # limits are drawn on the same scale (O/E limits x the rate), never x England's own O/E x rate: otherwise a
+    # point labelled within range can be drawn beyond a line, or a flagged one inside the lines.
+    scale = (national.get("rate") or national["plotted"]) if risk else 1.0
     points = []
     hidden = sum(1 for row in rows if row["suppressed"])
     for row in rows:
@@ -530,7 +535,7 @@ def build_audit(context: RunContext, variant: str) -> dict[str, Any]:
                 "funnel_method": definition.funnel_method,
                 "periods": context.periods.get(code, []),
                 "headline": headline,
-                "reason": "" if headline else unavailable_reason(context, code),
+                "reason": "" if headline else unavailable_reason(context, code, variant),
                 "england": national["value_text"] if national else "-",
                 "england_counts": count_phrase(national, definition) if national else "",
                 "outside_95": sum(v for k, v in counts.items() if k != "none"),
@@ -550,11 +555,14 @@ def build_audit(context: RunContext, variant: str) -> dict[str, Any]:
     }
 
 
-def unavailable_reason(context: RunContext, code: str) -> str:
-    """Why an indicator of the run has no results, in words."""
+def unavailable_reason(context: RunContext, code: str, variant: str = "public") -> str:
+    """Why an indicator of the run has no results, in plain words. Everyone reads the same sentence when its risk
+    model failed; the audit's analysts also read the model card's reason (the release page lists it too)."""
     card = context.cards.get(code) or {}
-    if card.get("fitted") is False and card.get("reason"):
-        return f"The risk model could not be fitted to this release: {card['reason']}."
+    if model_failed(card):
+        if variant == "analyst" and card.get("reason"):
+            return f"{text.NOT_COMPUTED} For the audit's analysts: {str(card['reason']).strip().rstrip('.')}."
+        return text.NOT_COMPUTED
     return "No patient in this release meets the indicator's denominator."
 
 
@@ -573,7 +581,9 @@ def build_trusts(context: RunContext, variant: str) -> dict[str, Any]:
     for code, definition in context.definitions.items():
         period = context.headline(code)
         if period is None:
-            unavailable.append({"code": code, "title": definition.title, "reason": unavailable_reason(context, code)})
+            unavailable.append(
+                {"code": code, "title": definition.title, "reason": unavailable_reason(context, code, variant)}
+            )
             continue
         national = context.result(variant, code, "national", period, ENGLAND_CODE)
         england_text = national["value_text"] if national else "-"
@@ -781,8 +791,9 @@ def build_card(context: RunContext, code: str) -> dict[str, Any] | None:
     card = context.cards.get(code)
     if definition.risk_model is None:  # not risk-adjusted
         return None
-    if not card or card.get("fitted") is False:
-        return {"fitted": False, "reason": (card or {}).get("reason", "The risk model was not fitted.")}
+    if not card or model_failed(card):
+        # The piece is read by everyone: the plain sentence only (the analysts' reason is on the release page).
+        return {"fitted": False, "reason": text.NOT_COMPUTED}
     coefficients = [
         {
             "term": c["term"],
@@ -936,3 +947,287 @@ def build_trend(run: ComputationRun, level: str, organisation: str, code: str, v
 
 def store_piece(run: ComputationRun, key: str, data: Any) -> None:
     FigureSpec.objects.bulk_create([FigureSpec(run=run, key=key, data=data)], ignore_conflicts=True)
+
+
+# ------------------------------------------------------------------ "is this flag real?" (built on first visit)
+
+
+def check_key(trust: str, code: str, variant: str) -> str:
+    return f"check:{trust}:{code}:{variant}"
+
+
+def excess_events(row: dict[str, Any] | None, definition: IndicatorDefinition) -> tuple[float | None, ...]:
+    """Observed minus expected events and its 95% interval, from a result as published (None when hidden).
+
+    A proportion: O - E = numerator - denominator x England's rate, and the interval is the result's (Wilson)
+    interval turned into events, denominator x (limit - England's rate). Risk-adjusted: O - E = observed -
+    expected (the sum of predicted risks), and the interval is the O/E ratio's (exact Poisson) interval turned
+    into events, expected x (limit - 1). Public results give their rounded counts and the figures computed from
+    them, so nothing here goes beyond what is published beside it.
+    """
+    if row is None or row.get("numerator") is None or row.get("denominator") is None:
+        return None, None, None
+    observed = float(row["numerator"])
+    lower, upper = text.finite(row.get("ci_lower")), text.finite(row.get("ci_upper"))
+    if definition.risk_adjusted:
+        expected = text.finite(row.get("expected"))
+        if expected is None:
+            return None, None, None
+        base, scale = 1.0, expected
+    else:
+        rate = text.finite(row.get("national_value"))
+        if rate is None:
+            return None, None, None
+        expected, base, scale = float(row["denominator"]) * rate, rate, float(row["denominator"])
+    excess = observed - expected
+    if lower is None or upper is None:
+        return excess, None, None
+    return excess, scale * (lower - base), scale * (upper - base)
+
+
+def vlad_rows(
+    published: list[dict[str, Any]], exact: list[dict[str, Any]], variant: str
+) -> tuple[list[dict[str, Any]], int]:
+    """The quarters of a VLAD chart: each quarter's observed and expected events and the running total of
+    observed minus expected, from the quarters as published to ``variant``.
+
+    Expected events come from the stored point's ``expected`` (None for every quarter when the run stored none:
+    then there is no chart). A quarter hidden by small-number suppression, or without expected events, is a gap:
+    its running total is None and its events are left out of the total, so the line never steps across it and
+    no hidden count can be read from the steps either side. The public's expected events are those of the quarters
+    they are shown, to one decimal, as results publish them. Returns the rows and the number of hidden quarters.
+    """
+    rows, total, hidden = [], 0.0, 0
+    for point, stored in zip(published, exact, strict=True):
+        observed = point.get("numerator")
+        # The published point's own expected events when disclosure publishes them, else the stored point's.
+        expected = text.finite(point["expected"] if "expected" in point else stored.get("expected"))
+        if expected is not None and variant != "analyst":
+            expected = round(expected, 1)
+        shown = observed is not None and not (point.get("suppressed") and variant != "analyst")
+        if not shown:
+            hidden += 1
+        if not shown or expected is None:
+            rows.append(
+                {
+                    "quarter": point["quarter"],
+                    "observed": shown_count(observed) if shown else suppression_policy().marker,
+                    "expected": text.expected_count(expected) if shown else suppression_policy().marker,
+                    "difference": "-",
+                    "cumulative": None,
+                    "cumulative_text": "-",
+                }
+            )
+            continue
+        difference = float(observed) - expected  # type: ignore[arg-type]  # shown: a published count
+        total += difference
+        rows.append(
+            {
+                "quarter": point["quarter"],
+                "observed": shown_count(observed),
+                "expected": text.expected_count(expected),
+                "difference": text.signed_events(difference),
+                "cumulative": total,
+                "cumulative_text": text.signed_events(total),
+            }
+        )
+    return rows, hidden
+
+
+def flag_check(
+    *,
+    definition: IndicatorDefinition,
+    trust_rows: dict[str, dict[str, Any]],
+    national_rows: dict[str, dict[str, Any]],
+    headline: str,
+    trend: tuple[list[dict[str, Any]], dict[str, Any] | None] | None,
+    variant: str,
+    caveats: list[str],
+) -> dict[str, Any]:
+    """The "is this flag real?" panel of one trust and indicator, from its results as published to ``variant``
+    (``trust_rows`` and ``national_rows`` by period, through :func:`publish_results`) and its stored quarterly
+    series (exact points and public series). Pure: no database."""
+    periods = sorted(p for p in trust_rows if "-" not in p)  # the single audit years
+    years = []
+    for period in [*periods, *([headline] if headline not in periods else [])]:
+        row = trust_rows.get(period)
+        result = format_result(row, definition)
+        if result is None:
+            continue
+        excess, lower, upper = excess_events(row, definition)
+        years.append(
+            {
+                "period": period,
+                "pooled": period == headline and "-" in period,
+                "value_text": result["value_text"],
+                "ci_text": result["ci_text"],
+                "numerator": result["numerator"],
+                "denominator": result["denominator"],
+                "expected_text": result["expected_text"] if definition.risk_adjusted else "",
+                "england_text": (format_result(national_rows.get(period), definition) or {}).get("value_text", "-"),
+                "label": result["label"],
+                "meaning": result["meaning"],
+                "flag": result["flag"],
+                "compared": result["compared"],
+                "excess": text.signed_events(excess),
+                "excess_ci": "-"
+                if lower is None or upper is None
+                else f"{text.signed_events(lower)} to {text.signed_events(upper)}",
+                "raw": (excess, lower, upper),
+            }
+        )
+    main = next((y for y in years if y["period"] == headline), None)
+    singles = [y for y in years if y["period"] in periods]
+    excess, lower, upper = main["raw"] if main else (None, None, None)
+    for year in years:
+        year.pop("raw")
+    data: dict[str, Any] = {
+        "code": definition.code,
+        "title": definition.title,
+        "headline": headline,
+        "risk_adjusted": definition.risk_adjusted,
+        "result": main,
+        "years": years,
+        "years_text": text.years_sentence(singles),
+        "excess_text": text.excess_sentence(excess, lower, upper, place="this trust"),
+        "excess_how": (
+            "Observed minus expected events: observed deaths or events minus the sum of each patient's predicted "
+            "risk from the risk model. The interval is the 95% interval of observed/expected (exact Poisson), "
+            "multiplied by the expected events and less them."
+            if definition.risk_adjusted
+            else "Observed minus expected events: the trust's count minus its patients x England's rate. The "
+            "interval is the 95% interval of the trust's percentage (Wilson), less England's rate, multiplied by its "
+            "patients."
+        ),
+        "caveats": caveats,
+        "has_vlad": False,
+        "vlad_words": text.VLAD_WORDS,
+    }
+    if definition.risk_adjusted and trend is not None and trend[0]:
+        exact_points, public = trend
+        published, _ = publish_trend(
+            level="provider", points=exact_points, xmr=None, public=public, unsuppressed=variant == "analyst"
+        )
+        if any(p.get("expected") is not None for p in exact_points):
+            rows, hidden = vlad_rows(published, exact_points, variant)
+            data["vlad_rows"] = rows
+            shown = [r for r in rows if r["cumulative"] is not None]
+            if shown:
+                data["has_vlad"] = True
+                data["vlad_figure"] = embed(
+                    figures.vlad_figure(
+                        labels=[r["quarter"] for r in rows],
+                        cumulative=[r["cumulative"] for r in rows],
+                        texts=[
+                            f"Observed {r['observed']}, expected {r['expected']}; running total {r['cumulative_text']}"
+                            for r in rows
+                        ],
+                    )
+                )
+                data["vlad_summary"] = (
+                    f"Running total of observed minus expected events over {len(shown)} quarters from "
+                    f"{shown[0]['quarter']} to {shown[-1]['quarter']}: {shown[-1]['cumulative_text']} at the end."
+                    + text.vlad_gap_words(hidden)
+                )
+        else:
+            data["vlad_missing"] = "This run did not store the expected events of each quarter, so no VLAD chart."
+    return data
+
+
+def build_check(run: ComputationRun, trust: str, code: str, variant: str) -> dict[str, Any] | None:
+    """The "is this flag real?" panel of a trust's result, from the run's stored results and series."""
+    definitions = {d.code: d for d in indicators_for(run.release.audit_id)}
+    definition = definitions.get(code)
+    if definition is None:
+        return None
+    rows = list(
+        IndicatorResult.objects.filter(run=run, indicator=code, organisation__in=[trust, ENGLAND_CODE]).values(
+            *RESULT_FIELDS
+        )
+    )
+    if not any(r["organisation"] == trust and r["level"] == "provider" for r in rows):
+        return None
+    published = publish_results(rows, unsuppressed=variant == "analyst")
+    trust_rows = {r["period"]: r for r in published if r["level"] == "provider" and r["organisation"] == trust}
+    national_rows = {r["period"]: r for r in published if r["level"] == "national"}
+    headline = headline_period(
+        sorted(national_rows), {(code, "national", p): {ENGLAND_CODE: r} for p, r in national_rows.items()}, code
+    )
+    if headline is None or headline not in trust_rows:
+        return None
+    series = (
+        TrendSeries.objects.filter(run=run, indicator=code, level="provider", organisation=trust)
+        .values_list("points", "public")
+        .first()
+    )
+    card = RunIndicator.objects.filter(run=run, indicator=code).values_list("model_card", flat=True).first() or {}
+    caveats = (card.get("caveats") or {}).get(trust) if isinstance(card.get("caveats"), dict) else None
+    if isinstance(caveats, str):
+        caveats = [caveats]
+    data = flag_check(
+        definition=definition,
+        trust_rows=trust_rows,
+        national_rows=national_rows,
+        headline=headline,
+        trend=series,
+        variant=variant,
+        caveats=[str(c) for c in caveats or []],
+    )
+    data["covariates"] = [c["column"] for c in (definition.risk_model or {}).get("covariates", [])]
+    # Completeness of each covariate among the trust's patients in the model (model card), for those who may see
+    # completeness by trust (the view decides who).
+    completeness: dict[str, Any] = card["completeness"] if isinstance(card.get("completeness"), dict) else {}
+    data["model_completeness"] = {
+        "trust": completeness.get(trust) or {},
+        "england": completeness.get(ENGLAND_CODE) or completeness.get("england") or {},
+    }
+    return data
+
+
+def completeness_rows(
+    *,
+    columns: list[str],
+    covariates: list[str],
+    quality: dict[str, Any],
+    trust_percent: dict[str, Any] | None,
+    model_completeness: dict[str, dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Completeness of each field an indicator and its model use, at the trust and in England.
+
+    England's is the release's report by column (public); the trust's is its row of the report by trust as this
+    reader may see it (None: not shown to this reader), or, for a covariate, the model card's fraction among the
+    trust's patients in the model when the card has it.
+    """
+    england = {c["column"]: c.get("percent_complete") for c in quality.get("columns", [])}
+    required = {c["column"] for c in quality.get("columns", []) if c.get("required")}
+    out = []
+    for column in columns:
+        england_value = text.finite(england.get(column))
+        model_england = text.finite((model_completeness.get("england") or {}).get(column))
+        if model_england is not None:
+            england_value = 100 * model_england
+        trust_value = None
+        if trust_percent is not None:
+            trust_value = text.finite(trust_percent.get(column))
+            if trust_value is None and column in required:  # an accepted release has every required value
+                trust_value = 100.0
+            model_trust = text.finite((model_completeness.get("trust") or {}).get(column))
+            if model_trust is not None:
+                trust_value = 100 * model_trust
+        gap = (
+            trust_value is not None
+            and england_value is not None
+            and england_value - trust_value >= (text.COMPLETENESS_GAP)
+        )
+        out.append(
+            {
+                "column": column,
+                "use": "risk model" if column in covariates else "definition",
+                "england_text": "-" if england_value is None else f"{england_value:.1f}%",
+                "trust_text": ("-" if trust_value is None else f"{trust_value:.1f}%")
+                if trust_percent is not None
+                else "Not shown",
+                "gap": gap,
+            }
+        )
+    return out

@@ -180,3 +180,111 @@ def spread_sentence(*, values_text: dict[str, str], n: int, unit_word: str = "tr
         f"Across {n} {unit_word}s: lowest {values_text['min']}, middle half {values_text['q1']} to "
         f"{values_text['q3']}, highest {values_text['max']}."
     )
+
+
+# ---------------------------------------------------------------- "could not be computed" and "is this flag real?"
+
+#: What everyone reads when an indicator's risk model could not be fitted (never the model's own words).
+NOT_COMPUTED = (
+    "This figure could not be computed for this release: the data did not allow a reliable adjustment for "
+    "the differences in patients between trusts (for example, too few patients or events in some groups). "
+    "No figure is shown rather than an unreliable one."
+)
+
+#: A trust's field counts as recorded less fully than England's when it is this many percentage points below.
+COMPLETENESS_GAP = 10.0
+
+
+def signed_events(value: Any) -> str:
+    """An excess of events to one decimal, with its sign: "+12.3", "-4.0", "0.0"."""
+    number = finite(value)
+    if number is None:
+        return "-"
+    return "0.0" if abs(number) < 0.05 else f"{number:+,.1f}"
+
+
+def excess_sentence(excess: float | None, lower: float | None, upper: float | None, *, place: str) -> str:
+    """Observed minus expected events in words, with its 95% interval."""
+    number, low, high = finite(excess), finite(lower), finite(upper)
+    if number is None:
+        return f"The number of events at {place} is not shown because of small numbers."
+    amount = abs(number)
+    if amount < 0.05:
+        text = f"{place.capitalize()} had as many events as expected"
+    else:
+        text = f"{place.capitalize()} had about {amount:,.1f} {'more' if number > 0 else 'fewer'} events than expected"
+    if low is None or high is None:
+        return text + "."
+    text += f" (95% interval {signed_events(low)} to {signed_events(high)})"
+    if low <= 0 <= high:
+        return text + ": the interval includes no difference at all, so chance alone could explain it."
+    return text + ": more than chance alone would usually give."
+
+
+def years_sentence(years: list[dict[str, Any]]) -> str:
+    """How many single audit years carry a flag, and on which side: a flag seen year after year is more telling
+    than one seen only when the years are pooled."""
+    compared = [y for y in years if y["compared"]]
+    hidden = sum(1 for y in years if y.get("label") == NOT_SHOWN)
+    unseen = (
+        f" {hidden} single year{'s are' if hidden != 1 else ' is'} not shown because of small numbers."
+        if hidden
+        else ""
+    )
+    if not compared:
+        return "No single year had enough patients shown to compare on its own." + unseen
+    flagged = [y for y in compared if y["flag"] != "none"]
+    if not flagged:
+        which = (
+            "The single year compared is not"
+            if len(compared) == 1
+            else f"None of the {len(compared)} single years compared is"
+        )
+        return (
+            f"{which} flagged on its own: the flag comes from the years together, where more patients give more "
+            "certainty." + unseen
+        )
+    meanings = sorted({y["meaning"] for y in flagged})
+    sides = " and ".join(MEANING_LEGEND[m].lower() for m in meanings)
+    return (
+        f"Flagged in {len(flagged)} of {len(compared)} single years compared "
+        f"({', '.join(y['period'] for y in flagged)}): {sides}."
+        + (" A flag that recurs year after year is less likely to be chance." if len(flagged) > 1 else "")
+        + unseen
+    )
+
+
+def completeness_sentence(rows: list[dict[str, Any]], *, shown: bool) -> str:
+    """Whether the fields behind an indicator are recorded at the trust as fully as in England."""
+    if not shown:
+        return (
+            "Completeness at each trust counts its patients, so it is shown to the audit's analysts and the trust's "
+            "Cancer Alliance; England's completeness of each field is below."
+        )
+    low = [r for r in rows if r["gap"]]
+    if not low:
+        return (
+            f"Every field behind this indicator is recorded here about as fully as in England (within "
+            f"{COMPLETENESS_GAP:.0f} percentage points)."
+        )
+    listed = "; ".join(f"{r['column']} {r['trust_text']} here against {r['england_text']} in England" for r in low)
+    return (
+        f"Recorded less fully here than in England: {listed}. A flag can reflect how data are recorded as well as "
+        "the care given: check these fields with the trust's data team first."
+    )
+
+
+VLAD_WORDS = (
+    "The line adds up, quarter by quarter, the events seen minus the events expected (a VLAD chart, as cardiac and "
+    "surgical audits use). It climbs when there are more events than expected and falls when there are fewer; a "
+    "steady climb over several quarters says more than a single jump."
+)
+
+
+def vlad_gap_words(hidden: int) -> str:
+    if not hidden:
+        return ""
+    return (
+        f" {hidden} quarter{'s are' if hidden != 1 else ' is'} not shown because of small numbers: the line stops "
+        "there and its events are left out of the running total, so the total may differ from the one for all years."
+    )

@@ -11,6 +11,11 @@ urlpatterns = [
     path("audits/<slug:audit_code>/data-quality/status/", views.data_quality_status, name="data-quality-status"),
     path("trusts/<str:code>/", views.trust, name="trust"),
     path("trusts/<str:code>/trends/<slug:audit_code>/<slug:indicator_code>/", views.trend, name="trust-trend"),
+    path(
+        "trusts/<str:code>/flag-check/<slug:audit_code>/<slug:indicator_code>/",
+        views.flag_check,
+        name="trust-flag-check",
+    ),
     path("alliances/<str:code>/", views.alliance, name="alliance"),
     path(
         "alliances/<str:code>/trends/<slug:audit_code>/<slug:indicator_code>/",

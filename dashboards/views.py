@@ -23,10 +23,21 @@ from audits.models import Alliance, ImportJob, Release, Trust
 from audits.registry import all_definitions
 from audits.selectors import quality_by_trust
 from dashboards import figures, selectors, services
-from dashboards.text import MEANING_LEGEND, flag_counts_sentence, interval, label_of, meaning_of, percent, ratio
+from dashboards.text import (
+    MEANING_LEGEND,
+    completeness_sentence,
+    flag_counts_sentence,
+    interval,
+    label_of,
+    meaning_of,
+    percent,
+    ratio,
+)
+from indicators.definitions import columns_used
 from indicators.disclosure import publish_quality_by_trust
 from indicators.funnel_tool import METHODS, OVERDISPERSION, AggregateError, analyse, as_json, read_table
 from indicators.models import ComputationRun, RunIndicator
+from indicators.registry import indicators_for
 
 if TYPE_CHECKING:
     from indicators.stats.analysis import FunnelResult
@@ -415,6 +426,61 @@ def trend(
             "data": data,
             "icons": _spc_icons(data),
             "is_analyst": variant == "analyst",
+        },
+    )
+
+
+# ------------------------------------------------------------------ "is this flag real?"
+
+
+def flag_check(request: HttpRequest, code: str, audit_code: str, indicator_code: str) -> HttpResponse:
+    """Beside a trust's flag: completeness of the fields behind it, the flag in each year, the excess events and
+    (risk-adjusted) their course by quarter. Built from the run's stored, published figures on first visit."""
+    if code != code.upper():
+        return redirect("trust-flag-check", code=code.upper(), audit_code=audit_code, indicator_code=indicator_code)
+    organisation = get_object_or_404(Trust, code=code)
+    definition = _definition(audit_code)
+    run = _run(audit_code)
+    variant = selectors.variant_for(request.user, audit_code)
+    data = selectors.check_piece(run, code, indicator_code, variant)
+    if data is None:
+        raise Http404("No result for this trust and indicator")
+    indicator_definition = next(i for i in indicators_for(audit_code) if i.code == indicator_code)
+    release = run.release
+    by_trust = quality_by_trust(request.user, release)
+    trust_percent = None
+    if by_trust is not None:
+        published = publish_quality_by_trust(by_trust.providers, unsuppressed=by_trust.exact)
+        row = next((p for p in published if p["provider_code"] == code), None)
+        trust_percent = row["percent_complete"] if row else None
+    columns = [c for c in columns_used(indicator_definition, definition) if c != definition.provider]
+    completeness = services.completeness_rows(
+        columns=columns,
+        covariates=data["covariates"],
+        quality=release.quality_report or {},
+        trust_percent=trust_percent,
+        model_completeness=data["model_completeness"],
+    )
+    if request.GET.get("download") == "years":
+        return _csv(
+            f"{code}-{audit_code}-{indicator_code}-years.csv",
+            ["period", "value", "value_95_interval", "england", "observed_minus_expected", "interval_95", "flag"],
+            [
+                [y["period"], y["value_text"], y["ci_text"], y["england_text"], y["excess"], y["excess_ci"], y["label"]]
+                for y in data["years"]
+            ],
+        )
+    return _page(
+        request,
+        "dashboards/flag_check.html",
+        {
+            "trust": organisation,
+            "definition": definition,
+            "data": data,
+            "completeness": completeness,
+            "completeness_text": completeness_sentence(completeness, shown=trust_percent is not None),
+            "is_analyst": variant == "analyst",
+            "legend": MEANING_LEGEND,
         },
     )
 

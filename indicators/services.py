@@ -269,7 +269,10 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
         [TrendSeries(run=run, indicator=code, **trend) for trend in output.trends], batch_size=500
     )
     done = RunIndicator.objects.filter(pk=entry.pk, owner=entry.owner, status=RunIndicator.Status.RUNNING).update(
-        status=RunIndicator.Status.DONE, finished_at=timezone.now(), model_card=output.model_card, failure=""
+        status=RunIndicator.Status.DONE,
+        finished_at=timezone.now(),
+        model_card=output.model_card,
+        failure=not_computed_note(code, output.model_card),
     )
     if not done:  # taken over by another process while this one computed: its rows above are rolled back
         raise leases.LeaseLost(f"indicator {code} of run {run.pk} was taken over by another process")
@@ -277,8 +280,37 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
     locked.completed = RunIndicator.objects.filter(run=locked, status=RunIndicator.Status.DONE).count()
     if locked.completed == locked.total and locked.status != ComputationRun.Status.FAILED:
         _make_current(locked)
+        missing = sorted(
+            RunIndicator.objects.filter(run=locked, failure__contains=NOT_COMPUTED).values_list("indicator", flat=True)
+        )
+        if missing:  # done, but not cleanly: the run's record says which indicators have no results
+            locked.failure = f"{len(missing)} indicator{'s' if len(missing) != 1 else ''} {NOT_COMPUTED}: " + (
+                ", ".join(missing)
+            )
         _ROWS_CACHE.clear()  # the run is complete: free the rows
     locked.save()
+
+
+def model_failed(card: dict | None) -> bool:
+    """Whether an indicator's risk model could not be fitted or did not converge: it then has no
+    risk-adjusted results, and its run says so (the run is not clean for it)."""
+    if not card:
+        return False
+    return card.get("fitted") is False or card.get("converged") is False
+
+
+NOT_COMPUTED = "not computed for this release"
+
+
+def not_computed_note(code: str, card: dict | None) -> str:
+    """The note a finished indicator keeps in ``RunIndicator.failure`` when its risk model failed ("" when it did
+    not): the run finishes and its other indicators are shown, but this one is not reported as cleanly done.
+    The reason is the model card's, in its plain words."""
+    if not model_failed(card):
+        return ""
+    assert card is not None
+    reason = str(card.get("reason") or "the risk model could not be fitted or did not converge").strip().rstrip(".")
+    return f"{code}: {NOT_COMPUTED}: {reason}."
 
 
 def _clean(row: dict) -> dict:

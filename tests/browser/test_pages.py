@@ -234,3 +234,58 @@ def test_funnel_tool_draws_the_analysts_own_table(tab, site):
     assert [r["unit"] for r in rows] == [f"Unit {i}" for i in range(10)]
     assert tab.axe() == []
     tab.screenshot("funnel-tool")
+
+
+@pytest.fixture(scope="module")
+def vlad_trend(site, django_db_blocker):
+    """A risk-adjusted trust series with expected events by quarter (as runs store them once the model gives
+    them), committed for the live server; put back afterwards."""
+    from indicators.models import TrendSeries
+    from indicators.registry import indicators_for
+
+    risk = [(a, d.code) for a in ("bowel", "lung") for d in indicators_for(a) if d.risk_adjusted]
+    with django_db_blocker.unblock():
+        trend = next(
+            t
+            for a, c in risk
+            for t in TrendSeries.objects.filter(run=site["runs"][a], indicator=c, level="provider")
+            if sum(not p["suppressed"] for p in t.points) >= 4
+        )
+        audit = trend.run.release.audit_id
+        points = [{**p, "expected": round(p["denominator"] * 0.05, 3)} for p in trend.points]
+        TrendSeries.objects.filter(pk=trend.pk).update(points=points)
+    yield trend, audit
+    with django_db_blocker.unblock():
+        TrendSeries.objects.filter(pk=trend.pk).update(points=trend.points)
+
+
+def test_is_this_flag_real_opens_by_keyboard_and_draws_the_vlad_with_its_table(
+    tab, site, vlad_trend, django_db_blocker
+):
+    from indicators.models import IndicatorResult
+
+    trust = db(
+        django_db_blocker,
+        lambda: (
+            IndicatorResult.objects.filter(run__is_current=True, level="provider", eligible=True, suppressed=False)
+            .exclude(flag="none")
+            .order_by("-denominator")
+            .values_list("organisation", flat=True)
+            .first()
+        ),
+    )
+    page = tab.open(f"/trusts/{trust}/")
+    link = page.get_by_role("link", name=re.compile("Is this flag real")).first
+    link.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/flag-check/"))
+    assert page.get_by_role("heading", name=re.compile("Is it flagged in each year")).count() == 1
+    assert tab.axe() == []
+    trend, audit = vlad_trend
+    page = tab.open(f"/trusts/{trend.organisation}/flag-check/{audit}/{trend.indicator}/")
+    tab.wait_for_charts()
+    names = page.evaluate("document.getElementById('vlad').data.map(t => t.name)")
+    assert "Observed minus expected, added up" in names
+    assert page.locator("#table-vlad tbody tr").count() == len(trend.points)
+    assert tab.axe() == []
+    tab.screenshot("flag-check-page")

@@ -95,6 +95,7 @@ def test_every_page_type_carries_the_policy_and_runs_no_inline_script(client, de
         reverse("indicator", args=["lung", "mortality_1y"]),
         reverse("trust", args=[trust]),
         reverse("trust-trend", args=[trust, "bowel", result.indicator]),
+        reverse("trust-flag-check", args=[trust, "bowel", result.indicator]),
         reverse("alliance", args=["E56000019"]),
         reverse("login"),
         reverse("password_reset"),

@@ -310,3 +310,35 @@ def test_an_indicator_taken_over_by_another_process_meanwhile_stores_nothing_twi
     assert not IndicatorResult.objects.filter(run=run, indicator="early_stage").exists()
     run.refresh_from_db()
     assert run.status == "running" and not run.failure
+
+
+@pytest.mark.django_db
+def test_an_indicator_whose_risk_model_failed_is_not_reported_as_cleanly_done(orgs, monkeypatch, start):
+    """Defect: a risk model that could not be fitted left its indicator "done" with no word of it in the run's
+    record. The run finishes (the other indicators are shown) but its record says which indicator has no
+    results, and why in the model card's words."""
+    from indicators.compute import IndicatorOutput
+
+    real = services._compute
+    reason = "too few deaths in this release to adjust for case mix"
+
+    def unfitted(release, code):
+        if code == "mortality_90d":
+            return IndicatorOutput(
+                results=real(release, "mdt_discussed").results[:0],
+                model_card={"fitted": False, "reason": reason},
+            )
+        return real(release, code)
+
+    monkeypatch.setattr(services, "_compute", unfitted)
+    run = start(accepted())
+    run.refresh_from_db()
+    assert run.status == "done" and run.is_current
+    entry = RunIndicator.objects.get(run=run, indicator="mortality_90d")
+    assert entry.failure == f"mortality_90d: not computed for this release: {reason}."
+    assert "mortality_90d" in run.failure and "not computed" in run.progress_text
+    assert not IndicatorResult.objects.filter(run=run, indicator="mortality_90d").exists()
+    for other in RunIndicator.objects.filter(run=run).exclude(indicator="mortality_90d"):
+        failed = (other.model_card or {}).get("fitted") is False  # four rows: other models may fail too
+        assert other.status == "done" and ("not computed" in other.failure) == failed, other.indicator
+        assert (other.indicator in run.failure) == failed
