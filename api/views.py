@@ -46,6 +46,7 @@ from audits.services import (
     read_patient_rows,
     withdraw_release,
 )
+from indicators.disclosure import publish_model_card
 from indicators.models import ComputationRun, IndicatorResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
 from indicators.selectors import current_run, current_runs, shown_runs
@@ -247,7 +248,9 @@ class ModelCardView(RetrieveView):
             "release": run.release_id,
             "run": run.pk,
             "method_version": run.method_version,
-            "model_card": entry.model_card,
+            "model_card": publish_model_card(
+                entry.model_card, by_trust=roles.quality_by_trust_scope(self.request.user, audit_code) == "all"
+            ),
         }
 
 

@@ -1178,8 +1178,8 @@ def build_check(run: ComputationRun, trust: str, code: str, variant: str) -> dic
     # completeness by trust (the view decides who).
     completeness: dict[str, Any] = card["completeness"] if isinstance(card.get("completeness"), dict) else {}
     data["model_completeness"] = {
-        "trust": completeness.get(trust) or {},
-        "england": completeness.get(ENGLAND_CODE) or completeness.get("england") or {},
+        "trust": (completeness.get("by_group") or {}).get(trust) or {},
+        "england": completeness.get("national") or {},
     }
     return data
 

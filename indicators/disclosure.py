@@ -358,3 +358,14 @@ def _number(value: Any, *, whole: bool = False) -> int | float | None:
     if value is None or not np.isfinite(value):
         return None
     return int(value) if whole else float(value)
+
+
+def publish_model_card(card: dict[str, Any], *, by_trust: bool) -> dict[str, Any]:
+    """A model card as a reader may see it: each trust's completeness of the case-mix fields is part of a
+    release's data-quality report by trust, so it stays on the card only for readers who may see that report
+    in full (``by_trust``: the audit's analysts; ``audits.roles.quality_by_trust_scope``). England's
+    completeness and the caveats (which name no trust's share) are public."""
+    completeness = card.get("completeness")
+    if by_trust or not isinstance(completeness, dict) or "by_group" not in completeness:
+        return card
+    return {**card, "completeness": {k: v for k, v in completeness.items() if k != "by_group"}}

@@ -614,7 +614,9 @@ def _completeness(specs: list[_Covariate], rows: np.ndarray, groups: Any, minimu
         low = [c for c in specs if values[c.column] < minimum]
         if not low:
             continue
-        listed = "; ".join(f"{c.label} {values[c.column]:.0%} (England {national[c.column] or 0:.0%})" for c in low)
+        # The trust's own share is not in the words: per-trust completeness is for the audit's analysts and
+        # alliance leads (audits.roles.quality_by_trust_scope), while a caveat is shown to every reader.
+        listed = "; ".join(f"{c.label} (England {national[c.column] or 0:.0%})" for c in low)
         imputed = [c.label for c in low if c.missing == "impute"]
         excluded = [c.label for c in low if c.missing == "exclude"]
         consequence = []
@@ -626,7 +628,8 @@ def _completeness(specs: list[_Covariate], rows: np.ndarray, groups: Any, minimu
         if excluded:
             consequence.append(f"patients without {', '.join(excluded)} are left out of this result")
         caveats[g] = (
-            f"Case-mix data incomplete: recorded for {listed}, below the {minimum:.0%} this indicator asks for; "
+            f"Case-mix data incomplete: fewer than {minimum:.0%} of this trust's patients have {listed} recorded, "
+            f"below what this indicator asks for; "
             f"{' and '.join(consequence)}. Read this result with caution."
         )
     return {"national": national, "by_group": by_group, "caveats": caveats}

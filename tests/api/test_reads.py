@@ -216,8 +216,15 @@ def test_a_withdrawn_release_is_unpublished_for_all_but_its_audits_analysts_and_
 
 def test_the_model_card_of_a_risk_adjusted_indicator(client, world):
     card = RunIndicator.objects.get(run__release=world.release, run__is_current=True, indicator="mortality_2y")
-    body = client.get(reverse("api:model-card", args=["bowel", "mortality_2y"])).json()
-    assert body["model_card"] == card.model_card and body["release"] == world.release.pk
+    url = reverse("api:model-card", args=["bowel", "mortality_2y"])
+    by_role = {role: client.get(url, **world.auth(role)).json() for role in ROLES}
+    assert by_role["analyst"]["model_card"] == card.model_card and by_role["analyst"]["release"] == world.release.pk
+    assert card.model_card["completeness"]["by_group"]  # each trust's share of each case-mix field
+    for role in ("public", "clinician", "other_analyst", "staff", "lead"):
+        public = by_role[role]["model_card"]
+        assert "by_group" not in public["completeness"], role  # a trust's completeness is the analysts' to see
+        assert public["completeness"]["national"] == card.model_card["completeness"]["national"]
+        assert public["coefficients"] == card.model_card["coefficients"]
     assert client.get(reverse("api:model-card", args=["bowel", "mdt_discussed"])).status_code == 404
 
 

@@ -485,13 +485,13 @@ def test_the_model_cards_caveat_and_covariate_completeness_show_beside_a_risk_ad
     )
     audit = result.audit_code
     covariate = definition(audit, result.indicator).risk_model["covariates"][0]["column"]
-    caveat = f"{covariate} is recorded for 40% of this trust's patients, below the audit's threshold of 80%."
+    caveat = f"Case-mix data incomplete: fewer than 80% of this trust's patients have {covariate} recorded."
     entry = RunIndicator.objects.filter(run=result.run, indicator=result.indicator)
     card = entry.get().model_card
     entry.update(
         model_card={
             **card,
-            "completeness": {result.organisation: {covariate: 0.4}},
+            "completeness": {"national": {covariate: 0.95}, "by_group": {result.organisation: {covariate: 0.4}}},
             "caveats": {result.organisation: caveat},
         }
     )
