@@ -245,21 +245,21 @@ def compute_indicator(
 
     output = IndicatorOutput(results=pd.DataFrame(columns=RESULT_COLUMNS), model_card=card)
     complete_until = followed_up_until(indicator, extract_date)
+    years = sorted(int(y) for y in cohort.loc[cohort["denominator"] > 0, "year"].unique())
+    # The all-years period spans every year with patients, refused ones too (one label for all its rows).
+    span = sorted({*years, *(refused_cells["year"].tolist() if refused.any() else [])})
     if refused.any():
-        parts = [_refused_results(refused_cells, cohort, labels, indicator, complete_until)]
-    elif not cohort["denominator"].any():
+        parts = [_refused_results(refused_cells, cohort, labels, indicator, complete_until, span)]
+    elif not years:
         return output
     else:
         parts = []
-    years = sorted(int(y) for y in cohort.loc[cohort["denominator"] > 0, "year"].unique())
     for year, rows in cohort[cohort["year"].isin(years)].groupby("year", sort=True):
         assert isinstance(year, int | np.integer)  # the key of the whole-number year column
         parts.extend(_year_results(rows, labels, int(year), indicator, output, complete_until=complete_until))
-    if len(years) > 1:  # all audit years together: steadier for small trusts and rare outcomes
+    if len(span) > 1 and years:  # all audit years together: steadier for small trusts and rare outcomes
         parts.extend(
-            _year_results(
-                cohort, labels, years[0], indicator, output, last_year=years[-1], complete_until=complete_until
-            )
+            _year_results(cohort, labels, span[0], indicator, output, last_year=span[-1], complete_until=complete_until)
         )
     results = pd.concat([part for part in parts if len(part)], ignore_index=True)
     if refused.any():
@@ -311,12 +311,13 @@ def _refused_results(
     labels: dict[str, np.ndarray],
     indicator: IndicatorDefinition,
     complete_until: date,
+    span: list[int],
 ) -> pd.DataFrame:
     """Rows for the trusts' years refused for a field recorded too rarely: counts and completeness,
     no value and no flag, and the reason in words. Their all-years row is refused too when the
     trust has no accepted year (otherwise its all-years row covers its accepted years only)."""
     assert indicator.requires is not None
-    years = sorted({*cells["year"].unique().tolist(), *cohort.loc[cohort["denominator"] > 0, "year"].unique().tolist()})
+    years = span
     counts = ["numerator", "denominator", "recorded", "base"]
     sums = cells.groupby(["organisation", "year"], as_index=False)[counts].sum()
     if len(years) > 1:

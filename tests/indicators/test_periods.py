@@ -260,3 +260,20 @@ def test_curative_treatment_counts_treatment_received_not_the_plan_and_needs_per
     assert t05["field_completeness"] == pytest.approx(0.5)  # among NSCLC stage I-II, not among PS 0-2
     assert np.isnan(t05["value"]) and t05["note"].startswith("Not computed: performance_status")
     assert results.loc[("provider", "T00")]["field_completeness"] == 1
+
+
+def test_a_trust_refused_in_one_year_keeps_its_other_years_and_its_all_years_row_says_what_it_leaves_out():
+    frame = readmissions()
+    second = frame.assign(
+        patient_id=frame["patient_id"] + "b",
+        surgery_date=frame["surgery_date"] + pd.Timedelta(days=365),
+        readmitted_30d=frame["readmitted_30d"].where(frame["provider_code"] != "ONLY", False),
+    )
+    indicator = dataclasses.replace(BOWEL["readmission_30d"], risk_model=None)
+    results = run(pd.concat([frame, second]), indicator, extract=date(2025, 9, 30)).results
+    only = results[(results["level"] == "provider") & (results["organisation"] == "ONLY")].set_index("period")
+    assert np.isnan(only.loc["2023/24", "value"]) and only.loc["2023/24", "note"].startswith("Not computed")
+    assert only.loc["2024/25", "field_completeness"] == 1 and np.isfinite(only.loc["2024/25", "value"])
+    pooled = only.loc["2023/24-2024/25"]
+    assert pooled["denominator"] == 200 and "Leaves out its years 2023/24" in pooled["note"]
+    assert set(results["period"]) == {"2023/24", "2024/25", "2023/24-2024/25"}
