@@ -170,7 +170,10 @@ def compute_indicator(
         for exclusion in indicator.exclusions:
             base = base & ~evaluate(exclusion, frame, extract_date)
         base = (base & dates.notna().to_numpy()) | denominator
-        recorded = frame[column].notna().to_numpy(dtype=bool)
+        values = frame[column]
+        recorded = (values.notna() & ~values.astype(object).isin(indicator.requires.get("unknown_codes", []))).to_numpy(
+            dtype=bool
+        )
         audit_years = audit_year(dates).to_numpy()
         share = pd.Series(recorded[base]).groupby([frame[provider_column].to_numpy()[base], audit_years[base]])
         enough = share.transform("mean").to_numpy() >= indicator.requires["minimum_completeness"]

@@ -186,7 +186,10 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
                 standard=standard,
                 minimum_denominator=minimum,
                 minimum_coverage=float(coverage),
-                requires=None if requires is None else dict(requires),
+                # An unknown code of the field (e.g. stage U) counts as not recorded, as in the data-quality report.
+                requires=None
+                if requires is None
+                else {**requires, "unknown_codes": list(columns[requires["column"]].unknown_codes)},
                 funnel_method=method,
                 prompt=str(raw.get("prompt", "")),
                 recommendation=str(raw.get("recommendation", "")),

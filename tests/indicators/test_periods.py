@@ -277,3 +277,23 @@ def test_a_trust_refused_in_one_year_keeps_its_other_years_and_its_all_years_row
     pooled = only.loc["2023/24-2024/25"]
     assert pooled["denominator"] == 200 and "Leaves out its years 2023/24" in pooled["note"]
     assert set(results["period"]) == {"2023/24", "2024/25", "2023/24-2024/25"}
+
+
+def test_an_unknown_code_of_a_required_field_counts_as_not_recorded():
+    # Stage U for 30% of T05's patients: early_stage would silently take the rest; it is refused.
+    rng = np.random.default_rng(8)
+    trust = np.repeat(TRUSTS[:6], 100)
+    stage = rng.choice(["1", "2", "3", "4"], trust.size).astype(object)
+    stage[(trust == "T05") & (np.arange(trust.size) % 10 < 3)] = "U"
+    frame = pd.DataFrame(
+        {
+            "patient_id": [f"P{i}" for i in range(trust.size)],
+            "provider_code": trust,
+            "diagnosis_date": pd.Timestamp("2023-05-01"),
+            "stage": stage,
+        }
+    )
+    results = run(frame, BOWEL["early_stage"], extract=date(2025, 3, 31)).results.set_index(["level", "organisation"])
+    t05 = results.loc[("provider", "T05")]
+    assert t05["field_completeness"] == pytest.approx(0.7) and np.isnan(t05["value"])
+    assert results.loc[("provider", "T00")]["field_completeness"] == 1
