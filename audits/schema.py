@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -83,6 +83,12 @@ class Column:
     max: int | None = None
     not_after_extract_date: bool = False
     description: str = ""
+    # Codes that mean "not known" (e.g. stage U): stored as given, counted as not recorded in the
+    # data-quality report.
+    unknown_codes: tuple[str, ...] = ()
+    # The patients the column applies to, as a rule's ``when`` (e.g. {major_resection: true}): the
+    # data-quality report measures its completeness among them only. Empty: every patient.
+    applies_when: tuple[tuple[str, tuple[Any, ...]], ...] = ()
 
 
 # A column entry's keys are the Column fields.
@@ -188,6 +194,12 @@ def parse_definition(raw: Any, origin: str = "definition") -> AuditDefinition:
     for index, entry in enumerate(extract["columns"], start=1):
         columns.append(_parse_column(entry, index, seen, fail))
     names = {c.name for c in columns}
+    by_name = {c.name: c for c in columns}
+    for position, entry in enumerate(extract["columns"]):
+        if entry.get("applies_when") is not None:
+            where = f"column {columns[position].name}, applies_when"
+            when = _parse_when(entry["applies_when"], by_name, fail, where, "applies_when must be a")
+            columns[position] = replace(columns[position], applies_when=when)
 
     def role(key: str, wanted_type: str | None) -> str:
         name = extract.get(key)
@@ -260,6 +272,13 @@ def _parse_column(entry: Any, index: int, seen: set[str], fail: Fail) -> Column:
             raise fail("min and max are whole numbers for integer columns", f"column {name}")
     if entry.get("not_after_extract_date") and kind != "date":
         raise fail("not_after_extract_date applies to date columns", f"column {name}")
+    unknown = entry.get("unknown_codes")
+    if unknown is not None and (
+        kind != "code" or not isinstance(unknown, list) or not {str(c) for c in unknown} <= set(codes)
+    ):
+        raise fail(
+            "unknown_codes must be a list of the column's own codes (e.g. [U])", f"column {name}", "unknown_codes"
+        )
     return Column(
         name=name,
         type=kind,
@@ -270,6 +289,7 @@ def _parse_column(entry: Any, index: int, seen: set[str], fail: Fail) -> Column:
         max=hi,
         not_after_extract_date=bool(entry.get("not_after_extract_date", False)),
         description=str(entry.get("description") or ""),
+        unknown_codes=tuple(str(c) for c in unknown or ()),
     )
 
 
@@ -290,20 +310,28 @@ def _parse_rule(entry: Any, index: int, columns: dict[str, Column], fail: Fail) 
         if reference not in columns or columns[reference].type != "date" or columns[column].type != "date":
             raise fail("not_before compares two declared date columns", f"rule {index}")
     else:
-        condition = entry.get("when")
-        if not isinstance(condition, dict) or not condition:
-            raise fail(f"{entry['type']} needs a 'when' mapping of column: value", f"rule {index}")
-        for name, values in condition.items():
-            if name not in columns:
-                raise fail(f"when-column {name!r} is not declared", f"rule {index}")
-            values = tuple(values) if isinstance(values, list) else (values,)
-            target = columns[name]
-            for value in values:
-                if target.type == "boolean" and not isinstance(value, bool):
-                    raise fail(f"{name} is boolean, so compare it with true or false", f"rule {index}")
-                if target.type == "code" and str(value) not in target.codes:
-                    raise fail(f"{value!r} is not a code of {name}", f"rule {index}")
-            if target.type == "code":
-                values = tuple(str(v) for v in values)
-            when.append((name, values))
+        when = list(_parse_when(entry.get("when"), columns, fail, f"rule {index}", f"{entry['type']} needs a 'when'"))
     return Rule(type=entry["type"], column=column, reference=reference, when=tuple(when))
+
+
+def _parse_when(
+    condition: Any, columns: Mapping[str, Column], fail: Fail, entry: str, what: str
+) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """A ``when`` mapping of column: value (or list of values), as rules and ``applies_when`` take it."""
+    if not isinstance(condition, dict) or not condition:
+        raise fail(f"{what} mapping of column: value", entry)
+    when: list[tuple[str, tuple[Any, ...]]] = []
+    for name, values in condition.items():
+        if name not in columns:
+            raise fail(f"when-column {name!r} is not declared", entry, str(name))
+        values = tuple(values) if isinstance(values, list) else (values,)
+        target = columns[name]
+        for value in values:
+            if target.type == "boolean" and not isinstance(value, bool):
+                raise fail(f"{name} is boolean, so compare it with true or false", entry)
+            if target.type == "code" and str(value) not in target.codes:
+                raise fail(f"{value!r} is not a code of {name}", entry)
+        if target.type == "code":
+            values = tuple(str(v) for v in values)
+        when.append((name, values))
+    return tuple(when)

@@ -51,6 +51,10 @@ RESULT_COLUMNS = (
     "z",
     "flag",
     "eligible",
+    "coverage",
+    "partial",
+    "field_completeness",
+    "note",
 )
 _LIMITS = (
     "limit_lower_95",
@@ -72,14 +76,64 @@ class IndicatorOutput:
     model_card: dict[str, Any] | None = None
 
 
+MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+
 def audit_year(dates: pd.Series) -> pd.Series:
     """Audit year (April to March) starting year of each date; NaN where the date is missing."""
     years = dates.dt.year - (dates.dt.month < 4).astype("Int64")
     return years.astype("float64")
 
 
-def period_label(start_year: int) -> str:
-    return f"{start_year}/{(start_year + 1) % 100:02d}"
+def period_label(start_year: int, last_year: int | None = None, end: date | None = None) -> str:
+    """ "2024/25"; all years "2021/22-2024/25"; a period covered only up to ``end`` (before the last
+    year's 31 March) says so: "2025/26, April to June 2025", "2021/22-2025/26, to 2 July 2025"."""
+    last = start_year if last_year is None else last_year
+    label = f"{start_year}/{(start_year + 1) % 100:02d}"
+    if last != start_year:
+        label += f"-{last}/{(last + 1) % 100:02d}"
+    if end is None or end >= date(last + 1, 3, 31):
+        return label
+    if last != start_year:
+        return f"{label}, to {_day(end)} {end.year}"
+    return f"{label}, {_span_text(date(last, 4, 1), end)}"
+
+
+def _day(day: date, whole_month: bool = False) -> str:
+    return MONTHS[day.month - 1] if whole_month else f"{day.day} {MONTHS[day.month - 1]}"
+
+
+def _span_text(start: date, end: date) -> str:
+    """ "April to June 2025" when the span is whole months, else "1 April to 2 July 2025"."""
+    whole = start.day == 1 and (end + pd.Timedelta(days=1)).day == 1
+    first = _day(start, whole) + ("" if start.year == end.year else f" {start.year}")
+    if whole and (start.year, start.month) == (end.year, end.month):
+        return f"{_day(end, True)} {end.year}"
+    return f"{first} to {_day(end, whole)} {end.year}"
+
+
+def followed_up_until(indicator: IndicatorDefinition, extract_date: date) -> date:
+    """The last date of the period column whose patients are fully followed up at the extract date:
+    the extract date less the longest ``followed_up`` days the denominator requires (through ``all``)
+    from the period column. An indicator without one is complete up to the extract date."""
+
+    def days(condition: dict[str, Any]) -> int:
+        if "all" in condition:
+            return max((days(part) for part in condition["all"]), default=0)
+        spec = condition.get("followed_up")
+        return int(spec["days"]) if spec and spec["start"] == indicator.period_column else 0
+
+    return extract_date - pd.Timedelta(days=days(indicator.denominator)).to_pytimedelta()
+
+
+def coverage(start: date, end: date, complete_until: date) -> tuple[date, float]:
+    """The last date the period ``start``-``end`` really covers, and the fraction of its days covered."""
+    covered_end = min(end, complete_until)
+    days = max((covered_end - start).days + 1, 0)
+    return covered_end, days / ((end - start).days + 1)
 
 
 def compute_indicator(
@@ -104,6 +158,40 @@ def compute_indicator(
     dates = frame[indicator.period_column]
     denominator = denominator & dates.notna().to_numpy()
     numerator = denominator & evaluate(indicator.numerator, frame, extract_date)
+    # A field the indicator depends on: its completeness is measured among the patients the
+    # denominator takes whatever the field says (the "base"), a blank counts as not recorded, and a
+    # trust's year below the definition's minimum is refused before anything is fitted or summed.
+    base = denominator
+    recorded = np.zeros(len(frame), dtype=bool)
+    refused = np.zeros(len(frame), dtype=bool)
+    refused_cells = pd.DataFrame()
+    if indicator.requires is not None:
+        column = indicator.requires["column"]
+        base = evaluate(_ignoring(indicator.denominator, column), frame, extract_date)
+        for exclusion in indicator.exclusions:
+            base = base & ~evaluate(exclusion, frame, extract_date)
+        base = (base & dates.notna().to_numpy()) | denominator
+        values = frame[column]
+        recorded = (values.notna() & ~values.astype(object).isin(indicator.requires.get("unknown_codes", []))).to_numpy(
+            dtype=bool
+        )
+        audit_years = audit_year(dates).to_numpy()
+        share = pd.Series(recorded[base]).groupby([frame[provider_column].to_numpy()[base], audit_years[base]])
+        enough = share.transform("mean").to_numpy() >= indicator.requires["minimum_completeness"]
+        refused[np.flatnonzero(base)[~enough]] = True
+        refused_cells = pd.DataFrame(
+            {
+                "organisation": frame[provider_column].to_numpy()[refused],
+                "year": audit_years[refused].astype(int),
+                "numerator": numerator[refused].astype(np.int64),
+                "denominator": denominator[refused].astype(np.int64),
+                "recorded": recorded[refused].astype(np.int64),
+                "base": np.ones(int(refused.sum()), dtype=np.int64),
+            }
+        )
+        base = base & ~refused
+        denominator = denominator & ~refused
+        numerator = numerator & ~refused
 
     card = None
     expected = None
@@ -140,20 +228,25 @@ def compute_indicator(
         numerator = numerator & denominator
         expected = np.where(denominator, predicted, 0.0)
 
-    # Organisations as integer codes, so every sum below is a bincount, not a string groupby.
-    provider_codes, providers = pd.factorize(frame[provider_column].to_numpy()[denominator], sort=True)
+    # Organisations as integer codes, so every sum below is a bincount, not a string groupby. The rows
+    # are the denominator's patients and, for a required field, the base it is measured among.
+    in_cohort = denominator | (base & ~refused)
+    provider_codes, providers = pd.factorize(frame[provider_column].to_numpy()[in_cohort], sort=True)
     alliance_codes, alliances = pd.factorize(pd.Series(providers).map(alliance_of).fillna("unknown"), sort=True)
-    quarters = (dates.dt.year * 4 + (dates.dt.month - 1) // 3).to_numpy()[denominator].astype(np.int64)
+    # NHS financial quarters: Q1 is April to June of the audit year.
+    quarters = (audit_year(dates) * 4 + (dates.dt.month - 4) % 12 // 3).to_numpy()[in_cohort].astype(np.int64)
     cohort = pd.DataFrame(
         {
             "provider": provider_codes,
             "alliance": alliance_codes[provider_codes] if len(providers) else provider_codes,
             "national": np.zeros(len(provider_codes), dtype=np.int64),
-            "year": audit_year(dates).to_numpy()[denominator].astype(int),
+            "year": audit_year(dates).to_numpy()[in_cohort].astype(int),
             "quarter": quarters - (quarters.min() if len(quarters) else 0),
-            "numerator": numerator[denominator].astype(np.int64),
-            "denominator": np.ones(int(denominator.sum()), dtype=np.int64),
-            "expected": expected[denominator] if expected is not None else 0.0,
+            "numerator": numerator[in_cohort].astype(np.int64),
+            "denominator": denominator[in_cohort].astype(np.int64),
+            "expected": np.where(denominator, expected, 0.0)[in_cohort] if expected is not None else 0.0,
+            "recorded": recorded[in_cohort].astype(np.int64),
+            "base": np.ones(int(in_cohort.sum()), dtype=np.int64),
         }
     )
     first_quarter = int(quarters.min()) if len(quarters) else 0
@@ -164,18 +257,142 @@ def compute_indicator(
     }
 
     output = IndicatorOutput(results=pd.DataFrame(columns=RESULT_COLUMNS), model_card=card)
-    if cohort.empty:
+    complete_until = followed_up_until(indicator, extract_date)
+    years = sorted(int(y) for y in cohort.loc[cohort["denominator"] > 0, "year"].unique())
+    # The all-years period spans every year with patients, refused ones too (one label for all its rows).
+    span = sorted({*years, *(refused_cells["year"].tolist() if refused.any() else [])})
+    if refused.any():
+        parts = [_refused_results(refused_cells, cohort, labels, indicator, complete_until, span)]
+    elif not years:
         return output
-    parts = []
-    years = sorted(int(y) for y in cohort["year"].unique())
-    for year, rows in cohort.groupby("year", sort=True):
+    else:
+        parts = []
+    for year, rows in cohort[cohort["year"].isin(years)].groupby("year", sort=True):
         assert isinstance(year, int | np.integer)  # the key of the whole-number year column
-        parts.extend(_year_results(rows, labels, int(year), indicator, output))
-    if len(years) > 1:  # all audit years together: steadier for small trusts and rare outcomes
-        parts.extend(_year_results(cohort, labels, years[0], indicator, output, last_year=years[-1]))
-    output.results = pd.concat(parts, ignore_index=True)[list(RESULT_COLUMNS)]
-    output.trends = _trends(cohort, labels, first_quarter, indicator)
+        parts.extend(_year_results(rows, labels, int(year), indicator, output, complete_until=complete_until))
+    if len(span) > 1 and years:  # all audit years together: steadier for small trusts and rare outcomes
+        parts.extend(
+            _year_results(cohort, labels, span[0], indicator, output, last_year=span[-1], complete_until=complete_until)
+        )
+    results = pd.concat([part for part in parts if len(part)], ignore_index=True)
+    if refused.any():
+        _note_exclusions(results, refused_cells, alliance_of, indicator)
+    output.results = results[list(RESULT_COLUMNS)]
+    output.trends = _trends(cohort, labels, first_quarter, indicator, complete_until)
     return output
+
+
+def _ignoring(condition: dict[str, Any], column: str) -> dict[str, Any]:
+    """``condition`` without the tests on ``column`` among its ``all`` parts: the patients the
+    denominator would take whatever ``column`` says."""
+    if "all" not in condition:
+        return {"all": []} if condition.get("column") == column else condition
+    parts = [_ignoring(part, column) for part in condition["all"] if part.get("column") != column]
+    return {"all": [part for part in parts if part != {"all": []}]}
+
+
+def _period(indicator: IndicatorDefinition, year: int, last_year: int | None, complete_until: date) -> dict[str, Any]:
+    """A period's label, its real first and last dates, the share of its days covered, and why it has
+    no funnel flags when it covers less than the definition's ``minimum_coverage``."""
+    last = year if last_year is None else last_year
+    start, end = date(year, 4, 1), date(last + 1, 3, 31)
+    covered_end, share = coverage(start, end, complete_until)
+    label = period_label(year, last_year, covered_end)
+    note = ""
+    flaggable = share >= indicator.minimum_coverage
+    if share < 1:
+        note = (
+            f"Covers {_span_text(start, covered_end)} only ({share:.0%} of the period): "
+            f"{indicator.period_column} up to {covered_end.isoformat()} is followed up at the extract date."
+        )
+        if not flaggable:
+            note += f" No funnel flags: the indicator needs at least {indicator.minimum_coverage:.0%} of the period."
+    return {
+        "period": label,
+        "period_start": start,
+        "period_end": covered_end,
+        "coverage": share,
+        "partial": share < 1,
+        "note": note,
+        "flaggable": flaggable,
+    }
+
+
+def _refused_results(
+    cells: pd.DataFrame,
+    cohort: pd.DataFrame,
+    labels: dict[str, np.ndarray],
+    indicator: IndicatorDefinition,
+    complete_until: date,
+    span: list[int],
+) -> pd.DataFrame:
+    """Rows for the trusts' years refused for a field recorded too rarely: counts and completeness,
+    no value and no flag, and the reason in words. Their all-years row is refused too when the
+    trust has no accepted year (otherwise its all-years row covers its accepted years only)."""
+    assert indicator.requires is not None
+    years = span
+    counts = ["numerator", "denominator", "recorded", "base"]
+    sums = cells.groupby(["organisation", "year"], as_index=False)[counts].sum()
+    if len(years) > 1:
+        accepted = set(labels["provider"][cohort.loc[cohort["denominator"] > 0, "provider"].unique()])
+        whole = cells[~cells["organisation"].isin(accepted)]
+        pooled = whole.groupby("organisation", as_index=False)[counts].sum()
+        pooled["year"] = -1
+        sums = pd.concat([sums, pooled], ignore_index=True)
+    column, minimum = indicator.requires["column"], indicator.requires["minimum_completeness"]
+    rows = []
+    for record in sums.to_dict("records"):
+        pooled_row = record["year"] == -1
+        period = _period(
+            indicator, years[0] if pooled_row else record["year"], years[-1] if pooled_row else None, complete_until
+        )
+        share = record["recorded"] / record["base"]
+        rows.append(
+            {
+                **{name: period[name] for name in ("period", "period_start", "period_end", "coverage", "partial")},
+                "level": "provider",
+                "organisation": str(record["organisation"]),
+                "numerator": int(record["numerator"]),
+                "denominator": int(record["denominator"]),
+                "field_completeness": share,
+                "flag": "none",
+                "eligible": False,
+                "note": (
+                    f"Not computed: {column} is recorded for {share:.0%} of these patients, below the "
+                    f"{minimum:.0%} this indicator needs; a blank counts as not recorded."
+                ),
+            }
+        )
+    return pd.DataFrame(rows).reindex(columns=list(RESULT_COLUMNS))
+
+
+def _note_exclusions(
+    results: pd.DataFrame, cells: pd.DataFrame, alliance_of: dict[str, str], indicator: IndicatorDefinition
+) -> None:
+    """Say on England's and each alliance's rows (and a trust's all-years row) which refused trusts'
+    patients they leave out."""
+    assert indicator.requires is not None
+    column = indicator.requires["column"]
+    year = pd.to_datetime(results["period_start"]).dt.year.to_numpy()
+    pooled = results["period"].astype(str).str.contains("-").to_numpy()
+    notes = results["note"].astype(str).tolist()
+    for position, (level, organisation) in enumerate(zip(results["level"], results["organisation"], strict=True)):
+        if notes[position].startswith("Not computed"):
+            continue
+        left = cells if pooled[position] else cells[cells["year"] == year[position]]
+        if level == "alliance":
+            left = left[left["organisation"].map(alliance_of).fillna("unknown") == organisation]
+        elif level == "provider":
+            left = left[left["organisation"] == organisation]
+        if left.empty:
+            continue
+        who = (
+            f"its years {', '.join(period_label(int(y)) for y in sorted(left['year'].unique()))}"
+            if level == "provider"
+            else f"{left['organisation'].nunique()} trust(s)"
+        )
+        notes[position] = f"{notes[position]} Leaves out {who} with {column} recorded for too few patients.".strip()
+    results["note"] = notes
 
 
 def _sums(rows: pd.DataFrame, level: str, labels: dict[str, np.ndarray], by_quarter: bool = False) -> pd.DataFrame:
@@ -189,7 +406,7 @@ def _sums(rows: pd.DataFrame, level: str, labels: dict[str, np.ndarray], by_quar
     size = len(names) * width
     sums = {
         name: np.bincount(codes, weights=rows[name].to_numpy(dtype=float), minlength=size)
-        for name in ("numerator", "denominator", "expected")
+        for name in ("numerator", "denominator", "expected", "recorded", "base")
     }
     index = (
         pd.MultiIndex.from_arrays([np.repeat(names, width), np.tile(np.arange(width), len(names))])
@@ -210,10 +427,11 @@ def _year_results(
     indicator: IndicatorDefinition,
     output: IndicatorOutput,
     last_year: int | None = None,
+    *,
+    complete_until: date,
 ):
-    last_year = year if last_year is None else last_year
-    start, end = date(year, 4, 1), date(last_year + 1, 3, 31)
-    label = period_label(year) if last_year == year else f"{period_label(year)}-{period_label(last_year)}"
+    period = _period(indicator, year, last_year, complete_until)
+    label, start, end = period["period"], period["period_start"], period["period_end"]
     national = _sums(rows, "national", labels)
     rate = float(national["numerator"].iloc[0] / national["denominator"].iloc[0])
     frames = []
@@ -247,6 +465,16 @@ def _year_results(
         table["period_start"] = start
         table["period_end"] = end
         frames.append(table)
+    for table, level in zip(frames, LEVELS, strict=True):
+        sums = _sums(rows, level, labels)
+        table["field_completeness"] = (sums["recorded"] / sums["base"]).to_numpy() if indicator.requires else np.nan
+        for name in ("coverage", "partial", "note"):
+            table[name] = period[name]
+        if not period["flaggable"]:  # a part-period too short to judge: no limits, no flags, and why
+            table[[*_LIMITS, "z"]] = np.nan
+            table["flag"] = "none"
+    if not period["flaggable"]:
+        output.funnels[:] = [fit for fit in output.funnels if fit["period"] != label]
     return frames
 
 
@@ -306,52 +534,82 @@ def _funnel(table, level, period, indicator, counts, rate, output) -> None:
     )
 
 
+def quarter_label(quarter: int) -> tuple[str, date]:
+    """An NHS financial quarter numbered audit year x 4 + (0 for April-June ... 3 for January-March):
+    its label ("2024/25 Q1") and first day."""
+    year, index = divmod(quarter, 4)
+    month = 4 + 3 * index
+    return f"{period_label(year)} Q{index + 1}", date(year + (month > 12), (month - 1) % 12 + 1, 1)
+
+
 def _trends(
-    cohort: pd.DataFrame, labels: dict[str, np.ndarray], first_quarter: int, indicator: IndicatorDefinition
+    cohort: pd.DataFrame,
+    labels: dict[str, np.ndarray],
+    first_quarter: int,
+    indicator: IndicatorDefinition,
+    complete_until: date,
 ) -> list[dict[str, Any]]:
-    """Quarterly values per organisation, with an XmR chart where there are enough quarters."""
+    """Quarterly values per organisation, with an XmR chart where there are enough quarters.
+
+    Every NHS financial quarter from an organisation's first to its last with patients is a point;
+    a quarter without patients is a gap (no value), which the XmR chart keeps as a gap. ``expected``
+    is the sum of predicted risks (risk-adjusted) or the denominator x the overall rate. A quarter
+    not wholly followed up at the extract date is ``partial`` and left out of the XmR chart."""
     trends = []
     overall = cohort["numerator"].sum() / cohort["denominator"].sum()
     for level in LEVELS:
         sums = _sums(cohort, level, labels, by_quarter=True)
-        if indicator.risk_adjusted:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                values = sums["numerator"] / sums["expected"] * overall
-        else:
-            values = sums["numerator"] / sums["denominator"]
-        sums = sums.assign(value=values)
+        if not indicator.risk_adjusted:
+            sums["expected"] = sums["denominator"] * overall
         for organisation, series in sums.groupby(level=0, sort=True):
             series = series.droplevel(0)
+            series = series.reindex(np.arange(series.index.min(), series.index.max() + 1), fill_value=0)
+            numerator, denominator = series["numerator"].to_numpy(), series["denominator"].to_numpy()
+            expected = series["expected"].to_numpy(dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = numerator / expected * overall if indicator.risk_adjusted else numerator / denominator
+            values = [_finite(v) if d > 0 else None for v, d in zip(values, denominator, strict=True)]
+            points = []
             quarters = series.index.to_numpy() + first_quarter
-            points = [
-                {
-                    "quarter": f"{q // 4}Q{q % 4 + 1}",
-                    "start": date(q // 4, 3 * (q % 4) + 1, 1).isoformat(),
-                    "numerator": int(n),
-                    "denominator": int(d),
-                    "value": _finite(v),
-                }
-                for q, n, d, v in zip(
-                    quarters,
-                    series["numerator"].to_numpy(),
-                    series["denominator"].to_numpy(),
-                    series["value"].to_numpy(),
-                    strict=True,
+            for q, n, d, e, v in zip(quarters, numerator, denominator, expected, values, strict=True):
+                label, start = quarter_label(int(q))
+                points.append(
+                    {
+                        "quarter": label,
+                        "start": start.isoformat(),
+                        "numerator": int(n),
+                        "denominator": int(d),
+                        "expected": float(e),
+                        "value": v,
+                        "partial": quarter_label(int(q) + 1)[1] > complete_until + pd.Timedelta(days=1),
+                    }
                 )
-            ]
-            chart = trend_chart([_finite(v) for v in series["value"].to_numpy()], indicator)
+            chart = trend_chart([None if p["partial"] else p["value"] for p in points], indicator)
             trends.append({"level": level, "organisation": str(organisation), "points": points, "xmr": chart})
     return trends
 
 
 def trend_chart(values: list[float | None], indicator: IndicatorDefinition) -> dict[str, Any] | None:
-    """The XmR chart of a quarterly series, drawn from the quarters that have a value, in order (None
-    with fewer than three)."""
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    if len(finite) < 3:
+    """The XmR chart of a quarterly series in order; a None is a quarter with no value, kept as a gap
+    (moving ranges only between adjacent quarters). None with fewer than three values or no two
+    adjacent ones. Its points are the quarters with a value. Limits stay within what the measure
+    can take: 0 to 1 for a proportion, at least 0 for a risk-adjusted rate."""
+    series = np.array([np.nan if v is None else v for v in values], dtype=float)
+    finite = np.isfinite(series)
+    if finite.sum() < 3 or not (finite[1:] & finite[:-1]).any():
         return None
+    series = series[np.flatnonzero(finite)[0] : np.flatnonzero(finite)[-1] + 1]  # no gap at either end
     target = (indicator.standard or {}).get("value")
-    return xmr_chart(np.asarray(finite), improvement_direction=indicator.improvement_direction, target=target).as_dict()
+    chart = xmr_chart(
+        series,
+        improvement_direction=indicator.improvement_direction,
+        target=target,
+        gaps=True,
+        limits_within=(0.0, None) if indicator.risk_adjusted else (0.0, 1.0),
+    ).as_dict()
+    # One chart point per quarter with a value, in order (pages pair them so); ``x`` counts the gaps.
+    chart["points"] = [point for point in chart["points"] if point["value"] is not None]
+    return chart
 
 
 def _finite(value: Any) -> float | None:

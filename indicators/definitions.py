@@ -67,12 +67,18 @@ INDICATOR_KEYS = frozenset(
         "prompt",
         "recommendation",
         "review",
+        "minimum_coverage",
+        "requires",
     }
 )
 REQUIRED_KEYS = ("title", "description", "numerator", "denominator", "direction")
 PERIOD_KEYS = frozenset({"column"})
 STANDARD_KEYS = frozenset({"value", "label"})
 REVIEW_KEYS = frozenset({"source", "authored_by", "checked_by", "date_reviewed"})
+REQUIRES_KEYS = frozenset({"column", "minimum_completeness"})
+# A period (e.g. the current audit year, whose follow-up is not yet complete) gets funnel flags only
+# when at least this share of its days is covered, unless the indicator sets minimum_coverage.
+DEFAULT_MINIMUM_COVERAGE = 0.75
 
 # The condition language. A condition is one of these forms: a combinator (all, any, not), a
 # time test ({event_within: {...}}, {followed_up: {...}}) or {column: C, <one comparison>: V}.
@@ -97,6 +103,8 @@ class IndicatorDefinition:
     risk_model: dict[str, Any] | None = None
     standard: dict[str, Any] | None = None
     minimum_denominator: int = 1
+    minimum_coverage: float = DEFAULT_MINIMUM_COVERAGE
+    requires: dict[str, Any] | None = None  # {column, minimum_completeness}: a field the indicator depends on
     funnel_method: str = "midp"
     prompt: str = ""
     recommendation: str = ""
@@ -169,6 +177,12 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
         minimum = raw.get("minimum_denominator", 1)
         if not isinstance(minimum, int) or minimum < 1:
             raise fail("minimum_denominator must be a whole number of at least 1")
+        coverage = raw.get("minimum_coverage", DEFAULT_MINIMUM_COVERAGE)
+        if isinstance(coverage, bool) or not isinstance(coverage, int | float) or not 0 < coverage <= 1:
+            raise fail("minimum_coverage must be a share of the period above 0 and at most 1, e.g. 0.75")
+        requires = raw.get("requires")
+        if requires is not None:
+            _check_requires(requires, columns, fail)
         found.append(
             IndicatorDefinition(
                 code=code,
@@ -184,6 +198,11 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
                 risk_model=risk,
                 standard=standard,
                 minimum_denominator=minimum,
+                minimum_coverage=float(coverage),
+                # An unknown code of the field (e.g. stage U) counts as not recorded, as in the data-quality report.
+                requires=None
+                if requires is None
+                else {**requires, "unknown_codes": list(columns[requires["column"]].unknown_codes)},
                 funnel_method=method,
                 prompt=str(raw.get("prompt", "")),
                 recommendation=str(raw.get("recommendation", "")),
@@ -252,6 +271,19 @@ def _check_condition(condition: Any, columns: Mapping[str, Column], fail: Fail, 
             raise fail(f"{unknown} are not codes of {name} ({', '.join(column.codes)})", path)
 
 
+def _check_requires(requires: Any, columns: Mapping[str, Column], fail: Fail) -> None:
+    """``requires: {column: readmitted_30d, minimum_completeness: 0.8}``: a field the numerator or
+    denominator depends on; a trust whose patients have it recorded less often is refused."""
+    if not isinstance(requires, dict):
+        raise fail("requires must be a mapping such as {column: readmitted_30d, minimum_completeness: 0.8}")
+    check_keys(requires, REQUIRES_KEYS, fail, "requires")
+    if requires.get("column") not in columns:
+        raise fail(f"requires column {requires.get('column')!r} is not in the extract", "requires")
+    share = requires.get("minimum_completeness")
+    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
+        raise fail("minimum_completeness must be a share from 0 to 1, e.g. 0.8", "requires")
+
+
 def _check_risk_model(risk: Any, columns: Mapping[str, Column], fail: Fail) -> None:
     """Refuse a risk model the model-fitting code would refuse (or misread) later."""
     if isinstance(risk, dict):
@@ -299,8 +331,10 @@ def evaluate(condition: dict[str, Any], frame: pd.DataFrame, extract_date: date)
     import numpy as np
     import pandas as pd
 
-    if "all" in condition:
-        return np.logical_and.reduce([evaluate(c, frame, extract_date) for c in condition["all"]])
+    if "all" in condition:  # an empty "all" (only ever built in code, e.g. compute._ignoring) is everyone
+        return np.logical_and.reduce(
+            [np.ones(len(frame), dtype=bool)] + [evaluate(c, frame, extract_date) for c in condition["all"]]
+        )
     if "any" in condition:
         return np.logical_or.reduce([evaluate(c, frame, extract_date) for c in condition["any"]])
     if "not" in condition:
@@ -353,7 +387,7 @@ def columns_used(indicator: IndicatorDefinition, audit: AuditDefinition) -> list
             for item in node:
                 walk(item)
 
-    walk([indicator.numerator, indicator.denominator, list(indicator.exclusions)])
+    walk([indicator.numerator, indicator.denominator, list(indicator.exclusions), indicator.requires])
     for covariate in (indicator.risk_model or {}).get("covariates", []):
         names.add(covariate["column"])
     return [c.name for c in audit.columns if c.name in names]

@@ -349,9 +349,10 @@ def _public_trend(
         if indicator.risk_adjusted:  # value = O / E x national rate: the same E with the rounded O
             value = None if p["value"] is None else (p["value"] * n / p["numerator"] if p["numerator"] else p["value"])
         else:
-            value = n / d
+            value = n / d if d else None  # a quarter without patients is a gap
         published.append({**shown, "numerator": int(n), "denominator": int(d), "value": value, "suppressed": False})
-    return {"points": published, "xmr": trend_chart([p["value"] for p in published], indicator)}
+    values = [None if p.get("partial") else q["value"] for p, q in zip(points, published, strict=True)]
+    return {"points": published, "xmr": trend_chart(values, indicator)}
 
 
 def _number(value: Any, *, whole: bool = False) -> int | float | None:

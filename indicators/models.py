@@ -105,7 +105,7 @@ class FunnelFit(models.Model):
     run = models.ForeignKey(ComputationRun, on_delete=models.CASCADE, related_name="funnels")
     indicator = models.CharField(max_length=63)
     level = models.CharField(max_length=8, choices=Level.choices)
-    period = models.CharField(max_length=20)
+    period = models.CharField(max_length=64)
     kind = models.CharField(max_length=10)
     method = models.CharField(max_length=10)
     target = models.FloatField(null=True)
@@ -135,7 +135,9 @@ class IndicatorResult(models.Model):
     level = models.CharField(max_length=8, choices=Level.choices)
     organisation = models.CharField(max_length=9)
     period = models.CharField(
-        max_length=20, help_text="Audit year April-March (2024/25), or all years (2023/24-2025/26)"
+        max_length=64,
+        help_text="Audit year April-March (2024/25), or all years (2023/24-2025/26); a period covered only in "
+        "part says to when (2025/26, April to June 2025)",
     )
     period_start = models.DateField()
     period_end = models.DateField()
@@ -161,6 +163,12 @@ class IndicatorResult(models.Model):
     z = models.FloatField(null=True)
     flag = models.CharField(max_length=10, default="none")
     eligible = models.BooleanField(default=True, help_text="Denominator at least the indicator's minimum")
+    coverage = models.FloatField(null=True, help_text="Share of the period's days whose follow-up is complete")
+    partial = models.BooleanField(default=False, help_text="The period is covered only in part (see period_end)")
+    field_completeness = models.FloatField(
+        null=True, help_text="Share of the patients with the field the indicator requires recorded"
+    )
+    note = models.TextField(blank=True, default="", help_text="Why a period has no flags, or a result no value")
     suppressed = models.BooleanField(
         default=False,
         help_text="Hidden from everyone but the audit's analysts: a count is small (primary suppression) or would "

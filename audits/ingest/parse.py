@@ -233,7 +233,10 @@ class ExtractParser:
         self._provider_index: dict[str, int] = {}
         self._provider_rows = np.zeros(0, dtype=np.int64)
         self._provider_filled: dict[str, np.ndarray] = {}
-        self._filled = {c.name: 0 for c in definition.columns}
+        self._filled = {c.name: 0 for c in definition.columns}  # recorded: not blank, not an unknown code
+        self._applies = {c.name: 0 for c in definition.columns}  # rows the column applies to
+        self._unknown = {c.name: 0 for c in definition.columns}  # an unknown code where it applies
+        self._provider_applies: dict[str, np.ndarray] = {}
         self._predecessor_rows: dict[str, int] = {}
         self._late_predecessor_rows: dict[str, int] = {}
         self.bytes_read = 0
@@ -540,17 +543,35 @@ class ExtractParser:
             index = index[valid_provider]
         rows = np.bincount(index, minlength=width) if index is not None else np.zeros(width, dtype=np.int64)
         self._provider_rows = _grow(self._provider_rows, width) + rows
+
+        def per_provider(mask: np.ndarray) -> np.ndarray:
+            if index is None:
+                return np.zeros(width, dtype=np.int64)
+            return np.bincount(index, weights=mask[valid_provider], minlength=width).astype(np.int64)
+
+        n = len(provider)
         for column in self.definition.columns:
+            # Recorded: a value that is not one of the column's unknown codes; counted among the rows
+            # the column applies to (all rows unless the definition says applies_when).
             filled = np.asarray(typed[column.name].is_valid(), dtype=bool)
+            applies = _when(column.applies_when, typed) if column.applies_when else None
+            if column.unknown_codes:
+                unknown = _mask(pc.is_in(typed[column.name], value_set=pa.array(column.unknown_codes, pa.string())))
+                if applies is not None:
+                    unknown = unknown & applies
+                self._unknown[column.name] += int(unknown.sum())
+                filled = filled & ~unknown
+            if applies is not None:
+                filled = filled & applies
             self._filled[column.name] += int(filled.sum())
-            per = (
-                np.bincount(index, weights=filled[valid_provider], minlength=width).astype(np.int64)
-                if index is not None
-                else np.zeros(width, dtype=np.int64)
-            )
-            self._provider_filled[column.name] = (
-                _grow(self._provider_filled.get(column.name, np.zeros(0, np.int64)), width) + per
-            )
+            self._applies[column.name] += n if applies is None else int(applies.sum())
+            self._provider_filled[column.name] = _grow(
+                self._provider_filled.get(column.name, np.zeros(0, np.int64)), width
+            ) + per_provider(filled)
+            if applies is not None:
+                self._provider_applies[column.name] = _grow(
+                    self._provider_applies.get(column.name, np.zeros(0, np.int64)), width
+                ) + per_provider(applies)
         dates = typed[self.definition.diagnosis_date]
         low, high = pc.min_max(dates).values()
         if low.is_valid:
@@ -647,18 +668,24 @@ class ExtractParser:
             )
 
     def _quality(self) -> dict[str, Any]:
+        """Completeness by column and by trust. A column is complete for a patient it applies to
+        (``applies_when``) when it holds a value that is not an unknown code (``unknown_codes``):
+        ``filled`` counts those, ``missing`` the rest (blanks and ``unknown``) among ``applies_to``."""
         rows = self.report.rows
         columns = []
         for column in self.definition.columns:
-            filled = self._filled[column.name]
+            filled, applies = self._filled[column.name], self._applies[column.name]
             columns.append(
                 {
                     "column": column.name,
                     "required": column.required,
                     "present_in_file": column in self._present,
+                    "applies_to": applies,
+                    "applies_when": Rule(type="", column=column.name, when=column.applies_when).describe_when(),
                     "filled": filled,
-                    "missing": rows - filled,
-                    "percent_complete": round(100.0 * filled / rows, 1) if rows else None,
+                    "unknown": self._unknown[column.name],
+                    "missing": applies - filled,
+                    "percent_complete": round(100.0 * filled / applies, 1) if applies else None,
                 }
             )
         providers = []
@@ -666,11 +693,13 @@ class ExtractParser:
             if code is None or i >= len(self._provider_rows):
                 continue
             count = int(self._provider_rows[i])
-            completeness = {
-                c.name: round(100.0 * int(self._provider_filled[c.name][i]) / count, 1) if count else None
-                for c in self.definition.columns
-                if not c.required
-            }
+
+            def share(name: str, i: int = i, count: int = count) -> float | None:
+                applies = self._provider_applies.get(name)
+                among = count if applies is None else int(_grow(applies, i + 1)[i])
+                return round(100.0 * int(self._provider_filled[name][i]) / among, 1) if among else None
+
+            completeness = {c.name: share(c.name) for c in self.definition.columns if not c.required}
             providers.append({"provider_code": code, "rows": count, "percent_complete": completeness})
         optional = [c.name for c in self.definition.columns if not c.required]
         return {"rows": rows, "columns": columns, "providers": providers, "optional_columns": optional}
@@ -988,12 +1017,18 @@ _CONVERTERS: dict[str, Callable[[Column, pa.Array, np.ndarray, ExtractParser], _
 
 
 def _condition(rule: Rule, typed: dict[str, pa.Array]) -> np.ndarray:
+    assert rule.when, "parse_definition gives required_when and blank_unless rules a non-empty when"
+    return _when(rule.when, typed)
+
+
+def _when(when: tuple[tuple[str, tuple[Any, ...]], ...], typed: dict[str, pa.Array]) -> np.ndarray:
+    """Rows meeting a ``when`` (every column holds one of its values), vectorised."""
     mask: np.ndarray | None = None
-    for name, wanted in rule.when:
+    for name, wanted in when:
         values = typed[name]
         hit = _mask(pc.is_in(values, value_set=pa.array(list(wanted), type=values.type)))
         mask = hit if mask is None else mask & hit
-    assert mask is not None, "parse_definition gives required_when and blank_unless rules a non-empty when"
+    assert mask is not None
     return mask
 
 

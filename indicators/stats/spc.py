@@ -142,20 +142,24 @@ def _run_ends(condition: np.ndarray, window: int, offset: int) -> np.ndarray:
 
 
 def _process_limits(y: np.ndarray, n_baseline: int, screen_outliers: bool) -> tuple[float, float, np.ndarray]:
-    """Mean, AMR and the mask of moving ranges used, from the first ``n_baseline`` points."""
+    """Mean, AMR and the mask of moving ranges used, from the first ``n_baseline`` points.
+
+    A gap (NaN) is not a point: the mean is over the values, and a moving range is taken only
+    between two adjacent values, never across a gap."""
     base = y[:n_baseline]
-    mean = float(base.mean())
+    mean = float(base[np.isfinite(base)].mean())
     used = np.zeros(y.size, dtype=bool)
-    if n_baseline < 2:
-        return mean, float("nan"), used
     mr = np.abs(np.diff(base))
-    amr = float(mr.mean())
-    keep = np.ones(mr.size, dtype=bool)
+    adjacent = np.isfinite(mr)
+    if not adjacent.any():
+        return mean, float("nan"), used
+    amr = float(mr[adjacent].mean())
+    keep = adjacent.copy()
     # The peer keeps a moving range only when it is strictly below 3.267·AMR. When
     # every baseline point is equal the AMR is 0 and that test would drop every range
     # (the peer then returns NaN limits); keeping the zero AMR is the useful answer.
     if screen_outliers and amr > 0:
-        keep = mr < MR_SCREEN_MULTIPLIER * amr
+        keep = adjacent & (mr < MR_SCREEN_MULTIPLIER * amr)
         amr = float(mr[keep].mean())
     used[1:n_baseline] = keep
     return mean, amr, used
@@ -179,6 +183,8 @@ def xmr_chart(
     screen_outliers: bool = True,
     trend_points: int = 7,
     shift_points: int = 7,
+    gaps: bool = False,
+    limits_within: tuple[float | None, float | None] = (None, None),
 ) -> XmrResult:
     """Compute an MDC XmR chart, its special-cause signals and icons.
 
@@ -198,6 +204,16 @@ def xmr_chart(
     ``values`` is a 1-D sequence or Series of finite numbers in time order; a
     Series' index is kept in ``points["label"]``. Raises ValueError on empty or
     non-finite input or invalid options.
+
+    With ``gaps=True`` a NaN (or None) is a period with no data, kept as a point with
+    no value: the mean is over the values, moving ranges are taken only between adjacent
+    values (never across a gap: Wheeler and Chambers, Understanding Statistical Process
+    Control, 2nd ed. 1992, compute a moving range from successive observations), and a
+    gap breaks every run (trend, shift, two-in-three), as a point on the mean does in the
+    peer. The icons describe the last value. ``limits_within`` clamps the process and
+    near limits to the range the measure can take, e.g. (0, 1) for a proportion: an XmR
+    limit outside it is not a value the process can produce (the rules are unchanged,
+    because no value lies beyond the clamped bound).
     """
     if improvement_direction not in _DIRECTION_SIGN:
         raise ValueError(
@@ -217,10 +233,14 @@ def xmr_chart(
     n = y.size
     if n == 0:
         raise ValueError("values is empty")
-    if not np.all(np.isfinite(y)):
-        # A gap would silently change the moving ranges; callers must decide how
-        # to handle missing periods before charting.
-        raise ValueError("values must all be finite (no missing periods)")
+    finite = np.isfinite(y)
+    if gaps:
+        if np.isinf(y).any() or not finite.any():
+            raise ValueError("values must be finite numbers or NaN gaps, with at least one number")
+    elif not finite.all():
+        # A gap would silently change the moving ranges; callers must say gaps=True
+        # to keep missing periods as gaps.
+        raise ValueError("values must all be finite (no missing periods), or pass gaps=True")
 
     n_baseline = n if fix_after_n_points is None else min(n, fix_after_n_points)
     mean, amr, mr_used = _process_limits(y, n_baseline, screen_outliers)
@@ -228,15 +248,20 @@ def xmr_chart(
     upl = mean + LIMIT_MULTIPLIER * amr
     near_lpl = mean - NEAR_LIMIT_MULTIPLIER * amr
     near_upl = mean + NEAR_LIMIT_MULTIPLIER * amr
+    low_bound, high_bound = limits_within
+    if low_bound is not None:
+        lpl, upl, near_lpl, near_upl = (max(v, low_bound) for v in (lpl, upl, near_lpl, near_upl))
+    if high_bound is not None:
+        lpl, upl, near_lpl, near_upl = (min(v, high_bound) for v in (lpl, upl, near_lpl, near_upl))
 
     # Rule inputs, exactly as ptd_spc_standard defines them (strict inequalities).
     outside = (y > upl) | (y < lpl)
-    relative = np.sign(y - mean).astype(np.int8)
+    relative = np.where(finite, np.sign(np.where(finite, y - mean, 0.0)), 0).astype(np.int8)  # a gap: 0
     close = ~outside & ((y < near_lpl) | (y > near_upl))
 
     # Trend: trend_points values whose trend_points − 1 successive differences all
     # have the same strict sign; equal neighbours break a trend.
-    step = np.sign(np.diff(y)).astype(np.int8)
+    step = np.sign(np.nan_to_num(np.diff(y), nan=0.0)).astype(np.int8)  # no step across a gap
     inc_member = _members_of_runs(_run_ends(step == 1, trend_points - 1, 1), trend_points)
     dec_member = _members_of_runs(_run_ends(step == -1, trend_points - 1, 1), trend_points)
     trend = inc_member | dec_member
@@ -302,8 +327,9 @@ def xmr_chart(
         }
     )
 
-    last_type = str(point_type[-1])
-    last_side = str(side[-1])
+    last = int(np.flatnonzero(finite)[-1])
+    last_type = str(point_type[last])
+    last_side = str(side[last])
     if last_type == "common_cause":
         variation_icon = "common_cause"
     else:
@@ -328,9 +354,9 @@ def xmr_chart(
         upl=upl,
         near_lpl=near_lpl,
         near_upl=near_upl,
-        n_points=n,
-        n_baseline_points=n_baseline,
-        trial_limits=n < TRIAL_LIMITS_MIN_POINTS,
+        n_points=int(finite.sum()),
+        n_baseline_points=int(finite[:n_baseline].sum()),
+        trial_limits=int(finite.sum()) < TRIAL_LIMITS_MIN_POINTS,
         improvement_direction=improvement_direction,
         target=None if target is None else float(target),
         points=points,

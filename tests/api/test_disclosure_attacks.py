@@ -102,9 +102,8 @@ def shown_percent(text: str) -> float | None:
 
 
 def audit_year_of(quarter: str) -> int:
-    """The April-March audit year a calendar quarter (2024Q1) belongs to."""
-    year, q = int(quarter[:4]), int(quarter[-1])
-    return year - 1 if q == 1 else year
+    """The April-March audit year an NHS financial quarter ("2024/25 Q1") belongs to."""
+    return int(quarter[:4])
 
 
 def period_label(start: int) -> str:
@@ -213,7 +212,7 @@ def equations(cells: dict[Cell, Published], alliance_of: dict[str, str]) -> list
     for code, level, organisation, time in cells:
         times[(code, level, organisation)].add(time)
     for (code, level, organisation), known in times.items():
-        years = sorted(t for t in known if "/" in t and "-" not in t)
+        years = sorted(t for t in known if "/" in t and "-" not in t and "Q" not in t)
         pooled = [t for t in known if "-" in t]
         quarters = sorted(t for t in known if "Q" in t)
         whole = pooled[0] if pooled else (years[0] if len(years) == 1 else None)

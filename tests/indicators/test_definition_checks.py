@@ -161,6 +161,34 @@ MISSPELT: list[tuple[str, Change, str, str, str]] = [
         "checked_bye",
         "checked_by",
     ),
+    (
+        "requires",
+        lambda d: rename(indicator(d, "readmission_30d")["requires"], "minimum_completeness", "minimum_complete"),
+        "indicator readmission_30d, requires",
+        "minimum_complete",
+        "minimum_completeness",
+    ),
+    (
+        "minimum_coverage misspelt",
+        lambda d: indicator(d, "mortality_90d").update(minimum_coverag=0.5),
+        "indicator mortality_90d",
+        "minimum_coverag",
+        "minimum_coverage",
+    ),
+    (
+        "unknown_codes misspelt",
+        lambda d: rename(column(d, "stage"), "unknown_codes", "unknown_code"),
+        "column stage",
+        "unknown_code",
+        "unknown_codes",
+    ),
+    (
+        "applies_when misspelt",
+        lambda d: rename(column(d, "asa_grade"), "applies_when", "applies_if"),
+        "column asa_grade",
+        "applies_if",
+        "applies_when",
+    ),
 ]
 
 
@@ -308,6 +336,42 @@ WRONG_REFERENCE: list[tuple[str, Change, str, str]] = [
         lambda d: indicator(d, "mortality_90d")["denominator"].update(column="age", at_least=18),
         "indicator mortality_90d, denominator",
         "'column' does not go with 'all'",
+    ),
+    (
+        "required field that is not a column",
+        lambda d: indicator(d, "readmission_30d")["requires"].update(column="readmitted"),
+        "indicator readmission_30d, requires",
+        "requires column 'readmitted' is not in the extract",
+    ),
+    (
+        "required completeness that is not a share",
+        lambda d: indicator(d, "readmission_30d")["requires"].update(minimum_completeness=80),
+        "indicator readmission_30d, requires",
+        "minimum_completeness must be a share from 0 to 1",
+    ),
+    (
+        "minimum coverage that is not a share",
+        lambda d: indicator(d, "mortality_90d").update(minimum_coverage=0),
+        "indicator mortality_90d",
+        "minimum_coverage must be a share of the period above 0 and at most 1",
+    ),
+    (
+        "unknown code that is not a code of the column",
+        lambda d: column(d, "stage").update(unknown_codes=["X"]),
+        "column stage",
+        "unknown_codes must be a list of the column's own codes",
+    ),
+    (
+        "applies_when on a column the extract lacks",
+        lambda d: column(d, "asa_grade").update(applies_when={"resected": True}),
+        "column asa_grade, applies_when",
+        "when-column 'resected' is not declared",
+    ),
+    (
+        "applies_when comparing a boolean with text",
+        lambda d: column(d, "asa_grade").update(applies_when={"major_resection": "yes"}),
+        "column asa_grade, applies_when",
+        "major_resection is boolean, so compare it with true or false",
     ),
 ]
 

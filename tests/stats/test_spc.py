@@ -350,3 +350,49 @@ def test_it_returns_the_documented_points_table() -> None:
 def test_it_rejects_bad_input(values: list[float], kwargs: dict) -> None:
     with pytest.raises(ValueError):
         xmr_chart(values, **kwargs)
+
+
+# --- gaps and bounds (issue 11) ------------------------------------------------------------------
+
+
+def test_a_gap_is_kept_and_no_moving_range_spans_it() -> None:
+    # 1, 3, gap, 10, 12: moving ranges |3 - 1| = 2 and |12 - 10| = 2 only (not |10 - 3| = 7),
+    # so AMR = 2 and the mean is that of the four values, 6.5.
+    result = xmr_chart([1.0, 3.0, np.nan, 10.0, 12.0], gaps=True)
+    assert result.mean == pytest.approx(6.5) and result.amr == pytest.approx(2.0)
+    assert (result.lpl, result.upl) == (pytest.approx(6.5 - 5.32), pytest.approx(6.5 + 5.32))
+    assert result.n_points == 4
+    mr = result.points["moving_range"].to_numpy()
+    assert np.isnan(mr[[0, 2, 3]]).all() and mr[1] == 2.0 and mr[4] == 2.0
+    assert result.points["moving_range_used"].tolist() == [False, True, False, False, True]
+
+
+def test_a_gap_breaks_a_run() -> None:
+    # Six rising values, a gap, one more: a trend needs seven consecutive points, so none is flagged.
+    values = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, np.nan, 7.0]
+    assert not xmr_chart(values, gaps=True).points["special_cause_rule"].eq("trend").any()
+    # The same seven values without the gap are a trend.
+    assert xmr_chart([v for v in values if np.isfinite(v)]).points["special_cause_rule"].eq("trend").any()
+
+
+def test_the_icons_describe_the_last_value_when_the_series_ends_in_a_gap() -> None:
+    result = _chart([20.0, np.nan], gaps=True)
+    assert result.points["special_cause_rule"].iloc[-2] == "outside_limits"
+    assert result.variation_icon == "neutral_high"
+
+
+def test_limits_are_clamped_to_the_range_of_the_measure() -> None:
+    # Mean 0.03, AMR 0.024444: limits 0.03 -/+ 0.065 would run from -3.5% to 9.5%.
+    values = [0.03 + (0.0122222 if i % 2 else -0.0122222) for i in range(12)]
+    free = xmr_chart(values)
+    assert free.lpl == pytest.approx(-0.035, abs=1e-4)
+    bounded = xmr_chart(values, limits_within=(0.0, 1.0))
+    assert bounded.lpl == 0.0 and bounded.upl == pytest.approx(0.095, abs=1e-4)
+    assert bounded.near_lpl == 0.0 and bounded.near_upl == pytest.approx(free.near_upl)
+
+
+def test_gaps_must_be_asked_for_and_infinity_is_never_a_gap() -> None:
+    with pytest.raises(ValueError):
+        xmr_chart([1.0, np.inf, 2.0], gaps=True)
+    with pytest.raises(ValueError):
+        xmr_chart([np.nan, np.nan], gaps=True)

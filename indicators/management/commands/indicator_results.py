@@ -34,6 +34,10 @@ FIELDS = (
     "z",
     "flag",
     "eligible",
+    "coverage",
+    "partial",
+    "field_completeness",
+    "note",
     "suppressed",
     "method_version",
 )
