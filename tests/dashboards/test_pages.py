@@ -286,7 +286,7 @@ def test_the_trend_page_draws_the_xmr_chart_with_its_icons(client, demo, django_
     assert next(t for t in figure["data"] if t["name"] == "Mean")["y"][0] == pytest.approx(chart["mean"])
     page = text_of(response)
     assert f"mean {pct(chart['mean'])}" in page
-    assert len(re.findall(r"<th scope=\"row\">\d{4}Q\d</th>", html)) == len(trend.points)
+    assert len(re.findall(r"<th scope=\"row\">\d{4}/\d{2} Q\d</th>", html)) == len(trend.points)
     icon = chart["variation_icon"]
     assert ("Common cause variation" if icon == "common_cause" else "Special cause variation") in page
 
