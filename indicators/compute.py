@@ -54,6 +54,7 @@ RESULT_COLUMNS = (
     "coverage",
     "partial",
     "field_completeness",
+    "expected_variance",
     "note",
 )
 _LIMITS = (
@@ -245,6 +246,11 @@ def compute_indicator(
             "numerator": numerator[in_cohort].astype(np.int64),
             "denominator": denominator[in_cohort].astype(np.int64),
             "expected": np.where(denominator, expected, 0.0)[in_cohort] if expected is not None else 0.0,
+            # Var(O) under the model, the sum of p(1 - p): the binomial variance of an indirectly
+            # standardised proportion (Spiegelhalter 2005, Stat Med 24:1185), used where events are common.
+            "variance": (
+                np.where(denominator, expected * (1 - expected), 0.0)[in_cohort] if expected is not None else 0.0
+            ),
             "recorded": recorded[in_cohort].astype(np.int64),
             "base": np.ones(int(in_cohort.sum()), dtype=np.int64),
         }
@@ -406,7 +412,7 @@ def _sums(rows: pd.DataFrame, level: str, labels: dict[str, np.ndarray], by_quar
     size = len(names) * width
     sums = {
         name: np.bincount(codes, weights=rows[name].to_numpy(dtype=float), minlength=size)
-        for name in ("numerator", "denominator", "expected", "recorded", "base")
+        for name in ("numerator", "denominator", "expected", "variance", "recorded", "base")
     }
     index = (
         pd.MultiIndex.from_arrays([np.repeat(names, width), np.tile(np.arange(width), len(names))])
@@ -447,9 +453,11 @@ def _year_results(
         table["observed"] = table["numerator"].astype(float)
         if indicator.risk_adjusted:
             table["expected"] = sums["expected"].to_numpy()
+            table["expected_variance"] = sums["variance"].to_numpy()
             counts = table["expected"].to_numpy()
         else:
             table["expected"] = table["denominator"] * rate
+            table["expected_variance"] = np.nan
             counts = table["denominator"].to_numpy(dtype=float)
         table["eligible"] = table["denominator"] >= indicator.minimum_denominator
         _intervals(table, indicator, counts)
@@ -500,6 +508,7 @@ def _funnel(table, level, period, indicator, counts, rate, output) -> None:
     if eligible.sum() < 2:
         return
     patients = table["denominator"].to_numpy(dtype=float)[eligible] if indicator.risk_adjusted else None
+    variance = table["expected_variance"].to_numpy(dtype=float)[eligible] if indicator.risk_adjusted else None
     result = funnel_analysis(
         table["organisation"].to_numpy()[eligible],
         table["numerator"].to_numpy()[eligible],
@@ -509,6 +518,7 @@ def _funnel(table, level, period, indicator, counts, rate, output) -> None:
         overdispersion="auto",
         target=1.0 if indicator.risk_adjusted else rate,
         patients=patients,
+        variance=variance,
     )
     units = result.units.set_index("unit")
     for column in (*_LIMITS, "z", "flag"):

@@ -309,6 +309,7 @@ def _public_results(
             phi=(fit.get("phi") or 1.0) if fit else 1.0,
             overdispersion=fit["overdispersion"] if fit and fit["overdispersion_applied"] else "none",
             patients=denominator if expected is not None else None,  # the "isp" method needs them
+            variance=np.round(rows["expected_variance"].to_numpy(float), 1) if expected is not None else None,
         )
         in_funnel = rows["z"].notna().to_numpy()  # limits and z only where the exact row has them
         value = figures["value"]
@@ -361,11 +362,13 @@ def _number(value: Any, *, whole: bool = False) -> int | float | None:
     return int(value) if whole else float(value)
 
 
-def publish_model_card(card: dict[str, Any], *, by_trust: bool) -> dict[str, Any]:
+def publish_model_card(card: dict[str, Any] | None, *, by_trust: bool) -> dict[str, Any] | None:
     """A model card as a reader may see it: each trust's completeness of the case-mix fields is part of a
     release's data-quality report by trust, so it stays on the card only for readers who may see that report
     in full (``by_trust``: the audit's analysts; ``audits.roles.quality_by_trust_scope``). England's
     completeness and the caveats (which name no trust's share) are public."""
+    if card is None:
+        return None
     completeness = card.get("completeness")
     if by_trust or not isinstance(completeness, dict) or "by_group" not in completeness:
         return card

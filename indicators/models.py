@@ -168,6 +168,9 @@ class IndicatorResult(models.Model):
     field_completeness = models.FloatField(
         null=True, help_text="Share of the patients with the field the indicator requires recorded"
     )
+    expected_variance = models.FloatField(
+        null=True, help_text="Variance of the observed count under the risk model: the sum of p(1 - p)"
+    )
     note = models.TextField(blank=True, default="", help_text="Why a period has no flags, or a result no value")
     suppressed = models.BooleanField(
         default=False,

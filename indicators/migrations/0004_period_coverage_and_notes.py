@@ -17,6 +17,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='indicatorresult',
+            name='expected_variance',
+            field=models.FloatField(help_text='Variance of the observed count under the risk model: the sum of p(1 - p)', null=True),
+        ),
+        migrations.AddField(
+            model_name='indicatorresult',
             name='field_completeness',
             field=models.FloatField(help_text='Share of the patients with the field the indicator requires recorded', null=True),
         ),
