@@ -233,9 +233,9 @@ def main() -> None:
         "normal are the peers' limits (Spiegelhalter 2005 with interpolation and the zero-count guard; "
         "PHEindicatormethods; FunnelPlotR); for risk-adjusted outcomes, midp and exact treat the observed "
         "count as Poisson(E); isp is Spiegelhalter's indirectly standardised proportion (binomial mid-p with "
-        "the unit's patients, q = E/n), which the engine uses when the national event rate is above "
-        f"{_pct(COMMON_OUTCOME_RATE, 0)}%; isp+V uses the normal form with the variance Σp(1 − p) of the "
-        "predicted risks.",
+        "the unit's patients, q = E/n); isp+V uses the normal form with the variance Σp(1 − p) of the "
+        "predicted risks, which is what the engine uses (it passes each trust's Σp(1 − p)) when the national "
+        f"event rate is above {_pct(COMMON_OUTCOME_RATE, 0)}%.",
         "",
         "## Headline: units with at least 5 expected events",
         "",
