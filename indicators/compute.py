@@ -283,6 +283,8 @@ def compute_indicator(
     results = pd.concat([part for part in parts if len(part)], ignore_index=True)
     if refused.any():
         _note_exclusions(results, refused_cells, alliance_of, indicator)
+        england = results[results["level"] == "national"].set_index("period")["national_value"]
+        results["national_value"] = results["national_value"].fillna(results["period"].map(england))
     output.results = results[list(RESULT_COLUMNS)]
     output.trends = _trends(cohort, labels, first_quarter, indicator, complete_until)
     return output

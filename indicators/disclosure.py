@@ -302,7 +302,7 @@ def _public_results(
         figures = unit_figures(
             indicator.kind,
             fit["method"] if fit else indicator.funnel_method,
-            fit["target"] if fit else (1.0 if indicator.risk_adjusted else float(rate[0])),
+            fit["target"] if fit else (1.0 if indicator.risk_adjusted else float(np.nanmax([*rate, 0.0]))),
             numerator,
             denominator if expected is None else expected,
             tau2=(fit.get("tau2") or 0.0) if fit else 0.0,
@@ -324,6 +324,9 @@ def _public_results(
             **{name: np.where(in_funnel, figures[name], np.nan) for name in PUBLIC_FIELDS if name.startswith("limit")},
             "z": np.where(in_funnel, figures["z_adjusted"], np.nan),
         }
+        refused = rows["value"].isna().to_numpy()  # no figure computed (e.g. a required field recorded too rarely)
+        for name in ("value", "adjusted_rate", "ci_lower", "ci_upper", "ci_lower_998", "ci_upper_998"):
+            columns[name] = np.where(refused, np.nan, np.asarray(columns[name], dtype=float))
         for i, position in enumerate(rows.index):
             public[position] = {
                 name: _number(values[i] if values is not None else None, whole=name in ("numerator", "denominator"))
