@@ -770,6 +770,24 @@ def _check_rank(X: np.ndarray, names: list[str]) -> None:
         )
 
 
+#: Fewest events (or non-events, whichever is rarer) per estimated coefficient for a model to be fitted.
+#: Below about 5 per coefficient, logistic coefficients are biased and their intervals unreliable
+#: (Vittinghoff & McCulloch 2007, Am J Epidemiol 165:710, relaxing Peduzzi et al. 1996's rule of 10).
+MIN_EVENTS_PER_PARAMETER = 5
+
+
+def _check_events_per_parameter(y: np.ndarray, parameters: int) -> None:
+    events = int(y.sum())
+    rarer = min(events, int(y.size) - events)
+    if parameters and rarer < MIN_EVENTS_PER_PARAMETER * parameters:
+        which = "events" if rarer == events else "patients without the event"
+        raise RiskModelError(
+            f"the risk model could not be fitted: {rarer} {which} among the patients with every case-mix field "
+            f"recorded, too few for its {parameters} case-mix terms (at least {MIN_EVENTS_PER_PARAMETER} per term "
+            "are needed for a reliable adjustment)"
+        )
+
+
 def _missing_sentence(c: _Covariate, draws: int) -> str:
     n = c.n_missing
     if c.missing == "exclude":
@@ -939,6 +957,7 @@ def fit_risk_model(
     n_main = 1 + sum(_n_main(c) for c in terms_specs)
     X, names, binary, separating = _drop_separating_interactions(X, names, binary, y, n_main)
     _check_rank(X, names)
+    _check_events_per_parameter(y, X.shape[1] - 1)
     _check_separation(X, names, y, binary)
     result, converged = _fit_logit(X, y, names)
     params = np.asarray(result.params, dtype=np.float64)
