@@ -231,3 +231,20 @@ def test_imputation_draws_come_from_patients_like_them() -> None:
         got, want = fit.predicted[blank][band].mean(), truth[band].mean()
         assert got == pytest.approx(want, rel=0.12), (got, want)
         assert abs(got - national) > 3 * abs(got - want)  # clearly not the national mix
+
+
+def test_too_few_events_for_the_case_mix_terms_gives_no_model_and_says_why() -> None:
+    # 600 patients, a handful of deaths, 6 case-mix terms (age, ASA 2 to 4, two audit-year contrasts):
+    # fewer than 5 events per term. Merging sparse levels must not turn this into a fitted model whose
+    # coefficients rest on a handful of deaths (on the commit before the rule, it was fitted).
+    frame = _outcomes(_release(4, 150, seed=601), seed=602)
+    frame["eta"] = frame["eta"] - 1.5
+    frame = _outcomes(frame, seed=603)
+    events = int(frame["died"].sum())
+    assert 3 <= events < 5 * 5
+    output = _compute(frame)
+    assert output.results.empty
+    card = output.model_card
+    assert card["fitted"] is False
+    assert "too few for its" in card["reason"] and "case-mix terms" in card["reason"]
+    assert "statsmodels" not in card["reason"]
