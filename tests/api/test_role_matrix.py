@@ -37,6 +37,7 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "indicator": ("GET", ALL_200, {}),
     "trust": ("GET", ALL_200, {}),
     "trust-trend": ("GET", ALL_200, {}),
+    "trust-flag-check": ("GET", ALL_200, {}),
     "alliance": ("GET", ALL_200, {}),
     "alliance-trend": ("GET", ALL_200, {}),
     "funnel-tool": ("GET", (302, 403, 403, 200, 200, 200), {}),  # analysts of any audit, and staff
@@ -126,6 +127,7 @@ def kwargs_for(name: str, kwargs: list[str], world: World) -> dict[str, object]:
             "indicator": trend.indicator,
             "trust": trend.organisation,
             "trust-trend": trend.organisation,
+            "trust-flag-check": trend.organisation,
             "alliance": alliance_code,
             "alliance-trend": alliance_code,
             "api:trust-detail": trend.organisation,
