@@ -440,11 +440,12 @@ def _year_results(
 ):
     period = _period(indicator, year, last_year, complete_until)
     label, start, end = period["period"], period["period_start"], period["period_end"]
-    national = _sums(rows, "national", labels)
+    level_sums = {level: _sums(rows, level, labels) for level in LEVELS}
+    national = level_sums["national"]
     rate = float(national["numerator"].iloc[0] / national["denominator"].iloc[0])
     frames = []
     for level in LEVELS:
-        sums = _sums(rows, level, labels)
+        sums = level_sums[level]
         table = pd.DataFrame(
             {
                 "organisation": sums.index.astype(str),
@@ -476,7 +477,7 @@ def _year_results(
         table["period_end"] = end
         frames.append(table)
     for table, level in zip(frames, LEVELS, strict=True):
-        sums = _sums(rows, level, labels)
+        sums = level_sums[level]
         table["field_completeness"] = (sums["recorded"] / sums["base"]).to_numpy() if indicator.requires else np.nan
         for name in ("coverage", "partial", "note"):
             table[name] = period[name]
@@ -569,22 +570,36 @@ def _trends(
     not wholly followed up at the extract date is ``partial`` and left out of the XmR chart."""
     trends = []
     overall = cohort["numerator"].sum() / cohort["denominator"].sum()
+    width = int(cohort["quarter"].max()) + 1 if len(cohort) else 1
+    quarters = [quarter_label(first_quarter + q) for q in range(width + 1)]
+    followed_up = complete_until + pd.Timedelta(days=1)
+    partial = [quarters[q + 1][1] > followed_up for q in range(width)]
     for level in LEVELS:
-        sums = _sums(cohort, level, labels, by_quarter=True)
-        if not indicator.risk_adjusted:
-            sums["expected"] = sums["denominator"] * overall
-        for organisation, series in sums.groupby(level=0, sort=True):
-            series = series.droplevel(0)
-            series = series.reindex(np.arange(series.index.min(), series.index.max() + 1), fill_value=0)
-            numerator, denominator = series["numerator"].to_numpy(), series["denominator"].to_numpy()
-            expected = series["expected"].to_numpy(dtype=float)
+        # One row per organisation, one column per quarter: bincounts on organisation x quarter codes.
+        codes = cohort[level].to_numpy() * width + cohort["quarter"].to_numpy()
+        size = len(labels[level]) * width
+
+        def grid(name: str, codes: np.ndarray = codes, size: int = size) -> np.ndarray:
+            weights = cohort[name].to_numpy(dtype=float)
+            return np.bincount(codes, weights=weights, minlength=size).reshape(-1, width)
+
+        numerators = grid("numerator").round().astype(np.int64)
+        denominators = grid("denominator").round().astype(np.int64)
+        expecteds = grid("expected") if indicator.risk_adjusted else denominators * overall
+        for row, organisation in enumerate(labels[level]):
+            present = np.flatnonzero(denominators[row] > 0)
+            if not present.size:
+                continue
+            span = slice(int(present[0]), int(present[-1]) + 1)  # first to last quarter with patients
+            numerator, denominator = numerators[row, span], denominators[row, span]
+            expected = np.asarray(expecteds[row, span], dtype=float)
             with np.errstate(divide="ignore", invalid="ignore"):
                 values = numerator / expected * overall if indicator.risk_adjusted else numerator / denominator
-            values = [_finite(v) if d > 0 else None for v, d in zip(values, denominator, strict=True)]
-            points = []
-            quarters = series.index.to_numpy() + first_quarter
-            for q, n, d, e, v in zip(quarters, numerator, denominator, expected, values, strict=True):
-                label, start = quarter_label(int(q))
+            points: list[dict[str, Any]] = []
+            for q, n, d, e, v in zip(
+                range(span.start, span.stop), numerator, denominator, expected, values, strict=True
+            ):
+                label, start = quarters[q]
                 points.append(
                     {
                         "quarter": label,
@@ -592,8 +607,8 @@ def _trends(
                         "numerator": int(n),
                         "denominator": int(d),
                         "expected": float(e),
-                        "value": v,
-                        "partial": quarter_label(int(q) + 1)[1] > complete_until + pd.Timedelta(days=1),
+                        "value": _finite(v) if d > 0 else None,
+                        "partial": partial[q],
                     }
                 )
             chart = trend_chart([None if p["partial"] else p["value"] for p in points], indicator)

@@ -79,9 +79,15 @@ class XmrResult:
     trial_limits: bool
     improvement_direction: str
     target: float | None
-    points: pd.DataFrame
+    columns: dict[str, np.ndarray]
     variation_icon: str
     assurance_icon: str | None
+
+    @property
+    def points(self) -> pd.DataFrame:
+        """The per-point table (built on demand: a job builds one chart per trust and indicator and
+        serialises it with ``as_dict``, which reads the columns without a DataFrame)."""
+        return pd.DataFrame(self.columns)
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable summary (non-finite numbers become None)."""
@@ -90,7 +96,7 @@ class XmrResult:
             return float(v) if np.isfinite(v) else None
 
         # Column by column rather than DataFrame.to_dict: a job builds one chart per trust and indicator.
-        columns = {name: self.points[name].to_numpy() for name in self.points.columns}
+        columns = {name: np.asarray(array) for name, array in self.columns.items()}
         for name in ("value", "moving_range"):
             values = columns[name].astype(float)
             columns[name] = np.where(np.isfinite(values), values, np.nan).astype(object)
@@ -312,20 +318,18 @@ def xmr_chart(
     side = np.select([side_sign > 0, side_sign < 0], ["high", "low"], default="")
 
     moving_range = np.concatenate(([np.nan], np.abs(np.diff(y))))
-    points = pd.DataFrame(
-        {
-            "x": np.arange(n),
-            "label": labels if labels is not None else np.arange(n),
-            "value": y,
-            "moving_range": moving_range,
-            "moving_range_used": mr_used,
-            "special_cause_rule": rule.astype(object),
-            "special_cause_flag": flag,
-            "side": side.astype(object),
-            "point_type": point_type.astype(object),
-            "colour": np.array([COLOURS[t] for t in point_type], dtype=object),
-        }
-    )
+    columns = {
+        "x": np.arange(n),
+        "label": labels if labels is not None else np.arange(n),
+        "value": y,
+        "moving_range": moving_range,
+        "moving_range_used": mr_used,
+        "special_cause_rule": rule.astype(object),
+        "special_cause_flag": flag,
+        "side": side.astype(object),
+        "point_type": point_type.astype(object),
+        "colour": np.array([COLOURS[t] for t in point_type], dtype=object),
+    }
 
     last = int(np.flatnonzero(finite)[-1])
     last_type = str(point_type[last])
@@ -359,7 +363,7 @@ def xmr_chart(
         trial_limits=int(finite.sum()) < TRIAL_LIMITS_MIN_POINTS,
         improvement_direction=improvement_direction,
         target=None if target is None else float(target),
-        points=points,
+        columns=columns,
         variation_icon=variation_icon,
         assurance_icon=assurance_icon,
     )
