@@ -152,7 +152,10 @@ class _CheckedStream(io.RawIOBase):
         self._parser._account(data)
         nul = data.find(b"\x00")
         try:
-            self._decoder.decode(data, final=not data)
+            # ASCII is UTF-8: with no character left open by the previous block, a block of ASCII needs no decoding
+            # (bytes.isascii runs about eight times faster than the decoder).
+            if self._decoder.getstate()[0] or not data.isascii():
+                self._decoder.decode(data, final=not data)
         except UnicodeDecodeError as exc:
             if nul < 0 or exc.start < nul:
                 line, _ = self._where(data, exc.start)  # the whole line is suspect: no column named
