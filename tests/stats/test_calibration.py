@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from indicators.stats.analysis import funnel_analysis, unit_figures
+from indicators.stats.analysis import FunnelResult, funnel_analysis, unit_figures
 from indicators.stats.intervals import Z95, Z998
 
 pytestmark = pytest.mark.filterwarnings("error")
@@ -155,24 +155,19 @@ def _trusts(rng: np.random.Generator, sizes: np.ndarray, odds_ratio: np.ndarray 
     return observed, expected, variance
 
 
+def _ratio_funnel(observed: np.ndarray, expected: np.ndarray, **options: np.ndarray) -> FunnelResult:
+    """O/E funnel of the simulated trusts with the default method, no overdispersion allowance."""
+    return funnel_analysis(np.arange(observed.size), observed, expected, kind="ratio", overdispersion="none", **options)
+
+
 def test_common_outcome_uses_binomial_variance_and_phi_near_one() -> None:
     rng = np.random.default_rng(55)
     sizes = rng.integers(100, 1200, 400)
     observed, expected, variance = _trusts(rng, sizes)
     assert 0.5 < observed.sum() / sizes.sum() < 0.6
-    poisson = funnel_analysis(np.arange(sizes.size), observed, expected, kind="ratio", overdispersion="none")
-    isp = funnel_analysis(
-        np.arange(sizes.size), observed, expected, kind="ratio", overdispersion="none", patients=sizes
-    )
-    refined = funnel_analysis(
-        np.arange(sizes.size),
-        observed,
-        expected,
-        kind="ratio",
-        overdispersion="none",
-        patients=sizes,
-        variance=variance,
-    )
+    poisson = _ratio_funnel(observed, expected)
+    isp = _ratio_funnel(observed, expected, patients=sizes)
+    refined = _ratio_funnel(observed, expected, patients=sizes, variance=variance)
     # Poisson variance overstates the binomial about twofold at 55%: phi far below 1.
     assert poisson.method == "midp" and poisson.phi < 0.6
     assert isp.method == "isp" and 0.7 <= isp.phi <= 1.4
@@ -183,15 +178,7 @@ def test_common_outcome_null_flag_rates_are_near_nominal() -> None:
     rng = np.random.default_rng(2005)
     sizes = rng.integers(60, 600, 8000)
     observed, expected, variance = _trusts(rng, sizes)
-    result = funnel_analysis(
-        np.arange(sizes.size),
-        observed,
-        expected,
-        kind="ratio",
-        overdispersion="none",
-        patients=sizes,
-        variance=variance,
-    )
+    result = _ratio_funnel(observed, expected, patients=sizes, variance=variance)
     assert result.method == "isp"
     rates = _side_rates(result.units["flag"].to_numpy())
     for side in ("high", "low"):
