@@ -6,6 +6,7 @@ A condition is a small declarative expression over extract columns:
     {column: major_resection, equals: true}  {column: performance_status, present: true}
     {event_within: {event: death_date, start: surgery_date, days: 90}}
     {followed_up: {start: diagnosis_date, days: 730}}   # start + days on or before the extract date
+    {days_between: {start: decision_to_treat_date, end: treatment_date, at_most: 31}}   # and/or at_least
     {all: [...]}   {any: [...]}   {not: {...}}
 
 A missing value satisfies no comparison (only ``present: false``).
@@ -238,6 +239,46 @@ class FollowedUp(TimeTest):
         yield self.arguments["start"]
 
 
+class DaysBetween(TimeTest):
+    """``{days_between: {start: D1, end: D2, at_most: N}}`` (and/or ``at_least: N``): the whole days from
+    D1 to D2 are within the bounds, e.g. first treatment within 31 days of the decision to treat (NHS
+    England, Cancer Waiting Times: https://www.england.nhs.uk/statistics/statistical-work-areas/cancer-waiting-times/).
+
+    Both dates must be recorded: a missing date meets no bound. An end before its start (a negative
+    interval, a recording error) meets no bound either, so ``at_least: 0`` selects the patients with a
+    usable interval (for a denominator) and ``at_most: 31`` those treated in time (for a numerator).
+    """
+
+    key = "days_between"
+    names = frozenset({"start", "end", "at_most", "at_least"})
+    bounds = ("at_least", "at_most")
+
+    def check(self, columns: Mapping[str, Column], fail: Fail) -> None:
+        self.check_date_column("start", columns, fail)
+        self.check_date_column("end", columns, fail)
+        given = [bound for bound in self.bounds if bound in self.arguments]
+        if not given:
+            raise fail(f"{self.key} needs at_most, at_least or both", self.where(self.path))
+        for bound in given:
+            value = self.arguments[bound]
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise fail(f"{self.key}.{bound} must be a whole number of days", self.where(self.path), bound)
+        if len(given) == 2 and self.arguments["at_least"] > self.arguments["at_most"]:
+            raise fail(
+                f"{self.key}.at_least must not be above at_most: no patient could meet it", self.where(self.path)
+            )
+
+    def mask(self, frame: pd.DataFrame, extract_date: date) -> np.ndarray:
+        days = (frame[self.arguments["end"]] - frame[self.arguments["start"]]).dt.days
+        met = days >= self.arguments.get("at_least", 0)
+        if "at_most" in self.arguments:
+            met = met & (days <= self.arguments["at_most"])
+        return met.fillna(False).to_numpy(dtype=bool)
+
+    def columns(self) -> Iterator[str]:
+        yield from (self.arguments["start"], self.arguments["end"])
+
+
 # Comparisons: {column: C, <comparison>: V}
 
 
@@ -344,6 +385,8 @@ class AtMost(OfValues):
 
 # The registries: a condition's form by its key (``column`` last: the other keys name their form), and
 # the comparison that goes with ``column``.
-FORMS: dict[str, type[Condition]] = {form.key: form for form in (All, AnyOf, Not, EventWithin, FollowedUp, Comparison)}
+FORMS: dict[str, type[Condition]] = {
+    form.key: form for form in (All, AnyOf, Not, EventWithin, FollowedUp, DaysBetween, Comparison)
+}
 COMPARISONS: dict[str, type[Comparison]] = {c.key: c for c in (Equals, In, NotIn, Present, AtLeast, AtMost)}
 CONDITION_KEYS = frozenset({*FORMS, *COMPARISONS})
