@@ -153,12 +153,12 @@ def compute_indicator(
     with exact Poisson limits, adjusted rate = O/E x national rate. Funnels are drawn per
     audit year among providers and, separately, among Cancer Alliances.
     """
-    denominator = evaluate(indicator.denominator, frame, extract_date)
-    for exclusion in indicator.exclusions:
+    denominator = evaluate(indicator.conditions.denominator, frame, extract_date)
+    for exclusion in indicator.conditions.exclusions:
         denominator = denominator & ~evaluate(exclusion, frame, extract_date)
     dates = frame[indicator.period_column]
     denominator = denominator & dates.notna().to_numpy()
-    numerator = denominator & evaluate(indicator.numerator, frame, extract_date)
+    numerator = denominator & evaluate(indicator.conditions.numerator, frame, extract_date)
     # A field the indicator depends on: its completeness is measured among the patients the
     # denominator takes whatever the field says (the "base"), a blank counts as not recorded, and a
     # trust's year below the definition's minimum is refused before anything is fitted or summed.
@@ -169,7 +169,7 @@ def compute_indicator(
     if indicator.requires is not None:
         column = indicator.requires["column"]
         base = evaluate(_ignoring(indicator.denominator, column), frame, extract_date)
-        for exclusion in indicator.exclusions:
+        for exclusion in indicator.conditions.exclusions:
             base = base & ~evaluate(exclusion, frame, extract_date)
         base = (base & dates.notna().to_numpy()) | denominator
         values = frame[column]

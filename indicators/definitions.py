@@ -1,27 +1,21 @@
-"""Indicator definitions: parsed from an audit's definition file, and their conditions evaluated.
+"""Indicator definitions: parsed from an audit's definition file and checked against its extract.
 
-Pure: no Django. A condition is a small declarative expression over extract columns:
+Pure: no Django. The conditions of an indicator (numerator, denominator, exclusions) are written in
+the condition language of ``indicators.conditions`` and parsed once, here, into its classes.
 
-    {column: stage, in: ["1", "2"]}          {column: age, at_least: 18}
-    {column: major_resection, equals: true}  {column: performance_status, present: true}
-    {event_within: {event: death_date, start: surgery_date, days: 90}}
-    {followed_up: {start: diagnosis_date, days: 730}}   # start + days on or before the extract date
-    {all: [...]}   {any: [...]}   {not: {...}}
-
-A missing value satisfies no comparison (only ``present: false``).
-
-Parsing needs only the standard library: numpy and pandas are imported by ``evaluate`` when a
-condition is evaluated, so the start-up check of definitions (``indicators/checks.py``) stays light.
+Parsing needs only the standard library: numpy and pandas are imported when a condition is
+evaluated, so the start-up check of definitions (``indicators/checks.py``) stays light.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import InitVar, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from audits.schema import AuditDefinition, Column, DefinitionError, Fail, check_keys
+from indicators.conditions import Condition, parse_condition
+from indicators.conditions import evaluate as evaluate  # the one way to evaluate a condition, for compute and tests
 from indicators.stats.risk_spec import (
     COVARIATE_KEYS,
     COVARIATE_TYPES,
@@ -33,9 +27,6 @@ from indicators.stats.risk_spec import (
 )
 
 if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
-
     from indicators.stats.flags import Direction
 
 DIRECTIONS = ("higher_is_better", "lower_is_better", "no_judgement")
@@ -45,7 +36,6 @@ FUNNEL_METHODS = {
     "proportion": ("midp", "exact", "wilson", "normal", "arcsine"),
     "ratio": ("midp", "isp", "exact", "shmi"),
 }
-COMPARISONS = ("equals", "in", "not_in", "present", "at_least", "at_most")
 
 # The keys of an indicator entry, and of its small mappings.
 INDICATOR_KEYS = frozenset(
@@ -80,16 +70,26 @@ REQUIRES_KEYS = frozenset({"column", "minimum_completeness"})
 # when at least this share of its days is covered, unless the indicator sets minimum_coverage.
 DEFAULT_MINIMUM_COVERAGE = 0.75
 
-# The condition language. A condition is one of these forms: a combinator (all, any, not), a
-# time test ({event_within: {...}}, {followed_up: {...}}) or {column: C, <one comparison>: V}.
-COMBINATORS = ("all", "any", "not")
-TIME_TEST_KEYS = {"event_within": frozenset({"event", "start", "days"}), "followed_up": frozenset({"start", "days"})}
-CONDITION_FORMS = (*COMBINATORS, *TIME_TEST_KEYS, "column")
-CONDITION_KEYS = frozenset({*CONDITION_FORMS, *COMPARISONS})
+
+@dataclass(frozen=True)
+class Conditions:
+    """An indicator's conditions, parsed: who counts, who is eligible, who is left out."""
+
+    numerator: Condition
+    denominator: Condition
+    exclusions: tuple[Condition, ...]
+
+    def columns(self) -> set[str]:
+        """The extract columns the conditions read."""
+        conditions = (self.numerator, self.denominator, *self.exclusions)
+        return {name for condition in conditions for name in condition.columns()}
 
 
 @dataclass(frozen=True)
 class IndicatorDefinition:
+    """An indicator as its definition file states it (``numerator``, ``denominator`` and ``exclusions``
+    as written, for the API and the run's record) with its ``conditions`` parsed once."""
+
     code: str
     title: str
     description: str
@@ -110,6 +110,18 @@ class IndicatorDefinition:
     recommendation: str = ""
     review: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    parsed: InitVar[Conditions | None] = None  # handed over by parse_indicators, which checked them
+    conditions: Conditions = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self, parsed: Conditions | None) -> None:
+        """Keep the conditions ``parse_indicators`` parsed and checked; parse those of a definition built in code."""
+        if parsed is None:
+            parsed = Conditions(
+                parse_condition(self.numerator, path="numerator"),
+                parse_condition(self.denominator, path="denominator"),
+                tuple(parse_condition(c, path=f"exclusions[{n}]") for n, c in enumerate(self.exclusions, start=1)),
+            )
+        object.__setattr__(self, "conditions", parsed)
 
     @property
     def risk_adjusted(self) -> bool:
@@ -143,13 +155,12 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
                 raise fail(f"'{key}' is required")
         if raw["direction"] not in DIRECTIONS:
             raise fail(f"direction must be one of {', '.join(DIRECTIONS)}")
-        for key in ("numerator", "denominator"):
-            _check_condition(raw[key], columns, fail, key)
+        numerator = _condition(raw["numerator"], columns, fail, "numerator")
+        denominator = _condition(raw["denominator"], columns, fail, "denominator")
         if not isinstance(raw.get("exclusions") or [], list):
             raise fail("exclusions must be a list of conditions")
         exclusions = tuple(raw.get("exclusions") or ())
-        for number, condition in enumerate(exclusions, start=1):
-            _check_condition(condition, columns, fail, f"exclusions[{number}]")
+        excluded = tuple(_condition(c, columns, fail, f"exclusions[{n}]") for n, c in enumerate(exclusions, start=1))
         period = audit.diagnosis_date
         if "period" in raw:
             if not isinstance(raw["period"], dict):
@@ -208,6 +219,7 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
                 recommendation=str(raw.get("recommendation", "")),
                 review=dict(review),
                 raw=raw,
+                parsed=Conditions(numerator, denominator, excluded),
             )
         )
     return found
@@ -222,53 +234,12 @@ def _failing(file: str, indicator: str) -> Fail:
     return fail
 
 
-def _check_condition(condition: Any, columns: Mapping[str, Column], fail: Fail, path: str) -> None:
-    """Refuse a malformed condition; ``path`` names it within the indicator (e.g. "denominator.all[2]")."""
-    if not isinstance(condition, dict) or len(condition) == 0:
-        raise fail(f"a condition must be a mapping, not {condition!r}", path)
-    check_keys(condition, CONDITION_KEYS, fail, path)
-    forms = [key for key in condition if key in CONDITION_FORMS]
-    if not forms:
-        raise fail(f"a condition needs one of {', '.join(CONDITION_FORMS)}", path)
-    form = forms[0]
-    for key in condition:
-        if key != form and not (form == "column" and key in COMPARISONS):
-            raise fail(f"'{key}' does not go with '{form}'", path, key)
-    if form in ("all", "any"):
-        parts = condition[form]
-        if not isinstance(parts, list) or not parts:
-            raise fail(f"'{form}' takes a non-empty list of conditions", path)
-        for number, part in enumerate(parts, start=1):
-            _check_condition(part, columns, fail, f"{path}.{form}[{number}]")
-        return
-    if form == "not":
-        _check_condition(condition["not"], columns, fail, f"{path}.not")
-        return
-    if form in TIME_TEST_KEYS:
-        spec = condition[form]
-        where = f"{path}.{form}"
-        if not isinstance(spec, dict):
-            raise fail(f"{form} must be a mapping of {', '.join(sorted(TIME_TEST_KEYS[form]))}", path)
-        check_keys(spec, TIME_TEST_KEYS[form], fail, where)
-        for name in ("event", "start") if form == "event_within" else ("start",):
-            if spec.get(name) not in columns or columns[spec[name]].type != "date":
-                raise fail(f"{form}.{name} must name a date column", where)
-        if not isinstance(spec.get("days"), int) or spec["days"] < 0:
-            raise fail(f"{form}.days must be a whole number of days", where)
-        return
-    name = condition["column"]
-    if name not in columns:
-        raise fail(f"condition column {name!r} is not in the extract", path)
-    tests = [k for k in condition if k != "column"]
-    if len(tests) != 1:
-        raise fail(f"a condition on {name} needs exactly one of {', '.join(COMPARISONS)}", path)
-    column = columns[name]
-    value = condition[tests[0]]
-    values = value if isinstance(value, list) else [value]
-    if column.type == "code" and tests[0] in ("equals", "in", "not_in"):
-        unknown = [v for v in values if str(v) not in column.codes]
-        if unknown:
-            raise fail(f"{unknown} are not codes of {name} ({', '.join(column.codes)})", path)
+def _condition(spec: Any, columns: Mapping[str, Column], fail: Fail, path: str) -> Condition:
+    """Parse a condition of the indicator and check it against the extract's ``columns``; ``path``
+    names it within the indicator (e.g. "denominator")."""
+    condition = parse_condition(spec, fail, path)
+    condition.check(columns, fail)
+    return condition
 
 
 def _check_requires(requires: Any, columns: Mapping[str, Column], fail: Fail) -> None:
@@ -326,68 +297,10 @@ def _check_risk_model(risk: Any, columns: Mapping[str, Column], fail: Fail) -> N
         raise fail("minimum_completeness must be a share between 0 and 1, e.g. 0.8", "risk_model")
 
 
-def evaluate(condition: dict[str, Any], frame: pd.DataFrame, extract_date: date) -> np.ndarray:
-    """Boolean mask of the rows meeting ``condition`` (vectorised)."""
-    import numpy as np
-    import pandas as pd
-
-    if "all" in condition:  # an empty "all" (only ever built in code, e.g. compute._ignoring) is everyone
-        return np.logical_and.reduce(
-            [np.ones(len(frame), dtype=bool)] + [evaluate(c, frame, extract_date) for c in condition["all"]]
-        )
-    if "any" in condition:
-        return np.logical_or.reduce([evaluate(c, frame, extract_date) for c in condition["any"]])
-    if "not" in condition:
-        return ~evaluate(condition["not"], frame, extract_date)
-    if "event_within" in condition:
-        spec = condition["event_within"]
-        gap = (frame[spec["event"]] - frame[spec["start"]]).dt.days
-        return ((gap >= 0) & (gap <= spec["days"])).fillna(False).to_numpy(dtype=bool)
-    if "followed_up" in condition:
-        spec = condition["followed_up"]
-        end = pd.Timestamp(extract_date) - pd.Timedelta(days=spec["days"])
-        return (frame[spec["start"]] <= end).fillna(False).to_numpy(dtype=bool)
-    series = frame[condition["column"]]
-    present = series.notna().to_numpy(dtype=bool)
-    if "present" in condition:
-        return present if condition["present"] else ~present
-    if "equals" in condition:
-        hit = series == _like(series, condition["equals"])
-    elif "in" in condition:
-        hit = series.isin([_like(series, v) for v in condition["in"]])
-    elif "not_in" in condition:
-        hit = ~series.isin([_like(series, v) for v in condition["not_in"]])
-    elif "at_least" in condition:
-        hit = series >= condition["at_least"]
-    else:
-        hit = series <= condition["at_most"]
-    return pd.Series(hit).fillna(False).to_numpy(dtype=bool) & present
-
-
-def _like(series: pd.Series, value: Any) -> Any:
-    """Compare codes as text (YAML reads 1 as a number, the extract stores "1")."""
-    import pandas as pd
-
-    if isinstance(value, bool) or not (pd.api.types.is_string_dtype(series) or series.dtype == object):
-        return value
-    return str(value)
-
-
 def columns_used(indicator: IndicatorDefinition, audit: AuditDefinition) -> list[str]:
     """The extract columns an indicator reads, so a job loads only those."""
-    names: set[str] = {audit.provider, indicator.period_column}
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in ("column", "event", "start") and isinstance(value, str):
-                    names.add(value)
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk([indicator.numerator, indicator.denominator, list(indicator.exclusions), indicator.requires])
-    for covariate in (indicator.risk_model or {}).get("covariates", []):
-        names.add(covariate["column"])
+    names = {audit.provider, indicator.period_column, *indicator.conditions.columns()}
+    if indicator.requires is not None:
+        names.add(indicator.requires["column"])
+    names.update(covariate["column"] for covariate in (indicator.risk_model or {}).get("covariates", []))
     return [c.name for c in audit.columns if c.name in names]
