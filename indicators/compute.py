@@ -15,10 +15,8 @@ import numpy as np
 import pandas as pd
 
 from indicators.definitions import IndicatorDefinition, evaluate
+from indicators.kinds import KINDS
 from indicators.stats.analysis import funnel_analysis
-from indicators.stats.intervals import ratio_interval, wilson_interval
-from indicators.stats.risk import fit_risk_model
-from indicators.stats.risk_spec import DEFAULT_MINIMUM_COMPLETENESS
 from indicators.stats.spc import xmr_chart
 
 ENGLAND = "E92000001"
@@ -147,11 +145,12 @@ def compute_indicator(
 ) -> IndicatorOutput:
     """All results of one indicator.
 
-    Proportions: numerator/denominator per organisation, Wilson intervals, funnel limits
-    around the pooled national proportion. Risk-adjusted: a logistic model fitted on every
-    patient in the denominator (all years), expected = sum of predicted risks, value = O/E
-    with exact Poisson limits, adjusted rate = O/E x national rate. Funnels are drawn per
-    audit year among providers and, separately, among Cancer Alliances.
+    Its kind (indicators/kinds) decides the expected events, the statistic and its interval, the
+    value shown and the funnel: a proportion is numerator/denominator per organisation with Wilson
+    intervals and funnel limits around the pooled national proportion; a risk-adjusted ratio fits a
+    logistic model on every patient in the denominator (all years), expected = sum of predicted
+    risks, value = O/E with exact Poisson limits, adjusted rate = O/E x national rate. Funnels are
+    drawn per audit year among providers and, separately, among Cancer Alliances.
     """
     denominator = evaluate(indicator.conditions.denominator, frame, extract_date)
     for exclusion in indicator.conditions.exclusions:
@@ -194,40 +193,13 @@ def compute_indicator(
         denominator = denominator & ~refused
         numerator = numerator & ~refused
 
-    card = None
-    expected = None
-    if indicator.risk_model is not None:  # risk_adjusted
-        cohort = frame.loc[denominator].copy()
-        cohort["_outcome"] = numerator[denominator]
-        model = indicator.risk_model
-        try:
-            # The audit year is a term of the model and each year is recalibrated, so that England's
-            # O/E is 1 in every single year as well as over all years (ADR 0005).
-            fit = fit_risk_model(
-                cohort,
-                "_outcome",
-                model["covariates"],
-                model.get("interactions") or (),
-                year=audit_year(dates).to_numpy()[denominator],
-                groups=frame[provider_column].to_numpy()[denominator],
-                minimum_completeness=model.get("minimum_completeness", DEFAULT_MINIMUM_COMPLETENESS),
-            )
-        except ValueError as exc:  # too few patients or events, or no convergence: say so rather than guess
-            return IndicatorOutput(
-                results=pd.DataFrame(columns=RESULT_COLUMNS),
-                model_card={
-                    "fitted": False,
-                    "reason": str(exc),
-                    "n_patients": int(denominator.sum()),
-                    "n_events": int(numerator.sum()),
-                },
-            )
-        card = {"fitted": True, **fit.card}
-        predicted = np.full(len(frame), np.nan)
-        predicted[np.flatnonzero(denominator)] = fit.predicted
-        denominator = denominator & np.isfinite(predicted)  # patients excluded for missing covariates (see the card)
-        numerator = numerator & denominator
-        expected = np.where(denominator, predicted, 0.0)
+    row_years = audit_year(dates).to_numpy()
+    counted = KINDS[indicator.kind].cohort(
+        indicator, frame, numerator, denominator, years=row_years, groups=frame[provider_column].to_numpy()
+    )
+    if counted.unfitted:  # no model to judge by: the card says why
+        return IndicatorOutput(results=pd.DataFrame(columns=RESULT_COLUMNS), model_card=counted.card)
+    numerator, denominator, card = counted.numerator, counted.denominator, counted.card
 
     # Organisations as integer codes, so every sum below is a bincount, not a string groupby. The rows
     # are the denominator's patients and, for a required field, the base it is measured among.
@@ -241,16 +213,12 @@ def compute_indicator(
             "provider": provider_codes,
             "alliance": alliance_codes[provider_codes] if len(providers) else provider_codes,
             "national": np.zeros(len(provider_codes), dtype=np.int64),
-            "year": audit_year(dates).to_numpy()[in_cohort].astype(int),
+            "year": row_years[in_cohort].astype(int),
             "quarter": quarters - (quarters.min() if len(quarters) else 0),
             "numerator": numerator[in_cohort].astype(np.int64),
             "denominator": denominator[in_cohort].astype(np.int64),
-            "expected": np.where(denominator, expected, 0.0)[in_cohort] if expected is not None else 0.0,
-            # Var(O) under the model, the sum of p(1 - p): the binomial variance of an indirectly
-            # standardised proportion (Spiegelhalter 2005, Stat Med 24:1185), used where events are common.
-            "variance": (
-                np.where(denominator, expected * (1 - expected), 0.0)[in_cohort] if expected is not None else 0.0
-            ),
+            "expected": np.where(denominator, counted.expected, 0.0)[in_cohort],
+            "variance": np.where(denominator, counted.variance, 0.0)[in_cohort],
             "recorded": recorded[in_cohort].astype(np.int64),
             "base": np.ones(int(in_cohort.sum()), dtype=np.int64),
         }
@@ -440,6 +408,7 @@ def _year_results(
 ):
     period = _period(indicator, year, last_year, complete_until)
     label, start, end = period["period"], period["period_start"], period["period_end"]
+    kind = KINDS[indicator.kind]
     level_sums = {level: _sums(rows, level, labels) for level in LEVELS}
     national = level_sums["national"]
     rate = float(national["numerator"].iloc[0] / national["denominator"].iloc[0])
@@ -454,18 +423,13 @@ def _year_results(
             }
         )
         table["observed"] = table["numerator"].astype(float)
-        if indicator.risk_adjusted:
-            table["expected"] = sums["expected"].to_numpy()
-            table["expected_variance"] = sums["variance"].to_numpy()
-            counts = table["expected"].to_numpy()
-        else:
-            table["expected"] = table["denominator"] * rate
-            table["expected_variance"] = np.nan
-            counts = table["denominator"].to_numpy(dtype=float)
+        table["expected"] = kind.expected(table["denominator"], sums["expected"].to_numpy(), rate)
+        table["expected_variance"] = kind.expected_variance(sums["variance"].to_numpy())
+        counts = kind.counts(table["denominator"].to_numpy(dtype=float), table["expected"].to_numpy())
         table["eligible"] = table["denominator"] >= indicator.minimum_denominator
         _intervals(table, indicator, counts)
         table["national_value"] = rate
-        table["adjusted_rate"] = table["value"] * rate if indicator.risk_adjusted else table["value"]
+        table["adjusted_rate"] = kind.adjusted_rate(table["value"], rate)
         for column in (*_LIMITS, "z"):
             table[column] = np.nan
         table["flag"] = "none"
@@ -493,33 +457,33 @@ def _intervals(table: pd.DataFrame, indicator: IndicatorDefinition, counts: np.n
     x = table["numerator"].to_numpy(dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         table["value"] = x / counts
-    if indicator.risk_adjusted:
-        low, high = ratio_interval(x, counts, 0.95, method="exact")
-        low998, high998 = ratio_interval(x, counts, 0.998, method="exact")
-    else:
-        low, high = wilson_interval(x, counts, 0.95)
-        low998, high998 = wilson_interval(x, counts, 0.998)
+    kind = KINDS[indicator.kind]
+    low, high = kind.interval(x, counts, 0.95)
+    low998, high998 = kind.interval(x, counts, 0.998)
     table["ci_lower"], table["ci_upper"], table["ci_lower_998"], table["ci_upper_998"] = low, high, low998, high998
 
 
 def _funnel(table, level, period, indicator, counts, rate, output) -> None:
     """The funnel of one level and period: ``indicator.funnel_method`` (default "midp", calibrated
-    mid-p flags). Risk-adjusted results pass each unit's patients, so that where events are common
-    (national rate above indicators.stats.analysis.COMMON_OUTCOME_RATE) the default analyses O/E as
-    an indirectly standardised proportion with binomial, not Poisson, variance."""
+    mid-p flags), of the family and around the target its kind sets. A risk-adjusted ratio passes
+    each unit's patients, so that where events are common (national rate above
+    indicators.stats.analysis.COMMON_OUTCOME_RATE) the default analyses O/E as an indirectly
+    standardised proportion with binomial, not Poisson, variance."""
     eligible = table["eligible"].to_numpy() & (counts > 0)
     if eligible.sum() < 2:
         return
-    patients = table["denominator"].to_numpy(dtype=float)[eligible] if indicator.risk_adjusted else None
-    variance = table["expected_variance"].to_numpy(dtype=float)[eligible] if indicator.risk_adjusted else None
+    kind = KINDS[indicator.kind]
+    patients, variance = kind.funnel_patients(
+        table["denominator"].to_numpy(dtype=float)[eligible], table["expected_variance"].to_numpy(dtype=float)[eligible]
+    )
     result = funnel_analysis(
         table["organisation"].to_numpy()[eligible],
         table["numerator"].to_numpy()[eligible],
         counts[eligible],
-        kind=indicator.kind,
+        kind=kind.funnel,
         method=indicator.funnel_method,
         overdispersion="auto",
-        target=1.0 if indicator.risk_adjusted else rate,
+        target=kind.target(rate),
         patients=patients,
         variance=variance,
     )
@@ -568,6 +532,7 @@ def _trends(
     a quarter without patients is a gap (no value), which the XmR chart keeps as a gap. ``expected``
     is the sum of predicted risks (risk-adjusted) or the denominator x the overall rate. A quarter
     not wholly followed up at the extract date is ``partial`` and left out of the XmR chart."""
+    kind = KINDS[indicator.kind]
     trends = []
     overall = cohort["numerator"].sum() / cohort["denominator"].sum()
     width = int(cohort["quarter"].max()) + 1 if len(cohort) else 1
@@ -585,7 +550,7 @@ def _trends(
 
         numerators = grid("numerator").round().astype(np.int64)
         denominators = grid("denominator").round().astype(np.int64)
-        expecteds = grid("expected") if indicator.risk_adjusted else denominators * overall
+        expecteds = kind.expected(denominators, grid("expected"), overall)
         for row, organisation in enumerate(labels[level]):
             present = np.flatnonzero(denominators[row] > 0)
             if not present.size:
@@ -594,7 +559,7 @@ def _trends(
             numerator, denominator = numerators[row, span], denominators[row, span]
             expected = np.asarray(expecteds[row, span], dtype=float)
             with np.errstate(divide="ignore", invalid="ignore"):
-                values = numerator / expected * overall if indicator.risk_adjusted else numerator / denominator
+                values = kind.adjusted_rate(numerator / kind.counts(denominator, expected), overall)
             points: list[dict[str, Any]] = []
             for q, n, d, e, v in zip(
                 range(span.start, span.stop), numerator, denominator, expected, values, strict=True
@@ -620,7 +585,7 @@ def trend_chart(values: list[float | None], indicator: IndicatorDefinition) -> d
     """The XmR chart of a quarterly series in order; a None is a quarter with no value, kept as a gap
     (moving ranges only between adjacent quarters). None with fewer than three values or no two
     adjacent ones. Its points are the quarters with a value. Limits stay within what the measure
-    can take: 0 to 1 for a proportion, at least 0 for a risk-adjusted rate."""
+    can take (its kind's ``limits_within``: 0 to 1 for a proportion, at least 0 for a risk-adjusted rate)."""
     series = np.array([np.nan if v is None else v for v in values], dtype=float)
     finite = np.isfinite(series)
     if finite.sum() < 3 or not (finite[1:] & finite[:-1]).any():
@@ -632,7 +597,7 @@ def trend_chart(values: list[float | None], indicator: IndicatorDefinition) -> d
         improvement_direction=indicator.improvement_direction,
         target=target,
         gaps=True,
-        limits_within=(0.0, None) if indicator.risk_adjusted else (0.0, 1.0),
+        limits_within=KINDS[indicator.kind].limits_within,
     ).as_dict()
     # One chart point per quarter with a value, in order (pages pair them so); ``x`` counts the gaps.
     chart["points"] = [point for point in chart["points"] if point["value"] is not None]

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from audits.schema import AuditDefinition, Column, DefinitionError, Fail, check_keys
 from indicators.conditions import Condition, parse_condition
 from indicators.conditions import evaluate as evaluate  # the one way to evaluate a condition, for compute and tests
+from indicators.kinds import KINDS, Kind, default_kind
 from indicators.stats.risk_spec import (
     COVARIATE_KEYS,
     COVARIATE_TYPES,
@@ -51,6 +52,7 @@ INDICATOR_KEYS = frozenset(
         "numerator_text",
         "denominator_text",
         "risk_model",
+        "kind",
         "standard",
         "minimum_denominator",
         "funnel_method",
@@ -101,6 +103,7 @@ class IndicatorDefinition:
     numerator_text: str
     denominator_text: str
     risk_model: dict[str, Any] | None = None
+    declared_kind: str | None = None  # the entry's kind:, checked against indicators.kinds when parsed
     standard: dict[str, Any] | None = None
     minimum_denominator: int = 1
     minimum_coverage: float = DEFAULT_MINIMUM_COVERAGE
@@ -129,7 +132,8 @@ class IndicatorDefinition:
 
     @property
     def kind(self) -> str:
-        return "ratio" if self.risk_adjusted else "proportion"
+        """The name of its kind (indicators.kinds.KINDS): as declared, else as its risk model implies."""
+        return self.declared_kind or default_kind(self.risk_model)
 
     @property
     def improvement_direction(self) -> str:
@@ -172,10 +176,10 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
         risk = raw.get("risk_model")
         if risk is not None:
             _check_risk_model(risk, columns, fail)
-        kind = "ratio" if risk is not None else "proportion"
-        method = raw.get("funnel_method", FUNNEL_METHODS[kind][0])
-        if method not in FUNNEL_METHODS[kind]:
-            raise fail(f"funnel_method for a {kind} must be one of {', '.join(FUNNEL_METHODS[kind])}")
+        family = _check_kind(raw.get("kind"), risk, fail).funnel
+        method = raw.get("funnel_method", FUNNEL_METHODS[family][0])
+        if method not in FUNNEL_METHODS[family]:
+            raise fail(f"funnel_method for a {family} must be one of {', '.join(FUNNEL_METHODS[family])}")
         standard = raw.get("standard")
         if isinstance(standard, dict):
             check_keys(standard, STANDARD_KEYS, fail, "standard")
@@ -207,6 +211,7 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
                 numerator_text=str(raw.get("numerator_text", "")),
                 denominator_text=str(raw.get("denominator_text", "")),
                 risk_model=risk,
+                declared_kind=raw.get("kind"),
                 standard=standard,
                 minimum_denominator=minimum,
                 minimum_coverage=float(coverage),
@@ -253,6 +258,19 @@ def _check_requires(requires: Any, columns: Mapping[str, Column], fail: Fail) ->
     share = requires.get("minimum_completeness")
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
         raise fail("minimum_completeness must be a share from 0 to 1, e.g. 0.8", "requires")
+
+
+def _check_kind(declared: Any, risk: Any, fail: Fail) -> Kind:
+    """The entry's kind (indicators/kinds), declared or implied by its risk model, which it must agree with."""
+    name = default_kind(risk) if declared is None else declared
+    if not isinstance(name, str) or name not in KINDS:
+        raise fail(f"kind must be one of {', '.join(KINDS)}", "", "kind")
+    kind = KINDS[name]
+    if kind.risk_adjusted and risk is None:
+        raise fail(f"kind {name} needs a risk_model", "", "kind")
+    if not kind.risk_adjusted and risk is not None:
+        raise fail(f"kind {name} takes no risk_model (an indicator with one is a {default_kind(risk)})", "", "kind")
+    return kind
 
 
 def _check_risk_model(risk: Any, columns: Mapping[str, Column], fail: Fail) -> None:

@@ -34,6 +34,7 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Q
 
+from indicators.kinds import KINDS
 from indicators.models import Level
 from indicators.stats.suppression import SuppressionPolicy, is_suppressed, suppress_counts
 
@@ -290,6 +291,7 @@ def _public_results(
     from indicators.stats.suppression import rounded_counts
 
     public: list[dict[str, Any] | None] = [None] * len(results)
+    kind = KINDS[indicator.kind]
     fits = {(f["level"], f["period"]): f for f in funnels}
     wanted = shown & results["level"].isin(SUPPRESSED_LEVELS).to_numpy()
     for (level, period), rows in results[wanted].groupby(["level", "period"], sort=False):
@@ -298,18 +300,19 @@ def _public_results(
         denominator = rounded_counts(rows["denominator"].to_numpy(float), policy)
         rate = rows["national_value"].to_numpy(float)
         # Expected events are not a count of patients: shown to one decimal, as the pages show them.
-        expected = np.round(rows["expected"].to_numpy(float), 1) if indicator.risk_adjusted else None
+        expected = np.round(rows["expected"].to_numpy(float), 1)
+        patients, variance = kind.funnel_patients(denominator, np.round(rows["expected_variance"].to_numpy(float), 1))
         figures = unit_figures(
-            indicator.kind,
+            kind.funnel,
             fit["method"] if fit else indicator.funnel_method,
-            fit["target"] if fit else (1.0 if indicator.risk_adjusted else float(np.nanmax([*rate, 0.0]))),
+            fit["target"] if fit else kind.target(float(np.nanmax([*rate, 0.0]))),
             numerator,
-            denominator if expected is None else expected,
+            kind.counts(denominator, expected),
             tau2=(fit.get("tau2") or 0.0) if fit else 0.0,
             phi=(fit.get("phi") or 1.0) if fit else 1.0,
             overdispersion=fit["overdispersion"] if fit and fit["overdispersion_applied"] else "none",
-            patients=denominator if expected is not None else None,  # the "isp" method needs them
-            variance=np.round(rows["expected_variance"].to_numpy(float), 1) if expected is not None else None,
+            patients=patients,  # the "isp" method needs them
+            variance=variance,
         )
         in_funnel = rows["z"].notna().to_numpy()  # limits and z only where the exact row has them
         value = figures["value"]
@@ -317,9 +320,9 @@ def _public_results(
             "numerator": numerator,
             "denominator": denominator,
             "observed": numerator,
-            "expected": expected,
+            "expected": kind.public_expected(expected),
             "value": value,
-            "adjusted_rate": value * rate if indicator.risk_adjusted else value,
+            "adjusted_rate": kind.adjusted_rate(value, rate),
             **{name: figures[name] for name in ("ci_lower", "ci_upper", "ci_lower_998", "ci_upper_998")},
             **{name: np.where(in_funnel, figures[name], np.nan) for name in PUBLIC_FIELDS if name.startswith("limit")},
             "z": np.where(in_funnel, figures["z_adjusted"], np.nan),
@@ -342,6 +345,7 @@ def _public_trend(
     from indicators.compute import trend_chart
     from indicators.stats.suppression import rounded_counts
 
+    kind = KINDS[indicator.kind]
     numerators = rounded_counts([p["numerator"] for p in points], policy)
     denominators = rounded_counts([p["denominator"] for p in points], policy)
     published = []
@@ -350,10 +354,7 @@ def _public_trend(
         if p["suppressed"]:
             published.append({**shown, "numerator": None, "denominator": None, "value": None, "suppressed": True})
             continue
-        if indicator.risk_adjusted:  # value = O / E x national rate: the same E with the rounded O
-            value = None if p["value"] is None else (p["value"] * n / p["numerator"] if p["numerator"] else p["value"])
-        else:
-            value = n / d if d else None  # a quarter without patients is a gap
+        value = kind.rounded_value(p["value"], p["numerator"], (n, d))
         published.append({**shown, "numerator": int(n), "denominator": int(d), "value": value, "suppressed": False})
     values = [None if p.get("partial") else q["value"] for p, q in zip(points, published, strict=True)]
     return {"points": published, "xmr": trend_chart(values, indicator)}

@@ -1,0 +1,53 @@
+"""A proportion: numerator patients out of denominator patients (the default without a risk model).
+
+Value x/n with Wilson 95% and 99.8% intervals (Wilson 1927, as PHEindicatormethods); expected
+events are the denominator at the national rate; the funnel is binomial around the national
+proportion; XmR limits stay within 0 to 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from indicators.kinds.base import Kind
+
+
+class Proportion(Kind):
+    name = "proportion"
+    risk_adjusted = False
+    funnel = "proportion"
+    limits_within = (0.0, 1.0)
+
+    def expected(self, denominator: Any, summed: Any, rate: float) -> Any:
+        return denominator * rate
+
+    def expected_variance(self, summed: Any) -> Any:
+        return float("nan")
+
+    def counts(self, denominator: Any, expected: Any) -> Any:
+        return denominator
+
+    def interval(self, observed: Any, counts: Any, confidence: float) -> tuple[Any, Any]:
+        from indicators.stats.intervals import wilson_interval
+
+        return wilson_interval(observed, counts, confidence)
+
+    def adjusted_rate(self, value: Any, rate: Any) -> Any:
+        return value
+
+    def target(self, rate: float) -> float:
+        return rate
+
+    def funnel_patients(self, patients: Any, variance: Any) -> tuple[None, None]:
+        return None, None
+
+    def public_expected(self, expected: Any) -> None:
+        """None: the denominator at the national rate would give the exact denominator back."""
+        return None
+
+    def rounded_value(self, value: float | None, numerator: int, rounded: tuple[Any, Any]) -> float | None:
+        rounded_numerator, rounded_denominator = rounded
+        return rounded_numerator / rounded_denominator if rounded_denominator else None
+
+
+KIND = Proportion()

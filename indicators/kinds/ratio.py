@@ -1,0 +1,115 @@
+"""A risk-adjusted ratio: observed over expected events (the default with a ``risk_model``).
+
+A logistic model is fitted on every patient in the denominator, all years together, with the
+audit year as a term recalibrated each year, so that England's O/E is 1 in every year as well as
+over all years (ADR 0005; indicators.stats.risk). Expected events = the sum of predicted risks;
+value O/E with exact Poisson limits (the expected count held fixed, PHEindicatormethods
+``calculate_ISRatio``); the value shown is the risk-adjusted rate O/E x the national rate. The
+funnel is centred on 1 and is given each organisation's patients and Var(O) = sum of p(1 - p), so
+that where events are common the default analyses O/E as an indirectly standardised proportion
+with binomial variance (Spiegelhalter 2005, Stat Med 24:1185). XmR limits stay at or above 0.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from indicators.kinds.base import Cohort, Kind
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from indicators.definitions import IndicatorDefinition
+
+
+class Ratio(Kind):
+    name = "ratio"
+    risk_adjusted = True
+    funnel = "ratio"
+    limits_within = (0.0, None)
+
+    def cohort(
+        self,
+        indicator: IndicatorDefinition,
+        frame: pd.DataFrame,
+        numerator: np.ndarray,
+        denominator: np.ndarray,
+        *,
+        years: np.ndarray,
+        groups: np.ndarray,
+    ) -> Cohort:
+        """The denominator's patients with a predicted risk (those excluded for a missing case-mix
+        field are named on the card); too few patients or events, or no convergence, give no
+        cohort but a card that says so rather than a guess."""
+        import numpy as np
+
+        from indicators.stats.risk import fit_risk_model
+        from indicators.stats.risk_spec import DEFAULT_MINIMUM_COMPLETENESS
+
+        model = indicator.risk_model
+        assert model is not None  # a ratio's definition has a risk model (indicators.definitions)
+        patients = frame.loc[denominator].copy()
+        patients["_outcome"] = numerator[denominator]
+        try:
+            fit = fit_risk_model(
+                patients,
+                "_outcome",
+                model["covariates"],
+                model.get("interactions") or (),
+                year=years[denominator],
+                groups=groups[denominator],
+                minimum_completeness=model.get("minimum_completeness", DEFAULT_MINIMUM_COMPLETENESS),
+            )
+        except ValueError as exc:
+            card = {
+                "fitted": False,
+                "reason": str(exc),
+                "n_patients": int(denominator.sum()),
+                "n_events": int(numerator.sum()),
+            }
+            return Cohort(numerator, denominator, card=card)
+        predicted = np.full(len(frame), np.nan)
+        predicted[np.flatnonzero(denominator)] = fit.predicted
+        denominator = denominator & np.isfinite(predicted)  # patients excluded for missing covariates (see the card)
+        numerator = numerator & denominator
+        expected = np.where(denominator, predicted, 0.0)
+        # Var(O) under the model, the sum of p(1 - p): the binomial variance of an indirectly
+        # standardised proportion (Spiegelhalter 2005, Stat Med 24:1185), used where events are common.
+        return Cohort(numerator, denominator, expected, expected * (1 - expected), {"fitted": True, **fit.card})
+
+    def expected(self, denominator: Any, summed: Any, rate: float) -> Any:
+        return summed
+
+    def expected_variance(self, summed: Any) -> Any:
+        return summed
+
+    def counts(self, denominator: Any, expected: Any) -> Any:
+        return expected
+
+    def interval(self, observed: Any, counts: Any, confidence: float) -> tuple[Any, Any]:
+        from indicators.stats.intervals import ratio_interval
+
+        return ratio_interval(observed, counts, confidence, method="exact")
+
+    def adjusted_rate(self, value: Any, rate: Any) -> Any:
+        return value * rate
+
+    def target(self, rate: float) -> float:
+        return 1.0
+
+    def funnel_patients(self, patients: Any, variance: Any) -> tuple[Any, Any]:
+        return patients, variance
+
+    def public_expected(self, expected: Any) -> Any:
+        """Expected events are not a count of patients: published as given (the pages show one decimal)."""
+        return expected
+
+    def rounded_value(self, value: float | None, numerator: int, rounded: tuple[Any, Any]) -> float | None:
+        """O / E x the national rate with the same E: the exact value scaled by the rounded O."""
+        if value is None:
+            return None
+        return value * rounded[0] / numerator if numerator else value
+
+
+KIND = Ratio()
