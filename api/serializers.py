@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ApiToken
+from audits.ingest.columns import COLUMN_TYPES
 from audits.ingest.messages import extract_too_large
 from audits.models import Alliance, ImportJob, Release, Trust, TrustSuccessor
 from audits.registry import all_definitions
@@ -49,6 +50,14 @@ class AuditSerializer(serializers.Serializer):
         return self.context["current_releases"].get(definition.code)
 
 
+@extend_schema_field({"type": "number", "nullable": True})
+class ColumnBoundField(serializers.Field):
+    """A column's ``min`` or ``max`` as a JSON number, of the column's own type (whole for an integer column)."""
+
+    def to_representation(self, value):
+        return value
+
+
 class ColumnSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField()
@@ -56,8 +65,8 @@ class ColumnSerializer(serializers.Serializer):
     required = serializers.BooleanField()  # type: ignore[assignment]
     unique = serializers.BooleanField()
     codes = serializers.ListField(child=serializers.CharField())
-    min = serializers.IntegerField(allow_null=True)
-    max = serializers.IntegerField(allow_null=True)
+    min = ColumnBoundField()
+    max = ColumnBoundField()
     not_after_extract_date = serializers.BooleanField()
     description = serializers.CharField()
 
@@ -580,24 +589,14 @@ class NewTokenSerializer(TokenSerializer):
 
 # ---------------------------------------------------------------- patient rows
 
-_ROW_FIELDS = {
-    "text": serializers.CharField,
-    "code": serializers.CharField,
-    "provider": serializers.CharField,
-    "integer": serializers.IntegerField,
-    "date": serializers.DateField,
-    "boolean": serializers.BooleanField,
-}
-
 
 def row_serializer(columns: list[tuple[str, str]]) -> type[serializers.Serializer]:
-    """A serializer for one release's patient rows, built from its definition's columns."""
-    fields = {
-        name: _ROW_FIELDS[kind](
-            allow_null=True, **({"allow_blank": True} if _ROW_FIELDS[kind] is serializers.CharField else {})
-        )
-        for name, kind in columns
-    }
+    """A serializer for one release's patient rows, built from its definition's columns: each column type names
+    its field (audits.ingest.columns)."""
+    fields = {}
+    for name, kind in columns:
+        column_type = COLUMN_TYPES[kind]
+        fields[name] = getattr(serializers, column_type.api_field)(allow_null=True, **column_type.api_options)
     return type("PatientRowSerializer", (serializers.Serializer,), fields)
 
 

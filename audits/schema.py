@@ -12,13 +12,14 @@ import hashlib
 import json
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
 
-COLUMN_TYPES = ("text", "integer", "date", "boolean", "code", "provider")
+from audits.ingest.columns import COLUMN_TYPES
+
 RULE_TYPES = ("required_when", "blank_unless", "not_before")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Names the storage layer uses itself.
@@ -75,24 +76,46 @@ def unknown_key(key: str, allowed: Collection[str]) -> str:
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str
+    type: str  # a name in audits.ingest.columns.COLUMN_TYPES
     required: bool = False
     unique: bool = False
-    codes: tuple[str, ...] = ()
-    min: int | None = None
-    max: int | None = None
-    not_after_extract_date: bool = False
     description: str = ""
-    # Codes that mean "not known" (e.g. stage U): stored as given, counted as not recorded in the
-    # data-quality report.
-    unknown_codes: tuple[str, ...] = ()
     # The patients the column applies to, as a rule's ``when`` (e.g. {major_resection: true}): the
     # data-quality report measures its completeness among them only. Empty: every patient.
     applies_when: tuple[tuple[str, tuple[Any, ...]], ...] = ()
+    # The keys of the column's type (e.g. an integer's min and max), as the type checked them.
+    options: tuple[tuple[str, Any], ...] = ()
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return dict(self.options).get(key, default)
+
+    # The options that are read beyond their type's own code.
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return self.option("codes", ())
+
+    @property
+    def unknown_codes(self) -> tuple[str, ...]:
+        """Codes that mean "not known" (e.g. stage U): stored as given, counted as not recorded in the
+        data-quality report."""
+        return self.option("unknown_codes", ())
+
+    @property
+    def min(self) -> Any:
+        return self.option("min")
+
+    @property
+    def max(self) -> Any:
+        return self.option("max")
+
+    @property
+    def not_after_extract_date(self) -> bool:
+        return self.option("not_after_extract_date", False)
 
 
-# A column entry's keys are the Column fields.
-COLUMN_KEYS = frozenset(f.name for f in fields(Column))
+# The keys every column entry may use; its type adds its own (audits.ingest.columns).
+COLUMN_KEYS = frozenset({"name", "type", "required", "unique", "description", "applies_when"})
+ANY_TYPE_KEYS = COLUMN_KEYS.union(*(kind.keys for kind in COLUMN_TYPES.values()))
 
 
 @dataclass(frozen=True)
@@ -250,46 +273,27 @@ def _parse_column(entry: Any, index: int, seen: set[str], fail: Fail) -> Column:
         raise fail(f"column {index} must be a mapping with name and type")
     name = entry.get("name")
     if not isinstance(name, str) or not IDENTIFIER.match(name):
-        check_keys(entry, COLUMN_KEYS, fail, f"column {index}")
+        check_keys(entry, ANY_TYPE_KEYS, fail, f"column {index}")
         raise fail(f"name {name!r} must be lower-case letters, digits and _", f"column {index}")
     if name in RESERVED_COLUMNS:
         raise fail("this name is reserved", f"column {name}")
     if name in seen:
         raise fail(f"column {name} is declared twice")
     seen.add(name)
-    check_keys(entry, COLUMN_KEYS, fail, f"column {name}")
-    kind = entry.get("type")
-    if kind not in COLUMN_TYPES:
+    kind = COLUMN_TYPES.get(entry["type"]) if isinstance(entry.get("type"), str) else None
+    check_keys(entry, ANY_TYPE_KEYS, fail, f"column {name}")
+    if kind is None:
         raise fail(f"type must be one of {', '.join(COLUMN_TYPES)}", f"column {name}")
-    codes = tuple(str(c) for c in entry.get("codes") or ())
-    if kind == "code" and not codes:
-        raise fail("a code column needs a list of codes", f"column {name}")
-    if len({c.lower() for c in codes}) != len(codes):
-        raise fail("codes must differ other than in case", f"column {name}")
-    lo, hi = entry.get("min"), entry.get("max")
-    for bound in (lo, hi):
-        if bound is not None and (kind != "integer" or not isinstance(bound, int)):
-            raise fail("min and max are whole numbers for integer columns", f"column {name}")
-    if entry.get("not_after_extract_date") and kind != "date":
-        raise fail("not_after_extract_date applies to date columns", f"column {name}")
-    unknown = entry.get("unknown_codes")
-    if unknown is not None and (
-        kind != "code" or not isinstance(unknown, list) or not {str(c) for c in unknown} <= set(codes)
-    ):
-        raise fail(
-            "unknown_codes must be a list of the column's own codes (e.g. [U])", f"column {name}", "unknown_codes"
-        )
+    for key in entry:
+        if key not in COLUMN_KEYS | kind.keys:
+            raise fail(f"'{key}' does not apply to {kind.name} columns", f"column {name}", key)
     return Column(
         name=name,
-        type=kind,
+        type=kind.name,
         required=bool(entry.get("required", False)),
         unique=bool(entry.get("unique", False)),
-        codes=codes,
-        min=lo,
-        max=hi,
-        not_after_extract_date=bool(entry.get("not_after_extract_date", False)),
         description=str(entry.get("description") or ""),
-        unknown_codes=tuple(str(c) for c in unknown or ()),
+        options=tuple(kind.options(entry, fail, f"column {name}").items()),
     )
 
 

@@ -15,10 +15,11 @@ from django.db import connection
 from psycopg2 import sql
 
 from audits import roles
+from audits.ingest.columns import COLUMN_TYPES
 from audits.ingest.messages import without_value
 from audits.models import ImportJob, Release, Trust
 from audits.schema import parse_definition
-from audits.storage import storage_columns
+from audits.storage import stored_columns
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,24 +35,12 @@ def releases_with_current(audit_code: str) -> list[tuple[Release, bool]]:
 def release_frame(release: Release, columns: list[str] | None = None) -> pd.DataFrame:
     """A release's patient rows, typed as its definition declares (dates as datetime64)."""
     import pandas as pd  # the computation's libraries, imported when rows are read (start-up stays light)
-    import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    arrow = {
-        "text": pa.string(),
-        "code": pa.string(),
-        "provider": pa.string(),
-        "integer": pa.int32(),
-        "date": pa.date32(),
-        "boolean": pa.bool_(),
-    }
     definition = parse_definition(release.definition, origin=f"release {release.pk}")
-    kinds = {c.name: c.type for c in definition.columns}
-    wanted = columns or [name for name, _ in storage_columns(definition) if name != "release_id"]
-    types = {
-        name: (arrow[kinds[name]] if name in kinds else (pa.int32() if name == "line" else pa.string()))
-        for name in wanted
-    }
+    stored = {c.name: c for c in stored_columns(definition)}
+    wanted = columns or list(stored)
+    types = {name: COLUMN_TYPES[stored[name].type].arrow(stored[name]) for name in wanted}
     if connection.vendor == "postgresql":
         query = sql.SQL(
             "COPY (SELECT {} FROM {} WHERE release_id = {} ORDER BY line) TO STDOUT WITH (FORMAT csv, HEADER)"
@@ -80,25 +69,17 @@ def release_frame(release: Release, columns: list[str] | None = None) -> pd.Data
             connection.connection,
             params=[release.pk],
         )
-    for name in wanted:
-        if kinds.get(name) == "date":
-            frame[name] = pd.to_datetime(frame[name])
-        elif kinds.get(name) == "boolean":
-            frame[name] = frame[name].astype("boolean")
-        elif kinds.get(name) == "integer":
-            frame[name] = frame[name].astype("Int32")
+    for column in definition.columns:
+        to_pandas = COLUMN_TYPES[column.type].pandas
+        if column.name in wanted and to_pandas:
+            frame[column.name] = to_pandas(frame[column.name])
     return frame
 
 
 def row_columns(release: Release) -> list[tuple[str, str]]:
     """(name, column type) of a release's stored rows, in order: line, the extract's columns, the code as sent."""
     definition = parse_definition(release.definition, origin=f"release {release.pk}")
-    kinds = {c.name: c.type for c in definition.columns}
-    return [
-        (name, kinds.get(name, "integer" if name == "line" else "text"))
-        for name, _ in storage_columns(definition)
-        if name != "release_id"
-    ]
+    return [(c.name, c.type) for c in stored_columns(definition)]
 
 
 def release_rows(release: Release, *, after_line: int, limit: int) -> list[dict[str, Any]]:

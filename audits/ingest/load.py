@@ -13,15 +13,18 @@ import queue
 import threading
 import zlib
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from django.db import OperationalError, connection, connections
 from psycopg2 import sql
 
+from audits.ingest.columns import COLUMN_TYPES
 from audits.ingest.parse import ExtractParser, ExtractRejected
 from audits.schema import AuditDefinition
-from audits.storage import storage_columns, storage_table_name
+from audits.storage import storage_columns, storage_table_name, stored_columns
 
 
 def ensure_table(definition: AuditDefinition) -> str:
@@ -80,19 +83,11 @@ def lock_audit(audit_code: str) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [zlib.crc32(f"import:{audit_code}".encode())])
 
 
-# The storage table's SQL types as Arrow types: every batch is cast to this schema, so that the binary
-# COPY stream has one layout from its header to its last row (a cast between equal types copies nothing).
-_ARROW_OF_SQL: dict[str, pa.DataType] = {
-    "bigint": pa.int64(),
-    "integer": pa.int32(),
-    "text": pa.string(),
-    "date": pa.date32(),
-    "boolean": pa.bool_(),
-}
-
-
 def storage_schema(definition: AuditDefinition) -> pa.Schema:
-    return pa.schema([(name, _ARROW_OF_SQL[kind]) for name, kind in storage_columns(definition)])
+    """The stored columns as Arrow types: every batch is cast to this schema, so that the binary COPY stream
+    has one layout from its header to its last row (a cast between equal types copies nothing)."""
+    columns = [(c.name, COLUMN_TYPES[c.type].arrow(c)) for c in stored_columns(definition)]
+    return pa.schema([("release_id", pa.int64()), *columns])
 
 
 def _arrow_batch(table: pa.Table, schema: pa.Schema, release_id: int) -> pa.Table:
@@ -282,12 +277,16 @@ def _insert_sqlite(
     with connection.cursor() as cursor:
         for batch in batches:
             batch = _arrow_batch(batch, schema, release_id)
-            columns = []
-            for column in batch.columns:
-                values = column.to_pylist()
-                if pa.types.is_date(column.type):
-                    values = [v.isoformat() if v is not None else None for v in values]
-                columns.append(values)
+            columns = [_sqlite_values(column) for column in batch.columns]
             cursor.executemany(statement, list(zip(*columns, strict=True)))
             rows += batch.num_rows
     return rows
+
+
+def _sqlite_values(column: pa.ChunkedArray) -> list[Any]:
+    """A column's values as SQLite stores them: numbers, booleans and text as they are, anything else (dates)
+    as Arrow writes it as text (ISO 8601 dates)."""
+    if not (pa.types.is_integer(column.type) or pa.types.is_boolean(column.type) or pa.types.is_string(column.type)):
+        column = pc.cast(column, pa.string())
+    values: list[Any] = column.to_pylist()
+    return values

@@ -13,7 +13,7 @@ import hashlib
 import heapq
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeAlias
@@ -23,18 +23,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from audits.ingest.messages import bracketed, quoted, shown
+from audits.ingest.columns import (
+    COLUMN_TYPES,
+    FALSE_WORDS,
+    TRUE_WORDS,
+    Message,
+    blank_mask,
+    case_variants,
+    true_mask,
+)
+from audits.ingest.messages import bracketed, shown
 from audits.schema import AuditDefinition, Column, Rule
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-# A reported problem's text, or a function that words it from the value as shown.
-_Message: TypeAlias = "str | Callable[[str], str]"
 # Heap entries: (line, column position, sequence, error), negated by _neg so the heap keeps the first.
 _ErrorKey: TypeAlias = "tuple[int, int, int, RowError]"
-# A column converter's result: (typed array, invalid mask, message, blank mask).
-_Converted: TypeAlias = "tuple[pa.Array, np.ndarray, _Message, np.ndarray]"
 
 MAX_REPORTED_ERRORS = 100
 BLOCK_SIZE = 8 << 20  # also the longest line Arrow reads (a row must fit in one block)
@@ -57,9 +62,6 @@ _ZIP = (b"PK\x03\x04", b"PK\x05\x06")
 _EXCEL = "this is an Excel workbook (.xlsx), not a CSV file: in Excel, save it as CSV UTF-8 (Comma delimited)"
 _ZIPPED = "this is a zip file, not a CSV file: unzip it and upload the CSV file inside"
 _SAVE_AS_UTF8 = "save it as UTF-8 (in Excel: CSV UTF-8) and upload it again"
-TRUE_WORDS = ("true", "y", "yes", "1")
-FALSE_WORDS = ("false", "n", "no", "0")
-EARLIEST_DATE = date(1900, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -292,14 +294,14 @@ class ExtractParser:
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             )
-        declared = {c.name: c.type for c in self.definition.columns}
+        declared = {c.name: c for c in self.definition.columns}
         return pacsv.ConvertOptions(
-            column_types={n: _READ_TYPES.get(declared.get(n, "text"), pa.string()) for n in names},
+            column_types={n: _read_type(declared.get(n)) for n in names},
             null_values=[""],
             strings_can_be_null=True,
             quoted_strings_can_be_null=True,
-            true_values=_case_variants(TRUE_WORDS),
-            false_values=_case_variants(FALSE_WORDS),
+            true_values=case_variants(TRUE_WORDS),
+            false_values=case_variants(FALSE_WORDS),
         )
 
     def _read_header(self, stream: IO[bytes]) -> bytes | None:
@@ -456,7 +458,7 @@ class ExtractParser:
         raw = {name: table.column(name).combine_chunks() for name in self._header if name}
         blank_row = np.ones(table.num_rows, dtype=bool)
         for values in raw.values():
-            blank_row &= _blank(values)
+            blank_row &= blank_mask(values)
         if blank_row.any():  # empty lines between rows are skipped, like a spreadsheet does
             keep = pa.array(~blank_row)
             raw = {k: v.filter(keep) for k, v in raw.items()}
@@ -466,10 +468,10 @@ class ExtractParser:
             return None
         self.report.rows += n
         typed: dict[str, pa.Array] = {}
-        problems: list[tuple[str, np.ndarray, _Message]] = []
+        problems: list[tuple[str, np.ndarray, Message]] = []
         for column in self.definition.columns:
             if column.name not in raw:
-                typed[column.name] = pa.nulls(n, _ARROW_TYPES[column.type])
+                typed[column.name] = pa.nulls(n, COLUMN_TYPES[column.type].arrow(column))
                 continue
             values, column_problems = _convert(column, raw[column.name], self)
             typed[column.name] = values
@@ -496,7 +498,7 @@ class ExtractParser:
         return pa.table(columns)
 
     def _record(
-        self, problems: list[tuple[str, np.ndarray, _Message]], raw: dict[str, pa.Array], lines: np.ndarray
+        self, problems: list[tuple[str, np.ndarray, Message]], raw: dict[str, pa.Array], lines: np.ndarray
     ) -> None:
         found: list[RowError] = []
         total = 0
@@ -523,11 +525,11 @@ class ExtractParser:
             return
         upper = pc.utf8_upper(submitted)
         for code, (_, since) in self.providers.successors.items():
-            hit = _mask(pc.equal(upper, code))
+            hit = true_mask(pc.equal(upper, code))
             if not hit.any():
                 continue
             self._predecessor_rows[code] = self._predecessor_rows.get(code, 0) + int(hit.sum())
-            late = hit & _mask(pc.greater_equal(diagnosed, pa.scalar(since)))
+            late = hit & true_mask(pc.greater_equal(diagnosed, pa.scalar(since)))
             if late.any():
                 self._late_predecessor_rows[code] = self._late_predecessor_rows.get(code, 0) + int(late.sum())
 
@@ -559,7 +561,7 @@ class ExtractParser:
             filled = np.asarray(typed[column.name].is_valid(), dtype=bool)
             applies = _when(column.applies_when, typed) if column.applies_when else None
             if column.unknown_codes:
-                unknown = _mask(pc.is_in(typed[column.name], value_set=pa.array(column.unknown_codes, pa.string())))
+                unknown = true_mask(pc.is_in(typed[column.name], value_set=pa.array(column.unknown_codes, pa.string())))
                 if applies is not None:
                     unknown = unknown & applies
                 self._unknown[column.name] += int(unknown.sum())
@@ -709,15 +711,11 @@ class ExtractParser:
 
 
 # -- column conversion ---------------------------------------------------------
-_READ_TYPES: dict[str, pa.DataType] = {"integer": pa.int32(), "date": pa.date32(), "boolean": pa.bool_()}
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "text": pa.string(),
-    "code": pa.string(),
-    "provider": pa.string(),
-    "integer": pa.int32(),
-    "date": pa.date32(),
-    "boolean": pa.bool_(),
-}
+def _read_type(column: Column | None) -> pa.DataType:
+    """What Arrow's typed read makes of a column: its type's values if Arrow converts them itself, else text."""
+    if column is None or not COLUMN_TYPES[column.type].typed_read:
+        return pa.string()
+    return COLUMN_TYPES[column.type].arrow(column)
 
 
 def _neg(key: _ErrorKey) -> _ErrorKey:
@@ -732,30 +730,19 @@ def _grow(array: np.ndarray, width: int) -> np.ndarray:
     return np.concatenate([array, np.zeros(width - len(array), dtype=array.dtype)])
 
 
-def _mask(array: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(pc.fill_null(array, False), dtype=bool)
-
-
 def _convert(
     column: Column, values: pa.Array, parser: ExtractParser
-) -> tuple[pa.Array, list[tuple[np.ndarray, _Message]]]:
+) -> tuple[pa.Array, list[tuple[np.ndarray, Message]]]:
     """One column to its type; returns (typed array, [(mask, message)])."""
-    if pa.types.is_string(values.type) and column.type in ("text", "integer", "date", "boolean"):
-        values = pc.utf8_trim_whitespace(values)  # codes and providers trim lazily, only if a value fails
-    converter = _CONVERTERS[column.type]
-    typed, invalid, message, blank = converter(column, values, _blank(values), parser)
-    problems: list[tuple[np.ndarray, _Message]] = []
+    kind = COLUMN_TYPES[column.type]
+    if pa.types.is_string(values.type) and kind.trim:
+        values = pc.utf8_trim_whitespace(values)
+    typed, invalid, message, blank = kind.convert(column, values, blank_mask(values), parser.providers)
+    problems: list[tuple[np.ndarray, Message]] = []
     if column.required:
         problems.append((blank, "a value is required here"))
     problems.append((invalid, message))
     return typed, problems
-
-
-def _blank(values: pa.Array) -> np.ndarray:
-    """Missing: empty in the file (null when Arrow read it typed, "" when read as text)."""
-    if pa.types.is_string(values.type):
-        return ~_mask(pc.not_equal(values, ""))
-    return ~np.asarray(values.is_valid(), bool)
 
 
 def _csv_problem(exc: Exception) -> str:
@@ -834,191 +821,6 @@ def _as_shown(value: Any) -> str:
     return shown(str(value))
 
 
-def _case_variants(words: tuple[str, ...]) -> list[str]:
-    """Every upper/lower-case spelling: Arrow's boolean reader compares exactly."""
-    import itertools
-
-    out = []
-    for word in words:
-        out += ["".join(chars) for chars in itertools.product(*[(c.lower(), c.upper()) for c in word])]
-    return sorted(set(out))
-
-
-def _as_text(column: Column, values: pa.Array, blank: np.ndarray, parser: ExtractParser) -> _Converted:
-    return _blank_to_null(values, blank), np.zeros(len(values), bool), "", blank
-
-
-def _blank_to_null(values: pa.Array, blank: np.ndarray) -> pa.Array:
-    return pc.if_else(pa.array(blank), pa.nulls(len(values), values.type), values) if blank.any() else values
-
-
-def _as_integer(column: Column, values: pa.Array, blank: np.ndarray, parser: ExtractParser) -> _Converted:
-    try:  # fast path: every value is a plain whole number (the usual case), or Arrow read them typed
-        numbers = pc.cast(_blank_to_null(values, blank) if pa.types.is_string(values.type) else values, pa.int64())
-        whole = ~blank
-    except pa.ArrowInvalid:  # find the bad values; "+5" is also accepted here
-        whole = _mask(pc.match_substring_regex(values, r"^[+-]?[0-9]{1,9}$"))
-        numbers = pc.cast(pc.if_else(pa.array(whole), values, pa.nulls(len(values), pa.string())), pa.int64())
-    if len(values) and not blank.all():
-        low, high = pc.min_max(numbers).values()
-        if low.is_valid and (low.as_py() < -(2**31) or high.as_py() >= 2**31):
-            whole &= np.abs(np.asarray(numbers.fill_null(0))) < 2**31
-    invalid = ~whole & ~blank
-    arr = np.asarray(numbers.fill_null(0))
-    out_of_range = np.zeros(len(values), bool)
-    if column.min is not None:
-        out_of_range |= whole & (arr < column.min)
-    if column.max is not None:
-        out_of_range |= whole & (arr > column.max)
-    bounds = _bounds_text(column)
-    message_range = f"{column.name} must be a whole number {bounds}"
-    typed = pc.cast(pc.if_else(pa.array(out_of_range), pa.nulls(len(values), pa.int64()), numbers), pa.int32())
-    return (
-        typed,
-        invalid | out_of_range,
-        lambda v: f"{quoted(v)} is not a whole number" if not _is_whole(v) else message_range,
-        blank,
-    )
-
-
-def _is_whole(value: str) -> bool:
-    text = value.strip().lstrip("+-")
-    return text.isdigit() and len(text) <= 9
-
-
-def _bounds_text(column: Column) -> str:
-    if column.min is not None and column.max is not None:
-        return f"from {column.min} to {column.max}"
-    if column.min is not None:
-        return f"of at least {column.min}"
-    return f"of at most {column.max}"
-
-
-def _as_date(column: Column, values: pa.Array, blank: np.ndarray, parser: ExtractParser) -> _Converted:
-    try:  # fast path: every value is a valid ISO date (Arrow's cast checks days in the month)
-        typed = pc.cast(_blank_to_null(values, blank), pa.date32()) if pa.types.is_string(values.type) else values
-        ok = ~blank
-    except pa.ArrowInvalid:
-        typed, ok = _parse_dates(values)
-    n = len(values)
-    early = ok & _mask(pc.less(typed, pa.scalar(EARLIEST_DATE)))
-    if early.any():
-        typed = pc.if_else(pa.array(early), pa.nulls(n, pa.date32()), typed)
-    invalid = (~ok & ~blank) | early
-    return (
-        typed,
-        invalid,
-        lambda v: (
-            f"{column.name} is before {EARLIEST_DATE.year}; check the date"
-            if _looks_like_date(v)
-            else f"{quoted(v)} is not a date: use YYYY-MM-DD or DD/MM/YYYY"
-        ),
-        blank,
-    )
-
-
-def _parse_dates(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Mixed YYYY-MM-DD and DD/MM/YYYY, with bad values found (and nulled) one by one."""
-    n = len(values)
-    iso = _mask(pc.match_substring_regex(values, r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))
-    dmy = _mask(pc.match_substring_regex(values, r"^[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}$"))
-    parsed_iso = pc.strptime(values, format="%Y-%m-%d", unit="s", error_is_null=True)
-    parsed_dmy = pc.strptime(values, format="%d/%m/%Y", unit="s", error_is_null=True)
-    stamp = pc.if_else(pa.array(iso), parsed_iso, pc.if_else(pa.array(dmy), parsed_dmy, pa.nulls(n, pa.timestamp("s"))))
-    # strptime rolls 30 February over to March: check the parts survive the round trip.
-    parts = pc.extract_regex(
-        values,
-        r"^(?:(?P<y1>[0-9]{4})-(?P<m1>[0-9]{2})-(?P<d1>[0-9]{2})|(?P<d2>[0-9]{1,2})/(?P<m2>[0-9]{1,2})/(?P<y2>[0-9]{4}))$",
-    )
-
-    def part(a: str, b: str) -> np.ndarray:
-        first = pc.struct_field(parts, a)
-        second = pc.struct_field(parts, b)
-        text = pc.if_else(pa.array(iso), first, second)
-        return np.asarray(pc.cast(pc.if_else(pc.equal(text, ""), "0", text), pa.int64()).fill_null(0))
-
-    year, month, day = part("y1", "y2"), part("m1", "m2"), part("d1", "d2")
-    ok = (iso | dmy) & np.asarray(stamp.is_valid(), bool)
-    stamp_filled = stamp.fill_null(pa.scalar(0, pa.timestamp("s")))
-    ok &= (
-        (np.asarray(pc.year(stamp_filled)) == year)
-        & (np.asarray(pc.month(stamp_filled)) == month)
-        & (np.asarray(pc.day(stamp_filled)) == day)
-    )
-    typed = pc.cast(pc.if_else(pa.array(ok), stamp, pa.nulls(n, pa.timestamp("s"))), pa.date32())
-    return typed, ok
-
-
-def _looks_like_date(value: str) -> bool:
-    """A real calendar date in one of the accepted forms (only used to word an error)."""
-    text = value.strip()
-    try:
-        if "/" in text:
-            day, month, year = (int(part) for part in text.split("/"))
-            date(year, month, day)
-        else:
-            date.fromisoformat(text)
-        return True
-    except ValueError:
-        return False
-
-
-def _as_boolean(column: Column, values: pa.Array, blank: np.ndarray, parser: ExtractParser) -> _Converted:
-    if pa.types.is_boolean(values.type):
-        return values, np.zeros(len(values), bool), "", blank
-    lower = pc.utf8_lower(values)
-    truthy = _mask(pc.is_in(lower, value_set=pa.array(TRUE_WORDS)))
-    falsy = _mask(pc.is_in(lower, value_set=pa.array(FALSE_WORDS)))
-    invalid = ~truthy & ~falsy & ~blank
-    typed = pc.if_else(pa.array(truthy | falsy), pa.array(truthy), pa.nulls(len(values), pa.bool_()))
-    return typed, invalid, lambda v: f"{quoted(v)} is not true or false (use true/false, yes/no, y/n or 1/0)", blank
-
-
-def _lookup(
-    values: pa.Array, blank: np.ndarray, keys: list[str], fold: Callable[[pa.Array], pa.Array]
-) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """Index of each value in ``keys`` (after case folding); trims spaces only if some value fails."""
-    index = pc.index_in(fold(values), value_set=pa.array(keys, pa.string()))
-    failed = ~np.asarray(index.is_valid(), bool) & ~blank
-    if failed.any():
-        values = pc.utf8_trim_whitespace(values)
-        blank = _blank(values)
-        index = pc.index_in(fold(values), value_set=pa.array(keys, pa.string()))
-        failed = ~np.asarray(index.is_valid(), bool) & ~blank
-    return index, failed, blank
-
-
-def _as_code(column: Column, values: pa.Array, blank: np.ndarray, parser: ExtractParser) -> _Converted:
-    codes = list(column.codes)
-    index, invalid, blank = _lookup(values, blank, [c.lower() for c in codes], pc.utf8_lower)
-    typed = pc.take(pa.array(codes), index)
-    allowed = ", ".join(codes)
-    return typed, invalid, lambda v: f"{quoted(v)} is not an allowed {column.name} (allowed: {allowed})", blank
-
-
-def _as_provider(column: Column, values: pa.Array, blank: np.ndarray, parser: ExtractParser) -> _Converted:
-    lookup = parser.providers
-    known = sorted(lookup.current | set(lookup.successors))
-    index, invalid, blank = _lookup(values, blank, known, pc.utf8_upper)
-    typed = pc.take(pa.array([lookup.resolve(code) for code in known], pa.string()), index)
-    return (
-        typed,
-        invalid,
-        lambda v: f"{quoted(v)} is not a known NHS trust code (ODS); check the code or load the current organisations",
-        blank,
-    )
-
-
-_CONVERTERS: dict[str, Callable[[Column, pa.Array, np.ndarray, ExtractParser], _Converted]] = {
-    "text": _as_text,
-    "integer": _as_integer,
-    "date": _as_date,
-    "boolean": _as_boolean,
-    "code": _as_code,
-    "provider": _as_provider,
-}
-
-
 def _condition(rule: Rule, typed: dict[str, pa.Array]) -> np.ndarray:
     assert rule.when, "parse_definition gives required_when and blank_unless rules a non-empty when"
     return _when(rule.when, typed)
@@ -1029,17 +831,17 @@ def _when(when: tuple[tuple[str, tuple[Any, ...]], ...], typed: dict[str, pa.Arr
     mask: np.ndarray | None = None
     for name, wanted in when:
         values = typed[name]
-        hit = _mask(pc.is_in(values, value_set=pa.array(list(wanted), type=values.type)))
+        hit = true_mask(pc.is_in(values, value_set=pa.array(list(wanted), type=values.type)))
         mask = hit if mask is None else mask & hit
     assert mask is not None
     return mask
 
 
-def _check_rule(rule: Rule, typed: dict[str, pa.Array], raw: dict[str, pa.Array]) -> tuple[np.ndarray, _Message]:
+def _check_rule(rule: Rule, typed: dict[str, pa.Array], raw: dict[str, pa.Array]) -> tuple[np.ndarray, Message]:
     target = typed[rule.column]
     present = np.asarray(target.is_valid(), bool)
     if rule.column in raw:  # an unparseable value is reported once, by its column check
-        present |= ~_blank(raw[rule.column])
+        present |= ~blank_mask(raw[rule.column])
     if rule.type == "required_when":
         return _condition(rule, typed) & ~present, f"{rule.column} is required when {rule.describe_when()}"
     if rule.type == "blank_unless":
@@ -1047,5 +849,5 @@ def _check_rule(rule: Rule, typed: dict[str, pa.Array], raw: dict[str, pa.Array]
             f"{rule.column} must be blank unless {rule.describe_when()}"
         )
     assert rule.reference is not None, "parse_definition gives not_before rules a reference"
-    before = _mask(pc.less(target, typed[rule.reference]))
+    before = true_mask(pc.less(target, typed[rule.reference]))
     return before, lambda value: f"{rule.column} {bracketed(value)} is before {rule.reference}"
