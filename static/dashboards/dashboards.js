@@ -63,19 +63,34 @@
     });
   }
 
+  // Keyboard users reach the table of the same numbers without Tab passing the modebar's buttons (zoom, pan and
+  // the PNG download, which the "Download ... (PNG)" button below each chart also offers); a mouse still has them.
+  // Plotly builds the modebar again on every redraw, so this follows each one.
+  function keepModebarOutOfTabOrder(el) {
+    el.querySelectorAll(".modebar-btn").forEach(function (button) { button.tabIndex = -1; });
+  }
+
+  function afterEachDraw(el) {
+    keepModebarOutOfTabOrder(el);
+  }
+
+  function openOnClick(el) {
+    el.on("plotly_click", function (event) {
+      var point = event && event.points && event.points[0];
+      var code = point && point.customdata && point.customdata[0];
+      if (!code) { return; }
+      window.location.assign(el.dataset.clickUrl.replace("CODE", encodeURIComponent(code)));
+    });
+  }
+
+  // Plotly.newPlot and Plotly.purge drop a chart's Plotly listeners, so they are bound again after each drawing.
   function draw(el, spec) {
     if (!window.Plotly || !spec) { return Promise.resolve(); }
     return window.Plotly.newPlot(el, spec.data, spec.layout, config(el)).then(function () {
+      el.on("plotly_afterplot", function () { afterEachDraw(el); });
       highlight(el);
-      if (el.dataset.clickUrl && !el.dataset.clickBound) {
-        el.dataset.clickBound = "true";
-        el.on("plotly_click", function (event) {
-          var point = event && event.points && event.points[0];
-          if (point && point.customdata && point.customdata[0]) {
-            window.location.assign(el.dataset.clickUrl.replace("CODE", encodeURIComponent(point.customdata[0])));
-          }
-        });
-      }
+      afterEachDraw(el);
+      if (el.dataset.clickUrl) { openOnClick(el); }
       el.setAttribute("data-drawn", "true");
     });
   }
