@@ -70,8 +70,17 @@
     el.querySelectorAll(".modebar-btn").forEach(function (button) { button.tabIndex = -1; });
   }
 
+  // Printing: each drawn layer gets a viewBox of its own size (no change on screen), so the print stylesheet can
+  // scale the chart to the paper's width instead of cutting it off (static/dashboards/dashboards.css, @media print).
+  function scalableForPrint(el) {
+    el.querySelectorAll(".main-svg").forEach(function (svg) {
+      svg.setAttribute("viewBox", "0 0 " + svg.getAttribute("width") + " " + svg.getAttribute("height"));
+    });
+  }
+
   function afterEachDraw(el) {
     keepModebarOutOfTabOrder(el);
+    scalableForPrint(el);
   }
 
   function openOnClick(el) {
