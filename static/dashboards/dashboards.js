@@ -83,11 +83,27 @@
     scalableForPrint(el);
   }
 
+  // The last kind of pointer pressed on each chart ("mouse", "pen", "touch"). A finger has no hover: its first tap
+  // on a point shows that point's numbers, a second tap on the same point opens it.
+  var pointerOf = new WeakMap();
+  var tappedOf = new WeakMap();
+
+  function watchPointer(el) {
+    el.addEventListener("pointerdown", function (event) {
+      pointerOf.set(el, event.pointerType);
+    }, true);
+  }
+
   function openOnClick(el) {
     el.on("plotly_click", function (event) {
       var point = event && event.points && event.points[0];
       var code = point && point.customdata && point.customdata[0];
       if (!code) { return; }
+      if (pointerOf.get(el) === "touch" && tappedOf.get(el) !== code) {
+        tappedOf.set(el, code);
+        window.Plotly.Fx.hover(el, [{ curveNumber: point.curveNumber, pointNumber: point.pointNumber }]);
+        return;
+      }
       window.location.assign(el.dataset.clickUrl.replace("CODE", encodeURIComponent(code)));
     });
   }
@@ -106,6 +122,7 @@
 
   function drawAll() {
     document.querySelectorAll("[data-figure]").forEach(function (el) {
+      watchPointer(el);
       draw(el, readJSON(el.dataset.figure));
     });
     // One chart, several figures: the alliance page's funnel among the 21 alliances.
