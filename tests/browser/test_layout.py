@@ -91,23 +91,33 @@ PRINTED = """() => {
 }"""
 
 
+def assert_printed_whole(page, name: str) -> None:
+    printed = page.evaluate(PRINTED)
+    assert printed["chrome"] == [], (name, printed["chrome"])
+    for chart in printed["charts"]:
+        assert chart["right"] <= printed["width"] + 0.5 and chart["bottom"] <= chart["below"] + 0.5, (name, chart)
+    assert printed["tables"], name
+    for table in printed["tables"]:
+        assert table["right"] <= printed["width"] + 0.5 and table["hidden"] <= 1, (name, table)
+
+
 def test_printed_pages_fit_the_paper_and_nothing_is_drawn_over(tab, site, django_db_blocker):
-    """The charts are drawn for the screen (1366 px); the printout is narrower, as on paper, and has no chance to
-    draw them again: they scale to it."""
+    """Printed on A4's width twice: the charts drawn for a 1366 px screen with no chance to draw them again (they
+    scale to the paper), and from a window as wide as the paper (the page's narrow layout, charts drawn to fit)."""
     for name, path in pages(site, django_db_blocker).items():
         page = open_drawn(tab, path)
         page.emulate_media(media="print")
         page.evaluate(f"document.documentElement.style.width = '{PAPER_WIDTH}px'")
-        printed = page.evaluate(PRINTED)
-        assert printed["chrome"] == [], (name, printed["chrome"])
-        for chart in printed["charts"]:
-            assert chart["right"] <= printed["width"] + 0.5 and chart["bottom"] <= chart["below"] + 0.5, (name, chart)
-        assert printed["tables"], name
-        for table in printed["tables"]:
-            assert table["right"] <= printed["width"] + 0.5 and table["hidden"] <= 1, (name, table)
+        assert_printed_whole(page, name)
         if name == "risk-adjusted indicator":
             tab.screenshot("indicator-page-print", max_height=6000)
         page.evaluate("document.documentElement.style.width = ''")
+        page.emulate_media(media="screen")
+    tab.page.set_viewport_size({"width": PAPER_WIDTH, "height": 1000})
+    for name, path in pages(site, django_db_blocker).items():
+        page = open_drawn(tab, path)
+        page.emulate_media(media="print")
+        assert_printed_whole(page, name)
         page.emulate_media(media="screen")
 
 
@@ -168,6 +178,12 @@ def test_tab_reaches_a_trusts_row_without_passing_the_chart_toolbars(tab, site, 
     page.wait_for_timeout(500)  # Plotly redraws a resized chart after a short pause
     buttons = page.evaluate("[...document.querySelectorAll('.modebar-btn')].map(b => b.tabIndex)")
     assert buttons and set(buttons) == {-1}, buttons
+    # and each drawn layer's viewBox (for print) is still its own size: on screen it changes nothing
+    layers = page.evaluate(
+        "[...document.querySelectorAll('.main-svg')].map(svg => [svg.getAttribute('viewBox'),"
+        " `0 0 ${svg.getAttribute('width')} ${svg.getAttribute('height')}`])"
+    )
+    assert layers and all(view_box == size for view_box, size in layers), layers
 
 
 # The point with the most patients on a funnel: its code and where it is on the screen.
