@@ -63,25 +63,66 @@
     });
   }
 
+  // Keyboard users reach the table of the same numbers without Tab passing the modebar's buttons (zoom, pan and
+  // the PNG download, which the "Download ... (PNG)" button below each chart also offers); a mouse still has them.
+  // Plotly builds the modebar again on every redraw, so this follows each one.
+  function keepModebarOutOfTabOrder(el) {
+    el.querySelectorAll(".modebar-btn").forEach(function (button) { button.tabIndex = -1; });
+  }
+
+  // Printing: each drawn layer gets a viewBox of its own size (no change on screen), so the print stylesheet can
+  // scale the chart to the paper's width instead of cutting it off (static/dashboards/dashboards.css, @media print).
+  function scalableForPrint(el) {
+    el.querySelectorAll(".main-svg").forEach(function (svg) {
+      svg.setAttribute("viewBox", "0 0 " + svg.getAttribute("width") + " " + svg.getAttribute("height"));
+    });
+  }
+
+  function afterEachDraw(el) {
+    keepModebarOutOfTabOrder(el);
+    scalableForPrint(el);
+  }
+
+  // The last kind of pointer pressed on each chart ("mouse", "pen", "touch"). A finger has no hover: its first tap
+  // on a point shows that point's numbers, a second tap on the same point opens it.
+  var pointerOf = new WeakMap();
+  var tappedOf = new WeakMap();
+
+  function watchPointer(el) {
+    el.addEventListener("pointerdown", function (event) {
+      pointerOf.set(el, event.pointerType);
+    }, true);
+  }
+
+  function openOnClick(el) {
+    el.on("plotly_click", function (event) {
+      var point = event && event.points && event.points[0];
+      var code = point && point.customdata && point.customdata[0];
+      if (!code) { return; }
+      if (pointerOf.get(el) === "touch" && tappedOf.get(el) !== code) {
+        tappedOf.set(el, code);
+        window.Plotly.Fx.hover(el, [{ curveNumber: point.curveNumber, pointNumber: point.pointNumber }]);
+        return;
+      }
+      window.location.assign(el.dataset.clickUrl.replace("CODE", encodeURIComponent(code)));
+    });
+  }
+
+  // Plotly.newPlot and Plotly.purge drop a chart's Plotly listeners, so they are bound again after each drawing.
   function draw(el, spec) {
     if (!window.Plotly || !spec) { return Promise.resolve(); }
     return window.Plotly.newPlot(el, spec.data, spec.layout, config(el)).then(function () {
+      el.on("plotly_afterplot", function () { afterEachDraw(el); });
       highlight(el);
-      if (el.dataset.clickUrl && !el.dataset.clickBound) {
-        el.dataset.clickBound = "true";
-        el.on("plotly_click", function (event) {
-          var point = event && event.points && event.points[0];
-          if (point && point.customdata && point.customdata[0]) {
-            window.location.assign(el.dataset.clickUrl.replace("CODE", encodeURIComponent(point.customdata[0])));
-          }
-        });
-      }
+      afterEachDraw(el);
+      if (el.dataset.clickUrl) { openOnClick(el); }
       el.setAttribute("data-drawn", "true");
     });
   }
 
   function drawAll() {
     document.querySelectorAll("[data-figure]").forEach(function (el) {
+      watchPointer(el);
       draw(el, readJSON(el.dataset.figure));
     });
     // One chart, several figures: the alliance page's funnel among the 21 alliances.
