@@ -7,7 +7,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
 
-from audits import roles
+from accounts import roles
 from audits.models import Release, Trust
 from audits.registry import all_definitions
 from indicators.disclosure import shown_to_public
