@@ -41,11 +41,9 @@ from scipy import stats
 from .arrays import FloatArray, as_float
 from .intervals import normalise_confidence, ratio_interval, z_for
 from .tails import isp_probability, isp_variance, midp_count_limits
+from .vocabulary import OVERDISPERSION_MODES, PROPORTION_METHODS, RATIO_METHODS
 
 __all__ = [
-    "PROPORTION_METHODS",
-    "RATIO_METHODS",
-    "OVERDISPERSION_MODES",
     "PHE_SIGNIFICANCE_LABELS",
     "proportion_limits",
     "ratio_limits",
@@ -56,9 +54,6 @@ __all__ = [
     "phe_funnel_significance",
 ]
 
-PROPORTION_METHODS = ("midp", "exact", "wilson", "normal", "arcsine")
-RATIO_METHODS = ("midp", "exact", "shmi", "cqc", "isp")
-OVERDISPERSION_MODES = ("none", "additive", "multiplicative")
 
 #: Labels of PHEindicatormethods ``assign_funnel_significance``.
 PHE_SIGNIFICANCE_LABELS = (
