@@ -13,6 +13,7 @@ labels used by Fingertips.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -111,24 +112,15 @@ def phe_ratio_funnel_limits(observed: ArrayLike, confidence: float) -> PheRatioF
     )
 
 
-def _signif_floor(x: float, fraction: float = 0.95) -> float:
-    # Round x·0.95 down to its leading digit (PHE's axis minimum).
+def _axis_end(x: float, fraction: float, figures: int, rounding: Callable[[float], int]) -> float:
+    """x·fraction rounded by ``rounding`` (down or up) to ``figures`` significant digits, counted as PHE counts
+    them (the digits of the rounded whole number): the axis minimum is x·0.95 down to its leading digit, the
+    maximum x·1.05 up to two digits."""
     if x == 0:
         return 0.0
     scaled = x * fraction
-    digits = len(str(math.floor(scaled))) - 1
-    step: float = 10**digits  # int, or float when digits < 0
-    return math.floor(scaled / step) * step
-
-
-def _signif_ceiling(x: float, fraction: float = 1.05) -> float:
-    # Round x·1.05 up to two significant digits (PHE's axis maximum).
-    if x == 0:
-        return 0.0
-    scaled = x * fraction
-    digits = len(str(math.ceil(scaled))) - 2
-    step: float = 10**digits  # int, or float when digits < 0
-    return math.ceil(scaled / step) * step
+    step: float = 10 ** (len(str(rounding(scaled))) - figures)  # int, or float when the exponent is negative
+    return rounding(scaled / step) * step
 
 
 def phe_funnel_grid(
@@ -164,8 +156,8 @@ def phe_funnel_grid(
     if hi > 2 * lo:
         axis_min = 0.0
     else:
-        axis_min = _signif_floor(lo / per_year) * per_year
-    axis_max = _signif_ceiling(hi / per_year) * per_year
+        axis_min = _axis_end(lo / per_year, 0.95, 1, math.floor) * per_year
+    axis_max = _axis_end(hi / per_year, 1.05, 2, math.ceil) * per_year
     if kind == "rate":
         if average is None:
             raise ValueError("rate grids need the average rate (events per population)")
