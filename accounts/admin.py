@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
+from accounts import roles
 from accounts.models import AllianceLead, ApiToken, AuditLogEntry
 from accounts.services import account_roles, client_ip, record_account_changes, revoke_token, set_alliance_lead
 
@@ -17,13 +18,13 @@ User = get_user_model()
 
 
 class StaffViewMixin:
-    """Visible to every member of staff, whatever their model permissions."""
+    """Visible to every member of staff, whatever their model permissions (``roles.is_staff``)."""
 
     def has_module_permission(self, request) -> bool:
-        return request.user.is_active and request.user.is_staff
+        return roles.is_staff(request.user)
 
     def has_view_permission(self, request, obj=None) -> bool:
-        return request.user.is_active and request.user.is_staff
+        return roles.is_staff(request.user)
 
 
 @admin.register(AuditLogEntry)

@@ -1,6 +1,6 @@
 """Roles beyond Django's own, API tokens stored hashed, and the audit log.
 
-Who may do what is decided in ``audits/roles.py``; these tables only record the
+Who may do what is decided in ``accounts/roles.py``; these tables only record the
 facts it reads: an audit analyst is a member of the group ``analysts:<audit>``
 (created by ``audits.services.sync_audit``), staff have ``is_staff``, a Cancer
 Alliance lead has an ``AllianceLead`` row, and every other signed-in account is
@@ -14,14 +14,12 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.utils import timezone
 
-from audits.models import Alliance
-
 
 class AllianceLead(models.Model):
     """A user who leads one Cancer Alliance (a user leads at most one)."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alliance_lead")
-    alliance = models.ForeignKey(Alliance, on_delete=models.PROTECT, related_name="leads")
+    alliance = models.ForeignKey("audits.Alliance", on_delete=models.PROTECT, related_name="leads")
     since = models.DateTimeField(default=timezone.now)
 
     class Meta:

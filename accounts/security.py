@@ -25,7 +25,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 
-from audits import roles
+from accounts import roles
 
 log = logging.getLogger("cancerplan.security")
 TOUCHED_KEY = "_touched"  # when the session was last renewed (seconds since the epoch)

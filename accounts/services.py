@@ -1,7 +1,7 @@
 """Writes: the audit log, API tokens, and role changes (each role change is logged).
 
 ``Actor`` is who acts and through which door; the services of every app take one, check the
-role themselves (``Actor.require`` with a rule from ``audits.roles``) and write the audit log
+role themselves (``Actor.require`` with a rule from ``accounts.roles``) and write the audit log
 (``Actor.log``) inside their own transaction, so an action and its entry are committed together.
 """
 
@@ -17,12 +17,12 @@ from typing import Any
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.models import AllianceLead, ApiToken, AuditLogEntry
-from audits.models import Alliance, analyst_group_name
+from accounts.roles import analyst_group_name
 
 Action = AuditLogEntry.Action
 Via = AuditLogEntry.Via
@@ -68,7 +68,7 @@ class Actor:
 
     The command line is trusted: whoever runs it holds the server's database credentials. Its
     identity is the account named with ``--user``, or ``name`` (by default the operating-system user
-    at the host). Every other door is allowed only what ``audits.roles`` allows its user.
+    at the host). Every other door is allowed only what ``accounts.roles`` allows its user.
     """
 
     via: str
@@ -100,7 +100,7 @@ class Actor:
         return self.name or (self.account.get_username() if self.account is not None else "")
 
     def may(self, rule: Callable[[Any], bool]) -> bool:
-        """Whether ``rule`` (a function of ``audits.roles`` applied to the user) allows this actor."""
+        """Whether ``rule`` (a function of ``accounts.roles`` applied to the user) allows this actor."""
         return self.via == Via.CLI or bool(rule(self.user))
 
     def require(self, rule: Callable[[Any], bool], message: str) -> None:
@@ -221,19 +221,19 @@ def user_for_key(key: str) -> tuple[Any, ApiToken] | None:
 
 @transaction.atomic
 def set_alliance_lead(
-    *, user, alliance: Alliance | None, by=None, via: str, ip: str | None = None, actor_name: str = ""
+    *, user, alliance: models.Model | None, by=None, via: str, ip: str | None = None, actor_name: str = ""
 ) -> None:
-    """Make ``user`` the lead of ``alliance`` (None: no longer a lead)."""
+    """Make ``user`` the lead of ``alliance`` (an ``audits.Alliance``; None: no longer a lead)."""
     current = AllianceLead.objects.filter(user=user).first()
     before = current.alliance_id if current else None
-    after = alliance.code if alliance else None
+    after = alliance.pk if alliance else None  # an alliance's code is its key
     if before == after:
         return
     if alliance is None:
         assert current is not None  # before != after, so there is a lead to remove
         current.delete()
     else:
-        AllianceLead.objects.update_or_create(user=user, defaults={"alliance": alliance, "since": timezone.now()})
+        AllianceLead.objects.update_or_create(user=user, defaults={"alliance_id": alliance.pk, "since": timezone.now()})
     record(
         action=Action.ROLE_CHANGED,
         actor=by,

@@ -7,10 +7,11 @@ from django import forms
 from django.db.models import Q, QuerySet
 from drf_spectacular.utils import extend_schema_field
 
-from audits import roles
+from accounts import roles
 from audits.models import Release, Trust
 from audits.registry import all_definitions
 from indicators.disclosure import shown_to_public
+from indicators.levels import ENGLAND_CODE
 from indicators.models import IndicatorResult, Level
 
 
@@ -37,7 +38,7 @@ class ResultFilter(django_filters.FilterSet):
     audit = TextFilter(field_name="audit_code", help_text="Audit code, e.g. bowel")
     indicator = TextFilter(help_text="Indicator code, e.g. mortality_90d")
     level = django_filters.ChoiceFilter(choices=Level.choices)
-    organisation = UpperCharFilter(help_text="ODS trust code, Cancer Alliance code, or E92000001 for England")
+    organisation = UpperCharFilter(help_text=f"ODS trust code, Cancer Alliance code, or {ENGLAND_CODE} for England")
     alliance = UpperCharFilter(
         method="filter_alliance", help_text="A Cancer Alliance code: the alliance and its trusts"
     )

@@ -1,4 +1,4 @@
-"""Access checks for the API: thin calls to ``audits.roles``, the one place the rules live."""
+"""Access checks for the API: thin calls to ``accounts.roles``, the one place the rules live."""
 
 from __future__ import annotations
 

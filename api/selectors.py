@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from audits.models import Alliance, Release, Trust
-from indicators.models import ENGLAND_CODE
+from indicators.levels import ENGLAND_CODE
 
 
 def current_release_ids(audit_code: str | None = None) -> dict[str, int]:

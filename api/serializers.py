@@ -1,6 +1,6 @@
 """Explicit serializers: every field the API shows is named here, in the order CSV columns take.
 
-Counts pass through ``indicators.disclosure`` with ``unsuppressed`` from ``audits.roles``;
+Counts pass through ``indicators.disclosure`` with ``unsuppressed`` from ``accounts.roles``;
 serializers only read what the view put in their context (no queries of their own).
 """
 

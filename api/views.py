@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse as api_reverse
 from rest_framework.views import APIView
 
+from accounts import roles
 from accounts.models import ApiToken, AuditLogEntry
 from accounts.services import Actor, client_ip, create_token, revoke_token
 from api import serializers as s
@@ -34,7 +35,6 @@ from api.filters import ReleaseFilter, ResultFilter, TrustFilter, UpperCharFilte
 from api.pagination import ANONYMOUS_MAX_PAGE_SIZE, Pagination, ResultPagination
 from api.permissions import require, require_signed_in
 from api.selectors import current_release_ids, organisation_names
-from audits import roles
 from audits.models import Alliance, ImportJob, Release, Trust, TrustSuccessor
 from audits.registry import all_definitions
 from audits.selectors import import_failure, import_report, quality_by_trust

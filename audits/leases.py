@@ -79,9 +79,9 @@ def queued_too_long(queued_at: datetime | None, now: datetime | None = None) -> 
 def lost(work: Any, now: datetime | None = None) -> bool:
     """Whether queued or running work (an import job, a run's indicator) has lost its process: a queued one
     whose message was lost (``queued_too_long``), a running one whose holder is gone (``is_lost``)."""
-    if work.status == "queued":
+    if work.status == work.Status.QUEUED:
         return queued_too_long(work.heartbeat_at, now)
-    return work.status == "running" and is_lost(work.heartbeat_at, work.owner, now)
+    return work.status == work.Status.RUNNING and is_lost(work.heartbeat_at, work.owner, now)
 
 
 def claim(as_seen: QuerySet[Any], work: Any, running: str, now: datetime) -> bool:

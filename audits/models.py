@@ -10,6 +10,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from accounts.roles import analyst_group_name
+
 
 class Alliance(models.Model):
     code = models.CharField(max_length=9, primary_key=True)
@@ -70,10 +72,6 @@ class Audit(models.Model):
     @property
     def analyst_group_name(self) -> str:
         return analyst_group_name(self.code)
-
-
-def analyst_group_name(audit_code: str) -> str:
-    return f"analysts:{audit_code}"
 
 
 class ReleaseQuerySet(models.QuerySet):

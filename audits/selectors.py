@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import connection
 from psycopg2 import sql
 
-from audits import roles
+from accounts import roles
 from audits.ingest.columns import COLUMN_TYPES
 from audits.ingest.messages import without_value
 from audits.models import ImportJob, Release, Trust

@@ -3,7 +3,7 @@ patient rows.
 
 One service, ``import_extract``, checks and stores an extract for every door (the command line
 directly, the web and the API through an import job). Each service takes the ``Actor`` (who acts,
-through which door), checks the role itself (``audits.roles``) and writes the audit log inside its
+through which door), checks the role itself (``accounts.roles``) and writes the audit log inside its
 own transaction: views, API views and commands only translate.
 """
 
@@ -24,10 +24,11 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from accounts.models import AuditLogEntry
+from accounts.roles import analyst_group_name
 from accounts.services import Actor
 from audits import leases, roles
 from audits.ingest.messages import extract_too_large
-from audits.models import Audit, ImportJob, Release, analyst_group_name
+from audits.models import Audit, ImportJob, Release
 from audits.organisations import provider_lookup
 from audits.registry import get_definition
 from audits.schema import AuditDefinition
@@ -94,13 +95,13 @@ def authorise_withdraw(actor: Actor, release: Release) -> None:
 
 @dataclass
 class ImportOutcome:
-    status: str  # "accepted" or "rejected"
+    status: str  # ImportJob.Status.ACCEPTED or REJECTED
     report: ParseReport
     release: Release | None = None
 
     @property
     def accepted(self) -> bool:
-        return self.status == "accepted"
+        return self.status == ImportJob.Status.ACCEPTED
 
     def as_json(self) -> dict[str, Any]:
         """The report every door returns (the command's --json, the API, the job page)."""
@@ -178,7 +179,9 @@ def _load_extract(
     size = _stream_size(stream)
     problem = extract_too_large(size or 0, settings.MAX_EXTRACT_BYTES)
     if problem:  # refused before a byte is read (a stream of unknown size is bounded by its upload)
-        return ImportOutcome("rejected", ParseReport(errors=[RowError(None, "", "", problem)], error_count=1))
+        return ImportOutcome(
+            ImportJob.Status.REJECTED, ParseReport(errors=[RowError(None, "", "", problem)], error_count=1)
+        )
     definition = get_definition(audit_code)
     providers = provider_lookup()
     seekable = getattr(stream, "seekable", lambda: False)()
@@ -283,12 +286,12 @@ def _import_once(
                     },
                 )
             if on_accept is not None:
-                on_accept(ImportOutcome("accepted", report, release))
+                on_accept(ImportOutcome(ImportJob.Status.ACCEPTED, report, release))
             transaction.on_commit(lambda: after_release_accepted(release.pk))
     except ExtractRejected as rejected:
-        return ImportOutcome("rejected", rejected.report)
+        return ImportOutcome(ImportJob.Status.REJECTED, rejected.report)
     logger.info("accepted %s release %s: %s rows from %s", audit.code, release.version, rows, file_name)
-    return ImportOutcome("accepted", report, release)
+    return ImportOutcome(ImportJob.Status.ACCEPTED, report, release)
 
 
 def _refuse_repeated_file(audit: Audit, report: ParseReport) -> None:
@@ -493,7 +496,7 @@ def _accepted_outcome(release: Release) -> ImportOutcome:
     from audits.ingest.parse import ParseReport
 
     report = ParseReport(rows=release.rows, warnings=list(release.warnings), size_bytes=release.size_bytes)
-    return ImportOutcome("accepted", report, release)
+    return ImportOutcome(ImportJob.Status.ACCEPTED, report, release)
 
 
 FILE_GONE = (

@@ -1,6 +1,6 @@
 """Pages for analysts: upload an extract, follow the import, read releases and data quality.
 
-Views translate: the services check the role and write the audit log; reads ask ``audits.roles``.
+Views translate: the services check the role and write the audit log; reads ask ``accounts.roles``.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from accounts import roles
 from accounts.models import AuditLogEntry
 from accounts.services import Actor
-from audits import roles
 from audits.forms import UploadForm, WithdrawForm
 from audits.models import ImportJob, Release, Trust
 from audits.registry import all_definitions
@@ -162,7 +162,7 @@ def _not_computed(run) -> list[dict[str, str]]:
     for entry in run.indicators.order_by("indicator"):  # the indicators app's related name: no import needed
         card = entry.model_card or {}
         failed_model = card.get("fitted") is False or card.get("converged") is False
-        if not failed_model and entry.status != "failed":
+        if not failed_model and entry.status != entry.Status.FAILED:
             continue
         reason = str(card.get("reason") or "").strip() if failed_model else ""
         if not reason:

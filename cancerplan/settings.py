@@ -331,13 +331,14 @@ AFTER_RELEASE_TASKS = env_list("AFTER_RELEASE_TASKS", "indicators.tasks.compute_
 # ... and once a computation run's results become current; each takes the run id.
 AFTER_RUN_TASKS = env_list("AFTER_RUN_TASKS", "dashboards.tasks.build_run_pages")
 
-# Small-number suppression of published and exported counts (NHS Digital's rule: 1-7 shown as
-# suppressed, other counts rounded to the nearest 5). Rates and statistics use unrounded numbers.
-# The keyword arguments of indicators.stats.suppression.SuppressionPolicy (marker may be added).
+# Small-number suppression of published and exported counts. Rates and statistics use unrounded numbers.
+# The keyword arguments of indicators.stats.suppression.SuppressionPolicy (marker may be added): its
+# defaults are the policy (NHS Digital's rule: 1-7 shown as suppressed, other counts rounded to the
+# nearest 5); only what the environment sets overrides them.
 SUPPRESSION_POLICY: dict[str, Any] = {
-    "low": env_int("SUPPRESS_LOW", 1),
-    "high": env_int("SUPPRESS_HIGH", 7),
-    "round_to": env_int("SUPPRESS_ROUND_TO", 5),
+    key: env_int(name, 0)
+    for key, name in (("low", "SUPPRESS_LOW"), ("high", "SUPPRESS_HIGH"), ("round_to", "SUPPRESS_ROUND_TO"))
+    if os.environ.get(name, "").strip()
 }
 
 # The API (api/): read-mostly, JSON and CSV. Personal tokens are stored hashed (accounts.ApiToken).

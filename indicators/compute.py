@@ -6,7 +6,6 @@ Pure: pandas/numpy and indicators.stats only, no Django, no database. The job
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -16,11 +15,11 @@ import pandas as pd
 
 from indicators.definitions import IndicatorDefinition, evaluate
 from indicators.kinds import KINDS
+from indicators.levels import ENGLAND_CODE, LEVELS
 from indicators.stats.analysis import funnel_analysis
+from indicators.stats.arrays import finite_or_none
 from indicators.stats.spc import xmr_chart
 
-ENGLAND = "E92000001"
-LEVELS = ("provider", "alliance", "national")
 RESULT_COLUMNS = (
     "level",
     "organisation",
@@ -227,7 +226,7 @@ def compute_indicator(
     labels = {
         "provider": np.asarray(providers, dtype=object),
         "alliance": np.asarray(alliances, dtype=object),
-        "national": np.array([ENGLAND], dtype=object),
+        "national": np.array([ENGLAND_CODE], dtype=object),
     }
 
     output = IndicatorOutput(results=pd.DataFrame(columns=RESULT_COLUMNS), model_card=card)
@@ -501,8 +500,8 @@ def _funnel(table, level, period, indicator, counts, rate, output) -> None:
             "kind": result.kind,
             "method": result.method,
             "target": result.target,
-            "phi": _finite(result.phi),
-            "tau2": _finite(result.tau2),
+            "phi": finite_or_none(result.phi),
+            "tau2": finite_or_none(result.tau2),
             "n_units": int(result.n_units),
             "overdispersion": result.overdispersion,
             "overdispersion_applied": bool(result.overdispersion_applied),
@@ -572,7 +571,7 @@ def _trends(
                         "numerator": int(n),
                         "denominator": int(d),
                         "expected": float(e),
-                        "value": _finite(v) if d > 0 else None,
+                        "value": finite_or_none(v) if d > 0 else None,
                         "partial": partial[q],
                     }
                 )
@@ -602,11 +601,3 @@ def trend_chart(values: list[float | None], indicator: IndicatorDefinition) -> d
     # One chart point per quarter with a value, in order (pages pair them so); ``x`` counts the gaps.
     chart["points"] = [point for point in chart["points"] if point["value"] is not None]
     return chart
-
-
-def _finite(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None

@@ -26,17 +26,14 @@ from indicators.stats.risk_spec import (
     TRANSFORMS,
     WITHDRAWN_MISSING,
 )
+from indicators.stats.vocabulary import DIRECTIONS, PROPORTION_METHODS, RATIO_METHODS
 
 if TYPE_CHECKING:
-    from indicators.stats.flags import Direction
+    from indicators.stats.vocabulary import Direction
 
-DIRECTIONS = ("higher_is_better", "lower_is_better", "no_judgement")
 # The first of each is the default: "midp" (calibrated mid-p flags; for an O/E of a common outcome the
 # engine uses "isp", Spiegelhalter's indirectly standardised proportion, see indicators.stats.analysis).
-FUNNEL_METHODS = {
-    "proportion": ("midp", "exact", "wilson", "normal", "arcsine"),
-    "ratio": ("midp", "isp", "exact", "shmi"),
-}
+FUNNEL_METHODS = {"proportion": PROPORTION_METHODS, "ratio": RATIO_METHODS}
 
 # The keys of an indicator entry, and of its small mappings.
 INDICATOR_KEYS = frozenset(

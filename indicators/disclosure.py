@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from indicators.kinds import KINDS
+from indicators.levels import ALLIANCE, PROVIDER
 from indicators.models import Level
 from indicators.stats.suppression import SuppressionPolicy, is_suppressed, suppress_counts
 
@@ -44,7 +45,8 @@ if TYPE_CHECKING:  # pandas and the statistics are imported where they are used:
     from indicators.compute import IndicatorOutput
     from indicators.definitions import IndicatorDefinition
 
-SUPPRESSED_LEVELS = ("provider", "alliance")
+#: Sub-national levels: their small counts are suppressed (England's are not; docs/domain.md §2.4).
+SUPPRESSED_LEVELS = (PROVIDER, ALLIANCE)
 # The figures of a trust or alliance row that everyone but the analysts sees as stored in its
 # ``public`` field (computed from the rounded counts), or not at all when the row is hidden.
 PUBLIC_FIELDS = (
@@ -369,7 +371,7 @@ def _number(value: Any, *, whole: bool = False) -> int | float | None:
 def publish_model_card(card: dict[str, Any] | None, *, by_trust: bool) -> dict[str, Any] | None:
     """A model card as a reader may see it: each trust's completeness of the case-mix fields is part of a
     release's data-quality report by trust, so it stays on the card only for readers who may see that report
-    in full (``by_trust``: the audit's analysts; ``audits.roles.quality_by_trust_scope``). England's
+    in full (``by_trust``: the audit's analysts; ``accounts.roles.quality_by_trust_scope``). England's
     completeness and the caveats (which name no trust's share) are public."""
     if card is None:
         return None

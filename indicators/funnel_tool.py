@@ -11,14 +11,23 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from indicators.stats.arrays import finite_or_none
+from indicators.stats.vocabulary import NEEDS_PATIENTS, OVERDISPERSION_CHOICES, PROPORTION_METHODS, RATIO_METHODS
+
 if TYPE_CHECKING:
-    from indicators.stats.analysis import FunnelResult, Kind, Overdispersion
+    from indicators.stats.analysis import FunnelResult, Kind
+    from indicators.stats.arrays import finite_or_none
+from indicators.stats.vocabulary import Overdispersion
 
 KINDS: tuple[Kind, ...] = ("proportion", "ratio")
 COLUMNS = {"proportion": ("unit", "numerator", "denominator"), "ratio": ("unit", "observed", "expected")}
-# The first of each is the default (calibrated mid-p flags); the others reproduce the peers.
-METHODS = {"proportion": ("midp", "exact", "wilson", "normal", "arcsine"), "ratio": ("midp", "exact", "shmi")}
-OVERDISPERSION: tuple[Overdispersion, ...] = ("auto", "none", "additive", "multiplicative")
+# The engine's methods (the first of each is the default, calibrated mid-p flags), less those that need each
+# unit's patients: a table carries only its two columns.
+METHODS = {
+    "proportion": PROPORTION_METHODS,
+    "ratio": tuple(method for method in RATIO_METHODS if method not in NEEDS_PATIENTS),
+}
+OVERDISPERSION: tuple[Overdispersion, ...] = OVERDISPERSION_CHOICES
 
 
 class AggregateError(ValueError):
@@ -164,34 +173,26 @@ def as_json(result: FunnelResult) -> dict[str, Any]:
         units.append(
             {
                 "unit": row.unit,
-                "numerator": _num(row.numerator),
-                "denominator": _num(row.denominator),
-                "value": _num(row.value),
-                "ci_lower": _num(row.ci_lower),
-                "ci_upper": _num(row.ci_upper),
-                "z": _num(row.z_adjusted),
-                "limit_lower_95": _num(row.limit_lower_95),
-                "limit_upper_95": _num(row.limit_upper_95),
-                "limit_lower_998": _num(row.limit_lower_998),
-                "limit_upper_998": _num(row.limit_upper_998),
+                "numerator": finite_or_none(row.numerator),
+                "denominator": finite_or_none(row.denominator),
+                "value": finite_or_none(row.value),
+                "ci_lower": finite_or_none(row.ci_lower),
+                "ci_upper": finite_or_none(row.ci_upper),
+                "z": finite_or_none(row.z_adjusted),
+                "limit_lower_95": finite_or_none(row.limit_lower_95),
+                "limit_upper_95": finite_or_none(row.limit_upper_95),
+                "limit_lower_998": finite_or_none(row.limit_lower_998),
+                "limit_upper_998": finite_or_none(row.limit_upper_998),
                 "flag": row.flag,
             }
         )
     return {
         "kind": result.kind,
         "method": result.method,
-        "target": _num(result.target),
-        "phi": _num(result.phi),
-        "tau2": _num(result.tau2),
+        "target": finite_or_none(result.target),
+        "phi": finite_or_none(result.phi),
+        "tau2": finite_or_none(result.tau2),
         "overdispersion": result.overdispersion,
         "overdispersion_applied": bool(result.overdispersion_applied),
         "units": units,
     }
-
-
-def _num(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None

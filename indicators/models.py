@@ -14,14 +14,21 @@ from django.db import models
 from django.utils import timezone
 
 from audits.models import Release
+from indicators import levels
+from indicators.levels import ENGLAND_CODE as ENGLAND_CODE  # re-exported until dashboards imports indicators.levels
+
+
+class RunStatus(models.TextChoices):
+    """The states of a run, and of each of its indicators (``ComputationRun.Status``, ``RunIndicator.Status``)."""
+
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
 
 
 class ComputationRun(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+    Status = RunStatus
 
     release = models.ForeignKey(Release, on_delete=models.CASCADE, related_name="runs")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
@@ -63,11 +70,7 @@ class ComputationRun(models.Model):
 class RunIndicator(models.Model):
     """One indicator of a run: the unit of fan-out, its progress, and its model card."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+    Status = RunStatus
 
     run = models.ForeignKey(ComputationRun, on_delete=models.CASCADE, related_name="indicators")
     indicator = models.CharField(max_length=63)
@@ -91,12 +94,9 @@ class RunIndicator(models.Model):
 
 
 class Level(models.TextChoices):
-    PROVIDER = "provider", "NHS trust"
-    ALLIANCE = "alliance", "Cancer Alliance"
-    NATIONAL = "national", "England"
-
-
-ENGLAND_CODE = "E92000001"
+    PROVIDER = levels.PROVIDER, "NHS trust"
+    ALLIANCE = levels.ALLIANCE, "Cancer Alliance"
+    NATIONAL = levels.NATIONAL, "England"
 
 
 class FunnelFit(models.Model):

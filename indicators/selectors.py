@@ -37,10 +37,6 @@ def current_run(release: Release) -> ComputationRun | None:
     return ComputationRun.objects.filter(release=release, is_current=True).first()
 
 
-def latest_run(release: Release) -> ComputationRun | None:
-    return ComputationRun.objects.filter(release=release).order_by("-requested_at", "-pk").first()
-
-
 def results(
     *, release: Release, indicator: str, level: str | None = None, period: str | None = None
 ) -> QuerySet[IndicatorResult]:

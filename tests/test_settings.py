@@ -139,3 +139,19 @@ def test_the_deployment_check_warns_without_https(tmp_path):
     result = deploy_check(tmp_path)
     assert result.returncode != 0
     assert "security.W004" in result.stderr and "security.W008" in result.stderr  # HSTS, SSL redirect
+
+
+def test_the_suppression_policy_has_one_owner_and_the_environment_overrides_only_what_it_sets(tmp_path):
+    show = (
+        "from indicators.disclosure import suppression_policy; "
+        "from indicators.stats.suppression import DEFAULT_POLICY; p = suppression_policy(); "
+        "print(p == DEFAULT_POLICY, p.low, p.high, p.round_to, sorted(settings.SUPPRESSION_POLICY))"
+    )
+    clean = {f"SUPPRESS_{name}": "" for name in ("LOW", "HIGH", "ROUND_TO")}
+    default = start(tmp_path, show, DEBUG="true", **clean)
+    assert default.returncode == 0, default.stderr
+    # SuppressionPolicy's defaults (NHS Digital's rule), not repeated in the settings
+    assert default.stdout.split() == ["True", "1", "7", "5", "[]"]
+    changed = start(tmp_path, show, DEBUG="true", **{**clean, "SUPPRESS_HIGH": "9"})
+    assert changed.returncode == 0, changed.stderr
+    assert changed.stdout.split() == ["False", "1", "9", "5", "['high']"]

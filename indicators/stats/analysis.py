@@ -23,16 +23,22 @@ from numpy.typing import ArrayLike
 
 from .arrays import as_float
 from .flags import exact_test_guard, outlier_flags
-from .funnel import PROPORTION_METHODS, RATIO_METHODS, proportion_limits, ratio_limits
+from .funnel import proportion_limits, ratio_limits
 from .intervals import ratio_interval, wilson_interval
 from .overdispersion import estimate_overdispersion, standard_errors, z_scores
 from .tails import flags_from_z, isp_probability, isp_variance, midp_tails, midp_z
+from .vocabulary import (
+    DEFAULT_METHOD,
+    OVERDISPERSION_CHOICES,
+    PROPORTION_METHODS,
+    RATIO_METHODS,
+    TAIL_METHODS,
+    Overdispersion,
+)
 
 __all__ = [
     "COMMON_OUTCOME_RATE",
-    "DEFAULT_METHOD",
     "FunnelResult",
-    "TAIL_METHODS",
     "UNIT_COLUMNS",
     "decision_z",
     "funnel_analysis",
@@ -41,7 +47,6 @@ __all__ = [
 ]
 
 Kind = Literal["proportion", "ratio"]
-Overdispersion = Literal["auto", "none", "additive", "multiplicative"]
 
 UNIT_COLUMNS = (
     "unit",
@@ -85,16 +90,11 @@ class FunnelResult:
     phi: float
     tau2: float
     n_units: int
-    overdispersion_requested: str
     overdispersion: str
     overdispersion_applied: bool
     units: pd.DataFrame = field(repr=False)
 
 
-#: The calibrated default: flags from one-sided mid-p tails (:mod:`.tails`).
-DEFAULT_METHOD = "midp"
-#: Methods whose flags are decided by a tail probability (the published z is its normal score).
-TAIL_METHODS = ("midp", "isp")
 #: Above this national event rate (events per patient) an O/E analysed with the default
 #: method uses the indirectly standardised proportion ("isp", binomial variance) instead of
 #: the Poisson: at 10% the Poisson variance E already overstates the binomial E(1 − p) by 11%,
@@ -320,7 +320,7 @@ def funnel_analysis(
     """
     if kind not in ("proportion", "ratio"):
         raise ValueError(f"unknown kind {kind!r}; expected 'proportion' or 'ratio'")
-    if overdispersion not in ("auto", "none", "additive", "multiplicative"):
+    if overdispersion not in OVERDISPERSION_CHOICES:
         raise ValueError(f"unknown overdispersion {overdispersion!r}")
     m = _default_method(kind, method)
     if kind == "proportion" and (patients is not None or variance is not None):
@@ -405,7 +405,6 @@ def funnel_analysis(
         phi=phi,
         tau2=tau2,
         n_units=est.n_units,
-        overdispersion_requested=overdispersion,
         overdispersion=mode,
         overdispersion_applied=applied,
         units=frame,

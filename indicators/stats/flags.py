@@ -10,16 +10,15 @@ direction rather than stored.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .arrays import as_float
+from .vocabulary import DIRECTIONS, Direction
 
 __all__ = [
     "FLAGS",
-    "DIRECTIONS",
+    "Direction",  # re-exported until dashboards/text.py imports it from .vocabulary, its owner
     "outlier_flags",
     "flag_meaning",
     "flag_label",
@@ -28,9 +27,6 @@ __all__ = [
 
 #: Ordered from lowest to highest.
 FLAGS = ("alarm_low", "alert_low", "none", "alert_high", "alarm_high")
-DIRECTIONS = ("higher_is_better", "lower_is_better", "no_judgement")
-
-Direction = Literal["higher_is_better", "lower_is_better", "no_judgement"]
 
 
 def outlier_flags(

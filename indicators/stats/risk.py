@@ -65,6 +65,7 @@ from statsmodels.tools.sm_exceptions import (
     PerfectSeparationWarning,
 )
 
+from indicators.stats.arrays import finite_or_none
 from indicators.stats.risk_spec import (
     COVARIATE_KEYS,
     COVARIATE_TYPES,
@@ -124,7 +125,6 @@ class _Covariate:
     values: np.ndarray = field(default_factory=lambda: np.empty(0))
     missing_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     n_missing: int = 0
-    n_excluded: int = 0
     # learned on the complete cases
     centre: float | None = None
     group_of: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
@@ -615,7 +615,7 @@ def _completeness(specs: list[_Covariate], rows: np.ndarray, groups: Any, minimu
         if not low:
             continue
         # The trust's own share is not in the words: per-trust completeness is for the audit's analysts and
-        # alliance leads (audits.roles.quality_by_trust_scope), while a caveat is shown to every reader.
+        # alliance leads (accounts.roles.quality_by_trust_scope), while a caveat is shown to every reader.
         listed = "; ".join(f"{c.label} (England {national[c.column] or 0:.0%})" for c in low)
         imputed = [c.label for c in low if c.missing == "impute"]
         excluded = [c.label for c in low if c.missing == "exclude"]
@@ -804,11 +804,6 @@ def _missing_sentence(c: _Covariate, draws: int) -> str:
     )
 
 
-def _json_number(v: Any) -> float | None:
-    v = float(v)
-    return v if np.isfinite(v) else None
-
-
 def _fit_logit(X: np.ndarray, y: np.ndarray, names: list[str]) -> tuple[Any, bool]:
     """Newton-Raphson maximum likelihood; failures become plain-words ``RiskModelError``."""
     with warnings.catch_warnings(record=True) as caught:
@@ -932,8 +927,6 @@ def fit_risk_model(
     for c in terms_specs:
         if c.missing == "exclude":
             included &= ~c.missing_rows
-    for c in terms_specs:
-        c.n_excluded = int((c.missing_rows & base & ~included).sum()) if c.missing == "exclude" else 0
     complete = included.copy()
     for c in specs:
         complete &= ~c.missing_rows
@@ -1000,12 +993,12 @@ def fit_risk_model(
     coefficients = [
         {
             "term": name,
-            "estimate": _json_number(b),
-            "std_error": _json_number(se),
-            "odds_ratio": _json_number(np.exp(b)),
-            "ci_lower": _json_number(np.exp(b - _Z95 * se)),
-            "ci_upper": _json_number(np.exp(b + _Z95 * se)),
-            "p_value": _json_number(2 * stats.norm.sf(abs(zj))),
+            "estimate": finite_or_none(b),
+            "std_error": finite_or_none(se),
+            "odds_ratio": finite_or_none(np.exp(b)),
+            "ci_lower": finite_or_none(np.exp(b - _Z95 * se)),
+            "ci_upper": finite_or_none(np.exp(b + _Z95 * se)),
+            "p_value": finite_or_none(2 * stats.norm.sf(abs(zj))),
         }
         for name, b, se, zj in zip(names, params, bse, z, strict=True)
     ]
@@ -1041,14 +1034,14 @@ def fit_risk_model(
         "c_statistic": c_statistic(y_inc, p_inc),
         "calibration": calibration,
         "hosmer_lemeshow": {
-            "chi2": _json_number(hosmer_lemeshow["chi2"]),
+            "chi2": finite_or_none(hosmer_lemeshow["chi2"]),
             "df": hosmer_lemeshow["df"],
-            "p": _json_number(hosmer_lemeshow["p"]),
+            "p": finite_or_none(hosmer_lemeshow["p"]),
         },
         "converged": converged,
         "iterations": int(result.mle_retvals.get("iterations", -1)),
-        "log_likelihood": _json_number(result.llf),
-        "null_log_likelihood": _json_number(
+        "log_likelihood": finite_or_none(result.llf),
+        "null_log_likelihood": finite_or_none(
             fit_events * np.log(fit_events / n_fit) + (n_fit - fit_events) * np.log1p(-fit_events / n_fit)
         ),
         "method": (

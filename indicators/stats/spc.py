@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from .arrays import finite_or_none
+
 __all__ = [
     "COLOURS",
     "LIMIT_MULTIPLIER",
@@ -92,9 +94,6 @@ class XmrResult:
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable summary (non-finite numbers become None)."""
 
-        def num(v: float) -> float | None:
-            return float(v) if np.isfinite(v) else None
-
         # Column by column rather than DataFrame.to_dict: a job builds one chart per trust and indicator.
         columns = {name: np.asarray(array) for name, array in self.columns.items()}
         for name in ("value", "moving_range"):
@@ -107,12 +106,12 @@ class XmrResult:
         }
         rows = [dict(zip(plain, values, strict=True)) for values in zip(*plain.values(), strict=True)]
         return {
-            "mean": num(self.mean),
-            "amr": num(self.amr),
-            "lpl": num(self.lpl),
-            "upl": num(self.upl),
-            "near_lpl": num(self.near_lpl),
-            "near_upl": num(self.near_upl),
+            "mean": finite_or_none(self.mean),
+            "amr": finite_or_none(self.amr),
+            "lpl": finite_or_none(self.lpl),
+            "upl": finite_or_none(self.upl),
+            "near_lpl": finite_or_none(self.near_lpl),
+            "near_upl": finite_or_none(self.near_upl),
             "n_points": self.n_points,
             "n_baseline_points": self.n_baseline_points,
             "trial_limits": self.trial_limits,

@@ -11,9 +11,9 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 from openapi_spec_validator import validate
 
+from accounts import roles
 from accounts.models import AllianceLead, ApiToken, AuditLogEntry
 from accounts.services import hash_key, record
-from audits import roles
 from audits.registry import get_definition
 from audits.services import sync_audit
 from tests.conftest import run_command

@@ -11,15 +11,14 @@ import pytest
 from scipy import stats
 
 from indicators.stats.analysis import UNIT_COLUMNS, funnel_analysis, funnel_curve
-from indicators.stats.funnel import (
+from indicators.stats.funnel import proportion_limits, ratio_limits
+from indicators.stats.intervals import Z95, Z998, wilson_interval
+from indicators.stats.peers.phe import (
     phe_funnel_grid,
     phe_funnel_significance,
     phe_rate_denominators,
     phe_ratio_funnel_limits,
-    proportion_limits,
-    ratio_limits,
 )
-from indicators.stats.intervals import Z95, Z998, wilson_interval
 
 pytestmark = pytest.mark.filterwarnings("error")
 

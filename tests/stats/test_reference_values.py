@@ -23,14 +23,7 @@ import pandas as pd
 import pytest
 
 from indicators.stats.analysis import funnel_analysis
-from indicators.stats.funnel import (
-    phe_funnel_grid,
-    phe_funnel_significance,
-    phe_rate_denominators,
-    phe_ratio_funnel_limits,
-    proportion_limits,
-    ratio_limits,
-)
+from indicators.stats.funnel import proportion_limits, ratio_limits
 from indicators.stats.intervals import (
     byars_interval,
     exact_poisson_interval,
@@ -39,6 +32,12 @@ from indicators.stats.intervals import (
     wilson_interval,
 )
 from indicators.stats.overdispersion import estimate_overdispersion
+from indicators.stats.peers.phe import (
+    phe_funnel_grid,
+    phe_funnel_significance,
+    phe_rate_denominators,
+    phe_ratio_funnel_limits,
+)
 
 from .conftest import load_reference, reference_rows
 

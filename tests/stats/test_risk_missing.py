@@ -19,6 +19,7 @@ import statsmodels.api as sm
 from indicators import compute
 from indicators.compute import compute_indicator
 from indicators.definitions import IndicatorDefinition
+from indicators.levels import ENGLAND_CODE
 from indicators.stats import risk
 from indicators.stats.risk import RiskModelError, fit_risk_model
 
@@ -141,7 +142,7 @@ def test_englands_o_e_is_one_in_every_year_and_flags_follow_trusts_not_the_trend
     assert output.model_card is not None and output.model_card["fitted"] is True
     results = output.results
     for period in ("2021/22", "2022/23", "2023/24", ALL_YEARS):
-        england = _row(results, "national", compute.ENGLAND, period)
+        england = _row(results, "national", ENGLAND_CODE, period)
         assert england["observed"] / england["expected"] == pytest.approx(1.0, abs=1e-9), period
         providers = results[(results["level"] == "provider") & (results["period"] == period)]
         assert providers["expected"].sum() == pytest.approx(providers["observed"].sum(), rel=1e-9)
@@ -174,7 +175,7 @@ def test_a_rare_level_and_blanks_without_deaths_do_not_remove_the_indicator() ->
     card = output.model_card
     assert card is not None and card["fitted"] is True, card
     assert not output.results.empty
-    england = _row(output.results, "national", compute.ENGLAND, ALL_YEARS)
+    england = _row(output.results, "national", ENGLAND_CODE, ALL_YEARS)
     assert england["observed"] / england["expected"] == pytest.approx(1.0, abs=1e-9)
     (merged,) = card["merged_levels"]["cancer_site"]
     assert "'appendix' (12 patients, fewer than 30)" in merged and "merged into the reference level" in merged

@@ -6,8 +6,9 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from accounts.roles import analyst_group_name
 from accounts.services import Actor
-from audits.models import Release, analyst_group_name
+from audits.models import Release
 from audits.registry import get_definition
 from audits.services import import_extract, sync_audit
 

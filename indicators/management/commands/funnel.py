@@ -4,7 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from indicators.funnel_tool import OVERDISPERSION, AggregateError, analyse, as_json, read_table
+from indicators.funnel_tool import METHODS, OVERDISPERSION, AggregateError, analyse, as_json, read_table
 
 
 class Command(BaseCommand):
@@ -19,8 +19,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--method",
             default=None,
-            help="proportion: midp (default: calibrated mid-p flags), exact, wilson, normal, arcsine; "
-            "ratio: midp (default), exact, shmi",
+            help="; ".join(f"{kind}: {', '.join(methods)}" for kind, methods in METHODS.items())
+            + " (the first is the default: calibrated mid-p flags)",
         )
         parser.add_argument(
             "--overdispersion",

@@ -3,7 +3,8 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from audits.models import Alliance, Release, Trust
-from indicators.models import ENGLAND_CODE, Level
+from indicators.levels import ENGLAND_CODE
+from indicators.models import Level
 from indicators.registry import indicator
 from indicators.selectors import results
 

@@ -5,10 +5,10 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import AuditLogEntry
+from accounts.roles import alliance_of_lead, analyst_audits, role_of
 from accounts.services import set_alliance_lead, set_analyst
 from audits.models import Alliance
 from audits.registry import all_definitions
-from audits.roles import alliance_of_lead, analyst_audits, role_of
 
 
 class Command(BaseCommand):

@@ -1,0 +1,158 @@
+"""Who may see and do what: one set of rules for pages, downloads and the API.
+
+The roles (the README's table lists what each may see and do):
+
+- **public**: anyone, signed in or not, with no other role below.
+- **clinician**: any signed-in account (accounts are created by staff).
+- **alliance lead**: a clinician who leads one Cancer Alliance (``accounts.AllianceLead``).
+- **audit analyst**: a member of the group ``analysts:<audit>``, for that audit only.
+- **staff**: ``is_staff``; runs the service.
+
+Two rules protect patients and are decided here only:
+
+- patient-level rows reach that audit's analysts only (``can_see_patient_rows``);
+- small-number suppression applies to everyone but that audit's analysts, in every output
+  (``sees_unsuppressed``). Staff are not exempt: they manage releases of every audit
+  (upload, withdraw, recompute, import jobs) but see published figures, like the public,
+  unless they are also in the audit's analyst group. Membership of that group is a role
+  change, and role changes are written to the audit log.
+
+Each function takes the user (anonymous or not) and answers from at most one query per
+request for groups and one for the alliance, cached on the user object.
+
+Services enforce these rules themselves (``accounts.services.Actor.require``), whatever door called
+them, and write the audit log; views, API views and commands only translate. The command line is
+trusted: whoever runs it holds the server's database credentials.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+_NO_ALLIANCE = ""
+
+
+def analyst_group_name(audit_code: str) -> str:
+    """The group whose members are the audit's analysts (created by ``audits.services.sync_audit``)."""
+    return f"analysts:{audit_code}"
+
+
+_GROUP_PREFIX = analyst_group_name("")
+
+
+class Role(StrEnum):
+    PUBLIC = "public"
+    CLINICIAN = "clinician"
+    ALLIANCE_LEAD = "alliance_lead"
+    ANALYST = "analyst"
+    STAFF = "staff"
+
+
+def _signed_in(user) -> bool:
+    return bool(getattr(user, "is_authenticated", False)) and bool(getattr(user, "is_active", False))
+
+
+def analyst_audits(user) -> frozenset[str]:
+    """Codes of the audits whose analyst group the user is in (staff are not in them unless added)."""
+    if not _signed_in(user):
+        return frozenset()
+    cache = getattr(user, "_analyst_groups", None)
+    if cache is None:
+        cache = set(user.groups.filter(name__startswith=_GROUP_PREFIX).values_list("name", flat=True))
+        user._analyst_groups = cache
+    return frozenset(name[len(_GROUP_PREFIX) :] for name in cache)
+
+
+def is_analyst_of(user, audit_code: str) -> bool:
+    """A member of the audit's analyst group (``analysts:<audit>``)."""
+    return audit_code in analyst_audits(user)
+
+
+def is_staff(user) -> bool:
+    return _signed_in(user) and bool(user.is_staff)
+
+
+def alliance_of_lead(user) -> str | None:
+    """The code of the Cancer Alliance the user leads, or None."""
+    if not _signed_in(user):
+        return None
+    cached = getattr(user, "_alliance_lead_code", None)
+    if cached is None:
+        from accounts.models import AllianceLead  # models load with the apps; the settings' middleware reads roles
+
+        cached = AllianceLead.objects.filter(user=user).values_list("alliance_id", flat=True).first() or _NO_ALLIANCE
+        user._alliance_lead_code = cached
+    return cached or None
+
+
+def role_of(user, audit_code: str | None = None) -> Role:
+    """The user's highest role; with ``audit_code``, "analyst" only for that audit's analysts."""
+    if not _signed_in(user):
+        return Role.PUBLIC
+    if user.is_staff:
+        return Role.STAFF
+    if is_analyst_of(user, audit_code) if audit_code else bool(analyst_audits(user)):
+        return Role.ANALYST
+    if alliance_of_lead(user):
+        return Role.ALLIANCE_LEAD
+    return Role.CLINICIAN
+
+
+def can_see_patient_rows(user, audit_code: str) -> bool:
+    """Patient-level rows of a release: that audit's analysts only."""
+    return is_analyst_of(user, audit_code)
+
+
+def sees_unsuppressed(user, audit_code: str) -> bool:
+    """Exact small counts: that audit's analysts only; everyone else sees suppressed, rounded counts."""
+    return is_analyst_of(user, audit_code)
+
+
+def can_see_values_in_error_reports(user, audit_code: str) -> bool:
+    """The values of an import's error report come from the file's rows: the audit's analysts only.
+    Everyone else who follows the import (staff) reads line, column and message."""
+    return can_see_patient_rows(user, audit_code)
+
+
+def can_manage_releases(user, audit_code: str) -> bool:
+    """Release pages, import jobs and their reports: the audit's analysts and staff."""
+    return is_staff(user) or is_analyst_of(user, audit_code)
+
+
+def can_upload(user, audit_code: str) -> bool:
+    return can_manage_releases(user, audit_code)
+
+
+def can_withdraw(user, audit_code: str) -> bool:
+    return can_manage_releases(user, audit_code)
+
+
+def can_recompute(user, audit_code: str) -> bool:
+    return can_manage_releases(user, audit_code)
+
+
+def quality_by_trust_scope(user, audit_code: str) -> str | None:
+    """Which trusts' rows of a release's data-quality report the user may see.
+
+    ``"all"`` for the audit's analysts (exact counts), an alliance code for an alliance lead
+    (that alliance's trusts, counts suppressed), and None for everyone else, staff included (the
+    report's national summary by column is public). ``audits.selectors.quality_by_trust`` applies it.
+    """
+    if is_analyst_of(user, audit_code):
+        return "all"
+    return alliance_of_lead(user)
+
+
+def can_use_funnel_tool(user) -> bool:
+    """The funnel tool (an analyst's own table): analysts of any audit, and staff."""
+    return is_staff(user) or bool(analyst_audits(user))
+
+
+def navigation(user) -> dict[str, bool]:
+    """Which of the site's links in the navigation this user may open (only those are offered)."""
+    return {"funnel_tool": can_use_funnel_tool(user)}
+
+
+def can_hold_tokens(user) -> bool:
+    """Personal API tokens: any signed-in account."""
+    return _signed_in(user)

@@ -1,0 +1,47 @@
+"""The words the statistics accept, as plain data: funnel methods, overdispersion modes, directions.
+
+Kept apart from the formulas (standard library only) so that checking a definition file, the funnel
+command's help and the funnel tool's form need no numpy or scipy, and so that every list has one owner:
+:mod:`.funnel` and :mod:`.analysis` check against these, :mod:`indicators.definitions` and
+:mod:`indicators.funnel_tool` offer them (docs/glossary.md).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+__all__ = [
+    "DEFAULT_METHOD",
+    "DIRECTIONS",
+    "Direction",
+    "NEEDS_PATIENTS",
+    "OVERDISPERSION_CHOICES",
+    "OVERDISPERSION_MODES",
+    "Overdispersion",
+    "PROPORTION_METHODS",
+    "RATIO_METHODS",
+    "TAIL_METHODS",
+]
+
+#: The calibrated default, first of each list below: flags from one-sided mid-p tails (:mod:`.tails`).
+DEFAULT_METHOD = "midp"
+#: Proportion limits (:func:`.funnel.proportion_limits`): the default, then the peers' methods.
+PROPORTION_METHODS = ("midp", "exact", "wilson", "normal", "arcsine")
+#: O/E ratio limits (:func:`.funnel.ratio_limits`): the default, the peers' methods (FunnelPlotR exact
+#: Poisson, SHMI log scale, CQC square-root scale), and the indirectly standardised proportion.
+RATIO_METHODS = ("midp", "exact", "shmi", "cqc", "isp")
+#: Methods whose flags are decided by a tail probability (the published z is its normal score).
+TAIL_METHODS = ("midp", "isp")
+#: Methods that need each unit's number of patients besides O and E (Spiegelhalter 2005, Stat Med
+#: 24:1185, §2.3.2): an aggregate table of unit, observed, expected cannot use them.
+NEEDS_PATIENTS = ("isp",)
+
+#: How limits are widened for overdispersion (Spiegelhalter 2005, Qual Saf Health Care 14:347).
+OVERDISPERSION_MODES = ("none", "additive", "multiplicative")
+Overdispersion = Literal["auto", "none", "additive", "multiplicative"]
+#: What an analysis accepts: "auto" applies the additive form when φ > 1 (FunnelPlotR's default).
+OVERDISPERSION_CHOICES: tuple[Overdispersion, ...] = ("auto", "none", "additive", "multiplicative")
+
+#: An indicator's declared direction: which way is better decides what a flag means (:mod:`.flags`).
+DIRECTIONS = ("higher_is_better", "lower_is_better", "no_judgement")
+Direction = Literal["higher_is_better", "lower_is_better", "no_judgement"]
