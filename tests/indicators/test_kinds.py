@@ -113,7 +113,7 @@ def test_a_contradicting_kind_stops_check_definition(tmp_path):
 
 
 def test_a_funnel_method_is_checked_against_the_family_of_the_kind():
-    with pytest.raises(DefinitionError, match="funnel_method for a ratio must be one of midp, isp, exact, shmi"):
+    with pytest.raises(DefinitionError, match="funnel_method for a ratio must be one of midp, exact, shmi, cqc, isp"):
         parsed(bowel_with("mortality_90d", kind="ratio", funnel_method="wilson"))
 
 
