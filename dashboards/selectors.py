@@ -1,19 +1,40 @@
-"""Reads for the pages: the run shown for each audit, and its prebuilt pieces."""
+"""Reads for the pages: the run shown for each audit, its prebuilt pieces, and each page's data.
+
+Reads only: nothing here writes. A run's pieces are built by :mod:`dashboards.services` (the task at the end of
+the run, or the first visit after it: :class:`PiecesNotBuilt` tells the view). The trend and "is this flag
+real?" panels are derived from the run's stored series and results when first asked for, and kept in this
+process's memory: a run's results never change once it is shown (ADR 0003).
+"""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from typing import Any
 
 from django.db.models import Q
+from django.http import Http404
 from django.urls import reverse
 
-from audits.models import Alliance, Trust
+from audits.models import Alliance, ImportJob, Release, Trust
 from audits.roles import sees_unsuppressed
-from dashboards import services
+from audits.selectors import quality_by_trust
 from dashboards.models import FigureSpec
-from indicators.models import ComputationRun
+from dashboards.pages import flag_check as check
+from dashboards.pages.alliance import AllianceFunnel, AlliancePiece, AllianceSection, alliance_funnels_key, alliance_key
+from dashboards.pages.audit import AuditIndicator, AuditPiece, audit_key
+from dashboards.pages.data_quality import DataQualityPage, ProviderCompleteness
+from dashboards.pages.indicator import IndicatorPage, IndicatorPiece, indicator_key
+from dashboards.pages.model_card import ModelCard, UnfittedCard, card_key
+from dashboards.pages.piece import decode
+from dashboards.pages.run import BUILT, RESULT_FIELDS, headline_period
+from dashboards.pages.trend import TrendPiece, build_trend, trend_key
+from dashboards.pages.trust import TrustPage, TrustPiece, TrustSection, trust_key
+from indicators.definitions import columns_used
+from indicators.disclosure import publish_quality_by_trust, publish_results, suppression_policy
+from indicators.models import ENGLAND_CODE, ComputationRun, IndicatorResult, RunIndicator, TrendSeries
+from indicators.registry import indicators_for
 from indicators.selectors import shown_runs as shown_runs  # the one rule for pages and API alike
 
 
@@ -22,8 +43,16 @@ def variant_for(user, audit_code: str) -> str:
     return "analyst" if sees_unsuppressed(user, audit_code) else "public"
 
 
+class PiecesNotBuilt(Exception):  # noqa: N818 - a state the view handles, not an error
+    """Nobody has built these runs' pieces yet: the view builds them (dashboards.services) and reads again."""
+
+    def __init__(self, runs: list[ComputationRun]) -> None:
+        super().__init__(f"pieces of runs {[run.pk for run in runs]} not built")
+        self.runs = runs
+
+
 class _PieceCache:
-    """Decoded pieces by FigureSpec id, in this process.
+    """Decoded pieces in this process, by a key that names an immutable value.
 
     A piece's row never changes (a rebuild deletes it and inserts a new row with a new id), so a
     page asks the database only which ids are current and decodes a piece once per process.
@@ -32,17 +61,17 @@ class _PieceCache:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.items: OrderedDict[int, Any] = OrderedDict()
+        self.items: OrderedDict[Hashable, Any] = OrderedDict()
         self.lock = threading.Lock()
 
-    def get(self, ids: list[int]) -> dict[int, Any]:
+    def get(self, ids: list[Any]) -> dict[Any, Any]:
         with self.lock:
             found = {i: self.items[i] for i in ids if i in self.items}
             for i in found:
                 self.items.move_to_end(i)
         return found
 
-    def put(self, values: dict[int, Any]) -> None:
+    def put(self, values: dict[Any, Any]) -> None:
         with self.lock:
             self.items.update(values)
             while len(self.items) > self.size:
@@ -53,61 +82,276 @@ class _PieceCache:
             self.items.clear()
 
 
-CACHE = _PieceCache(size=400)
+CACHE = _PieceCache(size=400)  # stored pieces, by FigureSpec id
+DERIVED = _PieceCache(size=400)  # trend and flag-check panels, by (run id, key)
 
 
-def pieces(wanted: dict[ComputationRun, list[str]]) -> dict[tuple[int, str], Any]:
-    """The requested pieces of each run; builds a run's pieces first if nobody has yet.
+def pieces(wanted: dict[ComputationRun, dict[str, Any]]) -> dict[tuple[int, str], Any]:
+    """The requested pieces of each run, each decoded as the type its key names (``{run: {key: type}}``).
 
-    One query when every piece is already decoded in this process, two otherwise.
+    One query when every piece is already decoded in this process, two otherwise. Raises
+    :class:`PiecesNotBuilt` for runs whose pieces nobody has built yet.
     """
     if not wanted:
         return {}
-    found = _fetch(wanted)
-    missing = [run for run in wanted if (run.pk, services.BUILT) not in found]
-    if missing:
-        for run in missing:
-            services.build_run_pages(run)
-        found = _fetch(wanted)
-    return found
-
-
-def _fetch(wanted: dict[ComputationRun, list[str]]) -> dict[tuple[int, str], Any]:
     condition = Q()
     for run, keys in wanted.items():
-        condition |= Q(run_id=run.pk, key__in=[*keys, services.BUILT])
+        condition |= Q(run_id=run.pk, key__in=[*keys, BUILT])
     rows = list(FigureSpec.objects.filter(condition).values_list("pk", "run_id", "key"))
+    built = {run_id for _, run_id, key in rows if key == BUILT}
+    missing = [run for run in wanted if run.pk not in built]
+    if missing:
+        raise PiecesNotBuilt(missing)
+    types = {run.pk: keys for run, keys in wanted.items()}
+    rows = [row for row in rows if row[2] != BUILT]
     cached = CACHE.get([pk for pk, _, _ in rows])
-    absent = [pk for pk, _, _ in rows if pk not in cached]
+    absent = {pk: (run_id, key) for pk, run_id, key in rows if pk not in cached}
     if absent:
-        loaded = dict(FigureSpec.objects.filter(pk__in=absent).values_list("pk", "data"))
+        loaded = {
+            pk: decode(types[absent[pk][0]][absent[pk][1]], data)
+            for pk, data in FigureSpec.objects.filter(pk__in=list(absent)).values_list("pk", "data")
+        }
         CACHE.put(loaded)
         cached.update(loaded)
     return {(run_id, key): cached[pk] for pk, run_id, key in rows}
 
 
-def trend_piece(run: ComputationRun, level: str, organisation: str, code: str, variant: str) -> Any:
-    """An XmR chart piece, built from the run's stored series on first visit and kept."""
-    key = services.trend_key(level, organisation, code, variant)
-    found = _fetch({run: [key]})
-    if (run.pk, key) in found:
-        return found[(run.pk, key)]
-    data = services.build_trend(run, level, organisation, code, variant)
-    if data is not None:
-        services.store_piece(run, key, data)
+def _run(audit_code: str) -> ComputationRun:
+    run = shown_runs().get(audit_code)
+    if run is None:
+        raise Http404("No results for this audit yet")
+    return run
+
+
+def _audit_piece(run: ComputationRun, variant: str) -> AuditPiece:
+    return pieces({run: {audit_key(variant): AuditPiece}})[(run.pk, audit_key(variant))]
+
+
+def _indicator(overview: AuditPiece, code: str) -> AuditIndicator:
+    item = overview.indicator(code)
+    if item is None:
+        raise Http404("No such indicator")
+    return item
+
+
+# ------------------------------------------------------------------ pages
+
+
+def audit_page(user, audit_code: str) -> tuple[ComputationRun, AuditPiece, str]:
+    """The audit's shown run, its overview piece as ``user`` may see it, and that variant."""
+    run = _run(audit_code)
+    variant = variant_for(user, audit_code)
+    return run, _audit_piece(run, variant), variant
+
+
+def indicator_page(user, audit_code: str, code: str, period: str | None) -> IndicatorPage:
+    """An indicator at ``period`` (None: its headline period), or why it has no results."""
+    run, overview, variant = audit_page(user, audit_code)
+    item = _indicator(overview, code)
+    kinds = {card_key(code): ModelCard | UnfittedCard}
+    if not item.periods:
+        card = pieces({run: kinds}).get((run.pk, card_key(code)))
+        return IndicatorPage(run=run, item=item, variant=variant, period=None, piece=None, card=card)
+    period = period or item.headline
+    if period not in item.periods:
+        raise Http404("No results for that period")
+    key = indicator_key(code, period, variant)
+    found = pieces({run: {key: IndicatorPiece, **kinds}})
+    return IndicatorPage(
+        run=run,
+        item=item,
+        variant=variant,
+        period=period,
+        piece=found[(run.pk, key)],
+        card=found.get((run.pk, card_key(code))),
+    )
+
+
+def trust_page(user, trust: Trust) -> TrustPage:
+    """Every shown audit's section of a trust's dashboard, by audit name."""
+    runs = shown_runs()
+    variants = {audit: variant_for(user, audit) for audit in runs}
+    found = pieces({run: {trust_key(trust.code, variants[audit]): TrustPiece} for audit, run in runs.items()})
+    sections = []
+    for audit_code, run in sorted(runs.items(), key=lambda item: item[1].release.audit.name):
+        piece = found.get((run.pk, trust_key(trust.code, variants[audit_code])))
+        if piece:
+            sections.append(TrustSection(piece, analyst=variants[audit_code] == "analyst"))
+    return TrustPage(trust=trust, sections=sections)
+
+
+def alliance_page(user, code: str) -> list[AllianceSection]:
+    """Every shown audit's section of an alliance's page, by audit name."""
+    runs = shown_runs()
+    variants = {audit: variant_for(user, audit) for audit in runs}
+    wanted = {
+        run: {
+            alliance_key(code, variants[a]): AlliancePiece,
+            alliance_funnels_key(variants[a]): dict[str, AllianceFunnel],
+        }
+        for a, run in runs.items()
+    }
+    found = pieces(wanted)
+    sections = []
+    for audit_code, run in sorted(runs.items(), key=lambda item: item[1].release.audit.name):
+        piece = found.get((run.pk, alliance_key(code, variants[audit_code])))
+        if piece:
+            funnels = found.get((run.pk, alliance_funnels_key(variants[audit_code]))) or {}
+            sections.append(AllianceSection(piece, funnels, analyst=variants[audit_code] == "analyst"))
+    return sections
+
+
+def trend_page(
+    user, level: str, organisation: str, audit_code: str, code: str
+) -> tuple[AuditIndicator, TrendPiece, str]:
+    """The indicator, its XmR chart for one organisation as ``user`` may see it, and that variant."""
+    run, overview, variant = audit_page(user, audit_code)
+    item = _indicator(overview, code)
+    key = (run.pk, trend_key(level, organisation, code, variant))
+    data = DERIVED.get([key]).get(key)
+    if data is None:
+        definition = next((d for d in indicators_for(audit_code) if d.code == code), None)
+        series = (
+            TrendSeries.objects.filter(run=run, indicator=code, level=level, organisation=organisation)
+            .values("points", "xmr", "public")
+            .first()
+        )
+        if definition is not None and series is not None:
+            data = build_trend(
+                definition=definition, level=level, organisation=organisation, series=series, variant=variant
+            )
+        if data is not None:
+            DERIVED.put({key: data})
+    if data is None:
+        raise Http404("No trend for this organisation and indicator")
+    return item, data, variant
+
+
+def flag_check_page(user, trust: str, audit_definition, code: str) -> tuple[check.FlagCheck, list, bool, str]:
+    """A trust's "is this flag real?" panel as ``user`` may see it, the completeness of the fields behind it (of
+    the trust only for those who may see completeness by trust), whether that is shown, and the variant."""
+    audit_code = audit_definition.code
+    run = _run(audit_code)
+    variant = variant_for(user, audit_code)
+    key = (run.pk, check.check_key(trust, code, variant))
+    data = DERIVED.get([key]).get(key)
+    if data is None:
+        data = _flag_check(run, trust, code, variant)
+        if data is not None:
+            DERIVED.put({key: data})
+    if data is None:
+        raise Http404("No result for this trust and indicator")
+    definition = next(i for i in indicators_for(audit_code) if i.code == code)
+    release = run.release
+    by_trust = quality_by_trust(user, release)
+    trust_percent = None
+    if by_trust is not None:
+        published = publish_quality_by_trust(by_trust.providers, unsuppressed=by_trust.exact)
+        row = next((p for p in published if p["provider_code"] == trust), None)
+        trust_percent = row["percent_complete"] if row else None
+    completeness = check.completeness_rows(
+        columns=[c for c in columns_used(definition, audit_definition) if c != audit_definition.provider],
+        covariates=data.covariates or [],
+        quality=release.quality_report or {},
+        trust_percent=trust_percent,
+        model_completeness=data.model_completeness or {},
+    )
+    return data, completeness, trust_percent is not None, variant
+
+
+def _flag_check(run: ComputationRun, trust: str, code: str, variant: str) -> check.FlagCheck | None:
+    """The panel of a trust's result, from the run's stored results, series and model card."""
+    definition = next((d for d in indicators_for(run.release.audit_id) if d.code == code), None)
+    if definition is None:
+        return None
+    rows = list(
+        IndicatorResult.objects.filter(run=run, indicator=code, organisation__in=[trust, ENGLAND_CODE]).values(
+            *RESULT_FIELDS
+        )
+    )
+    if not any(r["organisation"] == trust and r["level"] == "provider" for r in rows):
+        return None
+    published = publish_results(rows, unsuppressed=variant == "analyst")
+    trust_rows = {r["period"]: r for r in published if r["level"] == "provider" and r["organisation"] == trust}
+    national_rows = {r["period"]: r for r in published if r["level"] == "national"}
+    headline = headline_period(
+        sorted(national_rows), {(code, "national", p): {ENGLAND_CODE: r} for p, r in national_rows.items()}, code
+    )
+    if headline is None or headline not in trust_rows:
+        return None
+    series = (
+        TrendSeries.objects.filter(run=run, indicator=code, level="provider", organisation=trust)
+        .values_list("points", "public")
+        .first()
+    )
+    card = RunIndicator.objects.filter(run=run, indicator=code).values_list("model_card", flat=True).first() or {}
+    caveats = (card.get("caveats") or {}).get(trust) if isinstance(card.get("caveats"), dict) else None
+    if isinstance(caveats, str):
+        caveats = [caveats]
+    data = check.flag_check(
+        definition=definition,
+        trust_rows=trust_rows,
+        national_rows=national_rows,
+        headline=headline,
+        trend=series,
+        variant=variant,
+        caveats=[str(c) for c in caveats or []],
+    )
+    data.covariates = [c["column"] for c in (definition.risk_model or {}).get("covariates", [])]
+    # Completeness of each covariate among the trust's patients in the model (model card), for those who may see
+    # completeness by trust (the view decides who).
+    completeness: dict[str, Any] = card["completeness"] if isinstance(card.get("completeness"), dict) else {}
+    data.model_completeness = {
+        "trust": (completeness.get("by_group") or {}).get(trust) or {},
+        "england": completeness.get("national") or {},
+    }
     return data
 
 
-def check_piece(run: ComputationRun, trust: str, code: str, variant: str) -> Any:
-    """A trust's "is this flag real?" panel, built from the run's stored results on first visit and kept."""
-    key = services.check_key(trust, code, variant)
-    found = _fetch({run: [key]})
-    if (run.pk, key) in found:
-        return found[(run.pk, key)]
-    data = services.build_check(run, trust, code, variant)
-    if data is not None:
-        services.store_piece(run, key, data)
-    return data
+def data_quality_page(user, audit_code: str) -> DataQualityPage:
+    """The audit's releases, latest runs and imports, and the current release's completeness (by trust as
+    ``user`` may see it: :func:`audits.selectors.quality_by_trust` is the one answer; staff get none)."""
+    releases = list(Release.objects.filter(audit_id=audit_code).order_by("-version"))
+    current = next((r for r in releases if not r.is_withdrawn), None)
+    runs = list(
+        ComputationRun.objects.filter(release__audit_id=audit_code)
+        .select_related("release")
+        .order_by("-requested_at", "-pk")[:10]
+    )
+    entries: dict[int, list[RunIndicator]] = {}
+    for entry in RunIndicator.objects.filter(run__in=runs).only("run_id", "indicator", "status", "failure", "attempts"):
+        entries.setdefault(entry.run_id, []).append(entry)
+    jobs = list(ImportJob.objects.filter(audit_id=audit_code).select_related("release", "submitted_by")[:10])
+    quality = (current.quality_report if current else None) or {}
+    names = dict(Trust.objects.values_list("code", "name"))
+    optional = quality.get("optional_columns", [])
+    by_trust = quality_by_trust(user, current) if current else None
+    exact = by_trust is not None and by_trust.exact
+    published = publish_quality_by_trust(by_trust.providers, unsuppressed=exact) if by_trust else []
+    marker = suppression_policy().marker
+    providers = sorted(
+        (
+            ProviderCompleteness(
+                code=p["provider_code"],
+                name=names.get(p["provider_code"], p["provider_code"]),
+                rows=marker if p["rows"] is None else p["rows"],
+                cells=[p["percent_complete"].get(c) for c in optional],
+            )
+            for p in published
+        ),
+        key=lambda p: p.name.lower(),
+    )
+    return DataQualityPage(
+        releases=releases,
+        current=current,
+        runs=runs,
+        entries=entries,
+        jobs=jobs,
+        quality=quality,
+        providers=providers,
+        exact=exact,
+        by_trust_shown=by_trust is not None,
+    )
 
 
 def organisations() -> list[dict[str, str]]:

@@ -1,0 +1,227 @@
+"""The alliance page: one piece per run, alliance and variant (its trusts x indicators grid and the alliance
+against England), the alliance-level funnels shared by every alliance page, and their CSVs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from dashboards.pages.indicator import IndicatorPiece, indicator_key
+from dashboards.pages.piece import CsvSchema, Piece, columns
+from dashboards.pages.run import RunContext, count_phrase, result_sentence
+from indicators.models import ENGLAND_CODE
+
+
+def alliance_key(code: str, variant: str) -> str:
+    return f"alliance:{code}:{variant}"
+
+
+def alliance_funnels_key(variant: str) -> str:
+    return f"alliance-funnels:{variant}"
+
+
+@dataclass(kw_only=True)
+class HeadlineIndicator(Piece):
+    """An indicator with results, at the period its pages lead with."""
+
+    code: str
+    title: str
+    period: str
+
+
+@dataclass(kw_only=True)
+class AllianceRow(HeadlineIndicator):
+    """The alliance against England on one indicator."""
+
+    value_text: str
+    ci_text: str
+    ratio_text: str
+    counts: str
+    england_text: str
+    label: str
+    meaning: str
+    flag: str
+    sentence: str
+
+
+@dataclass(kw_only=True)
+class GridCell(Piece):
+    """One trust's result on one indicator, in the alliance's grid."""
+
+    value_text: str
+    short_label: str
+    label: str
+    meaning: str
+    flag: str
+
+
+@dataclass(kw_only=True)
+class GridRow(Piece):
+    """A member trust's row of the grid: a cell per indicator (None: no result)."""
+
+    code: str
+    name: str
+    cells: list[GridCell | None]
+
+
+@dataclass(kw_only=True)
+class AlliancePiece(Piece):
+    """An alliance's tables for one audit, rendered once."""
+
+    audit: str
+    audit_name: str
+    short_name: str
+    indicators: list[HeadlineIndicator]
+    rows: list[AllianceRow]
+    grid: list[GridRow]
+    html: str = ""
+
+
+@dataclass(kw_only=True)
+class AllianceFunnel(Piece):
+    """The funnel of the 21 alliances on one indicator, at its headline period."""
+
+    figure: str | None
+    summary: str
+    title: str
+    period: str
+
+
+#: ``?download=<audit>:england`` of the alliance page.
+ENGLAND_CSV: CsvSchema[AllianceRow] = columns(
+    ("indicator", lambda r: r.title),
+    ("period", lambda r: r.period),
+    ("alliance", lambda r: r.value_text),
+    ("alliance_95_interval", lambda r: r.ci_text),
+    ("england", lambda r: r.england_text),
+    ("compared_with_expected", lambda r: r.label),
+)
+
+
+def grid_csv(indicators: list[HeadlineIndicator]) -> CsvSchema[GridRow]:
+    """``?download=<audit>:grid``: a column per indicator of the audit, after the trust's code and name."""
+    return columns(
+        ("trust_code", lambda t: t.code),
+        ("trust", lambda t: t.name),
+        *(
+            (f"{item.title} ({item.period})", lambda t, i=i: _cell_text(t.cells[i]))
+            for i, item in enumerate(indicators)
+        ),
+    )
+
+
+def _cell_text(cell: GridCell | None) -> str:
+    return f"{cell.value_text} ({cell.label})" if cell else ""
+
+
+@dataclass(frozen=True)
+class AllianceSection:
+    """One audit's piece and funnels on the page, and whether this reader sees it exactly."""
+
+    piece: AlliancePiece
+    funnels: dict[str, AllianceFunnel]
+    analyst: bool
+
+    @property
+    def first(self) -> str | None:
+        """The indicator whose funnel the page shows first."""
+        return next((code for code, funnel in self.funnels.items() if funnel.figure), None)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.piece, name)
+
+
+# ------------------------------------------------------------------ building
+
+
+def build_alliances(
+    context: RunContext, variant: str, built: dict[str, Any]
+) -> dict[str, AlliancePiece | dict[str, AllianceFunnel]]:
+    """One piece per alliance (its trusts x indicators grid, and the alliance against England), plus the
+    alliance-level funnels, shared by every alliance page."""
+    indicators, funnels = [], {}
+    for code, definition in context.definitions.items():
+        period = context.headline(code)
+        if period is None:
+            continue
+        indicators.append(HeadlineIndicator(code=code, title=definition.title, period=period))
+        page: IndicatorPiece = built[indicator_key(code, period, variant)]
+        funnels[code] = AllianceFunnel(
+            figure=page.alliance_figure, summary=page.alliance_summary, title=definition.title, period=period
+        )
+    levels = {
+        item.code: (
+            context.level(variant, item.code, "alliance", item.period),
+            context.level(variant, item.code, "provider", item.period),
+            context.result(variant, item.code, "national", item.period, ENGLAND_CODE),
+        )
+        for item in indicators
+    }
+    members: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for trust in context.trusts.values():
+        members[trust["alliance_id"]].append(trust)
+    pieces: dict[str, AlliancePiece | dict[str, AllianceFunnel]] = {alliance_funnels_key(variant): funnels}
+    for alliance_code in context.alliances:
+        rows = []
+        for item in indicators:
+            definition = context.definitions[item.code]
+            alliance_results, _, national = levels[item.code]
+            result = alliance_results.get(alliance_code)
+            if result is None:
+                continue
+            england_text = national["value_text"] if national else "-"
+            rows.append(
+                AllianceRow(
+                    code=item.code,
+                    title=item.title,
+                    period=item.period,
+                    value_text=result["value_text"],
+                    ci_text=result["ci_text"],
+                    ratio_text=result["ratio_text"],
+                    counts=count_phrase(result, definition),
+                    england_text=england_text,
+                    label=result["label"],
+                    meaning=result["meaning"],
+                    flag=result["flag"],
+                    sentence=result_sentence("this alliance", result, england_text, definition),
+                )
+            )
+        grid = []
+        for trust in sorted(members.get(alliance_code, []), key=lambda t: t["name"].lower()):
+            cells = []
+            for item in indicators:
+                result = levels[item.code][1].get(trust["code"])
+                cells.append(
+                    None
+                    if result is None
+                    else GridCell(
+                        value_text=result["value_text"],
+                        short_label=result["short_label"],
+                        label=result["label"],
+                        meaning=result["meaning"],
+                        flag=result["flag"],
+                    )
+                )
+            if any(cells):
+                grid.append(GridRow(code=trust["code"], name=trust["name"], cells=cells))
+        if not rows and not grid:
+            continue
+        piece = AlliancePiece(
+            audit=context.audit_code,
+            audit_name=context.audit_name,
+            short_name=context.short_name,
+            indicators=indicators,
+            rows=rows,
+            grid=grid,
+        )
+        piece.html = render_to_string(
+            "dashboards/_alliance_tables.html",
+            {"section": piece, "alliance_code": alliance_code, "alliance_name": context.alliances[alliance_code]},
+        )
+        pieces[alliance_key(alliance_code, variant)] = piece
+    return pieces

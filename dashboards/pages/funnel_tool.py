@@ -1,0 +1,94 @@
+"""The funnel tool: an analyst's own aggregated table, analysed (indicators.funnel_tool), as a funnel plot,
+a table and its CSV."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dashboards import figures
+from dashboards.pages.piece import CsvSchema, columns
+from dashboards.text import flag_counts_sentence, interval, label_of, meaning_of, percent, ratio
+from indicators.funnel_tool import as_json
+
+if TYPE_CHECKING:
+    from indicators.stats.analysis import FunnelResult
+
+
+def funnel_csv(kind: str) -> CsvSchema[dict[str, Any]]:
+    """The download of the analysed table: a proportion's units have a numerator and denominator, a ratio's
+    observed and expected."""
+    proportion = kind == "proportion"
+    return columns(
+        ("unit", lambda r: r["unit"]),
+        ("numerator" if proportion else "observed", lambda r: r["numerator"]),
+        ("denominator" if proportion else "expected", lambda r: r["denominator"]),
+        *(
+            (name, lambda r, name=name: r[name])
+            for name in (
+                "value",
+                "ci_lower",
+                "ci_upper",
+                "limit_lower_95",
+                "limit_upper_95",
+                "limit_lower_998",
+                "limit_upper_998",
+                "z",
+                "flag",
+            )
+        ),
+    )
+
+
+def funnel_tool_output(result: FunnelResult) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
+    """The analysed units in words, the funnel plot's specification and its summary."""
+    data = as_json(result)
+    proportion = result.kind == "proportion"
+    fmt = percent if proportion else ratio
+    rows, points = [], []
+    counts: dict[str, int] = {}
+    for unit in data["units"]:
+        unit["value_text"] = fmt(unit["value"])
+        unit["ci_text"] = interval(unit["ci_lower"], unit["ci_upper"], fmt)
+        unit["label"] = label_of(unit["flag"], "no_judgement")
+        counts[unit["flag"]] = counts.get(unit["flag"], 0) + 1
+        rows.append(unit)
+        if unit["value"] is not None:
+            points.append(
+                {
+                    "x": unit["denominator"],
+                    "y": unit["value"],
+                    "meaning": meaning_of(unit["flag"], "no_judgement"),
+                    "customdata": [
+                        unit["unit"],
+                        unit["unit"],
+                        unit["value_text"],
+                        unit["ci_text"],
+                        f"{'Denominator' if proportion else 'Expected'} {unit['denominator']:g}",
+                        unit["label"],
+                    ],
+                }
+            )
+    figure = figures.funnel_figure(
+        points=points,
+        kind=result.kind,
+        method=result.method,
+        target=result.target,
+        tau2=result.tau2,
+        phi=result.phi,
+        overdispersion=result.overdispersion,
+        percent_axis=proportion,
+        x_title="Denominator" if proportion else "Expected",
+        y_title="Proportion" if proportion else "Observed / expected",
+        target_label="Target",
+    )
+    summary = (
+        f"Funnel plot of {len(rows)} units around a target of {fmt(result.target)}. "
+        + flag_counts_sentence(counts=counts, units=len(rows), expected_flags=0.05 * len(rows), unit_word="unit")
+        + (
+            f" Limits widened for overdispersion ({result.overdispersion}, φ = {result.phi:.2f}, "
+            f"τ² = {result.tau2:.3g})."
+            if result.overdispersion_applied
+            else f" No overdispersion adjustment (φ = {result.phi:.2f})."
+        )
+    )
+    return rows, figure, summary

@@ -1,0 +1,293 @@
+"""The indicator page: one piece per run, indicator, period and variant (national and alliance funnels and a
+row per organisation), and its CSVs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.template.loader import render_to_string
+
+from dashboards import figures, text
+from dashboards.pages.piece import SOMETIMES, CsvSchema, Piece, columns, embed
+from dashboards.pages.run import RunContext, count_phrase
+from indicators.models import ENGLAND_CODE, FunnelFit
+
+
+def indicator_key(code: str, period: str, variant: str) -> str:
+    return f"indicator:{code}:{period}:{variant}"
+
+
+@dataclass(kw_only=True)
+class ResultRow(Piece):
+    """One organisation's row of the indicator page's tables (a trust's names its alliance)."""
+
+    organisation: str
+    name: str
+    alliance: str = field(default="", metadata=SOMETIMES)
+    alliance_name: str = field(default="", metadata=SOMETIMES)
+    numerator: str
+    denominator: str
+    value_text: str
+    ci_text: str
+    ratio_text: str
+    ratio_ci_text: str
+    expected_text: str
+    label: str
+    meaning: str
+    flag: str
+    compared: bool
+    shown: bool
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> ResultRow:
+        """What a page and its CSV need of a formatted result, once its HTML and figure are built."""
+        return cls(**{name: row[name] for name in _ROW_FIELDS if name in row})
+
+
+_ROW_FIELDS = tuple(ResultRow.__dataclass_fields__)
+
+
+@dataclass(kw_only=True)
+class IndicatorPiece(Piece):
+    """An indicator in one period: England, the funnels of trusts and of alliances, and their tables."""
+
+    code: str
+    period: str
+    national: dict[str, Any] | None  # England's result, formatted (dashboards.pages.run.format_result)
+    national_counts: str
+    providers: list[ResultRow]
+    alliances: list[ResultRow]
+    providers_html: str
+    alliances_html: str
+    provider_figure: str | None
+    provider_summary: str
+    alliance_figure: str | None
+    alliance_summary: str
+
+
+def indicator_csv(table: str, risk_adjusted: bool) -> CsvSchema[ResultRow]:
+    """``?download=trusts`` or ``?download=alliances``: a trust's row names its alliance; a risk-adjusted
+    indicator's rows give observed, expected and their ratio."""
+    names: list[tuple[str, Any]] = [("code", lambda r: r.organisation), ("name", lambda r: r.name)]
+    if table == "trusts":
+        names.append(("cancer_alliance", lambda r: r.alliance_name))
+    if risk_adjusted:
+        names += [
+            ("patients", lambda r: r.denominator),
+            ("observed", lambda r: r.numerator),
+            ("expected", lambda r: r.expected_text),
+            ("observed_over_expected", lambda r: r.ratio_text),
+            ("oe_95_interval", lambda r: r.ratio_ci_text),
+            ("risk_adjusted_rate", lambda r: r.value_text),
+            ("rate_95_interval", lambda r: r.ci_text),
+        ]
+    else:
+        names += [
+            ("numerator", lambda r: r.numerator),
+            ("denominator", lambda r: r.denominator),
+            ("value", lambda r: r.value_text),
+            ("value_95_interval", lambda r: r.ci_text),
+        ]
+    names.append(("compared_with_expected", lambda r: r.label))
+    return columns(*names)
+
+
+# ------------------------------------------------------------------ building
+
+
+def _fit_text(fit: FunnelFit | None, unit_word: str) -> str:
+    if fit is None:
+        return ""
+    if fit.overdispersion_applied:
+        return (
+            f"The limits are widened for overdispersion ({fit.overdispersion} random-effects method, "
+            f"φ = {fit.phi:.2f}, τ² = {fit.tau2:.3g}): {unit_word}s vary more than chance alone would explain, "
+            f"so the limits allow for it (Spiegelhalter 2005)."
+        )
+    if fit.phi is not None:
+        return (
+            f"No overdispersion adjustment was applied (φ = {fit.phi:.2f}): the {unit_word}s vary "
+            f"no more than chance would explain."
+        )
+    return ""
+
+
+def funnel(
+    context: RunContext,
+    code: str,
+    period: str,
+    level: str,
+    rows: list[dict[str, Any]],
+    national: dict[str, Any] | None,
+    variant: str,
+) -> tuple[dict[str, Any] | None, str]:
+    """A funnel's figure specification and its text summary, from formatted (published) rows.
+
+    The summary counts the units the reader is shown: a hidden unit is neither drawn nor counted
+    among the flags or the alerts chance alone would give."""
+    definition = context.definitions[code]
+    fit = context.fits.get((code, level, period))
+    unit_word = "trust" if level == "provider" else "Cancer Alliance"
+    if fit is None or national is None or fit.target is None:
+        return None, f"Too few {unit_word}s have enough patients to draw a funnel plot for {period}."
+    risk = definition.risk_adjusted
+    # Flags were decided on O/E against the fit's target; a point is drawn at O/E x England's crude rate, so the
+    # limits are drawn on the same scale (O/E limits x the rate), never x England's own O/E x rate: otherwise a
+    # point labelled within range can be drawn beyond a line, or a flagged one inside the lines.
+    scale = (national.get("rate") or national["plotted"]) if risk else 1.0
+    points = []
+    hidden = sum(1 for row in rows if row["suppressed"])
+    for row in rows:
+        if not row["compared"] or not row["shown"] or row["x"] is None:
+            continue
+        count_words = (
+            f"Observed {row['numerator']}, expected {row['expected_text']}, of {row['denominator']} patients"
+            if risk
+            else f"{row['numerator']} of {row['denominator']} patients"
+        )
+        points.append(
+            {
+                "x": row["x"],
+                "y": row["plotted"],
+                "meaning": row["meaning"],
+                "customdata": [
+                    row["organisation"],
+                    row["name"],
+                    row["value_text"] + (f" (observed/expected {row['ratio_text']})" if risk else ""),
+                    row["ci_text"],
+                    count_words,
+                    row["label"],
+                ],
+            }
+        )
+    spec = figures.funnel_figure(
+        points=points,
+        kind=fit.kind,
+        method=fit.method,
+        target=fit.target,
+        tau2=fit.tau2 or 0.0,
+        phi=fit.phi or 1.0,
+        overdispersion=fit.overdispersion if fit.overdispersion_applied else "none",
+        scale=scale,
+        x_title="Expected events (from the risk model)" if risk else "Patients (denominator)",
+        y_title="Risk-adjusted rate" if risk else "Percentage",
+        standard=(definition.standard or {}).get("value"),
+        standard_label=(definition.standard or {}).get("label", ""),
+    )
+    counts: dict[str, int] = defaultdict(int)
+    for row in rows:
+        if row["compared"]:
+            counts[row["flag"]] += 1
+    compared = sum(1 for row in rows if row["compared"])
+    summary = (
+        f"Funnel plot of {compared} {unit_word}s, {period}: England {national['value_text']}. "
+        + text.flag_counts_sentence(counts=counts, units=compared, expected_flags=0.05 * compared, unit_word=unit_word)
+        + " "
+        + _fit_text(fit, unit_word)
+    )
+    if hidden:
+        summary += (
+            f" {hidden} {unit_word}{'s are' if hidden != 1 else ' is'} not shown because of small numbers "
+            f"(small-number suppression), and not counted here."
+        )
+    if variant == "public":
+        summary += (
+            " Points are drawn from counts rounded to the nearest 5; flags are decided on the exact counts, "
+            "so a point very close to a limit may sit just on the other side of it."
+        )
+    return spec, summary.strip()
+
+
+def build_indicator(context: RunContext, code: str, period: str, variant: str) -> IndicatorPiece:
+    """The indicator page for one period: national and alliance funnels and a row per organisation."""
+    national = context.result(variant, code, "national", period, ENGLAND_CODE)
+    providers = list(context.level(variant, code, "provider", period).values())
+    for row in providers:
+        trust = context.trusts.get(row["organisation"], {})
+        row["name"] = trust.get("name", row["organisation"])
+        row["alliance"] = trust.get("alliance_id", "")
+        row["alliance_name"] = context.alliances.get(row["alliance"], "")
+    providers.sort(key=lambda r: (r["name"].lower(), r["organisation"]))  # by name: not a league table
+    alliances = list(context.level(variant, code, "alliance", period).values())
+    for row in alliances:
+        row["name"] = context.alliances.get(row["organisation"], row["organisation"])
+    alliances.sort(key=lambda r: r["name"].lower())
+    provider_figure, provider_summary = funnel(context, code, period, "provider", providers, national, variant)
+    alliance_figure, alliance_summary = funnel(context, code, period, "alliance", alliances, national, variant)
+    item = {"risk_adjusted": context.definitions[code].risk_adjusted}
+    return IndicatorPiece(
+        code=code,
+        period=period,
+        national=national,
+        national_counts=count_phrase(national, context.definitions[code]) if national else "",
+        providers=[ResultRow.of(r) for r in providers],
+        alliances=[ResultRow.of(r) for r in alliances],
+        providers_html=render_to_string(
+            "dashboards/_result_rows.html", {"rows": providers, "level": "provider", "item": item}
+        ),
+        alliances_html=render_to_string(
+            "dashboards/_result_rows.html", {"rows": alliances, "level": "alliance", "item": item}
+        ),
+        provider_figure=embed(provider_figure),
+        provider_summary=provider_summary,
+        alliance_figure=embed(alliance_figure),
+        alliance_summary=alliance_summary,
+    )
+
+
+# ------------------------------------------------------------------ the page
+
+
+@dataclass
+class IndicatorPage:
+    """What the indicator page shows: the indicator (the audit piece's entry), its piece at ``period`` and its
+    model card; without results (no period), why not."""
+
+    run: Any
+    item: Any  # dashboards.pages.audit.AuditIndicator
+    variant: str
+    period: str | None
+    piece: IndicatorPiece | None
+    card: Any  # dashboards.pages.model_card.ModelCard | UnfittedCard | None
+
+    def rows(self, table: str) -> list[ResultRow]:
+        assert self.piece is not None
+        return self.piece.providers if table == "trusts" else self.piece.alliances
+
+    def context(self, highlight: str) -> dict[str, Any]:
+        """The template's context, with the organisation ``highlight`` (a trust's code or an alliance's) picked
+        out: its name, its rows, and which of them the funnels can ring."""
+        assert self.piece is not None and self.period is not None
+        data, item = self.piece, self.item
+        highlight_name = ""
+        if highlight:
+            for row in data.providers:
+                if row.organisation == highlight:
+                    highlight_name = row.name
+            for row in data.alliances:
+                if row.organisation == highlight:
+                    highlight_name = row.name
+        highlighted = [r for r in data.providers if highlight and highlight in (r.organisation, r.alliance)]
+        # Only a plotted trust can be ringed: one not shown (small numbers) or not compared is not drawn.
+        ringed = [r for r in highlighted if r.shown and r.compared]
+        # A highlighted trust also rings its alliance on the alliance-level funnel.
+        highlight_alliance = next((r.alliance for r in highlighted if r.organisation == highlight), highlight)
+        return {
+            "item": item,
+            "data": data,
+            "card": self.card,
+            "period": self.period,
+            "run": self.run,
+            "highlight": highlight,
+            "highlight_name": highlight_name,
+            "highlighted": highlighted,
+            "ringed": ringed,
+            "highlight_alliance": highlight_alliance,
+            "is_analyst": self.variant == "analyst",
+            "legend": text.MEANING_LEGEND,
+            "periods": [
+                {"period": p, "current": p == self.period, "headline": p == item.headline} for p in item.periods
+            ],
+        }
