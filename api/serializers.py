@@ -20,6 +20,7 @@ from audits.ingest.columns import COLUMN_TYPES
 from audits.ingest.messages import extract_too_large
 from audits.models import Alliance, ImportJob, Release, Trust, TrustSuccessor
 from audits.registry import all_definitions
+from indicators import result_fields
 from indicators.disclosure import publish_quality_by_trust, publish_results, publish_trend
 from indicators.models import IndicatorResult, Level
 
@@ -423,31 +424,9 @@ class ResultSerializer(serializers.ModelSerializer):
             "level",
             "organisation",
             "organisation_name",
-            "period",
-            "period_start",
-            "period_end",
-            "numerator",
-            "denominator",
-            "observed",
-            "expected",
-            "value",
-            "adjusted_rate",
-            "ci_lower",
-            "ci_upper",
-            "ci_lower_998",
-            "ci_upper_998",
-            "national_value",
-            "limit_lower_95",
-            "limit_upper_95",
-            "limit_lower_998",
-            "limit_upper_998",
-            "limit_lower_95_unadjusted",
-            "limit_upper_95_unadjusted",
-            "limit_lower_998_unadjusted",
-            "limit_upper_998_unadjusted",
-            "z",
-            "flag",
-            "eligible",
+            *result_fields.PERIOD,
+            *result_fields.FIGURES,
+            *result_fields.JUDGEMENT,
             "suppressed",
             "release",
             "release_version",

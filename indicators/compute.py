@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from indicators import result_fields
 from indicators.definitions import IndicatorDefinition, evaluate
 from indicators.kinds import KINDS
 from indicators.levels import ENGLAND_CODE, LEVELS
@@ -23,46 +24,12 @@ from indicators.stats.spc import xmr_chart
 RESULT_COLUMNS = (
     "level",
     "organisation",
-    "period",
-    "period_start",
-    "period_end",
-    "numerator",
-    "denominator",
-    "observed",
-    "expected",
-    "value",
-    "adjusted_rate",
-    "ci_lower",
-    "ci_upper",
-    "ci_lower_998",
-    "ci_upper_998",
-    "national_value",
-    "limit_lower_95",
-    "limit_upper_95",
-    "limit_lower_998",
-    "limit_upper_998",
-    "limit_lower_95_unadjusted",
-    "limit_upper_95_unadjusted",
-    "limit_lower_998_unadjusted",
-    "limit_upper_998_unadjusted",
-    "z",
-    "flag",
-    "eligible",
-    "coverage",
-    "partial",
-    "field_completeness",
+    *result_fields.PERIOD,
+    *result_fields.FIGURES,
+    *result_fields.JUDGEMENT,
+    *result_fields.COMPLETENESS,
     "expected_variance",
     "note",
-)
-_LIMITS = (
-    "limit_lower_95",
-    "limit_upper_95",
-    "limit_lower_998",
-    "limit_upper_998",
-    "limit_lower_95_unadjusted",
-    "limit_upper_95_unadjusted",
-    "limit_lower_998_unadjusted",
-    "limit_upper_998_unadjusted",
 )
 
 
@@ -429,7 +396,7 @@ def _year_results(
         _intervals(table, indicator, counts)
         table["national_value"] = rate
         table["adjusted_rate"] = kind.adjusted_rate(table["value"], rate)
-        for column in (*_LIMITS, "z"):
+        for column in (*result_fields.LIMITS, "z"):
             table[column] = np.nan
         table["flag"] = "none"
         if level != "national":
@@ -445,7 +412,7 @@ def _year_results(
         for name in ("coverage", "partial", "note"):
             table[name] = period[name]
         if not period["flaggable"]:  # a part-period too short to judge: no limits, no flags, and why
-            table[[*_LIMITS, "z"]] = np.nan
+            table[[*result_fields.LIMITS, "z"]] = np.nan
             table["flag"] = "none"
     if not period["flaggable"]:
         output.funnels[:] = [fit for fit in output.funnels if fit["period"] != label]
@@ -487,7 +454,7 @@ def _funnel(table, level, period, indicator, counts, rate, output) -> None:
         variance=variance,
     )
     units = result.units.set_index("unit")
-    for column in (*_LIMITS, "z", "flag"):
+    for column in (*result_fields.LIMITS, "z", "flag"):
         source = "z_adjusted" if column == "z" else column
         values = units[source].reindex(table["organisation"].to_numpy()[eligible]).to_numpy()
         column_values = table[column].to_numpy(dtype=object if column == "flag" else float).copy()

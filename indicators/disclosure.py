@@ -34,6 +34,7 @@ import numpy as np
 from django.conf import settings
 from django.db.models import Q
 
+from indicators import result_fields
 from indicators.kinds import KINDS
 from indicators.levels import ALLIANCE, PROVIDER
 from indicators.models import Level
@@ -49,29 +50,9 @@ if TYPE_CHECKING:  # pandas and the statistics are imported where they are used:
 SUPPRESSED_LEVELS = (PROVIDER, ALLIANCE)
 # The figures of a trust or alliance row that everyone but the analysts sees as stored in its
 # ``public`` field (computed from the rounded counts), or not at all when the row is hidden.
-PUBLIC_FIELDS = (
-    "numerator",
-    "denominator",
-    "observed",
-    "expected",
-    "value",
-    "adjusted_rate",
-    "ci_lower",
-    "ci_upper",
-    "ci_lower_998",
-    "ci_upper_998",
-    "limit_lower_95",
-    "limit_upper_95",
-    "limit_lower_998",
-    "limit_upper_998",
-    "limit_lower_95_unadjusted",
-    "limit_upper_95_unadjusted",
-    "limit_lower_998_unadjusted",
-    "limit_upper_998_unadjusted",
-    "z",
-)
+PUBLIC_FIELDS = result_fields.OWN_FIGURES
 # A hidden row loses these too: its flag and eligibility would say something about its counts.
-HIDDEN_FIELDS = (*PUBLIC_FIELDS, "flag", "eligible")
+HIDDEN_FIELDS = (*PUBLIC_FIELDS, *result_fields.JUDGEMENT)
 
 
 def suppression_policy() -> SuppressionPolicy:
@@ -326,11 +307,11 @@ def _public_results(
             "value": value,
             "adjusted_rate": kind.adjusted_rate(value, rate),
             **{name: figures[name] for name in ("ci_lower", "ci_upper", "ci_lower_998", "ci_upper_998")},
-            **{name: np.where(in_funnel, figures[name], np.nan) for name in PUBLIC_FIELDS if name.startswith("limit")},
+            **{name: np.where(in_funnel, figures[name], np.nan) for name in result_fields.LIMITS},
             "z": np.where(in_funnel, figures["z_adjusted"], np.nan),
         }
         refused = rows["value"].isna().to_numpy()  # no figure computed (e.g. a required field recorded too rarely)
-        for name in ("value", "adjusted_rate", "ci_lower", "ci_upper", "ci_lower_998", "ci_upper_998"):
+        for name in (*result_fields.ESTIMATE, *result_fields.INTERVAL_998):
             columns[name] = np.where(refused, np.nan, np.asarray(columns[name], dtype=float))
         for i, position in enumerate(rows.index):
             public[position] = {

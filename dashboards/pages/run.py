@@ -14,6 +14,7 @@ from typing import Any, overload
 
 from audits.models import Alliance, Trust
 from dashboards import text
+from indicators import result_fields
 from indicators.definitions import IndicatorDefinition
 from indicators.disclosure import publish_results, suppression_policy
 from indicators.models import ENGLAND_CODE, ComputationRun, FunnelFit, IndicatorResult, RunIndicator, TrendSeries
@@ -26,20 +27,11 @@ RESULT_FIELDS = (
     "indicator",
     "level",
     "organisation",
-    "period",
-    "period_start",
-    "period_end",
-    "numerator",
-    "denominator",
-    "observed",
-    "expected",
-    "value",
-    "adjusted_rate",
-    "ci_lower",
-    "ci_upper",
+    *result_fields.PERIOD,
+    *result_fields.COUNTS,
+    *result_fields.ESTIMATE,
     "national_value",
-    "flag",
-    "eligible",
+    *result_fields.JUDGEMENT,
     "suppressed",
     "public",
 )

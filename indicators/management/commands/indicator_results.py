@@ -3,6 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 
 from audits.models import Alliance, Release, Trust
+from indicators import result_fields
 from indicators.levels import ENGLAND_CODE
 from indicators.models import Level
 from indicators.registry import indicator
@@ -13,31 +14,9 @@ FIELDS = (
     "organisation_name",
     "level",
     "period",
-    "numerator",
-    "denominator",
-    "observed",
-    "expected",
-    "value",
-    "adjusted_rate",
-    "ci_lower",
-    "ci_upper",
-    "ci_lower_998",
-    "ci_upper_998",
-    "national_value",
-    "limit_lower_95",
-    "limit_upper_95",
-    "limit_lower_998",
-    "limit_upper_998",
-    "limit_lower_95_unadjusted",
-    "limit_upper_95_unadjusted",
-    "limit_lower_998_unadjusted",
-    "limit_upper_998_unadjusted",
-    "z",
-    "flag",
-    "eligible",
-    "coverage",
-    "partial",
-    "field_completeness",
+    *result_fields.FIGURES,
+    *result_fields.JUDGEMENT,
+    *result_fields.COMPLETENESS,
     "note",
     "suppressed",
     "method_version",
