@@ -81,17 +81,10 @@ def _span_text(start: date, end: date) -> str:
 
 
 def followed_up_until(indicator: IndicatorDefinition, extract_date: date) -> date:
-    """The last date of the period column whose patients are fully followed up at the extract date:
-    the extract date less the longest ``followed_up`` days the denominator requires (through ``all``)
-    from the period column. An indicator without one is complete up to the extract date."""
-
-    def days(condition: dict[str, Any]) -> int:
-        if "all" in condition:
-            return max((days(part) for part in condition["all"]), default=0)
-        spec = condition.get("followed_up")
-        return int(spec["days"]) if spec and spec["start"] == indicator.period_column else 0
-
-    return extract_date - pd.Timedelta(days=days(indicator.denominator)).to_pytimedelta()
+    """The last date of the period column whose patients are fully followed up at the extract date, as the
+    denominator requires (``indicators.conditions``); an indicator requiring none is complete up to the
+    extract date."""
+    return indicator.conditions.denominator.followed_up_until(indicator.period_column, extract_date) or extract_date
 
 
 def coverage(start: date, end: date, complete_until: date) -> tuple[date, float]:

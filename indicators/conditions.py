@@ -18,7 +18,8 @@ knows how to
 - ``check`` itself against the extract's columns at start-up, with the rules a definition file must meet
   (a condition built in code, e.g. by ``indicators.compute._ignoring``, is parsed but not checked);
 - ``mask`` the rows of a frame that meet it, vectorised;
-- list the ``columns`` it reads.
+- list the ``columns`` it reads;
+- say until when the patients it selects are ``followed_up_until`` (only ``followed_up`` and ``all`` answer).
 
 A new operator is one class here and its entry in ``FORMS`` or ``COMPARISONS``.
 
@@ -31,7 +32,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from audits.schema import Column, DefinitionError, Fail, check_keys
@@ -65,6 +66,12 @@ class Condition(ABC):
     @abstractmethod
     def columns(self) -> Iterator[str]:
         """The extract columns the condition reads."""
+
+    def followed_up_until(self, start: str, extract_date: date) -> date | None:
+        """The latest date in column ``start`` whose patients the condition requires to be followed up far
+        enough by ``extract_date``; None when it requires no follow-up from ``start`` of every patient it
+        selects (``any`` may be met by another part, ``not`` asks the opposite)."""
+        return None
 
 
 def _in_code(problem: str, entry: str = "", key: str | None = None) -> DefinitionError:
@@ -125,6 +132,11 @@ class Combination(Condition):
 
 class All(Combination):
     key = "all"
+
+    def followed_up_until(self, start: str, extract_date: date) -> date | None:
+        """The earliest of its parts' dates: every part must be met."""
+        dates = [until for part in self.parts if (until := part.followed_up_until(start, extract_date))]
+        return min(dates, default=None)
 
     def mask(self, frame: pd.DataFrame, extract_date: date) -> np.ndarray:
         import numpy as np
@@ -234,6 +246,9 @@ class FollowedUp(TimeTest):
 
         end = pd.Timestamp(extract_date) - pd.Timedelta(days=self.arguments["days"])
         return (frame[self.arguments["start"]] <= end).fillna(False).to_numpy(dtype=bool)
+
+    def followed_up_until(self, start: str, extract_date: date) -> date | None:
+        return extract_date - timedelta(days=int(self.arguments["days"])) if self.arguments["start"] == start else None
 
     def columns(self) -> Iterator[str]:
         yield self.arguments["start"]

@@ -137,3 +137,23 @@ def test_check_refuses_what_the_extract_cannot_answer(condition, message):
     with pytest.raises(DefinitionError, match="^numerator") as caught:
         parsed.check(COLUMNS, lambda problem, entry="", key=None: DefinitionError(problem, entry=entry, key=key))
     assert message in caught.value.problem
+
+
+def test_followed_up_until_is_asked_of_followed_up_and_all_only():
+    """The latest diagnosis date whose patients the condition requires to be followed up at the extract date:
+    ``all`` takes the longest follow-up of its parts; ``any`` and ``not`` require none of every patient."""
+
+    def until(spec: dict) -> date | None:
+        return parse_condition(spec).followed_up_until("diagnosis_date", EXTRACT)
+
+    two_years = {"followed_up": {"start": "diagnosis_date", "days": 730}}
+    ninety_days = {"followed_up": {"start": "diagnosis_date", "days": 90}}
+    from_surgery = {"followed_up": {"start": "surgery_date", "days": 365}}
+    assert until(two_years) == date(2023, 4, 1)
+    assert until(from_surgery) is None  # from another date
+    assert until({"column": "stage", "in": ["1"]}) is None
+    assert until({"all": [ninety_days, {"column": "stage", "in": ["1"]}, two_years, from_surgery]}) == date(2023, 4, 1)
+    assert until({"all": [{"all": [ninety_days]}]}) == date(2024, 12, 31)
+    assert until({"all": [{"column": "stage", "in": ["1"]}]}) is None
+    assert until({"any": [two_years, ninety_days]}) is None
+    assert until({"not": two_years}) is None
