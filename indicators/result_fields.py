@@ -7,6 +7,9 @@ what the public sees of a trust's or alliance's row).
 
 from __future__ import annotations
 
+# The funnel limits at the result's denominator are the statistics' words (a unit's figures name them alike).
+from indicators.stats.vocabulary import LIMITS
+
 #: Where a result belongs in time: the period's label, then its first and last day.
 PERIOD = ("period", "period_start", "period_end")
 #: The counts: patients meeting the indicator, patients eligible, observed and expected events.
@@ -15,17 +18,6 @@ COUNTS = ("numerator", "denominator", "observed", "expected")
 ESTIMATE = ("value", "adjusted_rate", "ci_lower", "ci_upper")
 #: The 99.8% interval of the estimate.
 INTERVAL_998 = ("ci_lower_998", "ci_upper_998")
-#: The funnel limits at the result's denominator, risk-adjusted (overdispersion included) and unadjusted.
-LIMITS = (
-    "limit_lower_95",
-    "limit_upper_95",
-    "limit_lower_998",
-    "limit_upper_998",
-    "limit_lower_95_unadjusted",
-    "limit_upper_95_unadjusted",
-    "limit_lower_998_unadjusted",
-    "limit_upper_998_unadjusted",
-)
 #: Every figure of a result, England's value among them, as the API and the CSV order them.
 FIGURES = (*COUNTS, *ESTIMATE, *INTERVAL_998, "national_value", *LIMITS, "z")
 #: The figures computed from a trust's or alliance's own counts: all but England's value.

@@ -29,6 +29,7 @@ from .overdispersion import estimate_overdispersion, standard_errors, z_scores
 from .tails import flags_from_z, isp_probability, isp_variance, midp_tails, midp_z
 from .vocabulary import (
     DEFAULT_METHOD,
+    LIMITS,
     OVERDISPERSION_CHOICES,
     PROPORTION_METHODS,
     RATIO_METHODS,
@@ -59,14 +60,7 @@ UNIT_COLUMNS = (
     "ci_upper_998",
     "z",
     "z_adjusted",
-    "limit_lower_95",
-    "limit_upper_95",
-    "limit_lower_998",
-    "limit_upper_998",
-    "limit_lower_95_unadjusted",
-    "limit_upper_95_unadjusted",
-    "limit_lower_998_unadjusted",
-    "limit_upper_998_unadjusted",
+    *LIMITS,
     "flag",
 )
 

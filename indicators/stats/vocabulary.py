@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_METHOD",
     "DIRECTIONS",
     "Direction",
+    "LIMITS",
     "NEEDS_PATIENTS",
     "OVERDISPERSION_CHOICES",
     "OVERDISPERSION_MODES",
@@ -45,3 +46,15 @@ OVERDISPERSION_CHOICES: tuple[Overdispersion, ...] = ("auto", "none", "additive"
 #: An indicator's declared direction: which way is better decides what a flag means (:mod:`.flags`).
 DIRECTIONS = ("higher_is_better", "lower_is_better", "no_judgement")
 Direction = Literal["higher_is_better", "lower_is_better", "no_judgement"]
+#: The funnel limits at a unit's denominator, as a unit's figures and an indicator result name them: 95% and
+#: 99.8%, risk-adjusted (overdispersion included), then unadjusted.
+LIMITS = (
+    "limit_lower_95",
+    "limit_upper_95",
+    "limit_lower_998",
+    "limit_upper_998",
+    "limit_lower_95_unadjusted",
+    "limit_upper_95_unadjusted",
+    "limit_lower_998_unadjusted",
+    "limit_upper_998_unadjusted",
+)
