@@ -17,8 +17,8 @@ from django.db.models import Q
 from django.http import Http404
 from django.urls import reverse
 
+from accounts.roles import sees_unsuppressed
 from audits.models import Alliance, ImportJob, Release, Trust
-from audits.roles import sees_unsuppressed
 from audits.selectors import quality_by_trust
 from dashboards.models import FigureSpec
 from dashboards.pages import flag_check as check

@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 
-from audits import roles
+from accounts import roles
 from audits.csvfile import csv_text
 from audits.models import Alliance, ImportJob, Trust
 from audits.registry import all_definitions
