@@ -37,6 +37,7 @@ from dashboards.pages.trend import QUARTERS_CSV, spc_icons
 from dashboards.pages.trust import TRUST_CSV
 from dashboards.text import MEANING_LEGEND, completeness_sentence
 from indicators.funnel_tool import METHODS, OVERDISPERSION, AggregateError, analyse, read_table
+from indicators.levels import PROVIDER
 from indicators.models import ComputationRun
 
 if TYPE_CHECKING:
@@ -197,10 +198,8 @@ def alliance(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @_building
-def trend(
-    request: HttpRequest, code: str, audit_code: str, indicator_code: str, level: str = "provider"
-) -> HttpResponse:
-    model = Trust if level == "provider" else Alliance
+def trend(request: HttpRequest, code: str, audit_code: str, indicator_code: str, level: str = PROVIDER) -> HttpResponse:
+    model = Trust if level == PROVIDER else Alliance
     organisation = get_object_or_404(model, code=code)
     definition = _definition(audit_code)
     item, data, variant = selectors.trend_page(request.user, level, code, audit_code, indicator_code)

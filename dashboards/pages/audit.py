@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from dashboards.pages.piece import CsvSchema, Piece, columns
 from dashboards.pages.run import RunContext, count_phrase, unavailable_reason
-from indicators.models import ENGLAND_CODE
+from indicators.levels import ENGLAND_CODE, NATIONAL, PROVIDER
 
 
 def audit_key(variant: str) -> str:
@@ -85,8 +85,8 @@ def build_audit(context: RunContext, variant: str) -> AuditPiece:
         national = None
         counts: dict[str, int] = defaultdict(int)
         if headline:
-            national = context.result(variant, code, "national", headline, ENGLAND_CODE)
-            for row in context.level(variant, code, "provider", headline).values():
+            national = context.result(variant, code, NATIONAL, headline, ENGLAND_CODE)
+            for row in context.level(variant, code, PROVIDER, headline).values():
                 if row["compared"]:
                     counts[row["flag"]] += 1
         items.append(

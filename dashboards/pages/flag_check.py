@@ -12,6 +12,7 @@ from dashboards.pages.piece import CsvSchema, Piece, columns, embed
 from dashboards.pages.run import format_result, shown_count
 from indicators.definitions import IndicatorDefinition
 from indicators.disclosure import publish_trend, suppression_policy
+from indicators.levels import PROVIDER
 
 
 def check_key(trust: str, code: str, variant: str) -> str:
@@ -242,7 +243,7 @@ def flag_check(
     if definition.risk_adjusted and trend is not None and trend[0]:
         exact_points, public = trend
         published, _ = publish_trend(
-            level="provider", points=exact_points, xmr=None, public=public, unsuppressed=variant == "analyst"
+            level=PROVIDER, points=exact_points, xmr=None, public=public, unsuppressed=variant == "analyst"
         )
         if any(p.get("expected") is not None for p in exact_points):
             rows, hidden = vlad_rows(published, exact_points, variant)
