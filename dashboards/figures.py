@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from dashboards.text import MEANING_COLOURS, MEANING_LEGEND, MEANING_SYMBOLS
 from indicators.stats.arrays import finite_or_none
+from indicators.stats.spc import COLOURS
 
 if TYPE_CHECKING:
     from indicators.stats.analysis import Kind
@@ -24,12 +25,6 @@ FONT = {"family": "Arial, 'Helvetica Neue', sans-serif", "size": 14, "color": "#
 LIMIT_COLOUR = "#4c6272"
 ENGLAND_COLOUR = "#212b32"
 STANDARD_COLOUR = "#005eb8"
-SPC_COLOURS = {  # Making Data Count's meanings, in shades with 3:1 contrast on white
-    "special_cause_improvement": "#005eb8",
-    "special_cause_concern": "#b35900",
-    "special_cause_neutral": "#6c2c8f",
-    "common_cause": "#768692",
-}
 SPC_LABELS = {
     "special_cause_improvement": "Special cause: improvement",
     "special_cause_concern": "Special cause: concern",
@@ -307,7 +302,7 @@ def xmr_figure(
                 "y": _round([values[i] for i in index]),
                 "customdata": [[value_texts[i], _rule_words(rules[i])] for i in index],
                 "marker": {
-                    "color": SPC_COLOURS[kind],
+                    "color": COLOURS[kind],
                     "size": 9 if kind == "common_cause" else 12,
                     "symbol": "circle" if kind == "common_cause" else "diamond",
                     "line": {"color": "#212b32", "width": 1},
