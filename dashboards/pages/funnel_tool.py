@@ -8,10 +8,23 @@ from typing import TYPE_CHECKING, Any
 from dashboards import figures
 from dashboards.pages.piece import CsvSchema, columns
 from dashboards.text import flag_counts_sentence, interval, label_of, meaning_of, percent, ratio
-from indicators.funnel_tool import as_json
+from indicators.funnel_tool import METHODS, as_json
 
 if TYPE_CHECKING:
     from indicators.stats.analysis import FunnelResult
+
+#: The words the form shows for each limits method (docs/glossary.md, "funnel method"; indicators.stats.funnel).
+METHOD_LABELS = {
+    "midp": "Mid-p (exact tails, calibrated flags; recommended)",
+    "exact": "Exact (binomial or Poisson)",
+    "wilson": "Wilson (PHE; proportions)",
+    "normal": "Normal approximation (proportions)",
+    "arcsine": "Arcsine (FunnelPlotR; proportions)",
+    "shmi": "SHMI (log scale; ratios)",
+    "cqc": "CQC (square-root scale; ratios)",
+}
+#: The form's choice of limits: every method the tool accepts for either kind, once, the default first.
+METHOD_CHOICES = [(method, METHOD_LABELS[method]) for method in dict.fromkeys(m for ms in METHODS.values() for m in ms)]
 
 
 def funnel_csv(kind: str) -> CsvSchema[dict[str, Any]]:
