@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from dashboards.text import MEANING_COLOURS, MEANING_LEGEND, MEANING_SYMBOLS
 from indicators.stats.arrays import finite_or_none
 from indicators.stats.spc import COLOURS
+from indicators.stats.vocabulary import LOWER_IS_BETTER, NO_JUDGEMENT, Direction
 
 if TYPE_CHECKING:
     from indicators.stats.analysis import Kind
@@ -453,7 +454,7 @@ def spine(
     ci: tuple[float | None, float | None],
     england: float | None,
     alliance: float | None,
-    direction: str,
+    direction: Direction,
 ) -> dict[str, Any] | None:
     """Positions (0 to SPINE_WIDTH) for a Fingertips-style spine: the range of all trusts, their middle half,
     England, the alliance, and this trust with its interval.
@@ -471,7 +472,7 @@ def spine(
     high = float(max(spread.max(), *extra)) if extra else float(spread.max())
     if high - low < 1e-12:
         high = low + 1e-6
-    flip = direction == "lower_is_better"
+    flip = direction == LOWER_IS_BETTER
 
     def place(v: float) -> float:
         share = (float(v) - low) / (high - low)
@@ -488,7 +489,7 @@ def spine(
     ends = sorted([place(float(spread.min())), place(float(spread.max()))])  # the spread is finite
     box = sorted([place(float(q1)), place(float(q3))])
     ci_pos = sorted([p for p in (at(ci[0]), at(ci[1])) if p is not None])
-    if direction == "no_judgement":
+    if direction == NO_JUDGEMENT:
         left, right = "lower", "higher"
     else:
         left, right = "worse", "better"

@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from dashboards.pages.piece import CsvSchema, Piece, columns
 from dashboards.pages.run import RunContext, count_phrase, unavailable_reason
 from indicators.levels import ENGLAND_CODE, NATIONAL, PROVIDER
+from indicators.stats.vocabulary import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
 
 def audit_key(variant: str) -> str:
     return f"audit:{variant}"
 
 
-DIRECTION_TEXT = {"higher_is_better": "Higher is better", "lower_is_better": "Lower is better"}
+DIRECTION_TEXT = {HIGHER_IS_BETTER: "Higher is better", LOWER_IS_BETTER: "Lower is better"}
 
 
 @dataclass(kw_only=True)

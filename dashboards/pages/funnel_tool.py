@@ -9,6 +9,7 @@ from dashboards import figures
 from dashboards.pages.piece import CsvSchema, columns
 from dashboards.text import flag_counts_sentence, interval, label_of, meaning_of, percent, ratio
 from indicators.funnel_tool import METHODS, as_json
+from indicators.stats.vocabulary import NO_JUDGEMENT
 
 if TYPE_CHECKING:
     from indicators.stats.analysis import FunnelResult
@@ -62,7 +63,7 @@ def funnel_tool_output(result: FunnelResult) -> tuple[list[dict[str, Any]], dict
     for unit in data["units"]:
         unit["value_text"] = fmt(unit["value"])
         unit["ci_text"] = interval(unit["ci_lower"], unit["ci_upper"], fmt)
-        unit["label"] = label_of(unit["flag"], "no_judgement")
+        unit["label"] = label_of(unit["flag"], NO_JUDGEMENT)
         counts[unit["flag"]] = counts.get(unit["flag"], 0) + 1
         rows.append(unit)
         if unit["value"] is not None:
@@ -70,7 +71,7 @@ def funnel_tool_output(result: FunnelResult) -> tuple[list[dict[str, Any]], dict
                 {
                     "x": unit["denominator"],
                     "y": unit["value"],
-                    "meaning": meaning_of(unit["flag"], "no_judgement"),
+                    "meaning": meaning_of(unit["flag"], NO_JUDGEMENT),
                     "customdata": [
                         unit["unit"],
                         unit["unit"],
