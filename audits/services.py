@@ -23,10 +23,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from accounts import roles
 from accounts.models import AuditLogEntry
 from accounts.roles import analyst_group_name
 from accounts.services import Actor
-from audits import leases, roles
+from audits import leases
 from audits.ingest.messages import extract_too_large
 from audits.models import Audit, ImportJob, Release
 from audits.organisations import provider_lookup

@@ -14,7 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dashboards.text import MEANING_COLOURS, MEANING_LEGEND, MEANING_SYMBOLS, finite
+from dashboards.text import MEANING_COLOURS, MEANING_LEGEND, MEANING_SYMBOLS
+from indicators.stats.arrays import finite_or_none
+from indicators.stats.spc import COLOURS
+from indicators.stats.vocabulary import LOWER_IS_BETTER, NO_JUDGEMENT, Direction
 
 if TYPE_CHECKING:
     from indicators.stats.analysis import Kind
@@ -23,12 +26,6 @@ FONT = {"family": "Arial, 'Helvetica Neue', sans-serif", "size": 14, "color": "#
 LIMIT_COLOUR = "#4c6272"
 ENGLAND_COLOUR = "#212b32"
 STANDARD_COLOUR = "#005eb8"
-SPC_COLOURS = {  # Making Data Count's meanings, in shades with 3:1 contrast on white
-    "special_cause_improvement": "#005eb8",
-    "special_cause_concern": "#b35900",
-    "special_cause_neutral": "#6c2c8f",
-    "common_cause": "#768692",
-}
 SPC_LABELS = {
     "special_cause_improvement": "Special cause: improvement",
     "special_cause_concern": "Special cause: concern",
@@ -41,7 +38,7 @@ def _round(values: Iterable[Any], digits: int = 6) -> list[float | None]:
     """Significant-figure rounding keeps the JSON small; None for gaps."""
     out: list[float | None] = []
     for value in values:
-        number = finite(value)
+        number = finite_or_none(value)
         out.append(None if number is None else float(f"{number:.{digits}g}"))
     return out
 
@@ -104,7 +101,7 @@ def funnel_figure(
 
     from indicators.stats.analysis import funnel_curve
 
-    xs = [p["x"] for p in points if finite(p.get("x")) is not None and p["x"] > 0]
+    xs = [p["x"] for p in points if finite_or_none(p.get("x")) is not None and p["x"] > 0]
     traces: list[dict[str, Any]] = []
     y_low, y_high = [], []
     if len(xs) >= 1:
@@ -178,7 +175,7 @@ def funnel_figure(
             y_low.append(standard)
             y_high.append(standard)
     for meaning in ("as_expected", "better", "worse", "higher", "lower"):
-        group = [p for p in points if p["meaning"] == meaning and finite(p.get("y")) is not None]
+        group = [p for p in points if p["meaning"] == meaning and finite_or_none(p.get("y")) is not None]
         if not group:
             continue
         y_low.extend(p["y"] for p in group)
@@ -206,8 +203,8 @@ def funnel_figure(
             }
         )
     layout = _layout(x_title=x_title, y_title=y_title, percent_axis=percent_axis)
-    finite_low = [v for v in y_low if finite(v) is not None]
-    finite_high = [v for v in y_high if finite(v) is not None]
+    finite_low = [v for v in y_low if finite_or_none(v) is not None]
+    finite_high = [v for v in y_high if finite_or_none(v) is not None]
     if finite_low and finite_high:
         low, high = min(finite_low), max(finite_high)
         pad = (high - low) * 0.06 or 0.01
@@ -265,7 +262,7 @@ def xmr_figure(
         (upl, "Upper process limit", "dash"),
         (lpl, "Lower process limit", "dash"),
     ):
-        if finite(line) is not None:
+        if finite_or_none(line) is not None:
             traces.append(
                 {
                     "type": "scatter",
@@ -281,7 +278,7 @@ def xmr_figure(
                     "hoverinfo": "skip",
                 }
             )
-    if finite(target) is not None:
+    if finite_or_none(target) is not None:
         traces.append(
             {
                 "type": "scatter",
@@ -294,7 +291,7 @@ def xmr_figure(
             }
         )
     for kind in ("common_cause", "special_cause_improvement", "special_cause_concern", "special_cause_neutral"):
-        index = [i for i, t in enumerate(point_types) if t == kind and finite(values[i]) is not None]
+        index = [i for i, t in enumerate(point_types) if t == kind and finite_or_none(values[i]) is not None]
         if not index:
             continue
         traces.append(
@@ -306,7 +303,7 @@ def xmr_figure(
                 "y": _round([values[i] for i in index]),
                 "customdata": [[value_texts[i], _rule_words(rules[i])] for i in index],
                 "marker": {
-                    "color": SPC_COLOURS[kind],
+                    "color": COLOURS[kind],
                     "size": 9 if kind == "common_cause" else 12,
                     "symbol": "circle" if kind == "common_cause" else "diamond",
                     "line": {"color": "#212b32", "width": 1},
@@ -317,7 +314,7 @@ def xmr_figure(
     layout = _layout(x_title="Quarter of diagnosis", y_title=y_title, percent_axis=percent_axis, height=420)
     layout["xaxis"]["type"] = "category"
     layout["xaxis"].pop("rangemode", None)
-    shown = [v for v in (*values, mean, lpl, upl, target) if v is not None and finite(v) is not None]
+    shown = [v for v in (*values, mean, lpl, upl, target) if v is not None and finite_or_none(v) is not None]
     if shown and percent_axis:
         # A rate cannot leave 0-100%, even when a process limit does (the limits are in the table and text).
         low, high = min(shown), max(shown)
@@ -379,8 +376,8 @@ def vlad_figure(*, labels: Sequence[str], cumulative: Sequence[float | None], te
 
 def calibration_figure(groups: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Observed against mean predicted risk in ten groups of predicted risk, with the line of perfect calibration."""
-    predicted = [finite(g.get("mean_predicted")) for g in groups]
-    observed = [finite(g.get("observed_rate")) for g in groups]
+    predicted = [finite_or_none(g.get("mean_predicted")) for g in groups]
+    observed = [finite_or_none(g.get("observed_rate")) for g in groups]
     top = max([v for v in predicted + observed if v is not None] or [1.0]) * 1.08
     traces = [
         {
@@ -457,7 +454,7 @@ def spine(
     ci: tuple[float | None, float | None],
     england: float | None,
     alliance: float | None,
-    direction: str,
+    direction: Direction,
 ) -> dict[str, Any] | None:
     """Positions (0 to SPINE_WIDTH) for a Fingertips-style spine: the range of all trusts, their middle half,
     England, the alliance, and this trust with its interval.
@@ -467,15 +464,15 @@ def spine(
     """
     import numpy as np
 
-    spread = np.asarray([v for v in values if finite(v) is not None], dtype=float)
+    spread = np.asarray([v for v in values if finite_or_none(v) is not None], dtype=float)
     if spread.size < 2:
         return None
-    extra = [v for v in (value, ci[0], ci[1], england, alliance) if v is not None and finite(v) is not None]
+    extra = [v for v in (value, ci[0], ci[1], england, alliance) if v is not None and finite_or_none(v) is not None]
     low = float(min(spread.min(), *extra)) if extra else float(spread.min())
     high = float(max(spread.max(), *extra)) if extra else float(spread.max())
     if high - low < 1e-12:
         high = low + 1e-6
-    flip = direction == "lower_is_better"
+    flip = direction == LOWER_IS_BETTER
 
     def place(v: float) -> float:
         share = (float(v) - low) / (high - low)
@@ -484,7 +481,7 @@ def spine(
         return round(SPINE_PAD + share * (SPINE_WIDTH - 2 * SPINE_PAD), 1)
 
     def at(v: float | None) -> float | None:
-        if v is None or finite(v) is None:
+        if v is None or finite_or_none(v) is None:
             return None
         return place(v)
 
@@ -492,7 +489,7 @@ def spine(
     ends = sorted([place(float(spread.min())), place(float(spread.max()))])  # the spread is finite
     box = sorted([place(float(q1)), place(float(q3))])
     ci_pos = sorted([p for p in (at(ci[0]), at(ci[1])) if p is not None])
-    if direction == "no_judgement":
+    if direction == NO_JUDGEMENT:
         left, right = "lower", "higher"
     else:
         left, right = "worse", "better"
@@ -544,7 +541,7 @@ SPARK_HEIGHT = 32.0
 
 def sparkline(values: Sequence[float | None]) -> dict[str, Any] | None:
     """Polyline segments (gaps where a value is missing or suppressed) for a small quarterly trend."""
-    finite_values = [finite(v) for v in values]
+    finite_values = [finite_or_none(v) for v in values]
     known = [v for v in finite_values if v is not None]
     if len(known) < 2:
         return None

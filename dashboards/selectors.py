@@ -17,8 +17,8 @@ from django.db.models import Q
 from django.http import Http404
 from django.urls import reverse
 
+from accounts.roles import sees_unsuppressed
 from audits.models import Alliance, ImportJob, Release, Trust
-from audits.roles import sees_unsuppressed
 from audits.selectors import quality_by_trust
 from dashboards.models import FigureSpec
 from dashboards.pages import flag_check as check
@@ -33,7 +33,8 @@ from dashboards.pages.trend import TrendPiece, build_trend, trend_key
 from dashboards.pages.trust import TrustPage, TrustPiece, TrustSection, trust_key
 from indicators.definitions import columns_used
 from indicators.disclosure import publish_quality_by_trust, publish_results, suppression_policy
-from indicators.models import ENGLAND_CODE, ComputationRun, IndicatorResult, RunIndicator, TrendSeries
+from indicators.levels import ENGLAND_CODE, NATIONAL, PROVIDER
+from indicators.models import ComputationRun, IndicatorResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
 from indicators.selectors import shown_runs as shown_runs  # the one rule for pages and API alike
 
@@ -269,18 +270,18 @@ def _flag_check(run: ComputationRun, trust: str, code: str, variant: str) -> che
             *RESULT_FIELDS
         )
     )
-    if not any(r["organisation"] == trust and r["level"] == "provider" for r in rows):
+    if not any(r["organisation"] == trust and r["level"] == PROVIDER for r in rows):
         return None
     published = publish_results(rows, unsuppressed=variant == "analyst")
-    trust_rows = {r["period"]: r for r in published if r["level"] == "provider" and r["organisation"] == trust}
-    national_rows = {r["period"]: r for r in published if r["level"] == "national"}
+    trust_rows = {r["period"]: r for r in published if r["level"] == PROVIDER and r["organisation"] == trust}
+    national_rows = {r["period"]: r for r in published if r["level"] == NATIONAL}
     headline = headline_period(
-        sorted(national_rows), {(code, "national", p): {ENGLAND_CODE: r} for p, r in national_rows.items()}, code
+        sorted(national_rows), {(code, NATIONAL, p): {ENGLAND_CODE: r} for p, r in national_rows.items()}, code
     )
     if headline is None or headline not in trust_rows:
         return None
     series = (
-        TrendSeries.objects.filter(run=run, indicator=code, level="provider", organisation=trust)
+        TrendSeries.objects.filter(run=run, indicator=code, level=PROVIDER, organisation=trust)
         .values_list("points", "public")
         .first()
     )

@@ -28,7 +28,8 @@ from dashboards.pages.model_card import build_card, card_key
 from dashboards.pages.piece import as_json, embed
 from dashboards.pages.run import BUILT, VARIANTS, RunContext, format_result, load_context
 from dashboards.pages.trust import build_trusts
-from indicators.models import ENGLAND_CODE, ComputationRun
+from indicators.levels import ENGLAND_CODE
+from indicators.models import ComputationRun
 
 logger = logging.getLogger(__name__)
 # What the build uses, and the pure pieces of the pages their tests know by this module's name.

@@ -6,10 +6,11 @@ Pure: no Django, no database. Pages show what these return; the builder
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-from indicators.stats.flags import Direction, flag_label, flag_meaning
+from indicators.stats.arrays import finite_or_none
+from indicators.stats.flags import flag_label, flag_meaning
+from indicators.stats.vocabulary import Direction
 
 #: Colour-blind-safe (blue/orange, never red/green), each at least 3:1 against white
 #: (WCAG 2.2 non-text contrast), and always paired with a shape and words.
@@ -38,39 +39,31 @@ MEANING_LEGEND = {
 }
 
 
-def finite(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def percent(value: Any, digits: int = 1) -> str:
     """0.4312 -> "43.1%"; missing -> "-"."""
-    number = finite(value)
+    number = finite_or_none(value)
     return "-" if number is None else f"{100 * number:.{digits}f}%"
 
 
 def ratio(value: Any) -> str:
     """An observed/expected ratio to two decimals."""
-    number = finite(value)
+    number = finite_or_none(value)
     return "-" if number is None else f"{number:.2f}"
 
 
 def count(value: Any) -> str:
     """A whole number with thousands separators."""
-    number = finite(value)
+    number = finite_or_none(value)
     return "-" if number is None else f"{int(round(number)):,}"
 
 
 def expected_count(value: Any) -> str:
-    number = finite(value)
+    number = finite_or_none(value)
     return "-" if number is None else f"{number:,.1f}"
 
 
 def interval(lower: Any, upper: Any, formatter=percent) -> str:
-    if finite(lower) is None or finite(upper) is None:
+    if finite_or_none(lower) is None or finite_or_none(upper) is None:
         return "-"
     return f"{formatter(lower)} to {formatter(upper)}"
 
@@ -197,7 +190,7 @@ COMPLETENESS_GAP = 10.0
 
 def signed_events(value: Any) -> str:
     """An excess of events to one decimal, with its sign: "+12.3", "-4.0", "0.0"."""
-    number = finite(value)
+    number = finite_or_none(value)
     if number is None:
         return "-"
     return "0.0" if abs(number) < 0.05 else f"{number:+,.1f}"
@@ -205,7 +198,7 @@ def signed_events(value: Any) -> str:
 
 def excess_sentence(excess: float | None, lower: float | None, upper: float | None, *, place: str) -> str:
     """Observed minus expected events in words, with its 95% interval."""
-    number, low, high = finite(excess), finite(lower), finite(upper)
+    number, low, high = finite_or_none(excess), finite_or_none(lower), finite_or_none(upper)
     if number is None:
         return f"The number of events at {place} is not shown because of small numbers."
     amount = abs(number)

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from dashboards import views
+from indicators.levels import ALLIANCE
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,7 +21,7 @@ urlpatterns = [
     path(
         "alliances/<str:code>/trends/<slug:audit_code>/<slug:indicator_code>/",
         views.trend,
-        {"level": "alliance"},
+        {"level": ALLIANCE},
         name="alliance-trend",
     ),
     path("tools/funnel/", views.funnel_tool, name="funnel-tool"),

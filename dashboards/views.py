@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 
-from audits import roles
+from accounts import roles
 from audits.csvfile import csv_text
 from audits.models import Alliance, ImportJob, Trust
 from audits.registry import all_definitions
@@ -29,7 +29,7 @@ from dashboards.pages.alliance import ENGLAND_CSV, grid_csv
 from dashboards.pages.audit import INDICATORS_CSV
 from dashboards.pages.data_quality import COLUMNS_CSV, RUNS_CSV, UPLOADS_CSV, releases_csv, trusts_csv
 from dashboards.pages.flag_check import YEARS_CSV
-from dashboards.pages.funnel_tool import funnel_csv, funnel_tool_output
+from dashboards.pages.funnel_tool import METHOD_CHOICES, funnel_csv, funnel_tool_output
 from dashboards.pages.indicator import indicator_csv
 from dashboards.pages.model_card import CALIBRATION_CSV, COEFFICIENTS_CSV, ModelCard
 from dashboards.pages.piece import CsvSchema
@@ -37,7 +37,9 @@ from dashboards.pages.trend import QUARTERS_CSV, spc_icons
 from dashboards.pages.trust import TRUST_CSV
 from dashboards.text import MEANING_LEGEND, completeness_sentence
 from indicators.funnel_tool import METHODS, OVERDISPERSION, AggregateError, analyse, read_table
+from indicators.levels import PROVIDER
 from indicators.models import ComputationRun
+from indicators.stats.vocabulary import DEFAULT_METHOD
 
 if TYPE_CHECKING:
     from indicators.stats.analysis import FunnelResult
@@ -197,10 +199,8 @@ def alliance(request: HttpRequest, code: str) -> HttpResponse:
 
 
 @_building
-def trend(
-    request: HttpRequest, code: str, audit_code: str, indicator_code: str, level: str = "provider"
-) -> HttpResponse:
-    model = Trust if level == "provider" else Alliance
+def trend(request: HttpRequest, code: str, audit_code: str, indicator_code: str, level: str = PROVIDER) -> HttpResponse:
+    model = Trust if level == PROVIDER else Alliance
     organisation = get_object_or_404(model, code=code)
     definition = _definition(audit_code)
     item, data, variant = selectors.trend_page(request.user, level, code, audit_code, indicator_code)
@@ -287,6 +287,7 @@ def data_quality_status(request: HttpRequest, audit_code: str) -> JsonResponse:
     _require_manager(request, audit_code)
     runs = ComputationRun.objects.filter(release__audit_id=audit_code).order_by("-requested_at", "-pk")[:10]
     jobs = ImportJob.objects.filter(audit_id=audit_code)[:10]
+    working = (ComputationRun.Status.QUEUED, ComputationRun.Status.RUNNING)
     return JsonResponse(
         {
             "runs": [
@@ -300,7 +301,7 @@ def data_quality_status(request: HttpRequest, audit_code: str) -> JsonResponse:
                 for r in runs
             ],
             "jobs": [{"id": j.pk, "status": j.status, "percent": j.percent_done} for j in jobs],
-            "busy": any(r.status in ("queued", "running") for r in runs) or any(not j.finished for j in jobs),
+            "busy": any(r.status in working for r in runs) or any(not j.finished for j in jobs),
         }
     )
 
@@ -315,7 +316,7 @@ def funnel_tool(request: HttpRequest) -> HttpResponse:
         raise PermissionDenied("The funnel tool is for the analysts of an audit (of any audit) and for staff.")
     form = {
         "kind": request.POST.get("kind", "proportion"),
-        "method": request.POST.get("method", "exact"),
+        "method": request.POST.get("method", DEFAULT_METHOD),
         "overdispersion": request.POST.get("overdispersion", "auto"),
         "table": request.POST.get("table", ""),
     }
@@ -358,7 +359,7 @@ def funnel_tool(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "figure": figure,
             "summary": summary,
-            "methods": METHODS,
+            "methods": METHOD_CHOICES,
             "overdispersion_choices": OVERDISPERSION,
         },
     )

@@ -15,7 +15,7 @@ Two halves, one rule (docs/adr/0004-disclosure-control-against-differencing.md):
   Flags and eligibility stay those of the exact counts (the audit's finding); a hidden cell loses
   them too. England is published as computed (the HES rule applies below national level).
 - **When a page, download or API answer is made** (``publish_*``), with
-  ``unsuppressed=audits.roles.sees_unsuppressed(user, audit_code)``: the audit's analysts get the
+  ``unsuppressed=accounts.roles.sees_unsuppressed(user, audit_code)``: the audit's analysts get the
   exact figures, everyone else the stored public ones. A trust or alliance row stored before
   public figures were (``public`` missing) is hidden: fail closed.
 

@@ -15,7 +15,6 @@ from django.utils import timezone
 
 from audits.models import Release
 from indicators import levels
-from indicators.levels import ENGLAND_CODE as ENGLAND_CODE  # re-exported until dashboards imports indicators.levels
 
 
 class RunStatus(models.TextChoices):

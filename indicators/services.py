@@ -16,9 +16,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from accounts import roles
 from accounts.models import AuditLogEntry
 from accounts.services import Actor
-from audits import leases, roles
+from audits import leases
 from audits.models import Release, Trust
 from audits.registry import get_definition
 from indicators.definitions import columns_used

@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from dashboards.pages.indicator import IndicatorPiece, indicator_key
 from dashboards.pages.piece import CsvSchema, Piece, columns
 from dashboards.pages.run import RunContext, count_phrase, result_sentence
-from indicators.models import ENGLAND_CODE
+from indicators.levels import ALLIANCE, ENGLAND_CODE, NATIONAL, PROVIDER
 
 
 def alliance_key(code: str, variant: str) -> str:
@@ -156,9 +156,9 @@ def build_alliances(
         )
     levels = {
         item.code: (
-            context.level(variant, item.code, "alliance", item.period),
-            context.level(variant, item.code, "provider", item.period),
-            context.result(variant, item.code, "national", item.period, ENGLAND_CODE),
+            context.level(variant, item.code, ALLIANCE, item.period),
+            context.level(variant, item.code, PROVIDER, item.period),
+            context.result(variant, item.code, NATIONAL, item.period, ENGLAND_CODE),
         )
         for item in indicators
     }

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 
 from dashboards.pages.piece import CsvSchema, Piece, columns
 from dashboards.pages.run import RunContext, count_phrase, unavailable_reason
-from indicators.models import ENGLAND_CODE
+from indicators.levels import ENGLAND_CODE, NATIONAL, PROVIDER
+from indicators.stats.vocabulary import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
 
 def audit_key(variant: str) -> str:
     return f"audit:{variant}"
 
 
-DIRECTION_TEXT = {"higher_is_better": "Higher is better", "lower_is_better": "Lower is better"}
+DIRECTION_TEXT = {HIGHER_IS_BETTER: "Higher is better", LOWER_IS_BETTER: "Lower is better"}
 
 
 @dataclass(kw_only=True)
@@ -85,8 +86,8 @@ def build_audit(context: RunContext, variant: str) -> AuditPiece:
         national = None
         counts: dict[str, int] = defaultdict(int)
         if headline:
-            national = context.result(variant, code, "national", headline, ENGLAND_CODE)
-            for row in context.level(variant, code, "provider", headline).values():
+            national = context.result(variant, code, NATIONAL, headline, ENGLAND_CODE)
+            for row in context.level(variant, code, PROVIDER, headline).values():
                 if row["compared"]:
                     counts[row["flag"]] += 1
         items.append(

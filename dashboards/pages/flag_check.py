@@ -12,6 +12,8 @@ from dashboards.pages.piece import CsvSchema, Piece, columns, embed
 from dashboards.pages.run import format_result, shown_count
 from indicators.definitions import IndicatorDefinition
 from indicators.disclosure import publish_trend, suppression_policy
+from indicators.levels import PROVIDER
+from indicators.stats.arrays import finite_or_none
 
 
 def check_key(trust: str, code: str, variant: str) -> str:
@@ -109,14 +111,14 @@ def excess_events(row: dict[str, Any] | None, definition: IndicatorDefinition) -
     if row is None or row.get("numerator") is None or row.get("denominator") is None:
         return None, None, None
     observed = float(row["numerator"])
-    lower, upper = text.finite(row.get("ci_lower")), text.finite(row.get("ci_upper"))
+    lower, upper = finite_or_none(row.get("ci_lower")), finite_or_none(row.get("ci_upper"))
     if definition.risk_adjusted:
-        expected = text.finite(row.get("expected"))
+        expected = finite_or_none(row.get("expected"))
         if expected is None:
             return None, None, None
         base, scale = 1.0, expected
     else:
-        rate = text.finite(row.get("national_value"))
+        rate = finite_or_none(row.get("national_value"))
         if rate is None:
             return None, None, None
         expected, base, scale = float(row["denominator"]) * rate, rate, float(row["denominator"])
@@ -141,7 +143,7 @@ def vlad_rows(published: list[dict[str, Any]], exact: list[dict[str, Any]], vari
     for point, stored in zip(published, exact, strict=True):
         observed = point.get("numerator")
         # The published point's own expected events when disclosure publishes them, else the stored point's.
-        expected = text.finite(point["expected"] if "expected" in point else stored.get("expected"))
+        expected = finite_or_none(point["expected"] if "expected" in point else stored.get("expected"))
         if expected is not None and variant != "analyst":
             expected = round(expected, 1)
         shown = observed is not None and not (point.get("suppressed") and variant != "analyst")
@@ -242,7 +244,7 @@ def flag_check(
     if definition.risk_adjusted and trend is not None and trend[0]:
         exact_points, public = trend
         published, _ = publish_trend(
-            level="provider", points=exact_points, xmr=None, public=public, unsuppressed=variant == "analyst"
+            level=PROVIDER, points=exact_points, xmr=None, public=public, unsuppressed=variant == "analyst"
         )
         if any(p.get("expected") is not None for p in exact_points):
             rows, hidden = vlad_rows(published, exact_points, variant)
@@ -288,16 +290,16 @@ def completeness_rows(
     required = {c["column"] for c in quality.get("columns", []) if c.get("required")}
     out = []
     for column in columns:
-        england_value = text.finite(england.get(column))
-        model_england = text.finite((model_completeness.get("england") or {}).get(column))
+        england_value = finite_or_none(england.get(column))
+        model_england = finite_or_none((model_completeness.get("england") or {}).get(column))
         if model_england is not None:
             england_value = 100 * model_england
         trust_value = None
         if trust_percent is not None:
-            trust_value = text.finite(trust_percent.get(column))
+            trust_value = finite_or_none(trust_percent.get(column))
             if trust_value is None and column in required:  # an accepted release has every required value
                 trust_value = 100.0
-            model_trust = text.finite((model_completeness.get("trust") or {}).get(column))
+            model_trust = finite_or_none((model_completeness.get("trust") or {}).get(column))
             if model_trust is not None:
                 trust_value = 100 * model_trust
         gap = (

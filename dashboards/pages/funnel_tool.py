@@ -8,10 +8,24 @@ from typing import TYPE_CHECKING, Any
 from dashboards import figures
 from dashboards.pages.piece import CsvSchema, columns
 from dashboards.text import flag_counts_sentence, interval, label_of, meaning_of, percent, ratio
-from indicators.funnel_tool import as_json
+from indicators.funnel_tool import METHODS, as_json
+from indicators.stats.vocabulary import NO_JUDGEMENT
 
 if TYPE_CHECKING:
     from indicators.stats.analysis import FunnelResult
+
+#: The words the form shows for each limits method (docs/glossary.md, "funnel method"; indicators.stats.funnel).
+METHOD_LABELS = {
+    "midp": "Mid-p (exact tails, calibrated flags; recommended)",
+    "exact": "Exact (binomial or Poisson)",
+    "wilson": "Wilson (PHE; proportions)",
+    "normal": "Normal approximation (proportions)",
+    "arcsine": "Arcsine (FunnelPlotR; proportions)",
+    "shmi": "SHMI (log scale; ratios)",
+    "cqc": "CQC (square-root scale; ratios)",
+}
+#: The form's choice of limits: every method the tool accepts for either kind, once, the default first.
+METHOD_CHOICES = [(method, METHOD_LABELS[method]) for method in dict.fromkeys(m for ms in METHODS.values() for m in ms)]
 
 
 def funnel_csv(kind: str) -> CsvSchema[dict[str, Any]]:
@@ -49,7 +63,7 @@ def funnel_tool_output(result: FunnelResult) -> tuple[list[dict[str, Any]], dict
     for unit in data["units"]:
         unit["value_text"] = fmt(unit["value"])
         unit["ci_text"] = interval(unit["ci_lower"], unit["ci_upper"], fmt)
-        unit["label"] = label_of(unit["flag"], "no_judgement")
+        unit["label"] = label_of(unit["flag"], NO_JUDGEMENT)
         counts[unit["flag"]] = counts.get(unit["flag"], 0) + 1
         rows.append(unit)
         if unit["value"] is not None:
@@ -57,7 +71,7 @@ def funnel_tool_output(result: FunnelResult) -> tuple[list[dict[str, Any]], dict
                 {
                     "x": unit["denominator"],
                     "y": unit["value"],
-                    "meaning": meaning_of(unit["flag"], "no_judgement"),
+                    "meaning": meaning_of(unit["flag"], NO_JUDGEMENT),
                     "customdata": [
                         unit["unit"],
                         unit["unit"],

@@ -12,7 +12,8 @@ from django.template.loader import render_to_string
 from dashboards import figures, text
 from dashboards.pages.piece import SOMETIMES, CsvSchema, Piece, columns, embed
 from dashboards.pages.run import RunContext, count_phrase
-from indicators.models import ENGLAND_CODE, FunnelFit
+from indicators.levels import ALLIANCE, ENGLAND_CODE, NATIONAL, PROVIDER
+from indicators.models import FunnelFit
 
 
 def indicator_key(code: str, period: str, variant: str) -> str:
@@ -129,7 +130,7 @@ def funnel(
     among the flags or the alerts chance alone would give."""
     definition = context.definitions[code]
     fit = context.fits.get((code, level, period))
-    unit_word = "trust" if level == "provider" else "Cancer Alliance"
+    unit_word = "trust" if level == PROVIDER else "Cancer Alliance"
     if fit is None or national is None or fit.target is None:
         return None, f"Too few {unit_word}s have enough patients to draw a funnel plot for {period}."
     risk = definition.risk_adjusted
@@ -202,20 +203,20 @@ def funnel(
 
 def build_indicator(context: RunContext, code: str, period: str, variant: str) -> IndicatorPiece:
     """The indicator page for one period: national and alliance funnels and a row per organisation."""
-    national = context.result(variant, code, "national", period, ENGLAND_CODE)
-    providers = list(context.level(variant, code, "provider", period).values())
+    national = context.result(variant, code, NATIONAL, period, ENGLAND_CODE)
+    providers = list(context.level(variant, code, PROVIDER, period).values())
     for row in providers:
         trust = context.trusts.get(row["organisation"], {})
         row["name"] = trust.get("name", row["organisation"])
         row["alliance"] = trust.get("alliance_id", "")
         row["alliance_name"] = context.alliances.get(row["alliance"], "")
     providers.sort(key=lambda r: (r["name"].lower(), r["organisation"]))  # by name: not a league table
-    alliances = list(context.level(variant, code, "alliance", period).values())
+    alliances = list(context.level(variant, code, ALLIANCE, period).values())
     for row in alliances:
         row["name"] = context.alliances.get(row["organisation"], row["organisation"])
     alliances.sort(key=lambda r: r["name"].lower())
-    provider_figure, provider_summary = funnel(context, code, period, "provider", providers, national, variant)
-    alliance_figure, alliance_summary = funnel(context, code, period, "alliance", alliances, national, variant)
+    provider_figure, provider_summary = funnel(context, code, period, PROVIDER, providers, national, variant)
+    alliance_figure, alliance_summary = funnel(context, code, period, ALLIANCE, alliances, national, variant)
     item = {"risk_adjusted": context.definitions[code].risk_adjusted}
     return IndicatorPiece(
         code=code,
@@ -225,10 +226,10 @@ def build_indicator(context: RunContext, code: str, period: str, variant: str) -
         providers=[ResultRow.of(r) for r in providers],
         alliances=[ResultRow.of(r) for r in alliances],
         providers_html=render_to_string(
-            "dashboards/_result_rows.html", {"rows": providers, "level": "provider", "item": item}
+            "dashboards/_result_rows.html", {"rows": providers, "level": PROVIDER, "item": item}
         ),
         alliances_html=render_to_string(
-            "dashboards/_result_rows.html", {"rows": alliances, "level": "alliance", "item": item}
+            "dashboards/_result_rows.html", {"rows": alliances, "level": ALLIANCE, "item": item}
         ),
         provider_figure=embed(provider_figure),
         provider_summary=provider_summary,

@@ -10,6 +10,7 @@ from dashboards import figures, text
 from dashboards.pages.piece import CsvSchema, Piece, columns, embed
 from dashboards.pages.run import RunContext
 from indicators.services import model_failed
+from indicators.stats.arrays import finite_or_none
 
 
 def card_key(code: str) -> str:
@@ -139,12 +140,12 @@ def build_card(context: RunContext, code: str) -> ModelCard | UnfittedCard | Non
 
 
 def _num(value: Any, digits: int) -> str:
-    number = text.finite(value)
+    number = finite_or_none(value)
     return "-" if number is None else f"{number:.{digits}f}"
 
 
 def _p(value: Any) -> str:
-    number = text.finite(value)
+    number = finite_or_none(value)
     if number is None:
         return "-"
     return "< 0.001" if number < 0.001 else f"{number:.3f}"

@@ -17,7 +17,8 @@ from dashboards import text
 from indicators import result_fields
 from indicators.definitions import IndicatorDefinition
 from indicators.disclosure import publish_results, suppression_policy
-from indicators.models import ENGLAND_CODE, ComputationRun, FunnelFit, IndicatorResult, RunIndicator, TrendSeries
+from indicators.levels import ENGLAND_CODE, NATIONAL
+from indicators.models import ComputationRun, FunnelFit, IndicatorResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
 from indicators.services import model_failed
 
@@ -77,7 +78,7 @@ def headline_period(periods: list[str], results, code: str) -> str | None:
     the most recent."""
     best, best_key = None, None
     for period in periods:
-        national = results.get((code, "national", period), {}).get(ENGLAND_CODE)
+        national = results.get((code, NATIONAL, period), {}).get(ENGLAND_CODE)
         if not national:
             continue
         key = ((national["period_end"] - national["period_start"]).days, national["period_end"])
@@ -155,7 +156,7 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
         plotted, lower, upper = row["value"], row["ci_lower"], row["ci_upper"]
     shown = plotted is not None
     hidden = bool(row.get("suppressed")) and row["numerator"] is None  # hidden from this reader
-    compared = bool(row["eligible"]) and level != "national" and not hidden
+    compared = bool(row["eligible"]) and level != NATIONAL and not hidden
     flag = row["flag"] if compared else "none"
     return {
         "organisation": row["organisation"],
@@ -182,7 +183,7 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
         "flag": flag,
         "meaning": text.meaning_of(flag, definition.direction, compared),
         "label": text.label_of(flag, definition.direction, compared, shown=not hidden)
-        if level != "national"
+        if level != NATIONAL
         else "England",
         "short_label": text.short_label(flag, definition.direction, compared, shown=not hidden),
         # The funnel's x: expected events for a ratio, else the (published) denominator.

@@ -12,7 +12,7 @@ from dashboards import figures, text
 from dashboards.pages.piece import UNSTORED, CsvSchema, Piece, columns
 from dashboards.pages.run import RunContext, count_phrase, result_sentence, unavailable_reason
 from indicators.disclosure import publish_trend
-from indicators.models import ENGLAND_CODE
+from indicators.levels import ALLIANCE, ENGLAND_CODE, NATIONAL, PROVIDER
 
 
 def trust_key(code: str, variant: str) -> str:
@@ -171,10 +171,10 @@ def build_trusts(context: RunContext, variant: str) -> dict[str, TrustPiece]:
                 Unavailable(code=code, title=definition.title, reason=unavailable_reason(context, code, variant))
             )
             continue
-        national = context.result(variant, code, "national", period, ENGLAND_CODE)
+        national = context.result(variant, code, NATIONAL, period, ENGLAND_CODE)
         england_text = national["value_text"] if national else "-"
-        providers = context.level(variant, code, "provider", period)
-        alliances = context.level(variant, code, "alliance", period)
+        providers = context.level(variant, code, PROVIDER, period)
+        alliances = context.level(variant, code, ALLIANCE, period)
         spread = [r["plotted"] for r in providers.values() if r["compared"] and r["plotted"] is not None]
         for org, result in providers.items():
             trust = context.trusts.get(org, {})
@@ -193,7 +193,7 @@ def build_trusts(context: RunContext, variant: str) -> dict[str, TrustPiece]:
             if spine:
                 quantiles = {k: text.percent(v) for k, v in spine["quantiles"].items()}
                 spine_text = text.spread_sentence(values_text=quantiles, n=spine["n"])
-            points, values = _trend_values(context.sparks.get((code, "provider", org), ([], None)), "provider", variant)
+            points, values = _trend_values(context.sparks.get((code, PROVIDER, org), ([], None)), PROVIDER, variant)
             spark = figures.sparkline(values)
             spark_text = ""
             if spark:

@@ -18,7 +18,6 @@ from .vocabulary import DIRECTIONS, Direction
 
 __all__ = [
     "FLAGS",
-    "Direction",  # re-exported until dashboards/text.py imports it from .vocabulary, its owner
     "outlier_flags",
     "flag_meaning",
     "flag_label",

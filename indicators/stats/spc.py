@@ -46,11 +46,16 @@ MR_SCREEN_MULTIPLIER: float = 3.267
 # The peer flags groups with n < 13 (option ptd_spc.warning_threshold, default 13).
 TRIAL_LIMITS_MIN_POINTS: int = 13
 
+#: The colour of each point type, with Making Data Count's meanings (NHS England, "Making data count",
+#: 2019; NHSRplotthedots R/ptd_spc_colours.R): blue improvement, orange concern, purple neutral, grey common
+#: cause. The peer's shades (#00b0f0, #e46c0a, #490092, #a6a6a6) are replaced by darker ones of the same
+#: hues, each at least 3:1 against white (WCAG 2.2 SC 1.4.11, non-text contrast; the peer's grey is 2.4:1),
+#: the NHS identity's blue and grey among them. The pages and the API both show these.
 COLOURS: dict[str, str] = {
-    "special_cause_improvement": "#00b0f0",
-    "special_cause_concern": "#e46c0a",
-    "special_cause_neutral": "#490092",
-    "common_cause": "#a6a6a6",
+    "special_cause_improvement": "#005eb8",
+    "special_cause_concern": "#b35900",
+    "special_cause_neutral": "#6c2c8f",
+    "common_cause": "#768692",
 }
 
 _DIRECTION_SIGN: dict[str, int] = {"increase": 1, "decrease": -1, "neutral": 0}

@@ -8,11 +8,14 @@ command's help and the funnel tool's form need no numpy or scipy, and so that ev
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 __all__ = [
     "DEFAULT_METHOD",
     "DIRECTIONS",
+    "HIGHER_IS_BETTER",
+    "LOWER_IS_BETTER",
+    "NO_JUDGEMENT",
     "Direction",
     "LIMITS",
     "NEEDS_PATIENTS",
@@ -44,7 +47,10 @@ Overdispersion = Literal["auto", "none", "additive", "multiplicative"]
 OVERDISPERSION_CHOICES: tuple[Overdispersion, ...] = ("auto", "none", "additive", "multiplicative")
 
 #: An indicator's declared direction: which way is better decides what a flag means (:mod:`.flags`).
-DIRECTIONS = ("higher_is_better", "lower_is_better", "no_judgement")
+HIGHER_IS_BETTER: Final = "higher_is_better"
+LOWER_IS_BETTER: Final = "lower_is_better"
+NO_JUDGEMENT: Final = "no_judgement"
+DIRECTIONS = (HIGHER_IS_BETTER, LOWER_IS_BETTER, NO_JUDGEMENT)
 Direction = Literal["higher_is_better", "lower_is_better", "no_judgement"]
 #: The funnel limits at a unit's denominator, as a unit's figures and an indicator result name them: 95% and
 #: 99.8%, risk-adjusted (overdispersion included), then unadjusted.

@@ -10,6 +10,7 @@ import pytest
 from dashboards import figures, text
 from dashboards.services import embed
 from indicators.stats.funnel import proportion_limits, ratio_limits
+from indicators.stats.spc import COLOURS
 
 
 def point(code: str, x: float, y: float, meaning: str = "as_expected") -> dict:
@@ -151,7 +152,7 @@ def test_xmr_chart_colours_special_causes_and_draws_mean_and_limits():
     names = [t["name"] for t in spec["data"]]
     assert {"Mean", "Upper process limit", "Lower process limit", "Target", "Special cause: concern"} <= set(names)
     concern = trace(spec, "Special cause: concern")
-    assert concern["x"] == ["Q4"] and concern["marker"]["color"] == figures.SPC_COLOURS["special_cause_concern"]
+    assert concern["x"] == ["Q4"] and concern["marker"]["color"] == COLOURS["special_cause_concern"]
     assert "outside the process limits" in concern["customdata"][0][1]
     assert trace(spec, "Quarterly value")["y"][2] is None
 

@@ -347,6 +347,18 @@ def test_the_funnel_tool_gives_the_funnel_commands_analysis_and_a_csv(client, de
     assert "Line 2, column numerator: numerator is larger than denominator" in text_of(refused)
 
 
+def test_the_funnel_tool_offers_every_method_it_accepts_the_default_chosen(client, demo):
+    from indicators.funnel_tool import METHODS
+    from indicators.stats.vocabulary import DEFAULT_METHOD
+
+    login(client, "dash-analyst")
+    form = client.get(reverse("funnel-tool")).content.decode()
+    select = re.search(r'<select id="id_method" name="method">(.*?)</select>', form, re.S).group(1)
+    offered = re.findall(r'<option value="(\w+)"', select)
+    assert sorted(offered) == sorted({m for methods in METHODS.values() for m in methods})
+    assert re.findall(r'<option value="(\w+)" selected>', select) == [DEFAULT_METHOD]
+
+
 def test_pages_read_prebuilt_pieces_never_the_results(client, demo):
     run = demo["runs"]["bowel"]
     code = busiest_trust(run)

@@ -262,16 +262,40 @@ def test_it_classifies_the_latest_point_by_direction(direction: str, spike: floa
     assert last["colour"] == COLOURS[point_type]
     assert result.variation_icon == icon
     assert (result.points["point_type"][:-1] == "common_cause").all()
-    assert set(result.points["colour"][:-1]) == {"#a6a6a6"}
+    assert set(result.points["colour"][:-1]) == {COLOURS["common_cause"]}
 
 
-def test_it_uses_the_peer_colours() -> None:
+def test_it_colours_each_point_type_with_making_data_counts_hue() -> None:
     assert COLOURS == {
-        "special_cause_improvement": "#00b0f0",
-        "special_cause_concern": "#e46c0a",
-        "special_cause_neutral": "#490092",
-        "common_cause": "#a6a6a6",
+        "special_cause_improvement": "#005eb8",  # blue
+        "special_cause_concern": "#b35900",  # orange
+        "special_cause_neutral": "#6c2c8f",  # purple
+        "common_cause": "#768692",  # grey
     }
+
+
+def _relative_luminance(hex_colour: str) -> float:
+    """WCAG 2.2 relative luminance of an sRGB colour (https://www.w3.org/TR/WCAG22/#dfn-relative-luminance)."""
+    channels = [int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast_with_white(hex_colour: str) -> float:
+    """WCAG contrast ratio (L1 + 0.05) / (L2 + 0.05), white being the lighter (https://www.w3.org/TR/WCAG22/#dfn-contrast-ratio)."""
+    return 1.05 / (_relative_luminance(hex_colour) + 0.05)
+
+
+def test_the_contrast_ratio_is_wcags() -> None:
+    assert _contrast_with_white("#000000") == pytest.approx(21.0)
+    assert _contrast_with_white("#ffffff") == pytest.approx(1.0)
+    assert _contrast_with_white("#a6a6a6") == pytest.approx(2.4, abs=0.05)  # the peer's grey fails
+
+
+@pytest.mark.parametrize("point_type", sorted(COLOURS))
+def test_every_point_colour_has_3_to_1_contrast_on_white(point_type: str) -> None:
+    # WCAG 2.2 SC 1.4.11 (non-text contrast): graphical objects need at least 3:1 against adjacent colours.
+    assert _contrast_with_white(COLOURS[point_type]) >= 3.0
 
 
 def test_it_shows_common_cause_when_the_latest_point_is_unremarkable() -> None:
