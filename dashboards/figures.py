@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from dashboards.text import MEANING_COLOURS, MEANING_LEGEND, MEANING_SYMBOLS
 from indicators.stats.arrays import finite_or_none
-from indicators.stats.spc import COLOURS
-from indicators.stats.vocabulary import LOWER_IS_BETTER, NO_JUDGEMENT, Direction
+from indicators.stats.vocabulary import COLOURS, LOWER_IS_BETTER, NO_JUDGEMENT, Direction
 
 if TYPE_CHECKING:
     from indicators.stats.analysis import Kind

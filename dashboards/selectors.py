@@ -13,7 +13,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Case, F, JSONField, Q, Value, When
 from django.http import Http404
 from django.urls import reverse
 
@@ -78,19 +78,24 @@ class _PieceCache:
             while len(self.items) > self.size:
                 self.items.popitem(last=False)
 
+    def ids(self) -> list[Any]:
+        with self.lock:
+            return list(self.items)
+
     def clear(self) -> None:
         with self.lock:
             self.items.clear()
 
 
 CACHE = _PieceCache(size=400)  # stored pieces, by FigureSpec id
-DERIVED = _PieceCache(size=400)  # trend and flag-check panels, by (run id, key)
+DERIVED = _PieceCache(size=400)  # trend and flag-check panels, by (run id, when it was requested, key)
 
 
 def pieces(wanted: dict[ComputationRun, dict[str, Any]]) -> dict[tuple[int, str], Any]:
     """The requested pieces of each run, each decoded as the type its key names (``{run: {key: type}}``).
 
-    One query when every piece is already decoded in this process, two otherwise. Raises
+    One query (a piece this process has decoded is not sent again), a second only for a piece evicted
+    from the process's cache meanwhile. Raises
     :class:`PiecesNotBuilt` for runs whose pieces nobody has built yet.
     """
     if not wanted:
@@ -98,16 +103,24 @@ def pieces(wanted: dict[ComputationRun, dict[str, Any]]) -> dict[tuple[int, str]
     condition = Q()
     for run, keys in wanted.items():
         condition |= Q(run_id=run.pk, key__in=[*keys, BUILT])
-    rows = list(FigureSpec.objects.filter(condition).values_list("pk", "run_id", "key"))
-    built = {run_id for _, run_id, key in rows if key == BUILT}
+    # One query: the current ids, and the data of those this process has not decoded yet.
+    known = CACHE.ids()
+    payload = (
+        Case(When(pk__in=known, then=Value(None, output_field=JSONField())), default=F("data")) if known else F("data")
+    )
+    found = list(FigureSpec.objects.filter(condition).values_list("pk", "run_id", "key", payload))
+    built = {run_id for _, run_id, key, _ in found if key == BUILT}
     missing = [run for run in wanted if run.pk not in built]
     if missing:
         raise PiecesNotBuilt(missing)
     types = {run.pk: keys for run, keys in wanted.items()}
-    rows = [row for row in rows if row[2] != BUILT]
-    cached = CACHE.get([pk for pk, _, _ in rows])
+    found = [row for row in found if row[2] != BUILT]
+    rows = [(pk, run_id, key) for pk, run_id, key, _ in found]
+    fresh = {pk: decode(types[run_id][key], data) for pk, run_id, key, data in found if data is not None}
+    CACHE.put(fresh)
+    cached = {**CACHE.get([pk for pk, _, _ in rows if pk not in fresh]), **fresh}
     absent = {pk: (run_id, key) for pk, run_id, key in rows if pk not in cached}
-    if absent:
+    if absent:  # evicted by another request since ``known`` was read
         loaded = {
             pk: decode(types[absent[pk][0]][absent[pk][1]], data)
             for pk, data in FigureSpec.objects.filter(pk__in=list(absent)).values_list("pk", "data")
@@ -208,7 +221,11 @@ def trend_page(
     """The indicator, its XmR chart for one organisation as ``user`` may see it, and that variant."""
     run, overview, variant = audit_page(user, audit_code)
     item = _indicator(overview, code)
-    key = (run.pk, trend_key(level, organisation, code, variant))
+    key = (
+        run.pk,
+        run.requested_at,
+        trend_key(level, organisation, code, variant),
+    )  # an id reused after a restore is another run
     data = DERIVED.get([key]).get(key)
     if data is None:
         definition = next((d for d in indicators_for(audit_code) if d.code == code), None)
@@ -234,7 +251,7 @@ def flag_check_page(user, trust: str, audit_definition, code: str) -> tuple[chec
     audit_code = audit_definition.code
     run = _run(audit_code)
     variant = variant_for(user, audit_code)
-    key = (run.pk, check.check_key(trust, code, variant))
+    key = (run.pk, run.requested_at, check.check_key(trust, code, variant))
     data = DERIVED.get([key]).get(key)
     if data is None:
         data = _flag_check(run, trust, code, variant)

@@ -25,6 +25,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .arrays import finite_or_none
+from .vocabulary import COLOURS
 
 __all__ = [
     "COLOURS",
@@ -46,17 +47,6 @@ MR_SCREEN_MULTIPLIER: float = 3.267
 # The peer flags groups with n < 13 (option ptd_spc.warning_threshold, default 13).
 TRIAL_LIMITS_MIN_POINTS: int = 13
 
-#: The colour of each point type, with Making Data Count's meanings (NHS England, "Making data count",
-#: 2019; NHSRplotthedots R/ptd_spc_colours.R): blue improvement, orange concern, purple neutral, grey common
-#: cause. The peer's shades (#00b0f0, #e46c0a, #490092, #a6a6a6) are replaced by darker ones of the same
-#: hues, each at least 3:1 against white (WCAG 2.2 SC 1.4.11, non-text contrast; the peer's grey is 2.4:1),
-#: the NHS identity's blue and grey among them. The pages and the API both show these.
-COLOURS: dict[str, str] = {
-    "special_cause_improvement": "#005eb8",
-    "special_cause_concern": "#b35900",
-    "special_cause_neutral": "#6c2c8f",
-    "common_cause": "#768692",
-}
 
 _DIRECTION_SIGN: dict[str, int] = {"increase": 1, "decrease": -1, "neutral": 0}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final, Literal
 
 __all__ = [
+    "COLOURS",
     "DEFAULT_METHOD",
     "DIRECTIONS",
     "HIGHER_IS_BETTER",
@@ -64,3 +65,15 @@ LIMITS = (
     "limit_lower_998_unadjusted",
     "limit_upper_998_unadjusted",
 )
+
+#: SPC charts: the colour of each point type, with Making Data Count's meanings (NHS England, "Making data count",
+#: 2019; NHSRplotthedots R/ptd_spc_colours.R): blue improvement, orange concern, purple neutral, grey common
+#: cause. The peer's shades (#00b0f0, #e46c0a, #490092, #a6a6a6) are replaced by darker ones of the same
+#: hues, each at least 3:1 against white (WCAG 2.2 SC 1.4.11, non-text contrast; the peer's grey is 2.4:1),
+#: the NHS identity's blue and grey among them. The pages and the API both show these.
+COLOURS: dict[str, str] = {
+    "special_cause_improvement": "#005eb8",
+    "special_cause_concern": "#b35900",
+    "special_cause_neutral": "#6c2c8f",
+    "common_cause": "#768692",
+}

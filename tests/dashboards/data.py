@@ -65,7 +65,7 @@ def clear() -> None:
     from django.db import connection
 
     from audits.organisations import load_organisations
-    from dashboards.selectors import CACHE
+    from dashboards.selectors import CACHE, DERIVED
 
     call_command("flush", interactive=False, verbosity=0)
     with connection.cursor() as cursor:  # release tables are not models, so flush leaves them
@@ -74,3 +74,4 @@ def clear() -> None:
                 cursor.execute(f"DROP TABLE {connection.ops.quote_name(table)}")
     load_organisations()
     CACHE.clear()
+    DERIVED.clear()
