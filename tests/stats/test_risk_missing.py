@@ -20,8 +20,7 @@ from indicators import compute
 from indicators.compute import compute_indicator
 from indicators.definitions import IndicatorDefinition
 from indicators.levels import ENGLAND_CODE
-from indicators.stats import risk
-from indicators.stats.risk import RiskModelError, fit_risk_model
+from indicators.stats.risk import RiskModelError, fit_risk_model, logit
 
 EXTRACT = date(2025, 1, 1)
 YEARS = (2021, 2022, 2023)
@@ -192,7 +191,7 @@ class _OneStep(sm.Logit):
 
 def test_a_model_that_did_not_converge_gives_no_results_and_says_why_in_plain_words(monkeypatch) -> None:
     frame = _outcomes(_release(20, 100, seed=401), seed=402)
-    monkeypatch.setattr(risk.sm, "Logit", _OneStep)
+    monkeypatch.setattr(logit.sm, "Logit", _OneStep)
     with pytest.raises(RiskModelError, match="did not converge"):
         fit_risk_model(frame, "died", COVARIATES)
     output = _compute(frame)
