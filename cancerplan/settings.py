@@ -190,7 +190,7 @@ else:
             "NAME": str(DATA_DIR / "cancerplan.sqlite3"),
             # Two uploads at once: a transaction takes the write lock when it begins (IMMEDIATE), so the second
             # waits for the first (busy timeout, seconds) instead of failing with "database is locked"; imports
-            # themselves also take turns (audits.services._sqlite_import_turn).
+            # themselves also take turns (audits.services.imports._sqlite_import_turn).
             "OPTIONS": {"timeout": 30, "transaction_mode": "IMMEDIATE"},
         }
     }

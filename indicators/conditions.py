@@ -16,7 +16,7 @@ knows how to
 
 - ``parse`` itself from the definition as written (its keys and shape), once, when the definition is read;
 - ``check`` itself against the extract's columns at start-up, with the rules a definition file must meet
-  (a condition built in code, e.g. by ``indicators.compute._ignoring``, is parsed but not checked);
+  (a condition built in code, e.g. by ``indicators.compute.indicator._ignoring``, is parsed but not checked);
 - ``mask`` the rows of a frame that meet it, vectorised;
 - list the ``columns`` it reads;
 - say until when the patients it selects are ``followed_up_until`` (only ``followed_up`` and ``all`` answer).
@@ -106,8 +106,8 @@ def evaluate(condition: Condition | Mapping[str, Any], frame: pd.DataFrame, extr
 
 @dataclass(frozen=True)
 class Combination(Condition):
-    """``{all: [...]}`` or ``{any: [...]}``: a non-empty list of conditions. An empty list is only ever
-    built in code (``indicators.compute._ignoring``): ``all`` of none is everyone, ``any`` of none no one."""
+    """``{all: [...]}`` or ``{any: [...]}``: a non-empty list of conditions. An empty list is only ever built
+    in code (``indicators.compute.indicator._ignoring``): ``all`` of none is everyone, ``any`` of none no one."""
 
     parts: tuple[Condition, ...]
 
@@ -184,6 +184,8 @@ class TimeTest(Condition):
     """A test on dates written as a mapping of named arguments, ``{key: {name: value, ...}}``."""
 
     names: ClassVar[frozenset[str]]  # the arguments it takes
+    dates: ClassVar[tuple[str, ...]]  # those naming a date column: the columns it reads
+    day_counts: ClassVar[tuple[str, ...]] = ()  # those that must be a whole number of days
     arguments: Mapping[str, Any]
 
     @classmethod
@@ -199,17 +201,21 @@ class TimeTest(Condition):
         """The entry its errors name: its arguments, e.g. "numerator.event_within"."""
         return f"{path}.{cls.key}"
 
-    def check_date_column(self, name: str, columns: Mapping[str, Column], fail: Fail) -> None:
-        """Refuse the argument ``name`` unless it names a date column of the extract."""
-        value = self.arguments.get(name)
-        if not isinstance(value, str) or value not in columns or columns[value].type != "date":
-            raise fail(f"{self.key}.{name} must name a date column", self.where(self.path))
+    def check(self, columns: Mapping[str, Column], fail: Fail) -> None:
+        """Refuse ``dates`` that name no date column of the extract and ``day_counts`` that are no whole number
+        of days (a form checks its other arguments itself)."""
+        for name in self.dates:
+            value = self.arguments.get(name)
+            if not isinstance(value, str) or value not in columns or columns[value].type != "date":
+                raise fail(f"{self.key}.{name} must name a date column", self.where(self.path))
+        for name in self.day_counts:
+            value = self.arguments.get(name)
+            if not isinstance(value, int) or value < 0:
+                raise fail(f"{self.key}.{name} must be a whole number of days", self.where(self.path))
 
-    def check_days(self, name: str, fail: Fail) -> None:
-        """Refuse the argument ``name`` unless it is a whole number of days."""
-        value = self.arguments.get(name)
-        if not isinstance(value, int) or value < 0:
-            raise fail(f"{self.key}.{name} must be a whole number of days", self.where(self.path))
+    def columns(self) -> Iterator[str]:
+        for name in self.dates:
+            yield self.arguments[name]
 
 
 class EventWithin(TimeTest):
@@ -217,18 +223,12 @@ class EventWithin(TimeTest):
 
     key = "event_within"
     names = frozenset({"event", "start", "days"})
-
-    def check(self, columns: Mapping[str, Column], fail: Fail) -> None:
-        self.check_date_column("event", columns, fail)
-        self.check_date_column("start", columns, fail)
-        self.check_days("days", fail)
+    dates = ("event", "start")
+    day_counts = ("days",)
 
     def mask(self, frame: pd.DataFrame, extract_date: date) -> np.ndarray:
         gap = (frame[self.arguments["event"]] - frame[self.arguments["start"]]).dt.days
         return ((gap >= 0) & (gap <= self.arguments["days"])).fillna(False).to_numpy(dtype=bool)
-
-    def columns(self) -> Iterator[str]:
-        yield from (self.arguments["event"], self.arguments["start"])
 
 
 class FollowedUp(TimeTest):
@@ -236,10 +236,8 @@ class FollowedUp(TimeTest):
 
     key = "followed_up"
     names = frozenset({"start", "days"})
-
-    def check(self, columns: Mapping[str, Column], fail: Fail) -> None:
-        self.check_date_column("start", columns, fail)
-        self.check_days("days", fail)
+    dates = ("start",)
+    day_counts = ("days",)
 
     def mask(self, frame: pd.DataFrame, extract_date: date) -> np.ndarray:
         import pandas as pd
@@ -249,9 +247,6 @@ class FollowedUp(TimeTest):
 
     def followed_up_until(self, start: str, extract_date: date) -> date | None:
         return extract_date - timedelta(days=int(self.arguments["days"])) if self.arguments["start"] == start else None
-
-    def columns(self) -> Iterator[str]:
-        yield self.arguments["start"]
 
 
 class DaysBetween(TimeTest):
@@ -266,11 +261,11 @@ class DaysBetween(TimeTest):
 
     key = "days_between"
     names = frozenset({"start", "end", "at_most", "at_least"})
+    dates = ("start", "end")
     bounds = ("at_least", "at_most")
 
     def check(self, columns: Mapping[str, Column], fail: Fail) -> None:
-        self.check_date_column("start", columns, fail)
-        self.check_date_column("end", columns, fail)
+        super().check(columns, fail)
         given = [bound for bound in self.bounds if bound in self.arguments]
         if not given:
             raise fail(f"{self.key} needs at_most, at_least or both", self.where(self.path))
@@ -289,9 +284,6 @@ class DaysBetween(TimeTest):
         if "at_most" in self.arguments:
             met = met & (days <= self.arguments["at_most"])
         return met.fillna(False).to_numpy(dtype=bool)
-
-    def columns(self) -> Iterator[str]:
-        yield from (self.arguments["start"], self.arguments["end"])
 
 
 # Comparisons: {column: C, <comparison>: V}
@@ -366,12 +358,11 @@ class In(OfValues):
         return series.isin([self.like(series, v) for v in self.value])
 
 
-class NotIn(OfValues):
+class NotIn(In):
     key = "not_in"
-    on_codes = True
 
     def hit(self, series: pd.Series) -> pd.Series:
-        return ~series.isin([self.like(series, v) for v in self.value])
+        return ~super().hit(series)
 
 
 class Present(Comparison):

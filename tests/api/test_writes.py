@@ -119,12 +119,12 @@ def test_with_tasks_in_process_an_import_that_fails_is_not_answered_as_still_che
     """The database went away mid-import: the answer says the import failed (503, with the reason), not 202."""
     from django.db import OperationalError
 
-    import audits.services
+    import audits.services.jobs
 
     def lost(**kwargs):
         raise OperationalError("the database connection was lost while storing the rows; nothing was stored")
 
-    monkeypatch.setattr(audits.services, "_load_extract", lost)
+    monkeypatch.setattr(audits.services.jobs, "load_extract", lost)
     _, auth = pipeline
     answer = client.post(UPLOAD, {"audit": "bowel", "extract_date": "2025-03-31", "file": extract("valid")}, **auth)
     body = answer.json()

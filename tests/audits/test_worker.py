@@ -171,11 +171,11 @@ def test_an_import_whose_process_died_is_run_again_by_the_reaper(analyst):
 
 @pytest.mark.django_db(transaction=True)
 def test_an_import_whose_release_was_committed_before_its_process_died_is_accepted(analyst):
-    from audits.services import _load_extract
+    from audits.services.imports import load_extract
 
     job = stranded_job(analyst, file=False)  # the file was deleted too; the release is there
     with (FIXTURES / "bowel" / "valid.csv").open("rb") as stream:  # what the job's process committed
-        release = _load_extract(
+        release = load_extract(
             audit_code="bowel",
             stream=stream,
             file_name="valid.csv",
@@ -303,13 +303,13 @@ def test_a_page_build_failure_after_a_run_shows_on_the_run_not_on_the_import(cli
 def test_an_import_taken_over_by_another_process_meanwhile_stores_nothing_twice(analyst):
     """This process's lease ran out (a long pause) and another took the job over: this one's release is rolled
     back at its commit, and the file stays for the other."""
-    from audits import services
+    from audits.services import jobs
 
     job = stranded_job(analyst)
     job.refresh_from_db()
-    assert services._take(job)  # this process holds it
+    assert jobs._take(job)  # this process holds it
     ImportJob.objects.filter(pk=job.pk).update(owner="another-host:2", attempts=job.attempts + 1)  # now another
-    assert services._run_import(job) is False
+    assert jobs._run_import(job) is False
     job.refresh_from_db()
     assert job.status == "running" and job.owner == "another-host:2" and job.file
     assert not job.audit.releases.exists()

@@ -1,0 +1,152 @@
+"""One indicator: its cohort selected from the rows (denominator, numerator, exclusions, a required field's
+completeness) and counted by its kind, then its results for every audit year and all years together, and its
+trends."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from indicators.compute.output import RESULT_COLUMNS, IndicatorOutput
+from indicators.compute.periods import audit_year, followed_up_until
+from indicators.compute.refusals import note_exclusions, refused_results
+from indicators.compute.trends import quarterly_trends
+from indicators.compute.years import year_results
+from indicators.definitions import IndicatorDefinition, evaluate
+from indicators.kinds import KINDS
+from indicators.levels import ENGLAND_CODE
+
+
+def compute_indicator(
+    frame: pd.DataFrame,
+    indicator: IndicatorDefinition,
+    *,
+    extract_date: date,
+    provider_column: str,
+    alliance_of: dict[str, str],
+) -> IndicatorOutput:
+    """All results of one indicator.
+
+    Its kind (indicators/kinds) decides the expected events, the statistic and its interval, the
+    value shown and the funnel: a proportion is numerator/denominator per organisation with Wilson
+    intervals and funnel limits around the pooled national proportion; a risk-adjusted ratio fits a
+    logistic model on every patient in the denominator (all years), expected = sum of predicted
+    risks, value = O/E with exact Poisson limits, adjusted rate = O/E x national rate. Funnels are
+    drawn per audit year among providers and, separately, among Cancer Alliances.
+    """
+    denominator = evaluate(indicator.conditions.denominator, frame, extract_date)
+    for exclusion in indicator.conditions.exclusions:
+        denominator = denominator & ~evaluate(exclusion, frame, extract_date)
+    dates = frame[indicator.period_column]
+    denominator = denominator & dates.notna().to_numpy()
+    numerator = denominator & evaluate(indicator.conditions.numerator, frame, extract_date)
+    # A field the indicator depends on: its completeness is measured among the patients the
+    # denominator takes whatever the field says (the "base"), a blank counts as not recorded, and a
+    # trust's year below the definition's minimum is refused before anything is fitted or summed.
+    base = denominator
+    recorded = np.zeros(len(frame), dtype=bool)
+    refused = np.zeros(len(frame), dtype=bool)
+    refused_cells = pd.DataFrame()
+    if indicator.requires is not None:
+        column = indicator.requires["column"]
+        base = evaluate(_ignoring(indicator.denominator, column), frame, extract_date)
+        for exclusion in indicator.conditions.exclusions:
+            base = base & ~evaluate(exclusion, frame, extract_date)
+        base = (base & dates.notna().to_numpy()) | denominator
+        values = frame[column]
+        recorded = (values.notna() & ~values.astype(object).isin(indicator.requires.get("unknown_codes", []))).to_numpy(
+            dtype=bool
+        )
+        audit_years = audit_year(dates).to_numpy()
+        share = pd.Series(recorded[base]).groupby([frame[provider_column].to_numpy()[base], audit_years[base]])
+        enough = share.transform("mean").to_numpy() >= indicator.requires["minimum_completeness"]
+        refused[np.flatnonzero(base)[~enough]] = True
+        refused_cells = pd.DataFrame(
+            {
+                "organisation": frame[provider_column].to_numpy()[refused],
+                "year": audit_years[refused].astype(int),
+                "numerator": numerator[refused].astype(np.int64),
+                "denominator": denominator[refused].astype(np.int64),
+                "recorded": recorded[refused].astype(np.int64),
+                "base": np.ones(int(refused.sum()), dtype=np.int64),
+            }
+        )
+        base = base & ~refused
+        denominator = denominator & ~refused
+        numerator = numerator & ~refused
+
+    row_years = audit_year(dates).to_numpy()
+    counted = KINDS[indicator.kind].cohort(
+        indicator, frame, numerator, denominator, years=row_years, groups=frame[provider_column].to_numpy()
+    )
+    if counted.unfitted:  # no model to judge by: the card says why
+        return IndicatorOutput(results=pd.DataFrame(columns=RESULT_COLUMNS), model_card=counted.card)
+    numerator, denominator, card = counted.numerator, counted.denominator, counted.card
+
+    # Organisations as integer codes, so every sum below is a bincount, not a string groupby. The rows
+    # are the denominator's patients and, for a required field, the base it is measured among.
+    in_cohort = denominator | (base & ~refused)
+    provider_codes, providers = pd.factorize(frame[provider_column].to_numpy()[in_cohort], sort=True)
+    alliance_codes, alliances = pd.factorize(pd.Series(providers).map(alliance_of).fillna("unknown"), sort=True)
+    # NHS financial quarters: Q1 is April to June of the audit year.
+    quarters = (audit_year(dates) * 4 + (dates.dt.month - 4) % 12 // 3).to_numpy()[in_cohort].astype(np.int64)
+    cohort = pd.DataFrame(
+        {
+            "provider": provider_codes,
+            "alliance": alliance_codes[provider_codes] if len(providers) else provider_codes,
+            "national": np.zeros(len(provider_codes), dtype=np.int64),
+            "year": row_years[in_cohort].astype(int),
+            "quarter": quarters - (quarters.min() if len(quarters) else 0),
+            "numerator": numerator[in_cohort].astype(np.int64),
+            "denominator": denominator[in_cohort].astype(np.int64),
+            "expected": np.where(denominator, counted.expected, 0.0)[in_cohort],
+            "variance": np.where(denominator, counted.variance, 0.0)[in_cohort],
+            "recorded": recorded[in_cohort].astype(np.int64),
+            "base": np.ones(int(in_cohort.sum()), dtype=np.int64),
+        }
+    )
+    first_quarter = int(quarters.min()) if len(quarters) else 0
+    labels = {
+        "provider": np.asarray(providers, dtype=object),
+        "alliance": np.asarray(alliances, dtype=object),
+        "national": np.array([ENGLAND_CODE], dtype=object),
+    }
+
+    output = IndicatorOutput(results=pd.DataFrame(columns=RESULT_COLUMNS), model_card=card)
+    complete_until = followed_up_until(indicator, extract_date)
+    years = sorted(int(y) for y in cohort.loc[cohort["denominator"] > 0, "year"].unique())
+    # The all-years period spans every year with patients, refused ones too (one label for all its rows).
+    span = sorted({*years, *(refused_cells["year"].tolist() if refused.any() else [])})
+    if refused.any():
+        parts = [refused_results(refused_cells, cohort, labels, indicator, complete_until, span)]
+    elif not years:
+        return output
+    else:
+        parts = []
+    for year, rows in cohort[cohort["year"].isin(years)].groupby("year", sort=True):
+        assert isinstance(year, int | np.integer)  # the key of the whole-number year column
+        parts.extend(year_results(rows, labels, int(year), indicator, output, complete_until=complete_until))
+    if len(span) > 1 and years:  # all audit years together: steadier for small trusts and rare outcomes
+        parts.extend(
+            year_results(cohort, labels, span[0], indicator, output, last_year=span[-1], complete_until=complete_until)
+        )
+    results = pd.concat([part for part in parts if len(part)], ignore_index=True)
+    if refused.any():
+        note_exclusions(results, refused_cells, alliance_of, indicator)
+        england = results[results["level"] == "national"].set_index("period")["national_value"]
+        results["national_value"] = results["national_value"].fillna(results["period"].map(england))
+    output.results = results[list(RESULT_COLUMNS)]
+    output.trends = quarterly_trends(cohort, labels, first_quarter, indicator, complete_until)
+    return output
+
+
+def _ignoring(condition: dict[str, Any], column: str) -> dict[str, Any]:
+    """``condition`` without the tests on ``column`` among its ``all`` parts: the patients the
+    denominator would take whatever ``column`` says."""
+    if "all" not in condition:
+        return {"all": []} if condition.get("column") == column else condition
+    parts = [_ignoring(part, column) for part in condition["all"] if part.get("column") != column]
+    return {"all": [part for part in parts if part != {"all": []}]}
