@@ -4,13 +4,12 @@ stored results and series when asked for; and its CSV."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 from dashboards import figures, text
 from dashboards.pages.piece import CsvSchema, Piece, columns, embed
-from dashboards.pages.run import format_result, kind_of, shown_count
+from dashboards.pages.run import format_result, kind_of, or_nan, shown_count
 from indicators.definitions import IndicatorDefinition
 from indicators.disclosure import publish_trend, suppression_policy
 from indicators.kinds import Kind
@@ -117,7 +116,7 @@ def excess_events(row: dict[str, Any] | None, definition: IndicatorDefinition) -
     lower, upper = finite_or_none(row.get("ci_lower")), finite_or_none(row.get("ci_upper"))
     # The kind's expected events, the statistic's centre and what it divides the events by (indicators.kinds);
     # NaN stands for an unknown rate or sum of expected events, and gives no expected events where it is needed.
-    rate, summed = (_or_nan(row.get(name)) for name in ("national_value", "expected"))
+    rate, summed = or_nan(row.get("national_value")), or_nan(row.get("expected"))
     expected = finite_or_none(kind.expected(denominator, summed, rate))
     if expected is None:
         return None, None, None
@@ -126,11 +125,6 @@ def excess_events(row: dict[str, Any] | None, definition: IndicatorDefinition) -
     if lower is None or upper is None:
         return excess, None, None
     return excess, scale * (lower - base), scale * (upper - base)
-
-
-def _or_nan(value: Any) -> float:
-    number = finite_or_none(value)
-    return math.nan if number is None else number
 
 
 def vlad_rows(published: list[dict[str, Any]], exact: list[dict[str, Any]], variant: str) -> tuple[list[VladRow], int]:

@@ -131,12 +131,20 @@ def kind_of(definition: IndicatorDefinition) -> Kind:
     return KINDS[definition.kind]
 
 
+def or_nan(value: Any) -> float:
+    """A stored figure for a kind's arithmetic (:mod:`indicators.kinds`): NaN when it is unknown, so that what a
+    kind works out from it is unknown too (and ``finite_or_none`` makes it None), while what it does not need
+    stays known."""
+    number = finite_or_none(value)
+    return math.nan if number is None else number
+
+
 def _on_value_scale(kind: Kind, statistic: float | None, rate: float | None) -> float | None:
     """A statistic (or a limit of its interval) on the scale of the value shown (:meth:`Kind.adjusted_rate`):
     None when it is unknown, or when the kind needs England's ``rate`` and it is unknown."""
     if statistic is None:
         return None
-    return finite_or_none(kind.adjusted_rate(statistic, math.nan if rate is None else rate))
+    return finite_or_none(kind.adjusted_rate(statistic, or_nan(rate)))
 
 
 def shown_count(value: Any) -> str:
