@@ -124,7 +124,7 @@ def indicator_sentence(
     shown: bool,
     denominator_text: str = "",
     minimum: int = 1,
-    risk_adjusted: bool = False,
+    adjective: str = "",
 ) -> str:
     """One plain-English sentence for one organisation and indicator.
 
@@ -136,7 +136,7 @@ def indicator_sentence(
             f"{place.capitalize()}: not shown because of small numbers (a count of 1 to 7 patients, or one "
             f"that would let such a count be worked out), to protect confidentiality; England {england_text}."
         )
-    adjusted = "risk-adjusted " if risk_adjusted else ""
+    adjusted = f"{adjective} " if adjective else ""
     if not compared:
         return (
             f"{adjusted.capitalize()}{value_text} at {place} against {england_text} in England; too few patients "

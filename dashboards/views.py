@@ -29,7 +29,7 @@ from dashboards.pages.alliance import ENGLAND_CSV, grid_csv
 from dashboards.pages.audit import INDICATORS_CSV
 from dashboards.pages.data_quality import COLUMNS_CSV, RUNS_CSV, UPLOADS_CSV, releases_csv, trusts_csv
 from dashboards.pages.flag_check import YEARS_CSV
-from dashboards.pages.funnel_tool import METHOD_CHOICES, funnel_csv, funnel_tool_output
+from dashboards.pages.funnel_tool import KIND_CHOICES, METHOD_CHOICES, funnel_csv, funnel_tool_output, tool_kind
 from dashboards.pages.indicator import indicator_csv
 from dashboards.pages.model_card import CALIBRATION_CSV, COEFFICIENTS_CSV, ModelCard
 from dashboards.pages.piece import CsvSchema
@@ -148,7 +148,7 @@ def indicator(request: HttpRequest, audit_code: str, code: str) -> HttpResponse:
     table = request.GET.get("download")
     name = f"{audit_code}-{code}"
     if table in ("trusts", "alliances"):
-        schema = indicator_csv(table, page.item.risk_adjusted)
+        schema = indicator_csv(table, page.item.kind)
         return _csv(f"{name}-{slugify(page.period)}-{table}.csv", schema, page.rows(table))
     if table == "calibration" and isinstance(page.card, ModelCard):
         return _csv(f"{name}-calibration.csv", CALIBRATION_CSV, page.card.calibration)
@@ -359,6 +359,8 @@ def funnel_tool(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "figure": figure,
             "summary": summary,
+            "kind": tool_kind(result) if result is not None else None,
+            "kinds": KIND_CHOICES,
             "methods": METHOD_CHOICES,
             "overdispersion_choices": OVERDISPERSION,
         },

@@ -7,7 +7,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from dashboards.pages.piece import CsvSchema, Piece, columns
-from dashboards.pages.run import RunContext, count_phrase, unavailable_reason
+from dashboards.pages.run import RunContext, count_phrase, kind_of, unavailable_reason
+from indicators.kinds import Kind
 from indicators.levels import ENGLAND_CODE, NATIONAL, PROVIDER
 from indicators.stats.vocabulary import HIGHER_IS_BETTER, LOWER_IS_BETTER
 
@@ -29,7 +30,7 @@ class AuditIndicator(Piece):
     numerator_text: str
     denominator_text: str
     direction: str
-    risk_adjusted: bool
+    kind: Kind
     direction_text: str
     minimum_denominator: int
     standard: str
@@ -43,6 +44,11 @@ class AuditIndicator(Piece):
     england_counts: str
     outside_95: int
     compared: int
+
+    @property
+    def limits_text(self) -> str:
+        """Its funnel limits in words (the kind's, with the definition's method)."""
+        return self.kind.limits_words.format(method=self.funnel_method)
 
 
 @dataclass(kw_only=True)
@@ -74,7 +80,7 @@ INDICATORS_CSV: CsvSchema[AuditIndicator] = columns(
     ("direction", lambda i: i.direction_text),
     ("numerator", lambda i: i.numerator_text),
     ("denominator", lambda i: i.denominator_text),
-    ("risk_adjusted", lambda i: i.risk_adjusted),
+    ("risk_adjusted", lambda i: i.kind.risk_adjusted),
 )
 
 
@@ -98,7 +104,7 @@ def build_audit(context: RunContext, variant: str) -> AuditPiece:
                 numerator_text=definition.numerator_text,
                 denominator_text=definition.denominator_text,
                 direction=definition.direction,
-                risk_adjusted=definition.risk_adjusted,
+                kind=kind_of(definition),
                 direction_text=DIRECTION_TEXT.get(definition.direction, "Neither higher nor lower is better in itself"),
                 minimum_denominator=definition.minimum_denominator,
                 standard=(definition.standard or {}).get("label", ""),

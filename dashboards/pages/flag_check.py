@@ -9,9 +9,10 @@ from typing import Any
 
 from dashboards import figures, text
 from dashboards.pages.piece import CsvSchema, Piece, columns, embed
-from dashboards.pages.run import format_result, shown_count
+from dashboards.pages.run import format_result, kind_of, or_nan, shown_count
 from indicators.definitions import IndicatorDefinition
 from indicators.disclosure import publish_trend, suppression_policy
+from indicators.kinds import Kind
 from indicators.levels import PROVIDER
 from indicators.stats.arrays import finite_or_none
 
@@ -70,7 +71,7 @@ class FlagCheck(Piece):
     code: str
     title: str
     headline: str
-    risk_adjusted: bool
+    kind: Kind
     result: CheckYear | None
     years: list[CheckYear]
     years_text: str
@@ -110,18 +111,16 @@ def excess_events(row: dict[str, Any] | None, definition: IndicatorDefinition) -
     """
     if row is None or row.get("numerator") is None or row.get("denominator") is None:
         return None, None, None
-    observed = float(row["numerator"])
+    kind = kind_of(definition)
+    observed, denominator = float(row["numerator"]), float(row["denominator"])
     lower, upper = finite_or_none(row.get("ci_lower")), finite_or_none(row.get("ci_upper"))
-    if definition.risk_adjusted:
-        expected = finite_or_none(row.get("expected"))
-        if expected is None:
-            return None, None, None
-        base, scale = 1.0, expected
-    else:
-        rate = finite_or_none(row.get("national_value"))
-        if rate is None:
-            return None, None, None
-        expected, base, scale = float(row["denominator"]) * rate, rate, float(row["denominator"])
+    # The kind's expected events, the statistic's centre and what it divides the events by (indicators.kinds);
+    # NaN stands for an unknown rate or sum of expected events, and gives no expected events where it is needed.
+    rate, summed = or_nan(row.get("national_value")), or_nan(row.get("expected"))
+    expected = finite_or_none(kind.expected(denominator, summed, rate))
+    if expected is None:
+        return None, None, None
+    base, scale = kind.target(rate), kind.counts(denominator, expected)
     excess = observed - expected
     if lower is None or upper is None:
         return excess, None, None
@@ -206,7 +205,7 @@ def flag_check(
                 ci_text=result["ci_text"],
                 numerator=result["numerator"],
                 denominator=result["denominator"],
-                expected_text=result["expected_text"] if definition.risk_adjusted else "",
+                expected_text=result["expected_text"],
                 england_text=(format_result(national_rows.get(period), definition) or {}).get("value_text", "-"),
                 label=result["label"],
                 meaning=result["meaning"],
@@ -225,23 +224,15 @@ def flag_check(
         code=definition.code,
         title=definition.title,
         headline=headline,
-        risk_adjusted=definition.risk_adjusted,
+        kind=kind_of(definition),
         result=main,
         years=years,
         years_text=text.years_sentence(singles),
         excess_text=text.excess_sentence(excess, lower, upper, place="this trust"),
-        excess_how=(
-            "Observed minus expected events: observed deaths or events minus the sum of each patient's predicted "
-            "risk from the risk model. The interval is the 95% interval of observed/expected (exact Poisson), "
-            "multiplied by the expected events and less them."
-            if definition.risk_adjusted
-            else "Observed minus expected events: the trust's count minus its patients x England's rate. The "
-            "interval is the 95% interval of the trust's percentage (Wilson), less England's rate, multiplied by its "
-            "patients."
-        ),
+        excess_how=kind_of(definition).excess_words,
         caveats=caveats,
     )
-    if definition.risk_adjusted and trend is not None and trend[0]:
+    if data.kind.has_expected and trend is not None and trend[0]:
         exact_points, public = trend
         published, _ = publish_trend(
             level=PROVIDER, points=exact_points, xmr=None, public=public, unsuppressed=variant == "analyst"

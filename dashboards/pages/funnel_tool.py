@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Any
 from dashboards import figures
 from dashboards.pages.piece import CsvSchema, columns
 from dashboards.text import flag_counts_sentence, interval, label_of, meaning_of, percent, ratio
-from indicators.funnel_tool import METHODS, as_json
+from indicators.funnel_tool import COLUMNS, METHODS, as_json
+from indicators.funnel_tool import KINDS as TOOL_KINDS
+from indicators.kinds import KINDS, Kind
 from indicators.stats.vocabulary import NO_JUDGEMENT
 
 if TYPE_CHECKING:
@@ -24,18 +26,22 @@ METHOD_LABELS = {
     "shmi": "SHMI (log scale; ratios)",
     "cqc": "CQC (square-root scale; ratios)",
 }
+#: The words the form shows for each kind of table it takes (indicators.funnel_tool.KINDS).
+KIND_LABELS = {"proportion": "Proportions", "ratio": "Observed over expected"}
+#: The form's choice of table: (kind, its words, its columns), in the tool's order.
+KIND_CHOICES = [(kind, KIND_LABELS[kind], ",".join(COLUMNS[kind])) for kind in TOOL_KINDS]
 #: The form's choice of limits: every method the tool accepts for either kind, once, the default first.
 METHOD_CHOICES = [(method, METHOD_LABELS[method]) for method in dict.fromkeys(m for ms in METHODS.values() for m in ms)]
 
 
 def funnel_csv(kind: str) -> CsvSchema[dict[str, Any]]:
-    """The download of the analysed table: a proportion's units have a numerator and denominator, a ratio's
-    observed and expected."""
-    proportion = kind == "proportion"
+    """The download of the analysed table: its units' two counts named as the table of the ``kind`` names them
+    (a proportion's numerator and denominator, a ratio's observed and expected)."""
+    _, counted, against = COLUMNS[kind]
     return columns(
         ("unit", lambda r: r["unit"]),
-        ("numerator" if proportion else "observed", lambda r: r["numerator"]),
-        ("denominator" if proportion else "expected", lambda r: r["denominator"]),
+        (counted, lambda r: r["numerator"]),
+        (against, lambda r: r["denominator"]),
         *(
             (name, lambda r, name=name: r[name])
             for name in (
@@ -53,11 +59,17 @@ def funnel_csv(kind: str) -> CsvSchema[dict[str, Any]]:
     )
 
 
+def tool_kind(result: FunnelResult) -> Kind:
+    """The kind of indicator whose table the tool analysed: the tool's kinds (proportion, ratio) are the
+    indicator kinds of the same names, whose words the page uses."""
+    return KINDS[result.kind]
+
+
 def funnel_tool_output(result: FunnelResult) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
     """The analysed units in words, the funnel plot's specification and its summary."""
     data = as_json(result)
-    proportion = result.kind == "proportion"
-    fmt = percent if proportion else ratio
+    kind = tool_kind(result)
+    fmt = percent if kind.statistic_percent else ratio
     rows, points = [], []
     counts: dict[str, int] = {}
     for unit in data["units"]:
@@ -77,7 +89,7 @@ def funnel_tool_output(result: FunnelResult) -> tuple[list[dict[str, Any]], dict
                         unit["unit"],
                         unit["value_text"],
                         unit["ci_text"],
-                        f"{'Denominator' if proportion else 'Expected'} {unit['denominator']:g}",
+                        f"{kind.count_titles[1]} {unit['denominator']:g}",
                         unit["label"],
                     ],
                 }
@@ -90,9 +102,9 @@ def funnel_tool_output(result: FunnelResult) -> tuple[list[dict[str, Any]], dict
         tau2=result.tau2,
         phi=result.phi,
         overdispersion=result.overdispersion,
-        percent_axis=proportion,
-        x_title="Denominator" if proportion else "Expected",
-        y_title="Proportion" if proportion else "Observed / expected",
+        percent_axis=kind.statistic_percent,
+        x_title=kind.count_titles[1],
+        y_title=kind.statistic_title,
         target_label="Target",
     )
     summary = (

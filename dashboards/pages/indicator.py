@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from django.template.loader import render_to_string
 
 from dashboards import figures, text
 from dashboards.pages.piece import SOMETIMES, CsvSchema, Piece, columns, embed
-from dashboards.pages.run import RunContext, count_phrase
+from dashboards.pages.run import RunContext, count_phrase, kind_of
+from indicators.kinds import Kind
 from indicators.levels import ALLIANCE, ENGLAND_CODE, NATIONAL, PROVIDER
 from indicators.models import FunnelFit
 
@@ -68,29 +70,13 @@ class IndicatorPiece(Piece):
     alliance_summary: str
 
 
-def indicator_csv(table: str, risk_adjusted: bool) -> CsvSchema[ResultRow]:
-    """``?download=trusts`` or ``?download=alliances``: a trust's row names its alliance; a risk-adjusted
-    indicator's rows give observed, expected and their ratio."""
+def indicator_csv(table: str, kind: Kind) -> CsvSchema[ResultRow]:
+    """``?download=trusts`` or ``?download=alliances``: a trust's row names its alliance; the counts, value and
+    intervals are the kind's columns (a risk-adjusted indicator's give observed, expected and their ratio)."""
     names: list[tuple[str, Any]] = [("code", lambda r: r.organisation), ("name", lambda r: r.name)]
     if table == "trusts":
         names.append(("cancer_alliance", lambda r: r.alliance_name))
-    if risk_adjusted:
-        names += [
-            ("patients", lambda r: r.denominator),
-            ("observed", lambda r: r.numerator),
-            ("expected", lambda r: r.expected_text),
-            ("observed_over_expected", lambda r: r.ratio_text),
-            ("oe_95_interval", lambda r: r.ratio_ci_text),
-            ("risk_adjusted_rate", lambda r: r.value_text),
-            ("rate_95_interval", lambda r: r.ci_text),
-        ]
-    else:
-        names += [
-            ("numerator", lambda r: r.numerator),
-            ("denominator", lambda r: r.denominator),
-            ("value", lambda r: r.value_text),
-            ("value_95_interval", lambda r: r.ci_text),
-        ]
+    names += [(name, attrgetter(field)) for name, _, field in kind.result_columns]
     names.append(("compared_with_expected", lambda r: r.label))
     return columns(*names)
 
@@ -133,11 +119,12 @@ def funnel(
     unit_word = "trust" if level == PROVIDER else "Cancer Alliance"
     if fit is None or national is None or fit.target is None:
         return None, f"Too few {unit_word}s have enough patients to draw a funnel plot for {period}."
-    risk = definition.risk_adjusted
-    # Flags were decided on O/E against the fit's target; a point is drawn at O/E x England's crude rate, so the
-    # limits are drawn on the same scale (O/E limits x the rate), never x England's own O/E x rate: otherwise a
-    # point labelled within range can be drawn beyond a line, or a flagged one inside the lines.
-    scale = (national.get("rate") or national["plotted"]) if risk else 1.0
+    kind = kind_of(definition)
+    # Flags were decided on the statistic (O/E for a ratio) against the fit's target; a point is drawn on the
+    # value's scale (O/E x England's crude rate), so the limits are drawn on the same scale (O/E limits x the
+    # rate), never x England's own O/E x rate: otherwise a point labelled within range can be drawn beyond a line,
+    # or a flagged one inside the lines. A proportion's scale is 1.
+    scale = kind.adjusted_rate(1.0, national.get("rate") or national["plotted"])
     points = []
     hidden = sum(1 for row in rows if row["suppressed"])
     for row in rows:
@@ -145,7 +132,7 @@ def funnel(
             continue
         count_words = (
             f"Observed {row['numerator']}, expected {row['expected_text']}, of {row['denominator']} patients"
-            if risk
+            if kind.has_expected
             else f"{row['numerator']} of {row['denominator']} patients"
         )
         points.append(
@@ -156,7 +143,7 @@ def funnel(
                 "customdata": [
                     row["organisation"],
                     row["name"],
-                    row["value_text"] + (f" (observed/expected {row['ratio_text']})" if risk else ""),
+                    row["value_text"] + (f" (observed/expected {row['ratio_text']})" if kind.has_expected else ""),
                     row["ci_text"],
                     count_words,
                     row["label"],
@@ -172,8 +159,8 @@ def funnel(
         phi=fit.phi or 1.0,
         overdispersion=fit.overdispersion if fit.overdispersion_applied else "none",
         scale=scale,
-        x_title="Expected events (from the risk model)" if risk else "Patients (denominator)",
-        y_title="Risk-adjusted rate" if risk else "Percentage",
+        x_title=kind.x_title,
+        y_title=kind.value_title,
         standard=(definition.standard or {}).get("value"),
         standard_label=(definition.standard or {}).get("label", ""),
     )
@@ -217,7 +204,10 @@ def build_indicator(context: RunContext, code: str, period: str, variant: str) -
     alliances.sort(key=lambda r: r["name"].lower())
     provider_figure, provider_summary = funnel(context, code, period, PROVIDER, providers, national, variant)
     alliance_figure, alliance_summary = funnel(context, code, period, ALLIANCE, alliances, national, variant)
-    item = {"risk_adjusted": context.definitions[code].risk_adjusted}
+    kind = kind_of(context.definitions[code])
+    shown = [field for _, title, field in kind.result_columns if title]  # the kind's columns on the page
+    for row in (*providers, *alliances):
+        row["cells"] = [row[name] for name in shown]
     return IndicatorPiece(
         code=code,
         period=period,
@@ -225,12 +215,8 @@ def build_indicator(context: RunContext, code: str, period: str, variant: str) -
         national_counts=count_phrase(national, context.definitions[code]) if national else "",
         providers=[ResultRow.of(r) for r in providers],
         alliances=[ResultRow.of(r) for r in alliances],
-        providers_html=render_to_string(
-            "dashboards/_result_rows.html", {"rows": providers, "level": PROVIDER, "item": item}
-        ),
-        alliances_html=render_to_string(
-            "dashboards/_result_rows.html", {"rows": alliances, "level": ALLIANCE, "item": item}
-        ),
+        providers_html=render_to_string("dashboards/_result_rows.html", {"rows": providers, "level": PROVIDER}),
+        alliances_html=render_to_string("dashboards/_result_rows.html", {"rows": alliances, "level": ALLIANCE}),
         provider_figure=embed(provider_figure),
         provider_summary=provider_summary,
         alliance_figure=embed(alliance_figure),

@@ -2,6 +2,8 @@
 
 A piece is built once per run (ADR 0003) and stored as JSON in :class:`dashboards.models.FigureSpec`;
 pages read it back as the same dataclass, so a template, a view and a CSV name its fields in one place.
+An indicator's kind (:mod:`indicators.kinds`) is stored as its name and read back as the kind, which
+templates ask what to show (``item.kind.value_title``) rather than branching on it.
 A piece also reads as the JSON it is stored as (``piece["field"]``), as templates and callers indexing it do.
 """
 
@@ -14,6 +16,8 @@ import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from indicators.kinds import KINDS, Kind
 
 #: Field metadata: drawn into the piece's HTML when it is built, and not stored.
 UNSTORED = {"stored": False}
@@ -67,9 +71,11 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def as_json(value: Any) -> Any:
-    """``value`` as it is stored: pieces within it as their JSON."""
+    """``value`` as it is stored: pieces within it as their JSON, an indicator's kind as its name."""
     if isinstance(value, Piece):
         return value.to_json()
+    if isinstance(value, Kind):
+        return value.name
     if isinstance(value, list):
         return [as_json(v) for v in value]
     if isinstance(value, dict):
@@ -94,6 +100,8 @@ def decode(hint: Any, value: Any) -> Any:
         return {k: decode(item, v) for k, v in value.items()}
     if isinstance(hint, type) and issubclass(hint, Piece):
         return hint.from_json(value)
+    if hint is Kind:
+        return KINDS[value]
     return value
 
 

@@ -8,6 +8,7 @@ Two variants of every piece are built: ``analyst`` (exact counts, for the audit'
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, overload
@@ -17,10 +18,12 @@ from dashboards import text
 from indicators import result_fields
 from indicators.definitions import IndicatorDefinition
 from indicators.disclosure import publish_results, suppression_policy
+from indicators.kinds import KINDS, Kind
 from indicators.levels import ENGLAND_CODE, NATIONAL
 from indicators.models import ComputationRun, FunnelFit, IndicatorResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
 from indicators.services import model_failed
+from indicators.stats.arrays import finite_or_none
 
 VARIANTS = ("public", "analyst")
 BUILT = "built"  # the key of the piece that marks a run whose pieces are all built
@@ -123,6 +126,27 @@ def load_context(run: ComputationRun) -> RunContext:
     return context
 
 
+def kind_of(definition: IndicatorDefinition) -> Kind:
+    """The indicator's kind (:mod:`indicators.kinds`): what its pages show, and in which words."""
+    return KINDS[definition.kind]
+
+
+def or_nan(value: Any) -> float:
+    """A stored figure for a kind's arithmetic (:mod:`indicators.kinds`): NaN when it is unknown, so that what a
+    kind works out from it is unknown too (and ``finite_or_none`` makes it None), while what it does not need
+    stays known."""
+    number = finite_or_none(value)
+    return math.nan if number is None else number
+
+
+def _on_value_scale(kind: Kind, statistic: float | None, rate: float | None) -> float | None:
+    """A statistic (or a limit of its interval) on the scale of the value shown (:meth:`Kind.adjusted_rate`):
+    None when it is unknown, or when the kind needs England's ``rate`` and it is unknown."""
+    if statistic is None:
+        return None
+    return finite_or_none(kind.adjusted_rate(statistic, or_nan(rate)))
+
+
 def shown_count(value: Any) -> str:
     """A count as published: None means suppressed (policy marker)."""
     return suppression_policy().marker if value is None else text.count(value)
@@ -146,14 +170,11 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
         return None
     marker = suppression_policy().marker
     level = row["level"]
-    risk = definition.risk_adjusted
+    kind = kind_of(definition)
     national = row["national_value"]
-    if risk:
-        plotted = row["adjusted_rate"]
-        lower = None if row["ci_lower"] is None or national is None else row["ci_lower"] * national
-        upper = None if row["ci_upper"] is None or national is None else row["ci_upper"] * national
-    else:
-        plotted, lower, upper = row["value"], row["ci_lower"], row["ci_upper"]
+    plotted = row[kind.shown_field]
+    lower = _on_value_scale(kind, row["ci_lower"], national)
+    upper = _on_value_scale(kind, row["ci_upper"], national)
     shown = plotted is not None
     hidden = bool(row.get("suppressed")) and row["numerator"] is None  # hidden from this reader
     compared = bool(row["eligible"]) and level != NATIONAL and not hidden
@@ -169,13 +190,7 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
         "upper": upper,
         "value_text": text.percent(plotted) if shown else marker,
         "ci_text": text.interval(lower, upper) if shown else marker,
-        "ratio_text": (text.ratio(row["value"]) if row["value"] is not None else marker) if risk else "",
-        "ratio_ci_text": (text.interval(row["ci_lower"], row["ci_upper"], text.ratio) if shown else marker)
-        if risk
-        else "",
-        "expected_text": (text.expected_count(row["expected"]) if row["expected"] is not None else marker)
-        if risk
-        else "",
+        **(_expected_texts(row, shown, marker) if kind.has_expected else _NO_EXPECTED),
         "shown": shown,
         "suppressed": hidden,
         "compared": compared,
@@ -186,14 +201,26 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
         if level != NATIONAL
         else "England",
         "short_label": text.short_label(flag, definition.direction, compared, shown=not hidden),
-        # The funnel's x: expected events for a ratio, else the (published) denominator.
-        "x": row["expected"] if risk else row["denominator"],
+        # The funnel's x: what the kind divides the observed events by (expected events, or the denominator).
+        "x": kind.counts(row["denominator"], row["expected"]),
         "rate": row["national_value"],  # England's crude rate in the period (the scale of risk-adjusted rates)
     }
 
 
+_NO_EXPECTED = {"ratio_text": "", "ratio_ci_text": "", "expected_text": ""}
+
+
+def _expected_texts(row: dict[str, Any], shown: bool, marker: str) -> dict[str, str]:
+    """Observed over expected, its interval and the expected events, as published, for a kind that has them."""
+    return {
+        "ratio_text": text.ratio(row["value"]) if row["value"] is not None else marker,
+        "ratio_ci_text": text.interval(row["ci_lower"], row["ci_upper"], text.ratio) if shown else marker,
+        "expected_text": text.expected_count(row["expected"]) if row["expected"] is not None else marker,
+    }
+
+
 def count_phrase(result: dict[str, Any], definition: IndicatorDefinition) -> str:
-    if definition.risk_adjusted:
+    if kind_of(definition).has_expected:
         return (
             f"{result['numerator']} observed, {result['expected_text']} expected, of {result['denominator']} patients"
         )
@@ -212,7 +239,7 @@ def result_sentence(place: str, result: dict[str, Any], england_text: str, defin
         shown=result["shown"],
         denominator_text=f"{result['denominator']} patients",
         minimum=definition.minimum_denominator,
-        risk_adjusted=definition.risk_adjusted,
+        adjective=kind_of(definition).adjective,
     )
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from dashboards import figures, text
 from dashboards.pages.piece import CsvSchema, Piece, columns, embed
-from dashboards.pages.run import shown_count
+from dashboards.pages.run import kind_of, shown_count
 from indicators.definitions import IndicatorDefinition
 from indicators.disclosure import publish_trend, suppression_policy
+from indicators.kinds import Kind
 
 
 def trend_key(level: str, organisation: str, code: str, variant: str) -> str:
@@ -40,7 +41,7 @@ class TrendPiece(Piece):
     organisation: str
     rows: list[TrendRow]
     has_chart: bool
-    risk_adjusted: bool
+    kind: Kind
     summary: str = ""
     figure: str | None = None
     mean: str = ""
@@ -114,7 +115,7 @@ def build_trend(
         organisation=organisation,
         rows=rows,
         has_chart=xmr is not None,
-        risk_adjusted=definition.risk_adjusted,
+        kind=kind_of(definition),
     )
     if xmr is not None:
         data.figure = embed(
@@ -128,7 +129,7 @@ def build_trend(
                 upl=xmr.get("upl"),
                 target=xmr.get("target"),
                 percent_axis=True,
-                y_title="Risk-adjusted rate" if definition.risk_adjusted else "Percentage",
+                y_title=data.kind.value_title,
                 value_texts=[r.value_text for r in rows],
             )
         )

@@ -10,8 +10,9 @@ from django.template.loader import render_to_string
 
 from dashboards import figures, text
 from dashboards.pages.piece import UNSTORED, CsvSchema, Piece, columns
-from dashboards.pages.run import RunContext, count_phrase, result_sentence, unavailable_reason
+from dashboards.pages.run import RunContext, count_phrase, kind_of, result_sentence, unavailable_reason
 from indicators.disclosure import publish_trend
+from indicators.kinds import Kind
 from indicators.levels import ALLIANCE, ENGLAND_CODE, NATIONAL, PROVIDER
 
 
@@ -27,7 +28,7 @@ class TrustCard(Piece):
     title: str
     period: str
     direction: str
-    risk_adjusted: bool
+    kind: Kind
     value_text: str
     ci_text: str
     ratio_text: str
@@ -208,7 +209,7 @@ def build_trusts(context: RunContext, variant: str) -> dict[str, TrustPiece]:
                     title=definition.title,
                     period=period,
                     direction=definition.direction,
-                    risk_adjusted=definition.risk_adjusted,
+                    kind=kind_of(definition),
                     value_text=result["value_text"],
                     ci_text=result["ci_text"],
                     ratio_text=result["ratio_text"],

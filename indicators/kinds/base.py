@@ -3,8 +3,9 @@
 A kind decides the patients' expected events (:meth:`Kind.cohort`), the statistic of an
 organisation or quarter and its interval, the value shown, the family and centre of its funnel
 (``indicators.stats.analysis.funnel_analysis``), the range its XmR limits stay within, and what
-disclosure control publishes of its expected events. ``indicators.compute`` and
-``indicators.disclosure`` ask the kind; they do not branch on it.
+disclosure control publishes of its expected events, and what the pages say of it (its words and
+columns, as plain data). ``indicators.compute``, ``indicators.disclosure`` and the dashboards ask
+the kind; they do not branch on it.
 
 Only the standard library is imported at import time (the start-up check of definitions reads
 the kinds); numpy and the statistics are imported by the methods that compute.
@@ -50,6 +51,20 @@ class Kind(ABC):
     risk_adjusted: ClassVar[bool]  # takes a ``risk_model``, and refuses an entry without one
     funnel: ClassVar[Family]  # the family of funnel limits (indicators.stats.analysis)
     limits_within: ClassVar[tuple[float, float | None]]  # what the value can take: XmR limits stay inside
+
+    # What the pages (dashboards) say of it: words and columns, no statistics.
+    shown_field: ClassVar[str]  # the stored result field its pages show as the value (indicators.result_fields)
+    has_expected: ClassVar[bool]  # its results show expected events, observed / expected and a VLAD chart
+    adjective: ClassVar[str]  # what qualifies its value in a sentence or a tag ("risk-adjusted"), or ""
+    value_title: ClassVar[str]  # the value's column header and axis title
+    statistic_title: ClassVar[str]  # the funnel tool's axis title for the statistic itself
+    statistic_percent: ClassVar[bool]  # the statistic itself reads as a percentage (else as a ratio)
+    x_title: ClassVar[str]  # its funnel plot's x axis
+    count_titles: ClassVar[tuple[str, str]]  # column headers of what is counted and what it is set against
+    #: The columns of its results table: (CSV name, header on the page or "" for the CSV only, result field).
+    result_columns: ClassVar[tuple[tuple[str, str, str], ...]]
+    limits_words: ClassVar[str]  # its funnel limits in words; ``{method}`` is the definition's funnel method
+    excess_words: ClassVar[str]  # how a trust's observed minus expected events and their interval are worked out
 
     def cohort(
         self,

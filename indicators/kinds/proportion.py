@@ -18,6 +18,26 @@ class Proportion(Kind):
     funnel = "proportion"
     limits_within = (0.0, 1.0)
 
+    shown_field = "value"
+    has_expected = False
+    adjective = ""
+    value_title = "Percentage"
+    statistic_title = "Proportion"
+    statistic_percent = True
+    x_title = "Patients (denominator)"
+    count_titles = ("Numerator", "Denominator")
+    result_columns = (
+        ("numerator", "Numerator", "numerator"),
+        ("denominator", "Denominator", "denominator"),
+        ("value", "Percentage", "value_text"),
+        ("value_95_interval", "95% interval", "ci_text"),
+    )
+    limits_words = "{method} binomial limits"
+    excess_words = (
+        "Observed minus expected events: the trust's count minus its patients x England's rate. The interval is "
+        "the 95% interval of the trust's percentage (Wilson), less England's rate, multiplied by its patients."
+    )
+
     def expected(self, denominator: Any, summed: Any, rate: float) -> Any:
         return denominator * rate
 

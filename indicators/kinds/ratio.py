@@ -29,6 +29,30 @@ class Ratio(Kind):
     funnel = "ratio"
     limits_within = (0.0, None)
 
+    shown_field = "adjusted_rate"
+    has_expected = True
+    adjective = "risk-adjusted"
+    value_title = "Risk-adjusted rate"
+    statistic_title = "Observed / expected"
+    statistic_percent = False
+    x_title = "Expected events (from the risk model)"
+    count_titles = ("Observed", "Expected")
+    result_columns = (
+        ("patients", "Patients", "denominator"),
+        ("observed", "Observed", "numerator"),
+        ("expected", "Expected", "expected_text"),
+        ("observed_over_expected", "Observed / expected", "ratio_text"),
+        ("oe_95_interval", "", "ratio_ci_text"),
+        ("risk_adjusted_rate", "Risk-adjusted rate", "value_text"),
+        ("rate_95_interval", "95% interval", "ci_text"),
+    )
+    limits_words = "exact Poisson limits for observed over expected"
+    excess_words = (
+        "Observed minus expected events: observed deaths or events minus the sum of each patient's predicted risk "
+        "from the risk model. The interval is the 95% interval of observed/expected (exact Poisson), multiplied by "
+        "the expected events and less them."
+    )
+
     def cohort(
         self,
         indicator: IndicatorDefinition,
