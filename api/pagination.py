@@ -74,8 +74,8 @@ class Pagination(PageNumberPagination):
 
 
 class ResultPagination(Pagination):
-    """Pages of results that also name the computation runs they come from (``runs``): the runs the
-    query reads, each with its audit, release and when it completed (``api.serializers.ServedRunSerializer``)."""
+    """Pages of results that also name the computation runs they come from (``runs``): the runs the query
+    reads, each with its audit, release and when it completed (``api.serializers.results.ServedRunSerializer``)."""
 
     def get_paginated_response(self, data, runs=None) -> Response:
         response = super().get_paginated_response(data)

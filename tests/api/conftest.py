@@ -2,12 +2,14 @@
 
 The release is a generated demo extract imported and computed the way production does it
 (eager tasks), with one patient id replaced by a sentinel that must never reach anyone but
-the bowel analysts.
+the bowel analysts. It is built once per test module (``built_world``) and each test rolls back
+what it changes (``world``).
 """
 
 from __future__ import annotations
 
 import io
+import shutil
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -16,12 +18,16 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import transaction
+from django.test import TestCase, override_settings
 
 from accounts.models import AllianceLead
 from accounts.services import Actor, create_token
 from audits.models import ImportJob, Release
+from audits.organisations import load_organisations
 from audits.registry import get_definition
 from audits.services import create_import_job, import_extract, sync_audit
+from dashboards.selectors import CACHE, DERIVED
 from indicators.models import IndicatorResult, TrendSeries
 
 SENTINEL = "PTSENTINEL0001"
@@ -87,15 +93,12 @@ def make_user(username: str, **extra) -> User:
     return User.objects.create_user(username, password=PASSWORD, **extra)
 
 
-@pytest.fixture
-def world(orgs, demo_extract, django_capture_on_commit_callbacks, settings, tmp_path) -> World:
-    settings.MEDIA_ROOT = tmp_path / "media"
-    # The API reads results, not the dashboards' page pieces: they are not built ahead here (a test that opens a
-    # page builds its pieces on that first visit, as a new run's first visitor would).
-    settings.AFTER_RUN_TASKS = []
+def build_world(demo_extract: bytes) -> World:
+    """Import and compute the demo extract, and make one user per role with a token (in the caller's transaction)."""
+    load_organisations()
     for code in ("bowel", "lung"):
         sync_audit(get_definition(code))
-    with django_capture_on_commit_callbacks(execute=True):
+    with TestCase.captureOnCommitCallbacks(execute=True):
         outcome = import_extract(
             audit_code="bowel",
             stream=io.BytesIO(demo_extract),
@@ -128,3 +131,51 @@ def world(orgs, demo_extract, django_capture_on_commit_callbacks, settings, tmp_
             token, key = create_token(user=user, name="tests", via="cli")
             world.keys[role], world.token_ids[role] = key, token.pk
     return world
+
+
+@pytest.fixture(scope="module")
+def built_world(django_db_setup, django_db_blocker, demo_extract, tmp_path_factory):
+    """The world, built once per test module (it takes seconds) inside a transaction that is rolled back after
+    the module's last test: each test runs in a savepoint of it (pytest-django's per-test transaction, nested),
+    so it starts from the world as built and what it changes is undone. Transactional tests, which would flush
+    it, cannot use it (pytest-django runs them after all the others, so none runs inside it)."""
+    media = tmp_path_factory.mktemp("world-media")
+    outer = transaction.atomic()
+    outer._from_testcase = True  # type: ignore[attr-defined]  # as django.test.TestCase marks its own
+    with django_db_blocker.unblock():
+        outer.__enter__()
+        try:
+            # The API reads results, not the dashboards' page pieces: they are not built ahead here (a test that
+            # opens a page builds its pieces on that first visit, as a new run's first visitor would).
+            with override_settings(MEDIA_ROOT=media, AFTER_RUN_TASKS=[]):
+                world = build_world(demo_extract)
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    yield world, media
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def world(built_world, orgs, settings, tmp_path, request) -> World:
+    """The module's world for one test: its own copies of the objects, uploads in its own MEDIA_ROOT, no
+    page pieces decoded by an earlier test (their caches are keyed by ids that are the same in every test)."""
+    marker = request.node.get_closest_marker("django_db")
+    if (marker and marker.kwargs.get("transaction")) or {"transactional_db", "live_server"} & set(request.fixturenames):
+        raise pytest.UsageError("world is built in a transaction: a transactional test cannot use it")
+    built, media = built_world
+    settings.MEDIA_ROOT = tmp_path / "media"
+    shutil.copytree(media, settings.MEDIA_ROOT)
+    settings.AFTER_RUN_TASKS = []
+    CACHE.clear()
+    DERIVED.clear()
+    return World(
+        release=Release.objects.get(pk=built.release.pk),
+        job=ImportJob.objects.get(pk=built.job.pk),
+        users={role: None if user is None else User.objects.get(pk=user.pk) for role, user in built.users.items()},
+        keys=dict(built.keys),
+        token_ids=dict(built.token_ids),
+    )

@@ -164,7 +164,8 @@ def import_prostate(text: str, stream=None):
 def test_decimals_are_stored_exactly_read_as_float64_and_served_as_their_exact_text(orgs, prostate_audit, text):
     from django.db import connection
 
-    from api.serializers import ColumnSerializer, row_serializer
+    from api.serializers.audits import ColumnSerializer
+    from api.serializers.releases import row_serializer
     from audits.registry import get_definition
     from audits.selectors import release_frame, release_rows, row_columns
 
@@ -224,7 +225,7 @@ def test_sqlite_stores_decimals_as_exact_text(tmp_path):
         "shell",
         "-v0",
         "-c",
-        "from django.db import connection; from api.serializers import row_serializer; "
+        "from django.db import connection; from api.serializers.releases import row_serializer; "
         "from audits.models import Release; from audits.selectors import release_frame, release_rows, row_columns; "
         "r = Release.objects.get(audit_id='prostate'); c = connection.cursor(); "
         "c.execute(f'SELECT typeof(psa), psa FROM {r.storage_table} ORDER BY line'); print(c.fetchall()); "
