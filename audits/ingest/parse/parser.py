@@ -59,6 +59,7 @@ class ExtractParser:
         self._structural = 0  # rows with the wrong number of fields (Arrow skips them)
         self._structural_fields = 0  # the field count of the first of them
         self._stopped = False  # a bad byte ended the reading
+        self._input: CheckedStream | None = None
         self._unique = UniqueValues()
         self._predecessors = Predecessors(providers)
         self._completeness = Completeness(definition)
@@ -83,9 +84,10 @@ class ExtractParser:
             return
         names = self._header
         next_line = 2
+        self._input = CheckedStream(stream, header.rest, header.line_break, self._account, self._stop_at)
         try:
             reader = pacsv.open_csv(
-                CheckedStream(stream, header.rest, header.line_break, self._account, self._stop_at),
+                self._input,
                 read_options=pacsv.ReadOptions(column_names=names, block_size=BLOCK_SIZE, use_threads=True),
                 parse_options=pacsv.ParseOptions(
                     newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=self._invalid_row
@@ -125,6 +127,10 @@ class ExtractParser:
         if self._stopped:  # the reading was cut short on purpose
             return
         if self.typed_reading:
+            # The caller reads the stream again from its start; Arrow may still be reading ahead in the background
+            # (a block it fetched before the error): closed, the checked stream gives it no more of those bytes.
+            if self._input is not None:
+                self._input.close()
             raise TypedReadFailed(str(exc)) from exc
         if "straddl" in str(exc):
             self._errors.add(

@@ -76,7 +76,7 @@ class CheckedStream(io.RawIOBase):
         return len(data)
 
     def read(self, size: int = -1) -> bytes:
-        if self._stopped:
+        if self._stopped or self.closed:
             return b""
         if self._prefix:
             data, self._prefix = self._prefix, b""
