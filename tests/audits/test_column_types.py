@@ -1,4 +1,4 @@
-"""The column types (audits/ingest/columns.py): each declared once, and every other module asks the registry."""
+"""The column types (audits/ingest/columns/): each declared once, and every other module asks the registry."""
 
 import pytest
 import yaml

@@ -1,4 +1,5 @@
-"""A decimal column (audits/ingest/columns.py): a PSA of 4.25 ng/ml checked, stored exactly, read and served."""
+"""A decimal column (audits/ingest/columns/types/decimal.py): a PSA of 4.25 ng/ml checked, stored exactly,
+read and served."""
 
 from __future__ import annotations
 
