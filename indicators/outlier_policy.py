@@ -271,7 +271,7 @@ def _parse_base(name: str) -> dict[str, Any]:
 
 def _override(tracks: list[dict[str, Any]], overrides: dict[str, Any], fail: Fail) -> list[dict[str, Any]]:
     """The base's tracks with the keys of the named stages replaced."""
-    known = {stage.get("name") for track in tracks for stage in track["stages"] if isinstance(stage, dict)}
+    known = {str(stage["name"]) for track in tracks for stage in track["stages"]}  # the base was checked
     for name, change in overrides.items():
         if name not in known:
             raise fail(f"the base has no stage {name!r} (its stages: {', '.join(sorted(known))})", "stages", str(name))
