@@ -148,7 +148,7 @@ def open_cases(run: ComputationRun) -> dict[str, int]:
     with transaction.atomic():
         earlier = {
             (case.indicator, case.organisation, case.direction): case
-            for case in OutlierCase.objects.select_for_update()
+            for case in OutlierCase.objects.select_for_update(of=("self",))
             .filter(
                 audit_id=release.audit_id,
                 status=OutlierCase.Status.OPEN,
