@@ -1,4 +1,5 @@
-"""The admin site: the audit log (read only, staff), tokens (revoke only), alliance leads, and user roles.
+"""The admin site: the audit log (read only, staff), tokens (revoke only), alliance leads, trusts' leads and
+members, and user roles.
 
 Every role change made here is written to the audit log, with the admin's IP address.
 """
@@ -10,8 +11,15 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
 from accounts import roles
-from accounts.models import AllianceLead, ApiToken, AuditLogEntry
-from accounts.services import account_roles, client_ip, record_account_changes, revoke_token, set_alliance_lead
+from accounts.models import AllianceLead, ApiToken, AuditLogEntry, TrustLead, TrustMember
+from accounts.services import (
+    account_roles,
+    client_ip,
+    record,
+    record_account_changes,
+    revoke_token,
+    set_alliance_lead,
+)
 
 Via = AuditLogEntry.Via
 User = get_user_model()
@@ -90,6 +98,69 @@ class AllianceLeadAdmin(admin.ModelAdmin):
     def delete_queryset(self, request, queryset) -> None:
         for lead in queryset.select_related("user"):
             self.delete_model(request, lead)
+
+
+class TrustRoleAdmin(admin.ModelAdmin):
+    """Trusts' leads and members, given by staff: each grant and removal is written to the audit log."""
+
+    role = ""
+    autocomplete_fields = ["user"]
+
+    def has_module_permission(self, request) -> bool:
+        return roles.is_staff(request.user)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return roles.is_staff(request.user)
+
+    def has_add_permission(self, request) -> bool:
+        return roles.is_staff(request.user)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # remove and add again: each is logged
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return roles.is_staff(request.user)
+
+    def _log(self, request, obj, granted: bool) -> None:
+        audit = getattr(obj, "audit_id", "") or ""
+        record(
+            action=AuditLogEntry.Action.ROLE_CHANGED,
+            actor=request.user,
+            via=Via.ADMIN,
+            ip=client_ip(request),
+            audit_code=audit,
+            target=f"user {obj.user.get_username()}",
+            details={"role": self.role, "trust": obj.trust_id, "audit": audit or None, "granted": granted},
+        )
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        self._log(request, obj, granted=True)
+
+    def delete_model(self, request, obj) -> None:
+        self._log(request, obj, granted=False)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for obj in queryset.select_related("user"):
+            self.delete_model(request, obj)
+
+
+@admin.register(TrustLead)
+class TrustLeadAdmin(TrustRoleAdmin):
+    role = "trust_lead"
+    list_display = ["user", "trust", "audit", "since"]
+    list_filter = ["audit"]
+    search_fields = ["user__username", "trust__code", "trust__name"]
+    fields = ["user", "trust", "audit"]
+
+
+@admin.register(TrustMember)
+class TrustMemberAdmin(TrustRoleAdmin):
+    role = "trust_member"
+    list_display = ["user", "trust", "since"]
+    search_fields = ["user__username", "trust__code", "trust__name"]
+    fields = ["user", "trust"]
 
 
 class RoleLoggingUserAdmin(UserAdmin):

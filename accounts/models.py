@@ -3,8 +3,9 @@
 Who may do what is decided in ``accounts/roles.py``; these tables only record the
 facts it reads: an audit analyst is a member of the group ``analysts:<audit>``
 (created by ``audits.services.sync_audit``), staff have ``is_staff``, a Cancer
-Alliance lead has an ``AllianceLead`` row, and every other signed-in account is
-a clinician.
+Alliance lead has an ``AllianceLead`` row, a trust's clinical lead for an audit a
+``TrustLead`` row, a clinician linked to a trust a ``TrustMember`` row, and every
+other signed-in account is a clinician.
 """
 
 from __future__ import annotations
@@ -28,6 +29,40 @@ class AllianceLead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} leads {self.alliance_id}"
+
+
+class TrustLead(models.Model):
+    """A trust's clinical lead for one audit (given by staff): told when an outlier case of the trust opens,
+    and answers it. A user may lead several trusts and audits."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trust_leads")
+    trust = models.ForeignKey("audits.Trust", on_delete=models.PROTECT, related_name="leads")
+    audit = models.ForeignKey("audits.Audit", on_delete=models.PROTECT, related_name="trust_leads")
+    since = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["trust_id", "audit_id", "user_id"]
+        verbose_name = "trust's clinical lead"
+        constraints = [models.UniqueConstraint(fields=["user", "trust", "audit"], name="trust_lead_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} leads {self.audit_id} at {self.trust_id}"
+
+
+class TrustMember(models.Model):
+    """A clinician linked to a trust by staff."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trust_memberships")
+    trust = models.ForeignKey("audits.Trust", on_delete=models.PROTECT, related_name="members")
+    since = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["trust_id", "user_id"]
+        verbose_name = "trust member"
+        constraints = [models.UniqueConstraint(fields=["user", "trust"], name="trust_member_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} at {self.trust_id}"
 
 
 class ApiToken(models.Model):
@@ -68,6 +103,9 @@ class AuditLogEntry(models.Model):
         SIGNED_OUT = "signed_out", "Signed out"
         SIGN_IN_FAILED = "sign_in_failed", "Failed to sign in"
         READ_ROWS = "read_rows", "Read patient rows"
+        CASE_OPENED = "case_opened", "Opened an outlier case"
+        CASE_ADVANCED = "case_advanced", "Moved an outlier case on"
+        CASE_VOIDED = "case_voided", "Voided an outlier case"
 
     class Via(models.TextChoices):
         WEB = "web", "Web page"

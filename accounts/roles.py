@@ -5,6 +5,8 @@ The roles (the README's table lists what each may see and do):
 - **public**: anyone, signed in or not, with no other role below.
 - **clinician**: any signed-in account (accounts are created by staff).
 - **alliance lead**: a clinician who leads one Cancer Alliance (``accounts.AllianceLead``).
+- **trust lead**: a clinician who is a trust's clinical lead for an audit (``accounts.TrustLead``);
+  a clinician may also be linked to a trust (``accounts.TrustMember``).
 - **audit analyst**: a member of the group ``analysts:<audit>``, for that audit only.
 - **staff**: ``is_staff``; runs the service.
 
@@ -83,6 +85,38 @@ def alliance_of_lead(user) -> str | None:
         cached = AllianceLead.objects.filter(user=user).values_list("alliance_id", flat=True).first() or _NO_ALLIANCE
         user._alliance_lead_code = cached
     return cached or None
+
+
+def _trust_roles(user) -> tuple[frozenset[tuple[str, str]], frozenset[str]]:
+    """(trust, audit) pairs the user leads, and the trusts the user is linked to as a member (cached on the user)."""
+    cached = getattr(user, "_trust_roles", None)
+    if cached is None:
+        from accounts.models import TrustLead, TrustMember  # models load with the apps
+
+        led = frozenset(TrustLead.objects.filter(user=user).values_list("trust_id", "audit_id"))
+        members = frozenset(TrustMember.objects.filter(user=user).values_list("trust_id", flat=True))
+        cached = user._trust_roles = (led, members)
+    return cached
+
+
+def trusts_led(user, audit_code: str) -> frozenset[str]:
+    """Codes of the trusts whose clinical lead for the audit the user is."""
+    if not _signed_in(user):
+        return frozenset()
+    return frozenset(trust for trust, audit in _trust_roles(user)[0] if audit == audit_code)
+
+
+def is_trust_lead(user, trust_code: str, audit_code: str) -> bool:
+    """The trust's clinical lead for the audit (``accounts.TrustLead``)."""
+    return trust_code in trusts_led(user, audit_code)
+
+
+def trusts_of(user) -> frozenset[str]:
+    """Codes of the trusts the user belongs to: as a member (``accounts.TrustMember``) or a lead of any audit."""
+    if not _signed_in(user):
+        return frozenset()
+    led, members = _trust_roles(user)
+    return members | {trust for trust, _ in led}
 
 
 def role_of(user, audit_code: str | None = None) -> Role:

@@ -25,6 +25,12 @@ class Alliance(models.Model):
 
 
 class Trust(models.Model):
+    class Country(models.TextChoices):
+        """Whose bank holidays the trust keeps (the outlier process's deadlines count working days)."""
+
+        ENGLAND = "England", "England"
+        WALES = "Wales", "Wales"
+
     code = models.CharField("ODS code", max_length=5, primary_key=True)
     name = models.CharField(max_length=200)
     alliance = models.ForeignKey(Alliance, on_delete=models.PROTECT, related_name="trusts")
@@ -32,6 +38,7 @@ class Trust(models.Model):
     region = models.CharField(max_length=100, blank=True)
     # A trust missing from a newer seed file is kept (results refer to it) but marked inactive.
     active = models.BooleanField(default=True)
+    country = models.CharField(max_length=7, choices=Country.choices, default=Country.ENGLAND)
 
     class Meta:
         ordering = ["name"]

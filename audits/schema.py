@@ -30,7 +30,8 @@ _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoad
 
 # The keys a definition file may use at its top level and in ``extract``. A top-level key
 # starting with ``x-`` is free for the author (e.g. a home for YAML anchors shared by indicators).
-TOP_LEVEL_KEYS = frozenset({"code", "name", "short_name", "description", "extract", "indicators"})
+# ``outlier_policy`` is kept raw here and checked by its parser (indicators.outlier_policy).
+TOP_LEVEL_KEYS = frozenset({"code", "name", "short_name", "description", "extract", "indicators", "outlier_policy"})
 AUTHOR_KEY_PREFIX = "x-"
 EXTRACT_KEYS = frozenset({"patient_id", "provider", "diagnosis_date", "columns", "rules"})
 
@@ -159,6 +160,7 @@ class AuditDefinition:
     provider: str
     diagnosis_date: str
     indicators: tuple[dict[str, Any], ...] = ()
+    outlier_policy: dict[str, Any] | None = None  # as written; None when the file has none
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -252,6 +254,9 @@ def parse_definition(raw: Any, origin: str = "definition") -> AuditDefinition:
     indicators = raw.get("indicators") or []
     if not isinstance(indicators, list):
         raise fail("'indicators' must be a list")
+    outlier_policy = raw.get("outlier_policy")
+    if outlier_policy is not None and not isinstance(outlier_policy, dict):
+        raise fail("'outlier_policy' must be a mapping (README, 'Outlier process')", "outlier_policy")
     return AuditDefinition(
         code=code,
         name=str(raw.get("name") or code),
@@ -263,6 +268,7 @@ def parse_definition(raw: Any, origin: str = "definition") -> AuditDefinition:
         provider=provider,
         diagnosis_date=diagnosis_date,
         indicators=tuple(indicators),
+        outlier_policy=outlier_policy,
         source=origin,
         raw=raw,
     )

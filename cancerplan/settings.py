@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "audits",
     "indicators",
+    "outliers",
     "dashboards",
     "rest_framework",
     "django_filters",
@@ -313,6 +314,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": JOB_LEASE_SECONDS / 2,
         "options": {"expires": JOB_LEASE_SECONDS / 2},  # one waiting behind busy workers is dropped, not piled up
     },
+    # The outlier process's overdue stages, daily: reminders, then escalations, each sent once whenever it runs
+    # (outliers.services.check_overdue). A timedelta, not a crontab: the settings load no Celery.
+    "outlier-reminders": {
+        "task": "outliers.check_overdue",
+        "schedule": timedelta(days=1),
+        "options": {"expires": 12 * 3600},
+    },
 }
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_TASK_DEFAULT_QUEUE", "cancerplan")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
@@ -329,7 +337,9 @@ LOGGING = {
 # Celery tasks (dotted paths) queued once a release is accepted; each takes the release id.
 AFTER_RELEASE_TASKS = env_list("AFTER_RELEASE_TASKS", "indicators.tasks.compute_release")
 # ... and once a computation run's results become current; each takes the run id.
-AFTER_RUN_TASKS = env_list("AFTER_RUN_TASKS", "dashboards.tasks.build_run_pages")
+AFTER_RUN_TASKS = env_list("AFTER_RUN_TASKS", "dashboards.tasks.build_run_pages,outliers.tasks.open_cases")
+# The outlier process (outliers/): the address of the regulator (e.g. the CQC) told of confirmed outliers.
+OUTLIER_REGULATOR_EMAIL = env_str("OUTLIER_REGULATOR_EMAIL")
 
 # Small-number suppression of published and exported counts. Rates and statistics use unrounded numbers.
 # The keyword arguments of indicators.stats.suppression.SuppressionPolicy (marker may be added): its

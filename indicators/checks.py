@@ -1,8 +1,10 @@
-"""System check: the indicators of every audit definition file are well formed, before any command runs.
+"""System check: the indicators and outlier policy of every audit definition file are well formed, before any
+command runs.
 
 Registered in ``IndicatorsConfig.ready()``. The audits app's check (``audits/checks.py``) reports
-files that do not load; this one parses the indicators, their conditions and risk models of the
-files that do. ``definition_problems`` runs both, for ``python manage.py check_definition``.
+files that do not load; this one parses the indicators, their conditions and risk models, and the
+outlier policy (``indicators.outlier_policy``) of the files that do. ``definition_problems`` runs both,
+for ``python manage.py check_definition``.
 
 Only yaml and the standard library are imported: the check runs at every start-up.
 """
@@ -19,14 +21,16 @@ from django.core import checks
 from audits.checks import Problem, concerns, deployed_paths, load_files
 from audits.schema import AuditDefinition, DefinitionError
 from indicators.definitions import parse_indicators
+from indicators.outlier_policy import parse_policy
 
 
 def indicator_problems(loaded: Iterable[tuple[Path, AuditDefinition]]) -> list[Problem]:
-    """The first problem in the indicators of each loaded definition."""
+    """The first problem in the indicators, then the outlier policy, of each loaded definition."""
     problems: list[Problem] = []
     for path, definition in loaded:
         try:
             parse_indicators(definition)
+            parse_policy(definition)
         except DefinitionError as exc:
             problems.append(Problem.of(path, exc))
     return problems
@@ -43,7 +47,7 @@ def definition_problems(paths: Sequence[Path]) -> list[Problem]:
 def check_indicator_definitions(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """Every indicator of every definition file that loads is well formed."""
+    """Every indicator and outlier policy of every definition file that loads is well formed."""
     if not concerns("indicators", app_configs):
         return []
     loaded, _ = load_files(deployed_paths())
