@@ -37,6 +37,7 @@ from dashboards.pages.piece import CsvSchema
 from dashboards.pages.trend import QUARTERS_CSV, spc_icons
 from dashboards.pages.trust import TRUST_CSV
 from dashboards.text import MEANING_LEGEND, completeness_sentence
+from indicators.changes import compared_runs
 from indicators.changes import release_changes as changes_of
 from indicators.funnel_tool import METHODS, OVERDISPERSION, AggregateError, analyse, read_table
 from indicators.levels import PROVIDER
@@ -148,8 +149,15 @@ def release_changes(request: HttpRequest, audit_code: str, release_id: int) -> H
     published = Release.objects.accepted().filter(pk=release.pk).exists()
     if not published and not analyst:
         raise Http404("No such release")
-    changes = changes_of(release, unsuppressed=analyst)
-    piece = build_changes(changes) if changes is not None else None
+    runs = compared_runs(release)
+    # Derived from two runs' stored results when first asked for, and kept as the trend panels are.
+    key = ("changes", *((run.pk, run.requested_at) if run else None for run in (runs[0], runs[2])), analyst)
+    piece = selectors.DERIVED.get([key]).get(key)
+    if piece is None:
+        changes = changes_of(release, unsuppressed=analyst, runs=runs)
+        piece = build_changes(changes) if changes is not None else None
+        if piece is not None:
+            selectors.DERIVED.put({key: piece})
     download = request.GET.get("download")
     if download and piece is not None:
         name = f"{audit_code}-release-{release.version}-changes"

@@ -381,15 +381,25 @@ def places() -> dict[tuple[str, str], Place]:
     return out
 
 
-def release_changes(release: Release, *, unsuppressed: bool) -> ReleaseChanges | None:
+def compared_runs(release: Release) -> tuple[ComputationRun | None, Release | None, ComputationRun | None]:
+    """The release's current run, the previous published release and its current run (None where there is none)."""
+    previous = previous_release(release)
+    return current_run(release), previous, current_run(previous) if previous is not None else None
+
+
+def release_changes(
+    release: Release,
+    *,
+    unsuppressed: bool,
+    runs: tuple[ComputationRun | None, Release | None, ComputationRun | None] | None = None,
+) -> ReleaseChanges | None:
     """What changed in ``release`` against the previous published release, as a reader who sees exact figures
     (``unsuppressed``: the audit's analysts, ``accounts.roles.sees_unsuppressed``) or the published ones may
-    see it. None while the release has no current run (its computation has not finished)."""
-    after_run = current_run(release)
+    see it. None while the release has no current run (its computation has not finished). ``runs``: those of
+    :func:`compared_runs`, when the caller has them already."""
+    after_run, previous, before_run = runs or compared_runs(release)
     if after_run is None:
         return None
-    previous = previous_release(release)
-    before_run = current_run(previous) if previous is not None else None
     indicators = {
         d.code: Indicator(d.code, d.title, d.direction, KINDS[d.kind].shown_field)
         for d in indicators_for(release.audit_id)
@@ -404,7 +414,7 @@ def release_changes(release: Release, *, unsuppressed: bool) -> ReleaseChanges |
         audit=release.audit_id,
         release_id=release.pk,
         version=release.version,
-        previous_id=previous.pk if previous else None,
-        previous_version=previous.version if previous else None,
+        previous_id=previous.pk if previous and before_run else None,
+        previous_version=previous.version if previous and before_run else None,
         unsuppressed=unsuppressed,
     )

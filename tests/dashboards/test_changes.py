@@ -109,8 +109,11 @@ def test_the_page_is_public_under_suppression(client, story):
 
 def test_the_analysts_page_shows_exact_changes(client, story, analyst):
     client.force_login(analyst)
-    page = client.get(reverse("release-changes", args=["bowel", story["second"].pk])).content.decode()
+    url = reverse("release-changes", args=["bowel", story["second"].pk])
+    page = client.get(url).content.decode()
     assert story["trusts"]["HIDDEN_NOW"].name in page and "exact counts" in page
+    client.logout()  # the page kept for the analysts is not the public's
+    assert story["trusts"]["HIDDEN_NOW"].name not in client.get(url).content.decode()
 
 
 def test_a_release_not_published_is_the_analysts_only(client, analyst):
@@ -122,3 +125,80 @@ def test_a_release_not_published_is_the_analysts_only(client, analyst):
     client.force_login(analyst)
     response = client.get(url)
     assert response.status_code == 200 and "This release is not published" in response.content.decode()
+
+
+# ------------------------------------------------------------------ two real releases, imported and computed
+
+
+@pytest.fixture(scope="module")
+def computed(django_db_setup, django_db_blocker):
+    """Two bowel releases from different synthetic extracts, computed for real (committed; removed afterwards)."""
+    import tempfile
+    from pathlib import Path
+
+    import pandas as pd
+    from django.test import override_settings
+
+    from accounts.services import Actor
+    from audits.demo import generate_extract, write_extract
+    from audits.organisations import load_organisations
+    from audits.services import import_extract
+    from indicators.services import start_run
+    from tests.dashboards import data
+
+    with django_db_blocker.unblock():
+        load_organisations()
+        trusts = pd.read_csv(data.SEED_DIR / "trusts.csv", dtype=str)
+        successors = pd.read_csv(data.SEED_DIR / "successors.csv", dtype=str)
+        releases = []
+        with tempfile.TemporaryDirectory() as folder, override_settings(AFTER_RELEASE_TASKS=[]):
+            for seed in (2026, 2027):
+                path = Path(folder) / f"bowel-{seed}.csv"
+                write_extract(generate_extract("bowel", 6_000, seed, data.EXTRACT_DATE, trusts, successors), path)
+                with path.open("rb") as stream:
+                    outcome = import_extract(
+                        audit_code="bowel",
+                        stream=stream,
+                        file_name=path.name,
+                        extract_date=data.EXTRACT_DATE,
+                        actor=Actor.command_line(name="tests"),
+                    )
+                assert outcome.accepted
+                run = start_run(release=outcome.release)
+                run.refresh_from_db()
+                assert run.status == "done" and run.is_current
+                releases.append(outcome.release)
+    yield releases
+    with django_db_blocker.unblock():
+        data.clear()
+
+
+def test_on_real_results_the_public_sees_a_part_of_the_analysts_changes_and_nothing_of_a_hidden_end(computed):
+    from indicators.models import IndicatorResult
+
+    first, second = computed
+    public = release_changes(second, unsuppressed=False)
+    exact = release_changes(second, unsuppressed=True)
+    assert public.previous_version == first.version and exact.flags
+    key = lambda f: (f.indicator.code, f.place.level, f.place.code, f.change, f.before, f.after)  # noqa: E731
+    assert {key(f) for f in public.flags} <= {key(f) for f in exact.flags}
+    hidden = set(
+        IndicatorResult.objects.filter(run__release__in=computed, run__is_current=True, suppressed=True).values_list(
+            "run__release_id", "indicator", "organisation", "period"
+        )
+    )
+    for item in [*public.flags, *public.moves]:
+        before = (first.pk, item.indicator.code, item.place.code, item.period_before)
+        after = (second.pk, item.indicator.code, item.place.code, item.period)
+        assert before not in hidden and after not in hidden, item
+    assert {m.indicator.code for m in public.national} == {m.indicator.code for m in exact.national}
+
+
+def test_the_audit_page_links_to_what_changed(client, computed):
+    from dashboards.services import build_run_pages
+    from indicators.selectors import current_run
+
+    build_run_pages(current_run(computed[1]))
+    url = reverse("release-changes", args=["bowel", computed[1].pk])
+    assert url in client.get(reverse("audit", args=["bowel"])).content.decode()
+    assert client.get(url).status_code == 200
