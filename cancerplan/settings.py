@@ -144,6 +144,7 @@ INSTALLED_APPS = [
     "csp",
     "accounts",
     "api",
+    "alerts",
 ]
 
 MIDDLEWARE = [
@@ -337,9 +338,30 @@ LOGGING = {
 # Celery tasks (dotted paths) queued once a release is accepted; each takes the release id.
 AFTER_RELEASE_TASKS = env_list("AFTER_RELEASE_TASKS", "indicators.tasks.compute_release")
 # ... and once a computation run's results become current; each takes the run id.
-AFTER_RUN_TASKS = env_list("AFTER_RUN_TASKS", "dashboards.tasks.build_run_pages,outliers.tasks.open_cases")
+AFTER_RUN_TASKS = env_list(
+    "AFTER_RUN_TASKS", "dashboards.tasks.build_run_pages,outliers.tasks.open_cases,alerts.tasks.send_run_digests"
+)
 # The outlier process (outliers/): the address of the regulator (e.g. the CQC) told of confirmed outliers.
 OUTLIER_REGULATOR_EMAIL = env_str("OUTLIER_REGULATOR_EMAIL")
+# ... and once a release is published; each takes the release id. A release published before its results are
+# ready gets its digests when its run ends (alerts.tasks.send_run_digests above); none is sent twice.
+AFTER_PUBLISH_TASKS = env_list("AFTER_PUBLISH_TASKS", "alerts.tasks.send_digests")
+
+# Email (the alerts' digests, sent by Celery tasks only). The console backend prints them (DEBUG, the demo);
+# "django.core.mail.backends.filebased.EmailBackend" writes them to EMAIL_FILE_PATH; otherwise SMTP.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(DATA_DIR / "emails"))
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Cancer audit dashboards <noreply@localhost>")
+# The site's address as the emails' links give it (no trailing slash).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 # Small-number suppression of published and exported counts. Rates and statistics use unrounded numbers.
 # The keyword arguments of indicators.stats.suppression.SuppressionPolicy (marker may be added): its

@@ -8,6 +8,11 @@ urlpatterns = [
     path("search/", views.search, name="search"),
     path("audits/<slug:audit_code>/", views.audit, name="audit"),
     path("audits/<slug:audit_code>/indicators/<slug:code>/", views.indicator, name="indicator"),
+    path(
+        "audits/<slug:audit_code>/releases/<int:release_id>/changes/",
+        views.release_changes,
+        name="release-changes",
+    ),
     path("audits/<slug:audit_code>/data-quality/", views.data_quality, name="data-quality"),
     path("audits/<slug:audit_code>/data-quality/status/", views.data_quality_status, name="data-quality-status"),
     path("trusts/<str:code>/", views.trust, name="trust"),

@@ -22,11 +22,12 @@ from django.utils.text import slugify
 
 from accounts import roles
 from audits.csvfile import csv_text
-from audits.models import Alliance, ImportJob, Trust
+from audits.models import Alliance, ImportJob, Release, Trust
 from audits.registry import all_definitions
 from dashboards import selectors, services
 from dashboards.pages.alliance import ENGLAND_CSV, grid_csv
 from dashboards.pages.audit import INDICATORS_CSV
+from dashboards.pages.changes import FLAGS_CSV, MOVES_CSV, SPECIAL_CAUSES_CSV, build_changes
 from dashboards.pages.data_quality import COLUMNS_CSV, RUNS_CSV, UPLOADS_CSV, releases_csv, trusts_csv
 from dashboards.pages.flag_check import YEARS_CSV
 from dashboards.pages.funnel_tool import KIND_CHOICES, METHOD_CHOICES, funnel_csv, funnel_tool_output, tool_kind
@@ -36,6 +37,8 @@ from dashboards.pages.piece import CsvSchema
 from dashboards.pages.trend import QUARTERS_CSV, spc_icons
 from dashboards.pages.trust import TRUST_CSV
 from dashboards.text import MEANING_LEGEND, completeness_sentence
+from indicators.changes import compared_runs
+from indicators.changes import release_changes as changes_of
 from indicators.funnel_tool import METHODS, OVERDISPERSION, AggregateError, analyse, read_table
 from indicators.levels import PROVIDER
 from indicators.models import ComputationRun
@@ -132,6 +135,45 @@ def audit(request: HttpRequest, audit_code: str) -> HttpResponse:
         request,
         "dashboards/audit.html",
         {"definition": definition, "data": data, "run": run, "is_analyst": variant == "analyst"},
+    )
+
+
+def release_changes(request: HttpRequest, audit_code: str, release_id: int) -> HttpResponse:
+    """What changed in a release against the previous published one (flags, moves, England, special causes).
+
+    Public under the usual suppression for a published release; a release not published (a draft, a withdrawn
+    one) is the audit's analysts' only: 404 for everyone else."""
+    definition = _definition(audit_code)
+    release = get_object_or_404(Release, pk=release_id, audit_id=audit_code)
+    analyst = roles.sees_unsuppressed(request.user, audit_code)
+    published = Release.objects.accepted().filter(pk=release.pk).exists()
+    if not published and not analyst:
+        raise Http404("No such release")
+    runs = compared_runs(release)
+    # Derived from two runs' stored results when first asked for, and kept as the trend panels are.
+    key = ("changes", *((run.pk, run.requested_at) if run else None for run in (runs[0], runs[2])), analyst)
+    piece = selectors.DERIVED.get([key]).get(key)
+    if piece is None:
+        changes = changes_of(release, unsuppressed=analyst, runs=runs)
+        piece = build_changes(changes) if changes is not None else None
+        if piece is not None:
+            selectors.DERIVED.put({key: piece})
+    download = request.GET.get("download")
+    if download and piece is not None:
+        name = f"{audit_code}-release-{release.version}-changes"
+        if download == "flags":
+            return _csv(f"{name}-flags.csv", FLAGS_CSV, piece.flags)
+        if download == "moves":
+            return _csv(f"{name}-moves.csv", MOVES_CSV, piece.moves)
+        if download == "england":
+            return _csv(f"{name}-england.csv", MOVES_CSV, piece.england)
+        if download == "special-causes":
+            return _csv(f"{name}-special-causes.csv", SPECIAL_CAUSES_CSV, piece.special_causes)
+        raise Http404("No such table")
+    return _page(
+        request,
+        "dashboards/changes.html",
+        {"definition": definition, "release": release, "published": published, "data": piece, "is_analyst": analyst},
     )
 
 

@@ -41,6 +41,7 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "alliance": ("GET", ALL_200, {}),
     "alliance-trend": ("GET", ALL_200, {}),
     "funnel-tool": ("GET", (302, 403, 403, 200, 200, 200), {}),  # analysts of any audit, and staff
+    "release-changes": ("GET", ALL_200, {}),  # a published release: public under suppression
     "data-quality": ("GET", MANAGERS_PAGE, {}),
     "data-quality-status": ("GET", MANAGERS_PAGE, {}),
     # pages: releases and uploads (the audits app)
@@ -51,6 +52,12 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "release-detail": ("GET", MANAGERS_PAGE, {}),
     # without a reason nothing is withdrawn: the managers are sent back to the release with a message
     "release-withdraw": ("POST", (302, 403, 403, 302, 403, 302), {}),
+    # email alerts: a signed-in user's own subscriptions; the digest's signed unsubscribe link ("set-password"
+    # is no valid token: 404 for everyone); following needs a POST (a GET is sent on to the subscriptions page)
+    "alerts:subscriptions": ("GET", SIGNED_IN_PAGE, {}),
+    "alerts:subscribe": ("GET", (302,) * 6, {}),
+    "alerts:unsubscribe-own": ("POST", (302,) * 6, {}),  # no such trust: back with a message
+    "alerts:unsubscribe": ("GET", (404,) * 6, {}),
     # accounts
     "login": ("GET", ALL_200, {}),
     # the second step of signing in: anonymous to sign-in; everyone signed in (analysts and staff with
