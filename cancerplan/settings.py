@@ -330,6 +330,9 @@ LOGGING = {
 AFTER_RELEASE_TASKS = env_list("AFTER_RELEASE_TASKS", "indicators.tasks.compute_release")
 # ... and once a computation run's results become current; each takes the run id.
 AFTER_RUN_TASKS = env_list("AFTER_RUN_TASKS", "dashboards.tasks.build_run_pages")
+# ... and once a release is published (at its upload, or later: audits.services.publish_release); each takes the
+# release id.
+AFTER_PUBLISH_TASKS = env_list("AFTER_PUBLISH_TASKS", "")
 
 # Small-number suppression of published and exported counts. Rates and statistics use unrounded numbers.
 # The keyword arguments of indicators.stats.suppression.SuppressionPolicy (marker may be added): its
