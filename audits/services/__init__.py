@@ -6,7 +6,7 @@ directly, the web and the API through an import job). Each service takes the ``A
 through which door), checks the role itself (``accounts.roles``) and writes the audit log inside its
 own transaction: views, API views and commands only translate.
 
-- ``access``: who may upload or withdraw, and the origin a door gives a release;
+- ``access``: who may upload, publish or withdraw, and the origin a door gives a release;
 - ``uploads``: an uploaded file's size limit and its storage until its import ends;
 - ``imports``: checking and storing an extract as a release (``import_extract``, ``ImportOutcome``);
 - ``releases``: publishing a draft release, withdrawing a release, reading its patient rows;

@@ -328,3 +328,39 @@ def test_a_refused_or_unpublished_upload_sends_nothing(people, settings, django_
     with django_capture_on_commit_callbacks(execute=True):
         cli_import("valid", publish=False)
     assert Recorder.sent == []
+
+
+# ---------------------------------------------------------------- releases from before drafts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_releases_stored_before_drafts_count_as_published_when_they_were_uploaded():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before, after = [("audits", "0003_import_job_lease")], [("audits", "0004_release_publication")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    audit = old.get_model("audits", "Audit").objects.create(code="bowel", name="Bowel", short_name="NBOCA")
+    user = old.get_model("auth", "User").objects.create(username="ana")
+    release = old.get_model("audits", "Release").objects.create(
+        audit=audit,
+        version=1,
+        status="withdrawn",
+        sha256="0" * 64,
+        extract_date=date(2025, 3, 31),
+        origin="web",
+        uploaded_by=user,
+        uploaded_by_name="ana",
+        definition={},
+        definition_sha="0" * 64,
+        storage_table="none",
+    )
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())  # every app as the other tests expect it
+    migrated = Release.objects.get(pk=release.pk)
+    assert migrated.published_at == release.uploaded_at and migrated.published_by_id == user.pk
+    assert (migrated.published_by_name, migrated.status) == ("ana", "withdrawn")
