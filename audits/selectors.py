@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 
 
 def releases_with_current(audit_code: str) -> list[tuple[Release, bool]]:
-    """An audit's releases, newest first, each with whether it is the current one."""
+    """An audit's releases, newest first, each with whether it is the current one (the newest published)."""
     releases = list(Release.objects.filter(audit_id=audit_code).order_by("-version"))
-    current = next((r.pk for r in releases if not r.is_withdrawn), None)
+    current = next((r.pk for r in releases if r.is_published), None)
     return [(r, r.pk == current) for r in releases]
 
 
