@@ -182,9 +182,17 @@ def can_use_funnel_tool(user) -> bool:
     return is_staff(user) or bool(analyst_audits(user))
 
 
+def has_outlier_role(user) -> bool:
+    """A part in the outlier process (its case list): the analysts of any audit, staff, a trust's lead for an
+    audit, an alliance's lead. Which cases each sees is ``outliers.access.visible_cases``."""
+    if not _signed_in(user):
+        return False
+    return is_staff(user) or bool(analyst_audits(user)) or bool(alliance_of_lead(user)) or bool(_trust_roles(user)[0])
+
+
 def navigation(user) -> dict[str, bool]:
     """Which of the site's links in the navigation this user may open (only those are offered)."""
-    return {"funnel_tool": can_use_funnel_tool(user)}
+    return {"funnel_tool": can_use_funnel_tool(user), "outlier_cases": has_outlier_role(user)}
 
 
 def can_hold_tokens(user) -> bool:
