@@ -12,7 +12,9 @@ The roles (the README's table lists what each may see and do):
 
 Two rules protect patients and are decided here only:
 
-- patient-level rows reach that audit's analysts only (``can_see_patient_rows``);
+- patient-level rows reach that audit's analysts only (``can_see_patient_rows``), and a trust's clinical
+  lead for the audit its own trust's rows (``audits.services.read_patient_rows`` with ``organisation``;
+  the outlier process's pages offer them behind a case);
 - small-number suppression applies to everyone but that audit's analysts, in every output
   (``sees_unsuppressed``). Staff are not exempt: they manage releases of every audit
   (upload, withdraw, recompute, import jobs) but see published figures, like the public,

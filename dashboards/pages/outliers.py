@@ -433,7 +433,9 @@ def case_page(user, case_id: int) -> CasePage:
     stage = case_stage(case)
     audit_team = access.is_audit_team(user, case)
     attachments = access.may_open_attachments(user, case)
-    may_publish = audit_team and case.status != OutlierCase.Status.VOID
+    # Offered at the stage that publishes (its outcome closes the case as "published"), or once closed.
+    publishing = case.is_open and any(closing_outcome(target) == "published" for _, target in stage.outcomes)
+    may_publish = audit_team and (publishing or case.status == OutlierCase.Status.CLOSED)
     return CasePage(
         case=case,
         row=row,

@@ -141,6 +141,7 @@ def test_the_case_page_by_role(people):
     assert "Record the outcome" not in alliance  # the alliance lead owns no stage of this track
     analyst = as_(people["analyst"]).get(url).content.decode()
     assert 'value="share_with_trust"' in analyst and 'value="close"' in analyst
+    assert "Publish this response" not in analyst  # offered at the publication stage, or once closed
     lead = as_(people["lead"]).get(url).content.decode()
     assert "Record the outcome" not in lead  # the data check is the audit team's
     for nobody in ("other_lead", "member", "clinician"):
