@@ -110,24 +110,27 @@ def withdraw_release(*, release: Release, actor: Actor, reason: str) -> Release:
 
 
 def read_patient_rows(
-    *, release: Release, actor: Actor, after_line: int, limit: int
+    *, release: Release, actor: Actor, after_line: int, limit: int, organisation: str | None = None
 ) -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
-    """Up to ``limit`` patient rows of a release after file line ``after_line``, and their columns.
+    """Up to ``limit`` patient rows of a release after file line ``after_line``, and their columns; with
+    ``organisation`` (a trust's code), only that trust's rows.
 
-    For the audit's analysts only; every read is written to the audit log in the same transaction
-    (a read whose entry cannot be written fails).
+    For the audit's analysts; a trust's clinical lead for the audit reads its own trust's rows only (with
+    ``organisation``: the outlier process's pages ask for the trust behind a case). Every read is written to
+    the audit log in the same transaction (a read whose entry cannot be written fails).
     """
     actor.require(
-        lambda user: roles.can_see_patient_rows(user, release.audit_id),
-        "Patient-level rows are for this audit's analysts only.",
+        lambda user: (
+            roles.can_see_patient_rows(user, release.audit_id)
+            or (organisation is not None and roles.is_trust_lead(user, organisation, release.audit_id))
+        ),
+        "Patient-level rows are for this audit's analysts only (and a trust's lead, for its own trust).",
     )
     with transaction.atomic():
         columns = row_columns(release)
-        rows = release_rows(release, after_line=after_line, limit=limit)
-        actor.log(
-            Action.READ_ROWS,
-            audit_code=release.audit_id,
-            target=f"release {release.pk}",
-            details={"after_line": after_line, "limit": limit, "rows": len(rows)},
-        )
+        rows = release_rows(release, after_line=after_line, limit=limit, organisation=organisation)
+        details: dict[str, Any] = {"after_line": after_line, "limit": limit, "rows": len(rows)}
+        if organisation is not None:
+            details["organisation"] = organisation
+        actor.log(Action.READ_ROWS, audit_code=release.audit_id, target=f"release {release.pk}", details=details)
     return columns, rows
