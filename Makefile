@@ -30,6 +30,8 @@ demo: venv
 	DEBUG=true $(BIN)/python manage.py migrate --no-input
 	DEBUG=true $(BIN)/python manage.py setup_demo --dir $(DEMO_DIR) --extract-date $(DEMO_EXTRACT_DATE)
 	DEBUG=true $(BIN)/python manage.py build_dashboards
+	DEBUG=true $(BIN)/python manage.py demo_outliers
+	DEBUG=true $(BIN)/python manage.py subscribe clinician --alliance E56000019
 	DEBUG=true $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 ## test: the whole suite on PostgreSQL, with a real Celery worker on Redis for the job tests
