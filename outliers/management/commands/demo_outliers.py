@@ -13,8 +13,9 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import TrustLead
+from accounts.models import AllianceLead, TrustLead
 from accounts.services import Actor
+from audits.models import Trust
 from outliers.models import OutlierCase, TrustContact
 from outliers.services import advance, case_stage
 
@@ -26,12 +27,14 @@ class Command(BaseCommand):
     help = "Set up the demo's outlier process: a trust lead, contacts, a case part-way (demo database only)."
 
     def handle(self, *args: Any, **options: Any) -> None:
-        # An alarm if there is one (alarm sorts before alert), else an alert, of a worse-than-expected result.
-        case = (
-            OutlierCase.objects.filter(status=OutlierCase.Status.OPEN, direction="worse")
-            .order_by("level", "audit_id", "indicator", "organisation")
-            .first()
+        # An alarm if there is one (alarm sorts before alert), else an alert, of a worse-than-expected result;
+        # at a trust of the demo alliance lead's alliance if one has such a case, so that the lead sees it too.
+        cases = OutlierCase.objects.filter(status=OutlierCase.Status.OPEN, direction="worse").order_by(
+            "level", "audit_id", "indicator", "organisation"
         )
+        alliance = AllianceLead.objects.order_by("pk").values_list("alliance_id", flat=True).first()
+        members = Trust.objects.filter(alliance_id=alliance).values("code")
+        case = cases.filter(organisation__in=members).first() or cases.first()
         if case is None:
             raise CommandError("No open case of a worse result: run setup_demo first (its runs open the cases).")
         User = get_user_model()
