@@ -18,6 +18,7 @@ from dashboards import text
 from indicators import result_fields
 from indicators.definitions import IndicatorDefinition
 from indicators.disclosure import publish_results, suppression_policy
+from indicators.headline import headline_key
 from indicators.kinds import KINDS, Kind
 from indicators.levels import ENGLAND_CODE, NATIONAL
 from indicators.models import ComputationRun, FunnelFit, IndicatorResult, RunIndicator, TrendSeries
@@ -77,14 +78,13 @@ class RunContext:
 
 
 def headline_period(periods: list[str], results, code: str) -> str | None:
-    """The period a dashboard leads with: the longest (all audit years pooled, steadier for small trusts), then
-    the most recent."""
+    """The period a dashboard leads with (:func:`indicators.headline.headline_key`)."""
     best, best_key = None, None
     for period in periods:
         national = results.get((code, NATIONAL, period), {}).get(ENGLAND_CODE)
         if not national:
             continue
-        key = ((national["period_end"] - national["period_start"]).days, national["period_end"])
+        key = headline_key(national["period_start"], national["period_end"])
         if best_key is None or key > best_key:
             best, best_key = period, key
     return best
