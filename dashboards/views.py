@@ -25,6 +25,7 @@ from audits.csvfile import csv_text
 from audits.models import Alliance, ImportJob, Release, Trust
 from audits.registry import all_definitions
 from dashboards import selectors, services
+from dashboards.pages.act_first import CONTRIBUTORS_CSV, OPPORTUNITIES_CSV, act_first_page, contributor_rows
 from dashboards.pages.alliance import ENGLAND_CSV, grid_csv
 from dashboards.pages.audit import INDICATORS_CSV
 from dashboards.pages.changes import FLAGS_CSV, MOVES_CSV, SPECIAL_CAUSES_CSV, build_changes
@@ -235,6 +236,53 @@ def alliance(request: HttpRequest, code: str) -> HttpResponse:
             return _csv(filename, grid_csv(section.piece.indicators), section.piece.grid)
         return _csv(filename, ENGLAND_CSV, section.piece.rows)
     return _page(request, "dashboards/alliance.html", {"alliance": organisation, "sections": sections})
+
+
+def alliance_act_first(request: HttpRequest, code: str) -> HttpResponse:
+    """Where to act first: the alliance's indicators by the patients who would have had a better outcome had every
+    trust matched England, with the member trusts that contribute most (published results only)."""
+    if code != code.upper():
+        return redirect("alliance-act-first", code=code.upper())
+    organisation = get_object_or_404(Alliance, code=code)
+    page = act_first_page(request.user, organisation)
+    download = request.GET.get("download")
+    if download == "opportunities":
+        return _csv(f"{code}-act-first.csv", OPPORTUNITIES_CSV, page.items)
+    if download == "trusts":
+        return _csv(f"{code}-act-first-trusts.csv", CONTRIBUTORS_CSV, contributor_rows(page.items))
+    if download:
+        raise Http404("No such table")
+    return _page(request, "dashboards/act_first.html", {"alliance": organisation, "data": page})
+
+
+@_building
+def trust_print(request: HttpRequest, code: str) -> HttpResponse:
+    """The trust's page laid out for paper: every table with its words, nothing cut off (the board pack)."""
+    if code != code.upper():
+        return redirect("trust-print", code=code.upper())
+    organisation = get_object_or_404(Trust.objects.select_related("alliance"), code=code)
+    page = selectors.trust_page(request.user, organisation)
+    return _page(request, "dashboards/print_trust.html", {**page.context(), "print_pack": True})
+
+
+@_building
+def alliance_print(request: HttpRequest, code: str) -> HttpResponse:
+    """The alliance's page laid out for paper: each audit's tables, every funnel with its words, and where to act
+    first (the board pack)."""
+    if code != code.upper():
+        return redirect("alliance-print", code=code.upper())
+    organisation = get_object_or_404(Alliance, code=code)
+    sections = selectors.alliance_page(request.user, code)
+    return _page(
+        request,
+        "dashboards/print_alliance.html",
+        {
+            "alliance": organisation,
+            "sections": sections,
+            "act_first": act_first_page(request.user, organisation),
+            "print_pack": True,
+        },
+    )
 
 
 # ------------------------------------------------------------------ trend page
