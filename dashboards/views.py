@@ -26,7 +26,7 @@ from audits.models import Alliance, ImportJob, Release, Trust
 from audits.registry import all_definitions
 from dashboards import selectors, services
 from dashboards.pages.act_first import CONTRIBUTORS_CSV, OPPORTUNITIES_CSV, act_first_page, contributor_rows
-from dashboards.pages.alliance import ENGLAND_CSV, grid_csv
+from dashboards.pages.alliance import ENGLAND_CSV, GRID_CSV, grid_cells
 from dashboards.pages.audit import INDICATORS_CSV
 from dashboards.pages.changes import FLAGS_CSV, MOVES_CSV, SPECIAL_CAUSES_CSV, build_changes
 from dashboards.pages.data_quality import COLUMNS_CSV, RUNS_CSV, UPLOADS_CSV, releases_csv, trusts_csv
@@ -233,7 +233,7 @@ def alliance(request: HttpRequest, code: str) -> HttpResponse:
             raise Http404("No such table")
         filename = f"{code}-{audit_code}-{table}.csv"
         if table == "grid":
-            return _csv(filename, grid_csv(section.piece.indicators), section.piece.grid)
+            return _csv(filename, GRID_CSV, grid_cells(section.piece))
         return _csv(filename, ENGLAND_CSV, section.piece.rows)
     return _page(request, "dashboards/alliance.html", {"alliance": organisation, "sections": sections})
 
