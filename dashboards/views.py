@@ -63,6 +63,11 @@ def _csv(filename: str, schema: CsvSchema[Any], items: Iterable[Any]) -> HttpRes
     return response
 
 
+def _chart_releases() -> dict[str, Release]:
+    """The release each audit's pages show, by audit, for the source line of their charts' PNGs ({% chart_source %})."""
+    return {code: run.release for code, run in selectors.shown_runs().items()}
+
+
 def _definition(audit_code: str):
     definition = all_definitions().get(audit_code)
     if definition is None:
@@ -235,7 +240,11 @@ def alliance(request: HttpRequest, code: str) -> HttpResponse:
         if table == "grid":
             return _csv(filename, GRID_CSV, grid_cells(section.piece))
         return _csv(filename, ENGLAND_CSV, section.piece.rows)
-    return _page(request, "dashboards/alliance.html", {"alliance": organisation, "sections": sections})
+    return _page(
+        request,
+        "dashboards/alliance.html",
+        {"alliance": organisation, "sections": sections, "chart_releases": _chart_releases()},
+    )
 
 
 def alliance_act_first(request: HttpRequest, code: str) -> HttpResponse:
@@ -280,6 +289,7 @@ def alliance_print(request: HttpRequest, code: str) -> HttpResponse:
             "alliance": organisation,
             "sections": sections,
             "act_first": act_first_page(request.user, organisation),
+            "chart_releases": _chart_releases(),
             "print_pack": True,
         },
     )
@@ -306,6 +316,7 @@ def trend(request: HttpRequest, code: str, audit_code: str, indicator_code: str,
             "item": item,
             "data": data,
             "icons": spc_icons(data),
+            "chart_releases": _chart_releases(),
             "is_analyst": variant == "analyst",
         },
     )
@@ -335,6 +346,7 @@ def flag_check(request: HttpRequest, code: str, audit_code: str, indicator_code:
             "completeness_text": completeness_sentence([r.to_json() for r in completeness], shown=shown),
             "is_analyst": variant == "analyst",
             "legend": MEANING_LEGEND,
+            "chart_releases": _chart_releases(),
         },
     )
 

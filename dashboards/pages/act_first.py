@@ -228,15 +228,16 @@ def build_act_first(*, alliance: str, alliance_name: str, members: dict[str, str
         for row in audit.rows:
             index.setdefault((row["indicator"], row["level"], row["period"]), {})[row["organisation"]] = row
         periods: dict[str, set[str]] = {}
-        for code, level, period in index:
+        for code, level, label in index:
             if level == NATIONAL:
-                periods.setdefault(code, set()).add(period)
+                periods.setdefault(code, set()).add(label)
         for definition in audit.definitions:
             if definition.direction not in WORSE_SIGN:
                 continue
-            period = headline_period(sorted(periods.get(definition.code, ())), index, definition.code)
-            if period is None:
+            headline = headline_period(sorted(periods.get(definition.code, ())), index, definition.code)
+            if headline is None:
                 continue
+            period = headline
             own = index.get((definition.code, ALLIANCE, period), {}).get(alliance)
             if own is None:
                 continue

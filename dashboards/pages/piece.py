@@ -133,7 +133,7 @@ class CsvSchema(Generic[Row]):
         return [[column.cell(item) for column in self.columns] for item in items]
 
 
-def interval_columns(prefix: str, cell: Callable[[Row], str]) -> tuple[tuple[str, Callable[[Row], str]], ...]:
+def interval_columns(prefix: str, cell: Callable[[Any], str]) -> tuple[tuple[str, Callable[[Any], str]], ...]:
     """A 95% interval as two columns, ``<prefix>_lower`` and ``<prefix>_upper`` (tidy: one value a cell), from a
     cell that writes it as :func:`dashboards.text.interval` does."""
     return (

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import SCREENSHOTS
 from tests.browser.test_layout import PAPER_WIDTH, assert_printed_whole, open_drawn, presses_to
 from tests.browser.test_pages import busiest_trust, db
 
@@ -52,6 +53,8 @@ def test_a_png_download_has_its_title_and_source_and_a_keyboard_reaches_it(tab, 
     assert saved.suggested_filename == "bowel-early_stage-trusts-funnel.png"
     with open(saved.path(), "rb") as image:
         assert image.read(8) == b"\x89PNG\r\n\x1a\n"
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    saved.save_as(SCREENSHOTS / "chart-download.png")  # to look at
     (asked,) = page.evaluate("window.imagesAsked")
     assert asked["title"] == chart.get_attribute("data-chart-title")
     assert "NHS trusts against England" in asked["title"]
