@@ -199,3 +199,12 @@ def test_the_csvs_are_tidy(client, story):
         ("mdt_discussed", story["trusts"]["PLANTED_A"].code, 20.0),
     ]
     assert client.get(reverse("alliance-act-first", args=[code]), {"download": "nope"}).status_code == 404
+
+
+def test_an_interval_splits_into_its_two_ends_for_the_csvs():
+    from dashboards import text
+
+    assert text.interval_ends(text.interval(0.1, 0.25)) == ("10.0%", "25.0%")
+    assert text.interval_ends(text.interval(0.8, 1.2, text.ratio)) == (text.ratio(0.8), text.ratio(1.2))
+    assert text.interval_ends("-") == ("", "")  # unknown
+    assert text.interval_ends("*") == ("*", "*")  # not shown: both ends hidden
