@@ -95,6 +95,7 @@ class AuditLogEntry(models.Model):
     class Action(models.TextChoices):
         UPLOADED = "uploaded", "Uploaded an extract"
         WITHDREW = "withdrew", "Withdrew a release"
+        PUBLISHED = "published", "Published a release"
         RECOMPUTED = "recomputed", "Recomputed indicators"
         ROLE_CHANGED = "role_changed", "Changed a role"
         TOKEN_CREATED = "token_created", "Created an API token"

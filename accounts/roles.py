@@ -12,7 +12,9 @@ The roles (the README's table lists what each may see and do):
 
 Two rules protect patients and are decided here only:
 
-- patient-level rows reach that audit's analysts only (``can_see_patient_rows``);
+- patient-level rows reach that audit's analysts only (``can_see_patient_rows``), and a trust's clinical
+  lead for the audit its own trust's rows (``audits.services.read_patient_rows`` with ``organisation``;
+  the outlier process's pages offer them behind a case);
 - small-number suppression applies to everyone but that audit's analysts, in every output
   (``sees_unsuppressed``). Staff are not exempt: they manage releases of every audit
   (upload, withdraw, recompute, import jobs) but see published figures, like the public,
@@ -182,9 +184,17 @@ def can_use_funnel_tool(user) -> bool:
     return is_staff(user) or bool(analyst_audits(user))
 
 
+def has_outlier_role(user) -> bool:
+    """A part in the outlier process (its case list): the analysts of any audit, staff, a trust's lead for an
+    audit, an alliance's lead. Which cases each sees is ``outliers.access.visible_cases``."""
+    if not _signed_in(user):
+        return False
+    return is_staff(user) or bool(analyst_audits(user)) or bool(alliance_of_lead(user)) or bool(_trust_roles(user)[0])
+
+
 def navigation(user) -> dict[str, bool]:
     """Which of the site's links in the navigation this user may open (only those are offered)."""
-    return {"funnel_tool": can_use_funnel_tool(user)}
+    return {"funnel_tool": can_use_funnel_tool(user), "outlier_cases": has_outlier_role(user)}
 
 
 def can_hold_tokens(user) -> bool:

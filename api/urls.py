@@ -34,6 +34,7 @@ urlpatterns = [
     path("successors/", organisations.SuccessorList.as_view(), name="successor-list"),
     path("releases/", releases.ReleaseList.as_view(), name="release-list"),
     path("releases/<int:release_id>/", releases.ReleaseDetail.as_view(), name="release-detail"),
+    path("releases/<int:release_id>/publish/", releases.ReleasePublish.as_view(), name="release-publish"),
     path("releases/<int:release_id>/withdraw/", releases.ReleaseWithdraw.as_view(), name="release-withdraw"),
     path("releases/<int:release_id>/recompute/", releases.ReleaseRecompute.as_view(), name="release-recompute"),
     path("releases/<int:release_id>/rows/", releases.ReleaseRows.as_view(), name="release-rows"),

@@ -13,6 +13,12 @@ class UploadForm(forms.Form):
         help_text="When the data were drawn. Follow-up (e.g. 90-day mortality) is measured to it.",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+    publish = forms.BooleanField(
+        label="Publish at once",
+        required=False,
+        help_text="Leave unticked to keep the release as a draft: only this audit's analysts see it until one of "
+        "them publishes it from the release page, after reading its data quality and results.",
+    )
 
     def clean_file(self):
         upload = self.cleaned_data["file"]

@@ -83,16 +83,26 @@ class Audit(models.Model):
 
 class ReleaseQuerySet(models.QuerySet):
     def accepted(self) -> ReleaseQuerySet:
+        """Published releases: the ones the public pages, the API's results and downloads may show."""
         return self.filter(status=Release.Status.ACCEPTED)
 
+    def drafts(self) -> ReleaseQuerySet:
+        """Releases stored but not yet published (the audit's analysts review them first)."""
+        return self.filter(status=Release.Status.DRAFT)
+
     def current(self, audit_code: str) -> Release | None:
-        """The newest release not withdrawn."""
+        """The newest published release (a draft is never current; a withdrawn release no longer is)."""
         return self.accepted().filter(audit_id=audit_code).order_by("-version").first()
 
 
 class Release(models.Model):
+    """An accepted extract. It starts as a draft (the audit's analysts review its data quality and results) or is
+    published at once, as its door chose; only published releases reach the public
+    (``audits.services.publish_release``)."""
+
     class Status(models.TextChoices):
-        ACCEPTED = "accepted", "Accepted"
+        DRAFT = "draft", "Draft, not published"
+        ACCEPTED = "accepted", "Published"  # the value predates drafts: "accepted" means published
         WITHDRAWN = "withdrawn", "Withdrawn"
 
     class Origin(models.TextChoices):
@@ -102,7 +112,7 @@ class Release(models.Model):
 
     audit = models.ForeignKey(Audit, on_delete=models.PROTECT, related_name="releases")
     version = models.PositiveIntegerField()
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     file_name = models.CharField(max_length=255)
     sha256 = models.CharField(max_length=64)
     size_bytes = models.BigIntegerField(default=0)
@@ -121,6 +131,11 @@ class Release(models.Model):
     storage_table = models.CharField(max_length=63)
     quality_report = models.JSONField(default=dict)
     warnings = models.JSONField(default=list)
+    published_at = models.DateTimeField(null=True, blank=True)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    published_by_name = models.CharField(max_length=150, blank=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True)
     withdrawn_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -143,6 +158,16 @@ class Release(models.Model):
     def is_withdrawn(self) -> bool:
         return self.status == self.Status.WITHDRAWN
 
+    @property
+    def is_draft(self) -> bool:
+        return self.status == self.Status.DRAFT
+
+    @property
+    def is_published(self) -> bool:
+        """Published and not withdrawn: its figures may reach everyone (a withdrawn release keeps its
+        ``published_at``)."""
+        return self.status == self.Status.ACCEPTED
+
 
 class ImportJob(models.Model):
     """One upload through the web or API: its file, progress and result."""
@@ -162,6 +187,7 @@ class ImportJob(models.Model):
     file_name = models.CharField(max_length=255)
     extract_date = models.DateField()
     origin = models.CharField(max_length=3, choices=Release.Origin.choices)
+    publish = models.BooleanField(default=False, help_text="Publish the release at once (otherwise: a draft)")
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="import_jobs"
     )

@@ -26,9 +26,9 @@ if TYPE_CHECKING:
 
 
 def releases_with_current(audit_code: str) -> list[tuple[Release, bool]]:
-    """An audit's releases, newest first, each with whether it is the current one."""
+    """An audit's releases, newest first, each with whether it is the current one (the newest published)."""
     releases = list(Release.objects.filter(audit_id=audit_code).order_by("-version"))
-    current = next((r.pk for r in releases if not r.is_withdrawn), None)
+    current = next((r.pk for r in releases if r.is_published), None)
     return [(r, r.pk == current) for r in releases]
 
 
@@ -82,21 +82,30 @@ def row_columns(release: Release) -> list[tuple[str, str]]:
     return [(c.name, c.type) for c in stored_columns(definition)]
 
 
-def release_rows(release: Release, *, after_line: int, limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` patient rows of a release after file line ``after_line``, in file order."""
+def release_rows(
+    release: Release, *, after_line: int, limit: int, organisation: str | None = None
+) -> list[dict[str, Any]]:
+    """Up to ``limit`` patient rows of a release after file line ``after_line``, in file order; with
+    ``organisation``, only the rows of that trust (the extract's provider column, as mapped)."""
     names = [name for name, _ in row_columns(release)]
+    provider = parse_definition(release.definition, origin=f"release {release.pk}").provider
+    only = organisation is not None
+    params: list[Any] = [release.pk, after_line, *([organisation] if only else []), limit]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            query = sql.SQL("SELECT {} FROM {} WHERE release_id = %s AND line > %s ORDER BY line LIMIT %s").format(
-                sql.SQL(", ").join(map(sql.Identifier, names)), sql.Identifier(release.storage_table)
+            query = sql.SQL("SELECT {} FROM {} WHERE release_id = %s AND line > %s{} ORDER BY line LIMIT %s").format(
+                sql.SQL(", ").join(map(sql.Identifier, names)),
+                sql.Identifier(release.storage_table),
+                sql.SQL(" AND {} = %s").format(sql.Identifier(provider)) if only else sql.SQL(""),
             )
-            cursor.execute(query.as_string(cursor.cursor.connection), [release.pk, after_line, limit])
+            cursor.execute(query.as_string(cursor.cursor.connection), params)
         else:
             quote = connection.ops.quote_name
+            where = f" AND {quote(provider)} = %s" if only else ""
             cursor.execute(
                 f"SELECT {', '.join(map(quote, names))} FROM {quote(release.storage_table)} "  # noqa: S608
-                "WHERE release_id = %s AND line > %s ORDER BY line LIMIT %s",
-                [release.pk, after_line, limit],
+                f"WHERE release_id = %s AND line > %s{where} ORDER BY line LIMIT %s",
+                params,
             )
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 

@@ -9,4 +9,5 @@ urlpatterns = [
     path("imports/<int:job_id>/status/", views.import_job_status, name="import-job-status"),
     path("releases/<int:release_id>/", views.release_detail, name="release-detail"),
     path("releases/<int:release_id>/withdraw/", views.release_withdraw, name="release-withdraw"),
+    path("releases/<int:release_id>/publish/", views.release_publish, name="release-publish"),
 ]

@@ -21,7 +21,16 @@ from audits.forms import UploadForm, WithdrawForm
 from audits.models import ImportJob, Release, Trust
 from audits.registry import all_definitions
 from audits.selectors import import_failure, import_report, quality_by_trust, releases_with_current
-from audits.services import AlreadyWithdrawn, authorise_upload, authorise_withdraw, create_import_job, withdraw_release
+from audits.services import (
+    AlreadyWithdrawn,
+    NotPublishable,
+    authorise_publish,
+    authorise_upload,
+    authorise_withdraw,
+    create_import_job,
+    publish_release,
+    withdraw_release,
+)
 
 WEB = AuditLogEntry.Via.WEB
 
@@ -71,6 +80,7 @@ def upload(request: HttpRequest, audit_code: str) -> HttpResponse:
             upload=form.cleaned_data["file"],
             extract_date=form.cleaned_data["extract_date"],
             actor=actor,
+            publish=form.cleaned_data["publish"],
         )
         return redirect("import-job", job_id=job.pk)
     return _render(request, "audits/upload.html", {"definition": definition, "form": form})
@@ -150,6 +160,9 @@ def release_detail(request: HttpRequest, release_id: int) -> HttpResponse:
             "optional": optional,
             "providers": providers,
             "is_current": current is not None and current.pk == release.pk,
+            # Those who may open this page may publish a draft (the audit's analysts and staff).
+            "can_publish": release.is_draft and roles.can_manage_releases(request.user, release.audit_id),
+            "newer_published": current is not None and current.version > release.version,
             "withdraw_form": WithdrawForm(),
         },
     )
@@ -187,9 +200,31 @@ def release_withdraw(request: HttpRequest, release_id: int) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Give a reason for withdrawing the release.")
         return redirect("release-detail", release_id=release.pk)
+    was_draft = release.is_draft
     try:
         withdraw_release(release=release, actor=actor, reason=form.cleaned_data["reason"])
     except AlreadyWithdrawn:
         pass  # withdrawn before: the page says the same
-    messages.success(request, f"Release {release.version} was withdrawn; the previous release is now current.")
+    if was_draft:
+        messages.success(request, f"Draft release {release.version} was withdrawn; it was never published.")
+    else:
+        messages.success(request, f"Release {release.version} was withdrawn; the previous release is now current.")
     return redirect("release-list", audit_code=release.audit_id)
+
+
+@login_required
+@require_POST
+def release_publish(request: HttpRequest, release_id: int) -> HttpResponse:
+    release = get_object_or_404(Release, pk=release_id)
+    actor = Actor.from_request(request, via=WEB)
+    authorise_publish(actor, release)
+    try:
+        publish_release(release, actor)
+    except NotPublishable as exc:
+        messages.error(request, str(exc))
+        return redirect("release-detail", release_id=release.pk)
+    messages.success(
+        request,
+        f"Release {release.version} is published: the public pages show its results once its computation is done.",
+    )
+    return redirect("release-detail", release_id=release.pk)

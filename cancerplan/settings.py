@@ -343,7 +343,8 @@ AFTER_RUN_TASKS = env_list(
 )
 # The outlier process (outliers/): the address of the regulator (e.g. the CQC) told of confirmed outliers.
 OUTLIER_REGULATOR_EMAIL = env_str("OUTLIER_REGULATOR_EMAIL")
-# ... and once a release is published; each takes the release id. A release published before its results are
+# ... and once a release is published (at its upload, or later: audits.services.publish_release); each takes the
+# release id. A release published before its results are
 # ready gets its digests when its run ends (alerts.tasks.send_run_digests above); none is sent twice.
 AFTER_PUBLISH_TASKS = env_list("AFTER_PUBLISH_TASKS", "alerts.tasks.send_digests")
 

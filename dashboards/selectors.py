@@ -27,6 +27,7 @@ from dashboards.pages.audit import AuditIndicator, AuditPiece, audit_key
 from dashboards.pages.data_quality import DataQualityPage, ProviderCompleteness
 from dashboards.pages.indicator import IndicatorPage, IndicatorPiece, indicator_key
 from dashboards.pages.model_card import ModelCard, UnfittedCard, card_key
+from dashboards.pages.outliers import published_responses
 from dashboards.pages.piece import decode
 from dashboards.pages.run import BUILT, RESULT_FIELDS, headline_period
 from dashboards.pages.trend import TrendPiece, build_trend, trend_key
@@ -191,7 +192,8 @@ def trust_page(user, trust: Trust) -> TrustPage:
         piece = found.get((run.pk, trust_key(trust.code, variants[audit_code])))
         if piece:
             sections.append(TrustSection(piece, analyst=variants[audit_code] == "analyst"))
-    return TrustPage(trust=trust, sections=sections)
+    reviews = published_responses(trust.code, [run.release for run in runs.values()])
+    return TrustPage(trust=trust, sections=sections, reviews=reviews)
 
 
 def alliance_page(user, code: str) -> list[AllianceSection]:

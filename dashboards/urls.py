@@ -33,4 +33,10 @@ urlpatterns = [
         name="alliance-trend",
     ),
     path("tools/funnel/", views.funnel_tool, name="funnel-tool"),
+    path("outliers/", views.outlier_cases, name="outlier-cases"),
+    path("outliers/<int:case_id>/", views.outlier_case, name="outlier-case"),
+    path("outliers/<int:case_id>/outcome/", views.outlier_case_advance, name="outlier-case-advance"),
+    path("outliers/<int:case_id>/response/", views.outlier_case_response, name="outlier-case-response"),
+    path("outliers/<int:case_id>/files/<int:event_id>/", views.outlier_attachment, name="outlier-attachment"),
+    path("outliers/<int:case_id>/patient-rows/", views.outlier_case_rows, name="outlier-case-rows"),
 ]

@@ -23,12 +23,13 @@ def current_runs() -> list[ComputationRun]:
 
 def shown_runs(runs: Iterable[ComputationRun] | None = None) -> dict[str, ComputationRun]:
     """For each audit, the run whose results are published, by the pages and the API alike: the latest
-    completed run of the newest accepted release that has one. A newer run that is still computing, or that
-    failed, of the same release or of a newer one, leaves it in place; a withdrawn release's run is not shown.
+    completed run of the newest published release that has one. A newer run that is still computing, or that
+    failed, of the same release or of a newer one, leaves it in place; a draft's run (computed for its audit's
+    analysts before publication) and a withdrawn release's are not shown.
     From ``runs`` (``current_runs()``) when the caller has them already, else one query."""
     shown: dict[str, ComputationRun] = {}
     for run in current_runs() if runs is None else runs:
-        if run.release.status == Release.Status.ACCEPTED:
+        if run.release.is_published:
             shown.setdefault(run.release.audit_id, run)
     return shown
 

@@ -190,14 +190,18 @@ def reap_runs() -> list[str]:
 
 
 def _start_missing_runs() -> list[str]:
-    """A current release with no run at all: its process stopped between committing the release and starting
-    the run (in-process), or the message never reached the broker. Start it (when releases are computed)."""
+    """A current release, or a newer draft, with no run at all: its process stopped between committing the release
+    and starting the run (in-process), or the message never reached the broker. Start it (when releases are
+    computed)."""
     if "indicators.tasks.compute_release" not in settings.AFTER_RELEASE_TASKS:
         return []
     done = []
-    for release in Release.objects.accepted().filter(runs__isnull=True).order_by("pk"):
+    live = Release.objects.exclude(status=Release.Status.WITHDRAWN)
+    for release in live.filter(runs__isnull=True).order_by("pk"):
         current = Release.objects.current(release.audit_id)
-        if current is not None and current.pk == release.pk and leases.queued_too_long(release.uploaded_at):
+        newest = live.filter(audit_id=release.audit_id).order_by("-version").first()
+        latest = {r.pk for r in (current, newest) if r is not None}
+        if release.pk in latest and leases.queued_too_long(release.uploaded_at):
             done.append(f"release {release.pk}: run {start_run(release=release).pk} started (it had none)")
     return done
 

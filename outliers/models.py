@@ -56,6 +56,13 @@ class OutlierCase(models.Model):
         default=dict, help_text="The flagged result's unsuppressed figures: the audit's analysts only"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    public_response = models.TextField(
+        blank=True,
+        help_text="The trust's response as the audit team publishes it beside the result on the public trust page",
+    )
+    public_response_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the audit team published the response (empty: not published)"
+    )
 
     class Meta:
         ordering = ["audit_id", "-created_at", "pk"]
@@ -96,6 +103,7 @@ class CaseEvent(models.Model):
         VOIDED = "voided", "Voided: its release was withdrawn"
         REMINDER = "reminder", "Overdue: reminder sent"
         ESCALATION = "escalation", "Overdue: escalated"
+        RESPONSE = "response", "The trust's response published"
 
     case = models.ForeignKey(OutlierCase, on_delete=models.PROTECT, related_name="events")
     at = models.DateTimeField(default=timezone.now, db_index=True)

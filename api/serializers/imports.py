@@ -45,6 +45,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
             "file_name",
             "extract_date",
             "origin",
+            "publish",
             "submitted_by",
             "submitted_at",
             "started_at",
@@ -96,11 +97,12 @@ def _is_file(value: Any) -> bool:
 class UploadTargetSerializer(serializers.Serializer):
     """What an upload is for, checked before the role is (the role is decided on this validated value).
 
-    The one shape of an upload: ``audit`` and ``extract_date`` as plain form fields, each once, and one
-    file part, ``file``. A field sent twice or as a file part, or any other file part, is refused.
+    The one shape of an upload: ``audit``, ``extract_date`` and (optionally) ``publish`` as plain form fields,
+    each once, and one file part, ``file``. A field sent twice or as a file part, or any other file part, is
+    refused.
     """
 
-    SINGLE_FIELDS = ("audit", "extract_date")
+    SINGLE_FIELDS = ("audit", "extract_date", "publish")
     FILE_PART = "file"
 
     audit = AuditCodeField(help_text="The audit's code, e.g. bowel")
@@ -133,6 +135,11 @@ class UploadTargetSerializer(serializers.Serializer):
 class UploadSerializer(UploadTargetSerializer):
     extract_date = serializers.DateField(help_text="When the data were drawn (YYYY-MM-DD)")
     file = serializers.FileField(help_text="The extract: CSV, UTF-8 (at most MAX_EXTRACT_BYTES)", allow_empty_file=True)
+    publish = serializers.BooleanField(
+        default=False,
+        help_text="Publish the release at once (true); by default it is a draft, seen by the audit's analysts and "
+        "staff only until published (POST releases/{id}/publish/)",
+    )
 
     def validate_file(self, upload):
         problem = extract_too_large(upload.size or 0, settings.MAX_EXTRACT_BYTES)

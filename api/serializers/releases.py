@@ -25,17 +25,20 @@ class RunSerializer(serializers.Serializer):
 
 
 class ReleaseSerializer(serializers.ModelSerializer):
-    """A release. Who uploaded it, its file and its warnings are shown to those who manage the audit's releases."""
+    """A release: ``status`` is draft (not published: its audit's analysts and staff only see it), accepted
+    (published) or withdrawn. Who uploaded and published it, its file and its warnings are shown to those who
+    manage the audit's releases."""
 
     audit = serializers.CharField(source="audit_id")
     is_current = serializers.SerializerMethodField()
     computation = serializers.SerializerMethodField(help_text="The newest indicator computation and its progress")
     quality = serializers.SerializerMethodField(help_text="Data-quality summary: completeness by column")
 
-    MANAGER_FIELDS = ("file_name", "uploaded_by", "warnings", "withdrawn_reason")
+    MANAGER_FIELDS = ("file_name", "uploaded_by", "published_by", "warnings", "withdrawn_reason")
 
     file_name = serializers.CharField(allow_null=True, help_text="Null unless you manage the audit's releases")
     uploaded_by = serializers.CharField(source="uploaded_by_name", allow_null=True)
+    published_by = serializers.CharField(source="published_by_name", allow_null=True)
     warnings = serializers.ListField(child=serializers.CharField(), allow_null=True)
     withdrawn_reason = serializers.CharField(allow_null=True)
 
@@ -55,10 +58,12 @@ class ReleaseSerializer(serializers.ModelSerializer):
             "sha256",
             "origin",
             "uploaded_at",
+            "published_at",
             "withdrawn_at",
             "definition_sha",
             "file_name",
             "uploaded_by",
+            "published_by",
             "warnings",
             "withdrawn_reason",
             "computation",

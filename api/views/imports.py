@@ -21,8 +21,11 @@ from audits.services import authorise_upload, create_import_job
 
 
 class ImportList(CachingMixin, generics.ListAPIView):
-    """GET: the uploads of the audits you manage. POST: upload an extract (multipart: ``audit`` and
-    ``extract_date`` as form fields, once each, and one file part, ``file``; any other shape is a 400).
+    """GET: the uploads of the audits you manage. POST: upload an extract (multipart: ``audit``, ``extract_date``
+    and optionally ``publish`` as form fields, once each, and one file part, ``file``; any other shape is a 400).
+
+    An accepted file is a draft release (its audit's analysts and staff see it; publish it with
+    ``POST releases/{id}/publish/``) unless ``publish`` is true: then it is published at once.
 
     The answer is the import job: 201 when the file was accepted (``release`` is set), 422 when it
     was refused (``result.errors`` lists line, column, value and message, as the command line does;
@@ -75,6 +78,7 @@ class ImportList(CachingMixin, generics.ListAPIView):
             upload=form.validated_data["file"],
             extract_date=form.validated_data["extract_date"],
             actor=actor,
+            publish=form.validated_data["publish"],
         )
         job.refresh_from_db()  # finished already when tasks run in-process
         codes: dict[str, int] = {

@@ -1,10 +1,12 @@
-"""Releases: list, detail, withdraw, recompute and their patient-level rows."""
+"""Releases: list, detail, publish, withdraw, recompute and their patient-level rows.
+
+A draft release (not yet published) is listed and found for its audit's analysts and staff only."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -30,7 +32,14 @@ from api.serializers.releases import (
 from api.views.base import CachingMixin, ListView, RetrieveView, Via
 from audits.models import Release
 from audits.selectors import quality_by_trust
-from audits.services import AlreadyWithdrawn, authorise_withdraw, read_patient_rows, withdraw_release
+from audits.services import (
+    AlreadyWithdrawn,
+    NotPublishable,
+    authorise_withdraw,
+    publish_release,
+    read_patient_rows,
+    withdraw_release,
+)
 from indicators.models import ComputationRun
 from indicators.services import recompute_release
 
@@ -48,6 +57,20 @@ _RELEASES = Release.objects.prefetch_related(
 )
 
 
+def _visible(releases: QuerySet[Release], user) -> QuerySet[Release]:
+    """The releases ``user`` may read: every published or withdrawn one, and the drafts of the audits they manage
+    (staff: all)."""
+    if roles.is_staff(user):
+        return releases
+    return releases.filter(~Q(status=Release.Status.DRAFT) | Q(audit_id__in=sorted(roles.analyst_audits(user))))
+
+
+def _detail(request: Request, release_id: int) -> Response:
+    """The release as ``GET releases/{id}/`` answers it (after a write)."""
+    view = ReleaseDetail(request=request, kwargs={"release_id": release_id}, format_kwarg=None)
+    return Response(ReleaseDetailSerializer(_RELEASES.get(pk=release_id), context=view.get_serializer_context()).data)
+
+
 class ReleaseList(ListView):
     """Every release of every audit, newest first: status, period, data-quality summary, computation progress."""
 
@@ -56,7 +79,7 @@ class ReleaseList(ListView):
     csv_filename = "releases"
 
     def get_queryset(self):
-        return _RELEASES.order_by("audit_id", "-version")
+        return _visible(_RELEASES, self.request.user).order_by("audit_id", "-version")
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), **_release_context(self)}
@@ -69,7 +92,7 @@ class ReleaseDetail(RetrieveView):
     lookup_url_kwarg = "release_id"
 
     def get_queryset(self):
-        return _RELEASES.all()
+        return _visible(_RELEASES.all(), self.request.user)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = {**super().get_serializer_context(), **_release_context(self)}
@@ -96,10 +119,30 @@ class ReleaseWithdraw(CachingMixin, APIView):
             withdraw_release(release=release, actor=actor, reason=form.validated_data["reason"])
         except AlreadyWithdrawn as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        view = ReleaseDetail(request=request, kwargs={"release_id": release.pk}, format_kwarg=None)
-        return Response(
-            ReleaseDetailSerializer(_RELEASES.get(pk=release.pk), context=view.get_serializer_context()).data
-        )
+        return _detail(request, release.pk)
+
+
+class ReleasePublish(CachingMixin, APIView):
+    """Publish a draft release (the audit's analysts and staff): the public pages and the API's results show it
+    once its computation is done (until then, the previous published release)."""
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: ReleaseDetailSerializer,
+            409: OpenApiResponse(
+                description="Not a draft (published or withdrawn already), or a newer release is published"
+            ),
+        },
+    )
+    def post(self, request: Request, release_id: int) -> Response:
+        require_signed_in(request)
+        release = get_object_or_404(Release, pk=release_id)
+        try:
+            publish_release(release, Actor.from_request(request, via=Via.API))
+        except NotPublishable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return _detail(request, release.pk)
 
 
 class ReleaseRecompute(CachingMixin, APIView):

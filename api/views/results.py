@@ -40,9 +40,9 @@ def _release_param(request: Request) -> int | None:
 
 
 def _unpublished(request: Request, release: Release) -> bool:
-    """Withdrawn means unpublished: a withdrawn release's results, trends and model cards are for the
+    """A draft (not yet published) or a withdrawn release: its results, trends and model cards are for the
     audit's analysts and staff only (everyone else gets 404, as if it had never been published)."""
-    return release.is_withdrawn and not roles.can_manage_releases(request.user, release.audit_id)
+    return not release.is_published and not roles.can_manage_releases(request.user, release.audit_id)
 
 
 def _run_or_404(request: Request, audit_code: str) -> ComputationRun:
@@ -138,7 +138,7 @@ class TrendView(RetrieveView):
 class ResultList(ListView):
     """Indicator results: by default those the dashboards show, the latest completed run of each audit's newest
     release that has one (while a newer run computes, or after one fails, the previous results stay served);
-    ``?release=`` for another release's (a withdrawn release: its audit's analysts and staff only). ``runs``
+    ``?release=`` for another release's (a draft or a withdrawn release: its audit's analysts and staff only). ``runs``
     names the runs the results come from, as does the ``X-Computation-Run`` header (CSV too).
 
     Counts are exact for the audit's analysts. For everyone else, a trust or alliance row with a small

@@ -10,6 +10,7 @@ from audits.models import Release
 
 Via = AuditLogEntry.Via
 _ORIGINS: dict[str, str] = {Via.WEB: Release.Origin.WEB, Via.API: Release.Origin.API, Via.CLI: Release.Origin.CLI}
+_DOORS: dict[str, str] = {origin: via for via, origin in _ORIGINS.items()}
 
 
 def origin_of(actor: Actor) -> str:
@@ -17,6 +18,11 @@ def origin_of(actor: Actor) -> str:
     if actor.via not in _ORIGINS:
         raise ValueError(f"extracts are uploaded on the web, through the API or on the command line, not {actor.via}")
     return _ORIGINS[actor.via]
+
+
+def door_of(origin: str) -> str:
+    """The door (``AuditLogEntry.Via``) a release's or an import job's origin names."""
+    return _DOORS[origin]
 
 
 def authorise_upload(actor: Actor, audit_code: str) -> None:
@@ -31,4 +37,12 @@ def authorise_withdraw(actor: Actor, release: Release) -> None:
     actor.require(
         lambda user: roles.can_withdraw(user, release.audit_id),
         "Only this audit's analysts and staff can withdraw its releases.",
+    )
+
+
+def authorise_publish(actor: Actor, release: Release) -> None:
+    """PermissionDenied unless the actor may publish the release (its audit's analysts and staff; the command line)."""
+    actor.require(
+        lambda user: roles.can_manage_releases(user, release.audit_id),
+        "Only this audit's analysts and staff can publish its releases.",
     )

@@ -29,6 +29,7 @@ from audits.organisations import provider_lookup
 from audits.registry import get_definition
 from audits.schema import AuditDefinition
 from audits.services.access import authorise_upload, origin_of
+from audits.services.releases import mark_published
 from audits.services.uploads import stream_size
 
 if TYPE_CHECKING:
@@ -80,14 +81,17 @@ def import_extract(
     file_name: str,
     extract_date: date,
     actor: Actor,
+    publish: bool = True,
     progress: Callable[[ExtractParser], None] | None = None,
 ) -> ImportOutcome:
-    """Check an extract and, if every row passes, store it as the audit's next release, uploaded by ``actor``.
+    """Check an extract and, if every row passes, store it as the audit's next release, uploaded by ``actor``:
+    published at once (``publish``, the command line's default: pipelines run by analysts who checked their
+    extract already), or a draft that the audit's analysts publish later (``publish_release``).
 
-    The actor must be allowed to upload the audit's extracts. An accepted file is written to the audit
-    log in the release's own transaction. A refused file leaves every table as it was, the audit log
-    included: the release, its rows and any new storage table are written in one transaction that
-    rolls back on error (the door tells the actor why).
+    The actor must be allowed to upload the audit's extracts (they may then publish them too). An accepted
+    file, and its publication, are written to the audit log in the release's own transaction. A refused file
+    leaves every table as it was, the audit log included: the release, its rows and any new storage table are
+    written in one transaction that rolls back on error (the door tells the actor why).
     """
     authorise_upload(actor, audit_code)
     return load_extract(
@@ -100,6 +104,7 @@ def import_extract(
         uploaded_by_name=actor.display_name,
         progress=progress,
         log_as=actor,
+        publish_as=actor if publish else None,
     )
 
 
@@ -114,10 +119,12 @@ def load_extract(
     uploaded_by_name: str,
     progress: Callable[[ExtractParser], None] | None,
     log_as: Actor | None,
+    publish_as: Actor | None = None,
     on_accept: Callable[[ImportOutcome], None] | None = None,
 ) -> ImportOutcome:
     """``import_extract`` once authorised; an import job runs it too (its upload was authorised and logged).
 
+    With ``publish_as``, an accepted release is published at once by that actor; without, it is a draft.
     ``on_accept`` runs inside the release's own transaction (an import job records its outcome there, so a
     committed release is never left behind by a job still "running").
     """
@@ -147,6 +154,7 @@ def load_extract(
                     uploaded_by_name,
                     progress,
                     log_as,
+                    publish_as,
                     on_accept,
                 )
             except TypedReadFailed as exc:  # e.g. DD/MM/YYYY dates: check every value as text instead
@@ -175,7 +183,18 @@ def _sqlite_import_turn() -> Iterator[None]:
 
 
 def _import_once(
-    definition, parser, stream, file_name, extract_date, origin, user, uploaded_by_name, progress, log_as, on_accept
+    definition,
+    parser,
+    stream,
+    file_name,
+    extract_date,
+    origin,
+    user,
+    uploaded_by_name,
+    progress,
+    log_as,
+    publish_as,
+    on_accept,
 ) -> ImportOutcome:
     from audits.ingest.load import copy_batches, ensure_table, lock_audit
     from audits.ingest.parse import ExtractRejected
@@ -191,6 +210,7 @@ def _import_once(
             release = Release.objects.create(
                 audit=audit,
                 version=version,
+                status=Release.Status.DRAFT,
                 file_name=file_name[:255],
                 sha256=f"pending-{version}",
                 extract_date=extract_date,
@@ -235,6 +255,8 @@ def _import_once(
             if on_accept is not None:
                 on_accept(ImportOutcome(ImportJob.Status.ACCEPTED, report, release))
             transaction.on_commit(lambda: after_release_accepted(release.pk))
+            if publish_as is not None:  # its tasks follow the computation's (in process, they find its results)
+                mark_published(release, publish_as)
     except ExtractRejected as rejected:
         return ImportOutcome(ImportJob.Status.REJECTED, rejected.report)
     logger.info("accepted %s release %s: %s rows from %s", audit.code, release.version, rows, file_name)

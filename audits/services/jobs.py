@@ -16,7 +16,7 @@ from accounts.services import Actor
 from audits import leases
 from audits.models import ImportJob, Release
 from audits.registry import get_definition
-from audits.services.access import authorise_upload, origin_of
+from audits.services.access import authorise_upload, door_of, origin_of
 from audits.services.imports import ImportOutcome, load_extract, sync_audit
 from audits.services.uploads import check_extract_size, discard_upload, file_there
 
@@ -27,8 +27,9 @@ logger = logging.getLogger(__name__)
 Action = AuditLogEntry.Action
 
 
-def create_import_job(*, audit_code: str, upload, extract_date: date, actor: Actor) -> ImportJob:
+def create_import_job(*, audit_code: str, upload, extract_date: date, actor: Actor, publish: bool = False) -> ImportJob:
     """Save an uploaded file and queue its import once the job row (and its audit log entry) is committed.
+    Its release is a draft unless ``publish`` (the web form's and the API's choice; by default a draft).
 
     Raises PermissionDenied unless the actor may upload the audit's extracts, and ExtractTooLarge if the
     file is over MAX_EXTRACT_BYTES (the form and the API's serializer check it first, to say why).
@@ -44,6 +45,7 @@ def create_import_job(*, audit_code: str, upload, extract_date: date, actor: Act
             file_name=upload.name[:255],
             extract_date=extract_date,
             origin=origin,
+            publish=publish,
             submitted_by=actor.account,
             bytes_total=upload.size or 0,
             heartbeat_at=timezone.now(),  # queued at: a job whose message never left is sent again (reap)
@@ -233,6 +235,7 @@ def _run_import(job: ImportJob) -> bool:
                 uploaded_by_name=job.submitted_by.get_username() if job.submitted_by else "",
                 progress=progress,
                 log_as=None,  # the upload was logged when the job was created
+                publish_as=Actor(via=door_of(job.origin), user=job.submitted_by) if job.publish else None,
                 on_accept=accepted,
             )
     except leases.LeaseLost:

@@ -1,6 +1,6 @@
-"""The data-quality page of an audit, for its analysts: completeness by column and by trust of the current
-release, the release history, imports and computation runs (read from what the import and the runs stored;
-nothing is computed here), and its CSVs."""
+"""The data-quality page of an audit, for its analysts: completeness by column and by trust of the newest
+release not withdrawn (a draft under review, or the current published one), the release history, imports and
+computation runs (read from what the import and the runs stored; nothing is computed here), and its CSVs."""
 
 from __future__ import annotations
 
@@ -44,10 +44,16 @@ class DataQualityPage:
         running = (ComputationRun.Status.QUEUED, ComputationRun.Status.RUNNING)
         return any(r.status in running for r in self.runs) or any(not j.finished for j in self.jobs)
 
+    @property
+    def published(self) -> Release | None:
+        """The newest published release: the one the public pages show (``current`` may be a newer draft)."""
+        return next((r for r in self.releases if r.is_published), None)
+
     def context(self) -> dict[str, Any]:
         return {
             "releases": self.releases,
             "current": self.current,
+            "published": self.published,
             "quality": self.quality,
             "optional": self.optional,
             "providers": self.providers,
@@ -83,7 +89,8 @@ def trusts_csv(optional: list[str]) -> CsvSchema[ProviderCompleteness]:
 
 
 def releases_csv(current: Release | None) -> CsvSchema[Release]:
-    """``?download=releases``: every release of the audit."""
+    """``?download=releases``: every release of the audit (``current``: the one the page reports on, the newest
+    not withdrawn; ``status`` says whether it is a draft)."""
     return columns(
         ("version", lambda r: r.version),
         ("status", lambda r: r.status),
@@ -98,6 +105,8 @@ def releases_csv(current: Release | None) -> CsvSchema[Release]:
         ("uploaded_by", lambda r: r.uploaded_by_name),
         ("origin", lambda r: r.origin),
         ("withdrawn_reason", lambda r: r.withdrawn_reason),
+        ("published_at", lambda r: r.published_at.isoformat() if r.published_at else ""),
+        ("published_by", lambda r: r.published_by_name),
     )
 
 

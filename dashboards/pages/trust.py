@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from django.template.loader import render_to_string
 
@@ -14,6 +14,9 @@ from dashboards.pages.run import RunContext, count_phrase, kind_of, result_sente
 from indicators.disclosure import publish_trend
 from indicators.kinds import Kind
 from indicators.levels import ALLIANCE, ENGLAND_CODE, NATIONAL, PROVIDER
+
+if TYPE_CHECKING:
+    from dashboards.pages.outliers import PublishedResponse
 
 
 def trust_key(code: str, variant: str) -> str:
@@ -92,10 +95,12 @@ TRUST_CSV: CsvSchema[TrustCard] = columns(
 
 @dataclass(frozen=True)
 class TrustSection:
-    """One audit's piece on the page, and whether this reader sees it exactly."""
+    """One audit's piece on the page, whether this reader sees it exactly, and its results reviewed with the
+    trust whose response is published (read per request: a case is published between runs)."""
 
     piece: TrustPiece
     analyst: bool
+    reviews: tuple[PublishedResponse, ...] = ()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -119,15 +124,18 @@ class Prompt:
 
 @dataclass
 class TrustPage:
-    """What the trust dashboard shows: its audits' sections and the flagged cards, grouped."""
+    """What the trust dashboard shows: its audits' sections and the flagged cards, grouped, and by audit the
+    results reviewed with the trust (``dashboards.pages.outliers.published_responses``)."""
 
     trust: Any
     sections: list[TrustSection]
     worse: list[Prompt] = field(default_factory=list)
     better: list[Prompt] = field(default_factory=list)
     other: list[Prompt] = field(default_factory=list)
+    reviews: dict[str, list[PublishedResponse]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.sections = [replace(s, reviews=tuple(self.reviews.get(s.piece.audit, ()))) for s in self.sections]
         groups = {"worse": self.worse, "better": self.better, "higher": self.other, "lower": self.other}
         for section in self.sections:
             for card in section.piece.cards:

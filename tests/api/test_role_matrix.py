@@ -58,6 +58,8 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "alerts:subscribe": ("GET", (302,) * 6, {}),
     "alerts:unsubscribe-own": ("POST", (302,) * 6, {}),  # no such trust: back with a message
     "alerts:unsubscribe": ("GET", (404,) * 6, {}),
+    # the world's release is published already: nothing is published, the managers are sent back with a message
+    "release-publish": ("POST", (302, 403, 403, 302, 403, 302), {}),
     # accounts
     "login": ("GET", ALL_200, {}),
     # the second step of signing in: anonymous to sign-in; everyone signed in (analysts and staff with
@@ -101,6 +103,8 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     # writes, with a body that lacks what is needed: permission is checked first (403), then the body (400)
     "api:release-withdraw": ("POST", (401, 403, 403, 400, 403, 400), {}),
     "api:release-recompute": ("POST", (401, 403, 403, 202, 403, 202), {}),
+    # the world's release is published already: 409 for those who may publish
+    "api:release-publish": ("POST", (401, 403, 403, 409, 403, 409), {}),
 }
 # Writes sent to the upload endpoint (the same URL name as its GET list).
 UPLOAD = ("POST", (401, 403, 403, 400, 403, 400), {"audit": "bowel", "extract_date": "2026-03-31"})

@@ -191,10 +191,11 @@ def test_the_web_pages_and_the_commands_write_the_audit_log_too(client, pipeline
     newer = Release.objects.get(version=2)
     run_command("withdraw_release", str(newer.pk), reason="test")
     log = list(AuditLogEntry.objects.order_by("pk").values_list("action", "via", "ip", "actor"))
-    assert log[-4:] == [
+    assert log[-5:] == [
         ("uploaded", "web", "198.51.100.7", user.pk),
         ("withdrew", "web", "198.51.100.7", user.pk),
         ("uploaded", "cli", None, None),
+        ("published", "cli", None, None),  # the command line publishes at once (unless --draft)
         ("withdrew", "cli", None, None),
     ]
     cli = AuditLogEntry.objects.filter(via="cli", action="uploaded").get()

@@ -108,7 +108,13 @@ def test_a_worker_validates_and_loads_a_web_upload(client, orgs, worker):
         run and run.failure,
         worker.read_text()[-3000:],
     )
+    # The worker logs a task's success after the task returns, so the run can be done a moment before the last
+    # "succeeded" line is written: wait for it rather than read the log once.
+    deadline = time.monotonic() + 30
     log = worker.read_text()
+    while log.count("indicators.compute_run_indicator[") < 2 * run.total and time.monotonic() < deadline:
+        time.sleep(0.2)
+        log = worker.read_text()
     assert "indicators.compute_release[" in log
     assert log.count("indicators.compute_run_indicator[") >= 2 * run.total  # received and succeeded, per indicator
 

@@ -24,8 +24,8 @@ class Command(BaseCommand):
     # load every page and the API) concern the web server and are left to its own start-up.
     requires_system_checks = [checks.Tags.models, "definitions"]
     help = (
-        "Check an audit extract and, if every row passes, store it as the audit's next release. "
-        "Exit status 0 when accepted, 1 when refused."
+        "Check an audit extract and, if every row passes, store it as the audit's next release, published at "
+        "once unless --draft. Exit status 0 when accepted, 1 when refused."
     )
 
     def add_arguments(self, parser):
@@ -39,6 +39,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--json", action="store_true", help="Print one JSON object with the result")
         parser.add_argument("--user", help="Username to record as the uploader (default: the OS user)")
+        parser.add_argument(
+            "--draft",
+            action="store_true",
+            help="Keep the release as a draft for the audit's analysts to review; publish it later with "
+            "publish_release ID (default: published at once)",
+        )
 
     def handle(self, *args, **options):
         audit = options["audit"]
@@ -66,6 +72,7 @@ class Command(BaseCommand):
                 file_name=path.name,
                 extract_date=extract_date,
                 actor=Actor.command_line(user),
+                publish=not options["draft"],
             )
         if options["json"]:
             self.stdout.write(json.dumps(outcome.as_json()))
@@ -80,10 +87,15 @@ class Command(BaseCommand):
             self.stderr.write(f"warning: {warning}")
         if outcome.accepted:
             release = outcome.release
+            state = (
+                "published"
+                if release.is_published
+                else f"a draft, not published (publish it with: manage.py publish_release {release.pk})"
+            )
             self.stdout.write(
                 self.style.SUCCESS(
                     f"Accepted: {release.audit_id} release {release.version} (id {release.pk}), {report.rows} rows, "
-                    f"diagnosed {release.period_start} to {release.period_end}."
+                    f"diagnosed {release.period_start} to {release.period_end}; {state}."
                 )
             )
             return

@@ -1,0 +1,86 @@
+"""Who may see which outlier cases, and how much of them (one answer for the pages; the rules are those of
+``accounts.roles``, applied to a case's audit and trust).
+
+- The audit team (the audit's analysts, and staff) sees every case of the audit and acts for it.
+- A trust's clinical lead for an audit (``accounts.TrustLead``) sees that trust's cases of that audit, with
+  the exact figures behind them and the trust's own patient rows of the case's release.
+- A Cancer Alliance's lead sees the cases of the alliance's trusts, with the published (suppressed) figures.
+- Nobody else sees a case; the public sees only a published response on the trust's page
+  (``published_responses``).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from accounts import roles
+from accounts.models import TrustLead
+from audits.models import Release, Trust
+from outliers.models import OutlierCase
+
+
+def visible_cases(user) -> QuerySet[OutlierCase]:
+    """The cases ``user`` may see (none for the public and for clinicians without a role in the process)."""
+    cases = OutlierCase.objects.all()
+    if not getattr(user, "is_authenticated", False) or not user.is_active:
+        return cases.none()
+    if roles.is_staff(user):
+        return cases
+    led = TrustLead.objects.filter(user=user, trust_id=OuterRef("organisation"), audit_id=OuterRef("audit_id"))
+    seen = Q(audit_id__in=roles.analyst_audits(user)) | Q(Exists(led))
+    alliance = roles.alliance_of_lead(user)
+    if alliance:
+        seen |= Q(organisation__in=Trust.objects.filter(alliance_id=alliance).values("code"))
+    return cases.filter(seen)
+
+
+def may_see_cases(user) -> bool:
+    """Whether the user has a role in the outlier process at all (the navigation offers the case list)."""
+    return roles.has_outlier_role(user)
+
+
+def is_audit_team(user, case: OutlierCase) -> bool:
+    return roles.can_manage_releases(user, case.audit_id)
+
+
+def is_trust_lead(user, case: OutlierCase) -> bool:
+    return roles.is_trust_lead(user, case.organisation, case.audit_id)
+
+
+def may_see(user, case: OutlierCase) -> bool:
+    if is_audit_team(user, case) or is_trust_lead(user, case):
+        return True
+    alliance = roles.alliance_of_lead(user)
+    return bool(alliance) and Trust.objects.filter(code=case.organisation, alliance_id=alliance).exists()
+
+
+def sees_exact_figures(user, case: OutlierCase) -> bool:
+    """The result behind the case unsuppressed: the audit's analysts and the trust's lead (its own trust)."""
+    return roles.sees_unsuppressed(user, case.audit_id) or is_trust_lead(user, case)
+
+
+def may_read_trust_rows(user, case: OutlierCase) -> bool:
+    """The trust's patient rows of the case's release: the audit's analysts and the trust's lead."""
+    return roles.can_see_patient_rows(user, case.audit_id) or is_trust_lead(user, case)
+
+
+def may_open_attachments(user, case: OutlierCase) -> bool:
+    """The files kept in a case's history (e.g. the trust's response): the audit team and the trust's lead."""
+    return is_audit_team(user, case) or is_trust_lead(user, case)
+
+
+def published_responses(trust_code: str, releases: list[Release]) -> QuerySet[OutlierCase]:
+    """What the public sees of a trust's cases: closed cases whose response the audit team published, opened
+    by a published release among ``releases`` (the releases the trust's page shows) or carried into one."""
+    shown = [r.pk for r in releases if r.status == Release.Status.ACCEPTED]
+    return (
+        OutlierCase.objects.filter(
+            organisation=trust_code,
+            status=OutlierCase.Status.CLOSED,
+            public_response_at__isnull=False,
+            opened_release__status=Release.Status.ACCEPTED,
+        )
+        .exclude(public_response="")
+        .filter(Q(opened_release_id__in=shown) | Q(latest_release_id__in=shown))
+        .order_by("audit_id", "indicator", "period")
+    )
