@@ -68,6 +68,15 @@ def interval(lower: Any, upper: Any, formatter=percent) -> str:
     return f"{formatter(lower)} to {formatter(upper)}"
 
 
+def interval_ends(written: str) -> tuple[str, str]:
+    """The two ends of an interval as :func:`interval` writes it ("a to b"), for a CSV's separate lower and upper
+    columns; an unknown interval ("-") gives two empty cells, a hidden one its marker in both."""
+    lower, found, upper = written.partition(" to ")
+    if found:
+        return lower, upper
+    return ("", "") if written in ("", "-") else (written, written)
+
+
 def meaning_of(flag: str, direction: Direction, compared: bool = True) -> str:
     """as_expected, better, worse, higher, lower, or not_compared (too few patients)."""
     if not compared:

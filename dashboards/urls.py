@@ -23,6 +23,9 @@ urlpatterns = [
         name="trust-flag-check",
     ),
     path("alliances/<str:code>/", views.alliance, name="alliance"),
+    path("alliances/<str:code>/act-first/", views.alliance_act_first, name="alliance-act-first"),
+    path("alliances/<str:code>/print/", views.alliance_print, name="alliance-print"),
+    path("trusts/<str:code>/print/", views.trust_print, name="trust-print"),
     path(
         "alliances/<str:code>/trends/<slug:audit_code>/<slug:indicator_code>/",
         views.trend,

@@ -30,7 +30,8 @@ from audits.registry import all_definitions
 from audits.services import read_patient_rows
 from dashboards import selectors, services
 from dashboards.pages import outliers as outlier_pages
-from dashboards.pages.alliance import ENGLAND_CSV, grid_csv
+from dashboards.pages.act_first import CONTRIBUTORS_CSV, OPPORTUNITIES_CSV, act_first_page, contributor_rows
+from dashboards.pages.alliance import ENGLAND_CSV, GRID_CSV, grid_cells
 from dashboards.pages.audit import INDICATORS_CSV
 from dashboards.pages.changes import FLAGS_CSV, MOVES_CSV, SPECIAL_CAUSES_CSV, build_changes
 from dashboards.pages.data_quality import COLUMNS_CSV, RUNS_CSV, UPLOADS_CSV, releases_csv, trusts_csv
@@ -67,6 +68,11 @@ def _csv(filename: str, schema: CsvSchema[Any], items: Iterable[Any]) -> HttpRes
     response = HttpResponse(csv_text(schema.header, schema.rows(items)), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _chart_releases() -> dict[str, Release]:
+    """The release each audit's pages show, by audit, for the source line of their charts' PNGs ({% chart_source %})."""
+    return {code: run.release for code, run in selectors.shown_runs().items()}
 
 
 def _definition(audit_code: str):
@@ -239,9 +245,61 @@ def alliance(request: HttpRequest, code: str) -> HttpResponse:
             raise Http404("No such table")
         filename = f"{code}-{audit_code}-{table}.csv"
         if table == "grid":
-            return _csv(filename, grid_csv(section.piece.indicators), section.piece.grid)
+            return _csv(filename, GRID_CSV, grid_cells(section.piece))
         return _csv(filename, ENGLAND_CSV, section.piece.rows)
-    return _page(request, "dashboards/alliance.html", {"alliance": organisation, "sections": sections})
+    return _page(
+        request,
+        "dashboards/alliance.html",
+        {"alliance": organisation, "sections": sections, "chart_releases": _chart_releases()},
+    )
+
+
+def alliance_act_first(request: HttpRequest, code: str) -> HttpResponse:
+    """Where to act first: the alliance's indicators by the patients who would have had a better outcome had every
+    trust matched England, with the member trusts that contribute most (published results only)."""
+    if code != code.upper():
+        return redirect("alliance-act-first", code=code.upper())
+    organisation = get_object_or_404(Alliance, code=code)
+    page = act_first_page(request.user, organisation)
+    download = request.GET.get("download")
+    if download == "opportunities":
+        return _csv(f"{code}-act-first.csv", OPPORTUNITIES_CSV, page.items)
+    if download == "trusts":
+        return _csv(f"{code}-act-first-trusts.csv", CONTRIBUTORS_CSV, contributor_rows(page.items))
+    if download:
+        raise Http404("No such table")
+    return _page(request, "dashboards/act_first.html", {"alliance": organisation, "data": page})
+
+
+@_building
+def trust_print(request: HttpRequest, code: str) -> HttpResponse:
+    """The trust's page laid out for paper: every table with its words, nothing cut off (the board pack)."""
+    if code != code.upper():
+        return redirect("trust-print", code=code.upper())
+    organisation = get_object_or_404(Trust.objects.select_related("alliance"), code=code)
+    page = selectors.trust_page(request.user, organisation)
+    return _page(request, "dashboards/print_trust.html", {**page.context(), "print_pack": True})
+
+
+@_building
+def alliance_print(request: HttpRequest, code: str) -> HttpResponse:
+    """The alliance's page laid out for paper: each audit's tables, every funnel with its words, and where to act
+    first (the board pack)."""
+    if code != code.upper():
+        return redirect("alliance-print", code=code.upper())
+    organisation = get_object_or_404(Alliance, code=code)
+    sections = selectors.alliance_page(request.user, code)
+    return _page(
+        request,
+        "dashboards/print_alliance.html",
+        {
+            "alliance": organisation,
+            "sections": sections,
+            "act_first": act_first_page(request.user, organisation),
+            "chart_releases": _chart_releases(),
+            "print_pack": True,
+        },
+    )
 
 
 # ------------------------------------------------------------------ trend page
@@ -265,6 +323,7 @@ def trend(request: HttpRequest, code: str, audit_code: str, indicator_code: str,
             "item": item,
             "data": data,
             "icons": spc_icons(data),
+            "chart_releases": _chart_releases(),
             "is_analyst": variant == "analyst",
         },
     )
@@ -294,6 +353,7 @@ def flag_check(request: HttpRequest, code: str, audit_code: str, indicator_code:
             "completeness_text": completeness_sentence([r.to_json() for r in completeness], shown=shown),
             "is_analyst": variant == "analyst",
             "legend": MEANING_LEGEND,
+            "chart_releases": _chart_releases(),
         },
     )
 

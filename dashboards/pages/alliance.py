@@ -10,7 +10,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from dashboards.pages.indicator import IndicatorPiece, indicator_key
-from dashboards.pages.piece import CsvSchema, Piece, columns
+from dashboards.pages.piece import CsvSchema, Piece, columns, interval_columns
 from dashboards.pages.run import RunContext, count_phrase, result_sentence
 from indicators.levels import ALLIANCE, ENGLAND_CODE, NATIONAL, PROVIDER
 
@@ -95,26 +95,32 @@ ENGLAND_CSV: CsvSchema[AllianceRow] = columns(
     ("indicator", lambda r: r.title),
     ("period", lambda r: r.period),
     ("alliance", lambda r: r.value_text),
-    ("alliance_95_interval", lambda r: r.ci_text),
+    *interval_columns("alliance_95", lambda r: r.ci_text),
     ("england", lambda r: r.england_text),
     ("compared_with_expected", lambda r: r.label),
 )
 
 
-def grid_csv(indicators: list[HeadlineIndicator]) -> CsvSchema[GridRow]:
-    """``?download=<audit>:grid``: a column per indicator of the audit, after the trust's code and name."""
-    return columns(
-        ("trust_code", lambda t: t.code),
-        ("trust", lambda t: t.name),
-        *(
-            (f"{item.title} ({item.period})", lambda t, i=i: _cell_text(t.cells[i]))
-            for i, item in enumerate(indicators)
-        ),
-    )
+#: ``?download=<audit>:grid``: tidy, one trust and indicator a row (:func:`grid_cells`), value and flag apart.
+GRID_CSV: CsvSchema[tuple[GridRow, HeadlineIndicator, GridCell]] = columns(
+    ("trust_code", lambda t: t[0].code),
+    ("trust", lambda t: t[0].name),
+    ("indicator_code", lambda t: t[1].code),
+    ("indicator", lambda t: t[1].title),
+    ("period", lambda t: t[1].period),
+    ("value", lambda t: t[2].value_text),
+    ("compared_with_expected", lambda t: t[2].label),
+)
 
 
-def _cell_text(cell: GridCell | None) -> str:
-    return f"{cell.value_text} ({cell.label})" if cell else ""
+def grid_cells(piece: AlliancePiece) -> list[tuple[GridRow, HeadlineIndicator, GridCell]]:
+    """The grid's cells with a result, trust by trust in the grid's order, for :data:`GRID_CSV`."""
+    return [
+        (row, item, cell)
+        for row in piece.grid
+        for item, cell in zip(piece.indicators, row.cells, strict=True)
+        if cell is not None
+    ]
 
 
 @dataclass(frozen=True)

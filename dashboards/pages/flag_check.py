@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dashboards import figures, text
-from dashboards.pages.piece import CsvSchema, Piece, columns, embed
+from dashboards.pages.piece import CsvSchema, Piece, columns, embed, interval_columns
 from dashboards.pages.run import format_result, kind_of, or_nan, shown_count
 from indicators.definitions import IndicatorDefinition
 from indicators.disclosure import publish_trend, suppression_policy
@@ -92,10 +92,10 @@ class FlagCheck(Piece):
 YEARS_CSV: CsvSchema[CheckYear] = columns(
     ("period", lambda y: y.period),
     ("value", lambda y: y.value_text),
-    ("value_95_interval", lambda y: y.ci_text),
+    *interval_columns("value_95", lambda y: y.ci_text),
     ("england", lambda y: y.england_text),
     ("observed_minus_expected", lambda y: y.excess),
-    ("interval_95", lambda y: y.excess_ci),
+    *interval_columns("observed_minus_expected_95", lambda y: y.excess_ci),
     ("flag", lambda y: y.label),
 )
 

@@ -11,7 +11,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from dashboards import figures, text
-from dashboards.pages.piece import SOMETIMES, CsvSchema, Piece, columns, embed
+from dashboards.pages.piece import SOMETIMES, CsvSchema, Piece, columns, embed, interval_columns
 from dashboards.pages.run import RunContext, count_phrase, kind_of
 from indicators.kinds import Kind
 from indicators.levels import ALLIANCE, ENGLAND_CODE, NATIONAL, PROVIDER
@@ -76,7 +76,11 @@ def indicator_csv(table: str, kind: Kind) -> CsvSchema[ResultRow]:
     names: list[tuple[str, Any]] = [("code", lambda r: r.organisation), ("name", lambda r: r.name)]
     if table == "trusts":
         names.append(("cancer_alliance", lambda r: r.alliance_name))
-    names += [(name, attrgetter(field)) for name, _, field in kind.result_columns]
+    for name, _, attribute in kind.result_columns:  # an interval in two columns: tidy, one value a cell
+        if name.endswith("_interval"):
+            names += interval_columns(name.removesuffix("_interval"), attrgetter(attribute))
+        else:
+            names.append((name, attrgetter(attribute)))
     names.append(("compared_with_expected", lambda r: r.label))
     return columns(*names)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dashboards import figures, text
-from dashboards.pages.piece import CsvSchema, Piece, columns, embed
+from dashboards.pages.piece import CsvSchema, Piece, columns, embed, interval_columns
 from dashboards.pages.run import RunContext
 from indicators.services import model_failed
 from indicators.stats.arrays import finite_or_none
@@ -84,7 +84,7 @@ CALIBRATION_CSV: CsvSchema[CalibrationGroup] = columns(
 COEFFICIENTS_CSV: CsvSchema[Coefficient] = columns(
     ("term", lambda c: c.term),
     ("odds_ratio", lambda c: c.odds_ratio),
-    ("odds_ratio_95_interval", lambda c: c.ci),
+    *interval_columns("odds_ratio_95", lambda c: c.ci),
     ("p", lambda c: c.p_value),
 )
 

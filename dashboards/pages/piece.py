@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
+from dashboards import text
 from indicators.kinds import KINDS, Kind
 
 #: Field metadata: drawn into the piece's HTML when it is built, and not stored.
@@ -130,6 +131,15 @@ class CsvSchema(Generic[Row]):
 
     def rows(self, items: Iterable[Row]) -> list[list[Any]]:
         return [[column.cell(item) for column in self.columns] for item in items]
+
+
+def interval_columns(prefix: str, cell: Callable[[Any], str]) -> tuple[tuple[str, Callable[[Any], str]], ...]:
+    """A 95% interval as two columns, ``<prefix>_lower`` and ``<prefix>_upper`` (tidy: one value a cell), from a
+    cell that writes it as :func:`dashboards.text.interval` does."""
+    return (
+        (f"{prefix}_lower", lambda row: text.interval_ends(cell(row))[0]),
+        (f"{prefix}_upper", lambda row: text.interval_ends(cell(row))[1]),
+    )
 
 
 def columns(*pairs: tuple[str, Callable[[Row], Any]]) -> CsvSchema[Row]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from django.template.loader import render_to_string
 
 from dashboards import figures, text
-from dashboards.pages.piece import UNSTORED, CsvSchema, Piece, columns
+from dashboards.pages.piece import UNSTORED, CsvSchema, Piece, columns, interval_columns
 from dashboards.pages.run import RunContext, count_phrase, kind_of, result_sentence, unavailable_reason
 from indicators.disclosure import publish_trend
 from indicators.kinds import Kind
@@ -84,7 +84,7 @@ TRUST_CSV: CsvSchema[TrustCard] = columns(
     ("indicator", lambda c: c.title),
     ("period", lambda c: c.period),
     ("value", lambda c: c.value_text),
-    ("value_95_interval", lambda c: c.ci_text),
+    *interval_columns("value_95", lambda c: c.ci_text),
     ("counts", lambda c: c.counts),
     ("cancer_alliance", lambda c: c.alliance_text),
     ("england", lambda c: c.england_text),

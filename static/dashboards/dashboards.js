@@ -131,6 +131,7 @@
         var el = document.getElementById(select.dataset.switchChart);
         var option = select.options[select.selectedIndex];
         el.dataset.filename = option.dataset.filename || el.dataset.filename;
+        el.dataset.chartTitle = option.dataset.chartTitle || el.dataset.chartTitle || "";
         window.Plotly.purge(el);
         draw(el, readJSON(option.value));
         document.querySelectorAll("[data-summary-for='" + select.dataset.switchChart + "']").forEach(function (p) {
@@ -141,6 +142,51 @@
   }
 
   // ---------------------------------------------------------------- PNG downloads
+
+  // What a downloaded image says of itself, from its chart's data- attributes (the templates' {% chart_source %}):
+  // its title, and a footer "Source: <audit>, release N, extract of <date>", so a slide or a board paper keeps them.
+  function sourceLine(el) {
+    var d = el.dataset;
+    if (!d.source) { return ""; }
+    return "Source: " + d.source + (d.release ? ", release " + d.release : "") + (d.releaseDate ? ", " + d.releaseDate : "");
+  }
+
+  // A copy of a drawn Plotly chart (the page's chart is left as it is) with the title above and the source below.
+  function captionedFigure(el) {
+    var layout = JSON.parse(JSON.stringify(el.layout || {}));
+    var title = el.dataset.chartTitle || "", source = sourceLine(el);
+    var margin = layout.margin || {};
+    var top = margin.t == null ? 80 : margin.t, bottom = margin.b == null ? 80 : margin.b;
+    var extraTop = title ? 56 : 0, extraBottom = source ? 36 : 0;
+    layout.margin = Object.assign({}, margin, { t: top + extraTop, b: bottom + extraBottom });
+    layout.height = (layout.height || el.offsetHeight || 460) + extraTop + extraBottom;
+    layout.width = Math.max(el.offsetWidth || 0, 900);
+    if (title) {
+      layout.title = { text: title, x: 0.01, xanchor: "left", xref: "container", y: 1, yref: "container", yanchor: "top",
+        pad: { t: 14, l: 4 }, font: { size: 17, color: "#212b32" } };
+    }
+    if (source) {
+      layout.annotations = (layout.annotations || []).concat([{
+        text: source, showarrow: false, xref: "paper", yref: "paper", x: 0, y: 0, xanchor: "left", yanchor: "top",
+        yshift: -bottom - 4, font: { size: 12, color: "#4c6272" }
+      }]);
+    }
+    return { data: JSON.parse(JSON.stringify(el.data || [])), layout: layout };
+  }
+
+  function plotlyPng(el, filename) {
+    var figure = captionedFigure(el);
+    return window.Plotly.toImage(figure, { format: "png", width: figure.layout.width, height: figure.layout.height, scale: 2 })
+      .then(function (url) {
+        var link = document.createElement("a");
+        link.href = url;
+        link.download = filename;
+        link.hidden = true;
+        document.body.appendChild(link);
+        link.click();
+        link.remove();
+      });
+  }
 
   function saveBlob(blob, filename) {
     var link = document.createElement("a");
@@ -180,7 +226,9 @@
   function spineChartPng(table, filename) {
     var rows = table.querySelectorAll("tbody tr");
     var width = 1040, rowHeight = 44, top = 40;
-    var svg = node("svg", { xmlns: SVG, width: width, height: top + rows.length * rowHeight + 10 });
+    var source = sourceLine(table), footer = source ? 28 : 0;
+    var height = top + rows.length * rowHeight + 10 + footer;
+    var svg = node("svg", { xmlns: SVG, width: width, height: height });
     svg.appendChild(node("text", { x: 8, y: 22, "font-family": "Arial", "font-size": 16, "font-weight": "bold", fill: "#212b32" },
       table.dataset.chartTitle || ""));
     rows.forEach(function (row, i) {
@@ -207,7 +255,10 @@
         svg.appendChild(trend);
       }
     });
-    svgToPng(svg, width, top + rows.length * rowHeight + 10, filename);
+    if (source) {
+      svg.appendChild(node("text", { x: 8, y: height - 10, "font-family": "Arial", "font-size": 12, fill: "#4c6272" }, source));
+    }
+    svgToPng(svg, width, height, filename);
   }
 
   function bindDownloads() {
@@ -222,8 +273,7 @@
           var box = target.getBoundingClientRect();
           svgToPng(target, Math.round(box.width), Math.round(box.height), filename);
         } else if (target && window.Plotly && target.data) {
-          window.Plotly.downloadImage(target, { format: "png", filename: filename.replace(/\.png$/, ""),
-            width: Math.max(target.offsetWidth, 700), height: target.offsetHeight || 460, scale: 2 });
+          plotlyPng(target, filename);
         }
         return;
       }

@@ -131,6 +131,7 @@ def test_small_counts_are_suppressed_for_the_public_and_exact_for_the_audits_ana
     rows = {r["code"]: r for r in csv.DictReader(io.StringIO(download.content.decode()))}
     hidden = rows[small.organisation]
     assert (hidden["numerator"], hidden["denominator"], hidden["value"]) == ("*", "*", "*")
+    assert (hidden["value_95_lower"], hidden["value_95_upper"]) == ("*", "*")
     assert hidden["compared_with_expected"] == "Not shown: small numbers"  # its flag is not shown either
 
     login(client, "dash-analyst")
@@ -452,7 +453,8 @@ def test_every_table_downloads_as_csv_with_the_pages_numbers(client, demo):
             )
         )
     )
-    assert grid[0][:2] == ["trust_code", "trust"] and len(grid[0]) == 2 + len(indicators_for("lung"))
+    assert grid[0][:2] == ["trust_code", "trust"] and len(grid[0]) == 7  # tidy: a trust and indicator a row
+    assert {row[2] for row in grid[1:]} == {d.code for d in indicators_for("lung")}
     england = client.get(reverse("alliance", args=[trust.alliance_id]) + "?download=lung:england")
     assert england["Content-Disposition"].startswith("attachment")
     assert "compared_with_expected" in england.content.decode()

@@ -88,7 +88,8 @@ def test_every_download_keeps_its_columns(client, demo):
             "numerator",
             "denominator",
             "value",
-            "value_95_interval",
+            "value_95_lower",
+            "value_95_upper",
             "compared_with_expected",
         ],
         reverse("indicator", args=["lung", plain]) + "?download=alliances": [
@@ -97,7 +98,8 @@ def test_every_download_keeps_its_columns(client, demo):
             "numerator",
             "denominator",
             "value",
-            "value_95_interval",
+            "value_95_lower",
+            "value_95_upper",
             "compared_with_expected",
         ],
         reverse("indicator", args=["lung", ratio]) + "?download=trusts": [
@@ -108,9 +110,11 @@ def test_every_download_keeps_its_columns(client, demo):
             "observed",
             "expected",
             "observed_over_expected",
-            "oe_95_interval",
+            "oe_95_lower",
+            "oe_95_upper",
             "risk_adjusted_rate",
-            "rate_95_interval",
+            "rate_95_lower",
+            "rate_95_upper",
             "compared_with_expected",
         ],
         reverse("indicator", args=["lung", ratio]) + "?download=calibration": [
@@ -124,14 +128,16 @@ def test_every_download_keeps_its_columns(client, demo):
         reverse("indicator", args=["lung", ratio]) + "?download=coefficients": [
             "term",
             "odds_ratio",
-            "odds_ratio_95_interval",
+            "odds_ratio_95_lower",
+            "odds_ratio_95_upper",
             "p",
         ],
         reverse("trust", args=[code]) + "?download=lung": [
             "indicator",
             "period",
             "value",
-            "value_95_interval",
+            "value_95_lower",
+            "value_95_upper",
             "counts",
             "cancer_alliance",
             "england",
@@ -142,7 +148,8 @@ def test_every_download_keeps_its_columns(client, demo):
             "indicator",
             "period",
             "alliance",
-            "alliance_95_interval",
+            "alliance_95_lower",
+            "alliance_95_upper",
             "england",
             "compared_with_expected",
         ],
@@ -157,10 +164,12 @@ def test_every_download_keeps_its_columns(client, demo):
         reverse("trust-flag-check", args=[code, "lung", plain]) + "?download=years": [
             "period",
             "value",
-            "value_95_interval",
+            "value_95_lower",
+            "value_95_upper",
             "england",
             "observed_minus_expected",
-            "interval_95",
+            "observed_minus_expected_95_lower",
+            "observed_minus_expected_95_upper",
             "flag",
         ],
     }
@@ -169,10 +178,21 @@ def test_every_download_keeps_its_columns(client, demo):
         response = client.get(url)
         assert response.status_code == 200, url
         assert next(csv.reader(io.StringIO(response.content.decode()))) == header, url
+    # The alliance's grid is tidy: one trust and indicator a row, its value and its flag in columns of their own.
     grid = client.get(reverse("alliance", args=[alliance]) + "?download=lung:grid").content.decode()
-    columns = next(csv.reader(io.StringIO(grid)))
-    assert columns[:2] == ["trust_code", "trust"]
-    assert [c.rsplit(" (", 1)[0] for c in columns[2:]] == [d.title for d in indicators_for("lung")]
+    rows = list(csv.reader(io.StringIO(grid)))
+    assert rows[0] == [
+        "trust_code",
+        "trust",
+        "indicator_code",
+        "indicator",
+        "period",
+        "value",
+        "compared_with_expected",
+    ]
+    titles = {d.code: d.title for d in indicators_for("lung")}
+    assert {row[2] for row in rows[1:]} <= set(titles) and {row[3] for row in rows[1:]} <= set(titles.values())
+    assert len({row[0] for row in rows[1:]}) > 1 and all("(" not in row[5] for row in rows[1:])
 
 
 def test_no_page_writes_once_its_runs_pieces_are_built(client, demo):
