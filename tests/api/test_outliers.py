@@ -17,6 +17,7 @@ from django.urls import reverse
 from accounts.models import AllianceLead, AuditLogEntry, TrustLead, TrustMember
 from accounts.services import create_token
 from audits.models import Trust
+from indicators.models import IndicatorResult
 from outliers import services
 from outliers.models import OutlierCase
 
@@ -235,6 +236,29 @@ def test_each_role_gets_the_detail_and_the_figures_it_may_see(client, scene):
     assert results["staff"] == results["alliance_lead"]
 
 
+def test_a_shown_result_reaches_the_alliance_lead_rounded(client, scene):
+    """A case whose result the public sees: its alliance's lead gets the published (rounded) counts, not the exact."""
+    shown = [case for case in OutlierCase.objects.order_by("pk") if not case.result["suppressed"]]
+    assert shown  # a real test
+    case = shown[0]
+    lead = User.objects.create_user("api-shown-alliance")
+    AllianceLead.objects.create(user=lead, alliance=Trust.objects.get(code=case.organisation).alliance)
+    key = create_token(user=lead, name="tests", via="cli")[1]
+    url = reverse("api:outlier-detail", args=[case.pk])
+    published = client.get(url, HTTP_AUTHORIZATION=f"Token {key}").json()["result"]
+    stored = IndicatorResult.objects.get(
+        run_id=case.result["run"],
+        level="provider",
+        indicator=case.indicator,
+        organisation=case.organisation,
+        period=case.period,
+    )
+    assert published["suppressed"] is False and published["flag"] == case.result["flag"]
+    assert published["numerator"] == stored.public["numerator"] and published["numerator"] % 5 == 0
+    assert published["denominator"] == stored.public["denominator"]
+    assert published != case.result
+
+
 def test_outcomes_are_what_the_caller_may_record(client, scene):
     case = scene.case
     url = reverse("api:outlier-detail", args=[case.pk])
@@ -320,6 +344,10 @@ def test_a_void_case_takes_no_transition(client, scene):
     from audits.services import withdraw_release
 
     withdraw_release(release=scene.case.opened_release, actor=Actor.command_line(name="tests"), reason="wrong")
+    url = reverse("api:outlier-detail", args=[scene.case.pk])
+    # A release no longer public publishes no figures; the analysts and the trust's lead keep the exact ones.
+    assert client.get(url, **scene.auth("alliance_lead")).json()["result"] is None
+    assert client.get(url, **scene.auth("lead")).json()["result"] == scene.case.result
     response = transition(client, scene, "analyst", scene.case, "share_with_trust")
     assert response.status_code == 409
     _, rows = listed(client, scene, "analyst", status="void")
