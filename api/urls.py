@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from api import schema  # noqa: F401  registers the token scheme with drf-spectacular before its views run
 from api.docs import docs_csp
-from api.views import audits, imports, organisations, releases, results, root, tokens
+from api.views import audits, imports, organisations, outliers, releases, results, root, tokens
 
 app_name = "api"
 
@@ -41,6 +41,9 @@ urlpatterns = [
     path("imports/", imports.ImportList.as_view(), name="import-list"),
     path("imports/<int:job_id>/", imports.ImportDetail.as_view(), name="import-detail"),
     path("results/", results.ResultList.as_view(), name="result-list"),
+    path("outliers/", outliers.OutlierCaseList.as_view(), name="outlier-list"),
+    path("outliers/<int:case_id>/", outliers.OutlierCaseDetail.as_view(), name="outlier-detail"),
+    path("outliers/<int:case_id>/transition/", outliers.OutlierCaseTransition.as_view(), name="outlier-transition"),
     path("tokens/", tokens.TokenList.as_view(), name="token-list"),
     path("tokens/<int:token_id>/", tokens.TokenDetail.as_view(), name="token-detail"),
     # Last: an address that matches nothing above (e.g. a code with spaces) gets a JSON or CSV 404.

@@ -111,3 +111,19 @@ def run_command(*args, **options) -> tuple[int, str, str]:
     except SystemExit as exc:
         code = exc.code
     return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def computed(django_db_setup, django_db_blocker):
+    """A bowel release with planted outliers, imported and computed for real, its cases opened by the run's
+    after-run task (committed; removed afterwards). Each test's changes are rolled back (``db``).
+    Shared by the outlier process's tests (tests/outliers) and its API's (tests/api/test_outliers.py)."""
+    from django.test import override_settings
+
+    from tests.dashboards import data
+
+    with django_db_blocker.unblock(), override_settings(AFTER_RUN_TASKS=["outliers.tasks.open_cases"]):
+        loaded = data.load({"bowel": 12_000})
+    yield loaded
+    with django_db_blocker.unblock():
+        data.clear()

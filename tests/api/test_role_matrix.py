@@ -100,6 +100,12 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     # API: the audit's analysts and staff
     "api:import-detail": ("GET", MANAGERS_API, {}),
     "api:release-rows": ("GET", ANALYSTS_ONLY_API, {}),
+    # API: outlier cases, for those with a role in the outlier process (the audit team, trusts' and alliances'
+    # leads); a clinician with none gets 403. The world has no case: those who may see cases get a 404 here
+    # (tests/api/test_outliers.py has the matrix of a real case).
+    "api:outlier-list": ("GET", (401, 403, 200, 200, 200, 200), {}),
+    "api:outlier-detail": ("GET", (401, 403, 404, 404, 404, 404), {}),
+    "api:outlier-transition": ("POST", (401, 403, 404, 404, 404, 404), {}),
     # writes, with a body that lacks what is needed: permission is checked first (403), then the body (400)
     "api:release-withdraw": ("POST", (401, 403, 403, 400, 403, 400), {}),
     "api:release-recompute": ("POST", (401, 403, 403, 202, 403, 202), {}),
@@ -151,6 +157,7 @@ def kwargs_for(name: str, kwargs: list[str], world: World) -> dict[str, object]:
         "indicator_code": trend.indicator,
         "organisation": trend.organisation,
         "release_id": world.release.pk,
+        "case_id": 1,
         "job_id": world.job.pk,
         "token_id": world.token_ids["analyst"],
         "uidb64": "MQ",

@@ -58,8 +58,10 @@ def test_no_request_makes_a_server_error_or_breaks_the_schema(api_schema, analys
     assert len(operations) >= 25
     for operation in operations:
         # An upload whose file fails the audit's checks is a request the schema cannot tell from a good
-        # one: it is rightly refused (422, with the error report), so "valid data is accepted" does not hold.
-        excluded = [positive_data_acceptance] if operation.label == "POST /api/v1/imports/" else []
+        # one: it is rightly refused (422, with the error report), so "valid data is accepted" does not hold;
+        # nor for a case's transition, whose outcomes depend on the case's current stage (400 for another).
+        refused_by_state = ("POST /api/v1/imports/", "POST /api/v1/outliers/{case_id}/transition/")
+        excluded = [positive_data_acceptance] if operation.label in refused_by_state else []
 
         @given(case=operation.as_strategy())
         @settings(
