@@ -11,12 +11,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from accounts import roles
 from accounts.models import TrustLead
 from audits.models import Release, Trust
+from indicators import levels
+from indicators.disclosure import publish_results
+from indicators.models import IndicatorResult
 from outliers.models import OutlierCase
+from outliers.services import CLOSE, case_stage, may_act
 
 
 def visible_cases(user) -> QuerySet[OutlierCase]:
@@ -84,3 +90,41 @@ def published_responses(trust_code: str, releases: list[Release]) -> QuerySet[Ou
         .filter(Q(opened_release_id__in=shown) | Q(latest_release_id__in=shown))
         .order_by("audit_id", "indicator", "period")
     )
+
+
+def release_is_public(case: OutlierCase) -> bool:
+    """Whether the release that opened the case is published: until then, its figures reach only those who
+    see them exactly (a draft's figures are not public, suppressed or not)."""
+    return Release.objects.accepted().filter(pk=case.opened_release_id).exists()
+
+
+def outcomes_for(user, case: OutlierCase) -> list[str]:
+    """The outcomes of the case's current stage this user may record (``close`` for the audit team)."""
+    if not case.is_open:
+        return []
+    stage = case_stage(case)
+    allowed = [outcome for outcome, _ in stage.outcomes] if may_act(user, stage.owner, case) else []
+    return allowed + ([CLOSE] if may_act(user, "audit_team", case) else [])
+
+
+def case_result(user, case: OutlierCase) -> dict[str, Any] | None:
+    """The flagged result as this user may see it: exact (``sees_exact_figures``), else as published (rounded
+    counts and figures computed from them; none of them when small numbers hide the result), else None while
+    the release that opened the case is not public."""
+    if sees_exact_figures(user, case):
+        return dict(case.result)
+    if not release_is_public(case):
+        return None
+    stored = (
+        IndicatorResult.objects.filter(
+            run_id=case.result.get("run"),
+            level=levels.PROVIDER,
+            indicator=case.indicator,
+            organisation=case.organisation,
+            period=case.period,
+        )
+        .values("public", "suppressed")
+        .first()
+    )
+    row = {**case.result, "level": levels.PROVIDER, **(stored or {"public": None, "suppressed": True})}
+    return publish_results([row], unsuppressed=False)[0]

@@ -13,7 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from api.serializers.validators import NO_NUL
-from outliers import services
+from outliers import access
 from outliers.models import CaseEvent, OutlierCase
 
 #: The largest attachment (e.g. a trust's response) taken with a transition.
@@ -52,7 +52,7 @@ class OutlierCaseSerializer(serializers.ModelSerializer):
         ]
 
     def get_outcomes(self, case: OutlierCase) -> list[str]:
-        return services.outcomes_for(self.context["request"].user, case)
+        return access.outcomes_for(self.context["request"].user, case)
 
 
 class CaseEventSerializer(serializers.ModelSerializer):
@@ -119,7 +119,7 @@ class OutlierCaseDetailSerializer(OutlierCaseSerializer):
 
     @extend_schema_field(OpenApiTypes.OBJECT)
     def get_result(self, case: OutlierCase) -> dict[str, Any] | None:
-        return services.case_result(self.context["request"].user, case)
+        return access.case_result(self.context["request"].user, case)
 
 
 class TransitionSerializer(serializers.Serializer):

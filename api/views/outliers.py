@@ -1,6 +1,6 @@
 """Outlier cases: list, detail with history, and a stage's transition (issue 13).
 
-Who sees which cases is ``outliers.services.visible_cases``: the audit's analysts and staff all of the
+Who sees which cases is ``outliers.access.visible_cases``: the audit's analysts and staff all of the
 audit's, a trust's lead the trusts and audits they lead, an alliance lead the alliance's trusts. Anyone else
 signed in gets 403 (no role in the outlier process), anonymous callers 401; a case you may not see is a 404.
 A transition calls the same service as the pages (``outliers.services.advance``), which checks the role
@@ -24,7 +24,7 @@ from api.filters import TextFilter, UpperCharFilter
 from api.permissions import require
 from api.serializers.outliers import OutlierCaseDetailSerializer, OutlierCaseSerializer, TransitionSerializer
 from api.views.base import CachingMixin, ListView, RetrieveView, Via
-from outliers import services
+from outliers import access, services
 from outliers.models import CaseEvent, OutlierCase
 
 NO_ROLE = "Outlier cases are for the audit's analysts and staff, and trusts' and Cancer Alliances' leads."
@@ -43,12 +43,12 @@ class OutlierCaseFilter(django_filters.FilterSet):
 
 
 def _require_case_role(request: Request) -> None:
-    require(request, services.may_see_cases(request.user), NO_ROLE)
+    require(request, access.may_see_cases(request.user), NO_ROLE)
 
 
 def _cases(request: Request):
     return (
-        services.visible_cases(request.user)
+        access.visible_cases(request.user)
         .select_related("opened_release", "latest_release")
         .order_by("-created_at", "-pk")
     )
@@ -107,7 +107,7 @@ class OutlierCaseTransition(CachingMixin, APIView):
     )
     def post(self, request: Request, case_id: int) -> Response:
         _require_case_role(request)
-        case = get_object_or_404(services.visible_cases(request.user), pk=case_id)
+        case = get_object_or_404(access.visible_cases(request.user), pk=case_id)
         form = TransitionSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         try:

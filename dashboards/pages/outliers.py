@@ -339,7 +339,7 @@ def _result(case: OutlierCase, definition: IndicatorDefinition | None, exact: bo
         .values()
     }
     row, national = found.get((PROVIDER, case.organisation)), found.get((NATIONAL, ENGLAND_CODE))
-    if row is None:
+    if row is None or not (exact or access.release_is_public(case)):
         return None
     shown = format_result(publish_results([row], unsuppressed=exact)[0], definition)
     england = format_result(publish_results([national], unsuppressed=exact)[0], definition) if national else None

@@ -2,7 +2,7 @@
 
 One module a responsibility, their public names re-exported here (pages, API, tasks and commands import
 them from ``outliers.services``): ``opening``, ``transitions``, ``overdue``, ``notifications`` (history and
-emails), ``access`` (who sees which cases and figures), ``base`` (what they share).
+emails), ``base`` (what they share).
 
 - ``open_cases(run)``: each trust-level result of the run in the policy's reporting period with a flag in its
   levels and directions opens a case, or carries forward the open case of an earlier release (event "flag
@@ -21,7 +21,6 @@ transaction commits (``outliers.tasks.send_case_email``), never in a request.
 
 from django.utils import timezone  # noqa: F401  # tests pin "today" as services.timezone.localdate
 
-from outliers.services.access import case_result, may_see_cases, outcomes_for, sees_exact_figures, visible_cases
 from outliers.services.base import CLOSE, SYSTEM, Action, CaseClosed, CaseError, LogAction, case_stage, release_policy
 from outliers.services.notifications import recipients
 from outliers.services.opening import flagged_results, open_cases, void_cases
@@ -36,18 +35,13 @@ __all__ = [
     "CaseError",
     "LogAction",
     "advance",
-    "case_result",
     "case_stage",
     "check_overdue",
     "flagged_results",
     "may_act",
-    "may_see_cases",
     "open_cases",
-    "outcomes_for",
     "outcomes_of",
     "recipients",
     "release_policy",
-    "sees_exact_figures",
-    "visible_cases",
     "void_cases",
 ]

@@ -290,3 +290,17 @@ def test_nobody_else_reaches_a_trusts_patient_rows(people):
         )
     with pytest.raises(PermissionDenied):
         read_patient_rows(release=case.opened_release, actor=lead, after_line=0, limit=5)
+
+
+def test_a_draft_releases_case_shows_its_figures_only_to_those_who_see_them_exactly(people):
+    """The trust's data check runs on the draft: the alliance's lead follows the case but reads no figure of a
+    release the public cannot see yet, suppressed or not (the API's case_result says the same)."""
+    from audits.models import Release
+
+    case = people["case"]
+    Release.objects.filter(pk=case.opened_release_id).update(status=Release.Status.DRAFT)  # rolled back after
+    alliance = as_(people["alliance_lead"]).get(f"/outliers/{case.pk}/").content.decode()
+    assert "As published" not in alliance and "<dt>Counts</dt>" not in alliance
+    assert "not published yet" in alliance
+    lead = as_(people["lead"]).get(f"/outliers/{case.pk}/").content.decode()
+    assert "Exact figures" in lead
