@@ -1,48 +1,29 @@
-"""The outlier process's pages (issue 13): the cases a reader may see, one case with its result, stage,
-history and the outcomes the reader may record, the trust's patient rows behind a case, and the published
-responses beside a trust's results.
-
-Unlike the other pages, nothing here is built once per run: a case changes between runs, so its pieces are
-read per request (a handful of rows). Who sees what is ``outliers.access``; what may be done is decided by
-``outliers.services`` (``advance``) and ``outliers.responses`` (``publish_response``), whatever door calls them.
-"""
+"""One case: its result (exactly or as published), stage, owner and deadline, history, the outcomes the reader
+may record now, and the files its history keeps."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts import roles
-from audits.models import Release, Trust
-from dashboards.pages.piece import CsvSchema, Piece, columns
+from dashboards.pages.outliers.cases import CaseRow, case_rows
+from dashboards.pages.outliers.common import OWNERS, definitions_of, words
+from dashboards.pages.piece import Piece
 from dashboards.pages.run import count_phrase, format_result, result_sentence
 from indicators.definitions import IndicatorDefinition
 from indicators.disclosure import publish_results
 from indicators.levels import ENGLAND_CODE, NATIONAL, PROVIDER
 from indicators.models import IndicatorResult
 from indicators.outlier_policy import closing_outcome
-from indicators.registry import indicators_for
 from outliers import access
 from outliers.models import CaseEvent, OutlierCase
 from outliers.services import CLOSE, case_stage, may_act, outcomes_of
 
-#: Who owns a stage, in words.
-OWNERS = {
-    "audit_team": "The audit team",
-    "trust_lead": "The trust's clinical lead",
-    "chief_executive": "The trust's chief executive (recorded by the audit team or the trust's lead)",
-    "alliance_lead": "The Cancer Alliance's lead",
-}
-#: Patient rows shown per page (the CSV has them all), and read per query for the CSV.
-ROWS_PER_PAGE = 200
-ROWS_PER_READ = 5000
 #: Files a case's history keeps (e.g. the trust's response): their kinds and largest size.
 ATTACHMENT_SUFFIXES = (
     ".pdf",
@@ -61,25 +42,6 @@ ATTACHMENT_SUFFIXES = (
 ATTACHMENT_MAX_BYTES = 10 * 1024 * 1024
 
 
-def words(name: str) -> str:
-    """A policy's name (``share_with_trust``) in words (``Share with trust``)."""
-    text = name.replace("_", " ").strip()
-    return text[:1].upper() + text[1:]
-
-
-def due_words(due: date | None, open_: bool, today: date) -> tuple[str, bool]:
-    """The deadline in words, and whether it is overdue (said in the words too, never by colour alone)."""
-    if not open_:
-        return "-", False
-    if due is None:
-        return "No deadline", False
-    when = f"{due.day} {due:%B %Y}"
-    if due < today:
-        late = (today - due).days
-        return f"Overdue: was due {when} ({late} day{'s' if late != 1 else ''} ago)", True
-    return f"Due {when}", False
-
-
 def attachment_name(event: CaseEvent) -> str:
     """The name a kept file was uploaded as (without its folder); "" for none."""
     return (event.attachment.name or "").rsplit("/", 1)[-1] if event.attachment else ""
@@ -94,161 +56,6 @@ def attachment_problem(upload: Any) -> str:
     if upload.size > ATTACHMENT_MAX_BYTES:
         return f"The file is larger than {ATTACHMENT_MAX_BYTES // (1024 * 1024)} MB."
     return ""
-
-
-def all_trust_rows(read: Any, release: Release, actor: Any, organisation: str) -> tuple[list, list]:
-    """Every patient row of one trust of a release, read in batches through ``read`` (``read_patient_rows``,
-    which checks the reader and logs each read)."""
-    columns: list = []
-    rows: list = []
-    after = 0
-    while True:
-        columns, batch = read(
-            release=release, actor=actor, after_line=after, limit=ROWS_PER_READ, organisation=organisation
-        )
-        rows.extend(batch)
-        if len(batch) < ROWS_PER_READ:
-            return columns, rows
-        after = batch[-1]["line"]
-
-
-def _titles(audit_codes: set[str]) -> dict[tuple[str, str], IndicatorDefinition]:
-    found = {}
-    for audit in audit_codes:
-        try:
-            definitions = indicators_for(audit)
-        except KeyError:  # an audit no longer defined: its cases keep their codes
-            continue
-        found.update({(audit, d.code): d for d in definitions})
-    return found
-
-
-# ------------------------------------------------------------------ the list
-
-
-@dataclass(kw_only=True)
-class CaseRow(Piece):
-    """One case in the list: what it is about, where it stands, and by when."""
-
-    id: int
-    url: str
-    audit: str
-    audit_name: str
-    indicator: str
-    indicator_title: str
-    trust: str
-    trust_name: str
-    period: str
-    flag: str
-    direction: str
-    track: str
-    stage: str
-    stage_title: str
-    due: str
-    due_text: str
-    overdue: bool
-    status: str
-    outcome: str
-    release: int
-
-
-#: ``?download=csv`` of the case list (the columns of ``outlier_cases --json`` and the API, in words beside).
-CASES_CSV: CsvSchema[CaseRow] = columns(
-    ("id", lambda r: r.id),
-    ("audit", lambda r: r.audit),
-    ("indicator", lambda r: r.indicator),
-    ("organisation", lambda r: r.trust),
-    ("period", lambda r: r.period),
-    ("release", lambda r: r.release),
-    ("flag", lambda r: r.flag),
-    ("direction", lambda r: r.direction),
-    ("track", lambda r: r.track),
-    ("stage", lambda r: r.stage),
-    ("stage_due", lambda r: r.due),
-    ("due", lambda r: r.due_text),
-    ("status", lambda r: r.status),
-)
-
-
-def _rows(cases: list[OutlierCase]) -> list[CaseRow]:
-    today = timezone.localdate()
-    titles = _titles({c.audit_id for c in cases})
-    names = dict(Trust.objects.filter(code__in={c.organisation for c in cases}).values_list("code", "name"))
-    rows = []
-    for case in cases:
-        due_text, overdue = due_words(case.stage_due, case.is_open, today)
-        definition = titles.get((case.audit_id, case.indicator))
-        rows.append(
-            CaseRow(
-                id=case.pk,
-                url=reverse("outlier-case", args=[case.pk]),
-                audit=case.audit_id,
-                audit_name=case.audit.name,
-                indicator=case.indicator,
-                indicator_title=definition.title if definition else case.indicator,
-                trust=case.organisation,
-                trust_name=names.get(case.organisation, case.organisation),
-                period=case.period,
-                flag=case.get_level_display(),
-                direction=case.get_direction_display(),
-                track=words(case.track),
-                stage=case.stage,
-                stage_title=case_stage(case).title,
-                due=case.stage_due.isoformat() if case.stage_due else "",
-                due_text=due_text,
-                overdue=overdue,
-                status=case.get_status_display(),
-                outcome=words(case.outcome) if case.outcome else "",
-                release=case.opened_release.version,
-            )
-        )
-    return rows
-
-
-@dataclass
-class CaseList:
-    """The cases the reader may see, open ones first, with the audits they come from (to filter by)."""
-
-    rows: list[CaseRow]
-    audits: list[tuple[str, str]]
-    audit: str
-    show: str
-    scope: str
-
-    @property
-    def overdue(self) -> int:
-        return sum(r.overdue for r in self.rows)
-
-
-def _scope(user, audits: list[tuple[str, str]]) -> str:
-    """Which cases the reader sees, in words."""
-    if roles.is_staff(user):
-        return "Every audit's cases: you are staff."
-    parts = []
-    if roles.analyst_audits(user):
-        parts.append("every case of the audits you analyse")
-    if any(roles.trusts_led(user, code) for code, _ in audits):
-        parts.append("the cases of the trusts whose clinical lead you are, for those audits")
-    if roles.alliance_of_lead(user):
-        parts.append("the cases of your Cancer Alliance's trusts")
-    return ("You see " + "; ".join(parts) + ".") if parts else ""
-
-
-def case_list(user, audit: str = "", show: str = "open") -> CaseList:
-    """The selector of ``/outliers/``: PermissionDenied for a reader with no role in the outlier process."""
-    if not access.may_see_cases(user):
-        raise PermissionDenied("Outlier cases are for the audit team, the trusts' leads and the alliances' leads.")
-    cases: QuerySet[OutlierCase] = access.visible_cases(user).select_related("audit", "opened_release")
-    audits = sorted({(c.audit_id, c.audit.name) for c in cases}, key=lambda pair: pair[1])
-    if audit:
-        cases = cases.filter(audit_id=audit)
-    if show == "open":
-        cases = cases.filter(status=OutlierCase.Status.OPEN)
-    ordered = sorted(cases, key=lambda c: (not c.is_open, c.stage_due or date.max, c.audit_id, c.organisation, c.pk))
-    return CaseList(rows=_rows(ordered), audits=audits, audit=audit, show=show, scope=_scope(user, audits))
-
-
-# ------------------------------------------------------------------ one case
 
 
 @dataclass(kw_only=True)
@@ -428,8 +235,8 @@ def visible_case(user, case_id: int) -> OutlierCase:
 def case_page(user, case_id: int) -> CasePage:
     """The selector of ``/outliers/<id>/``."""
     case = visible_case(user, case_id)
-    (row,) = _rows([case])
-    definition = _titles({case.audit_id}).get((case.audit_id, case.indicator))
+    (row,) = case_rows([case])
+    definition = definitions_of({case.audit_id}).get((case.audit_id, case.indicator))
     stage = case_stage(case)
     audit_team = access.is_audit_team(user, case)
     attachments = access.may_open_attachments(user, case)
@@ -461,48 +268,3 @@ def attachment_of(user, case_id: int, event_id: int) -> CaseEvent:
     if event is None:
         raise Http404("No such file")
     return event
-
-
-def rows_case(user, case_id: int) -> tuple[OutlierCase, Release]:
-    """The case whose trust's patient rows the reader asks for, and its release: the audit's analysts and the
-    trust's lead only (PermissionDenied otherwise, before any row is read)."""
-    case = visible_case(user, case_id)
-    if not access.may_read_trust_rows(user, case):
-        raise PermissionDenied("A trust's patient rows are for the audit's analysts and the trust's lead.")
-    return case, case.opened_release
-
-
-# ------------------------------------------------------------------ the public trust page
-
-
-@dataclass(kw_only=True)
-class PublishedResponse(Piece):
-    """On a trust's public page: a result reviewed with the trust, and the trust's response as published."""
-
-    audit: str
-    indicator: str
-    indicator_title: str
-    period: str
-    response: str
-    published: str
-
-
-def published_responses(trust_code: str, releases: list[Release]) -> dict[str, list[PublishedResponse]]:
-    """By audit: the reviewed results of the trust's page (``outliers.access.published_responses``)."""
-    cases = list(access.published_responses(trust_code, releases))
-    titles = _titles({c.audit_id for c in cases})
-    found: dict[str, list[PublishedResponse]] = {}
-    for case in cases:
-        definition = titles.get((case.audit_id, case.indicator))
-        at = timezone.localtime(case.public_response_at)
-        found.setdefault(case.audit_id, []).append(
-            PublishedResponse(
-                audit=case.audit_id,
-                indicator=case.indicator,
-                indicator_title=definition.title if definition else case.indicator,
-                period=case.period,
-                response=case.public_response,
-                published=f"{at.day} {at:%B %Y}",
-            )
-        )
-    return found
