@@ -14,8 +14,9 @@ Two rules protect patients and are decided here only:
 
 - patient-level rows reach that audit's analysts only (``can_see_patient_rows``);
 - small-number suppression applies to everyone but that audit's analysts, in every output
-  (``sees_unsuppressed``). Staff are not exempt: they manage releases of every audit
-  (upload, withdraw, recompute, import jobs) but see published figures, like the public,
+  (``sees_unsuppressed``), except to a trust's own team for that trust's own rows (its lead for the
+  audit and the clinicians staff linked to it: ``own_trusts``). Staff are not exempt: they manage
+  releases of every audit (upload, withdraw, recompute, import jobs) but see published figures, like the public,
   unless they are also in the audit's analyst group. Membership of that group is a role
   change, and role changes are written to the audit log.
 
@@ -137,9 +138,27 @@ def can_see_patient_rows(user, audit_code: str) -> bool:
     return is_analyst_of(user, audit_code)
 
 
-def sees_unsuppressed(user, audit_code: str) -> bool:
-    """Exact small counts: that audit's analysts only; everyone else sees suppressed, rounded counts."""
-    return is_analyst_of(user, audit_code)
+def own_trusts(user, audit_code: str) -> frozenset[str]:
+    """The trusts whose own figures of the audit the user sees exactly: those the user leads for that audit
+    (``accounts.TrustLead``) and those staff linked the user to (``accounts.TrustMember``)."""
+    if not _signed_in(user):
+        return frozenset()
+    return _trust_roles(user)[1] | trusts_led(user, audit_code)
+
+
+def sees_unsuppressed(user, audit_code: str, organisation: str | None = None) -> bool:
+    """Exact small counts: the audit's analysts for every row; a trust's team (its lead for the audit, its
+    linked members: :func:`own_trusts`) for the rows of that trust only, when ``organisation`` names it.
+    Everyone else, and a trust's team for every other row, sees suppressed, rounded counts.
+
+    ``organisation`` is a trust's code, passed for a row at trust level only: a trust's team never gets an
+    alliance's or England's figures, or another trust's, beyond what the public sees. Its own exact counts
+    beside the alliance's exact ones would give the other trusts' sum back, and a neighbour's hidden count
+    with it (docs/adr/0004-disclosure-control-against-differencing.md, "Trust teams").
+    """
+    if is_analyst_of(user, audit_code):
+        return True
+    return organisation is not None and organisation in own_trusts(user, audit_code)
 
 
 def can_see_values_in_error_reports(user, audit_code: str) -> bool:

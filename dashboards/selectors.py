@@ -17,7 +17,7 @@ from django.db.models import Case, F, JSONField, Q, Value, When
 from django.http import Http404
 from django.urls import reverse
 
-from accounts.roles import sees_unsuppressed
+from accounts.roles import own_trusts, sees_unsuppressed
 from audits.models import Alliance, ImportJob, Release, Trust
 from audits.selectors import quality_by_trust
 from dashboards.models import FigureSpec
@@ -25,12 +25,12 @@ from dashboards.pages import flag_check as check
 from dashboards.pages.alliance import AllianceFunnel, AlliancePiece, AllianceSection, alliance_funnels_key, alliance_key
 from dashboards.pages.audit import AuditIndicator, AuditPiece, audit_key
 from dashboards.pages.data_quality import DataQualityPage, ProviderCompleteness
-from dashboards.pages.indicator import IndicatorPage, IndicatorPiece, indicator_key
+from dashboards.pages.indicator import IndicatorPage, IndicatorPiece, indicator_key, with_own_rows
 from dashboards.pages.model_card import ModelCard, UnfittedCard, card_key
 from dashboards.pages.piece import decode
 from dashboards.pages.run import BUILT, RESULT_FIELDS, headline_period
 from dashboards.pages.trend import TrendPiece, build_trend, trend_key
-from dashboards.pages.trust import TrustPage, TrustPiece, TrustSection, trust_key
+from dashboards.pages.trust import OWN, TrustPage, TrustPiece, TrustSection, trust_key
 from indicators.definitions import columns_used
 from indicators.disclosure import publish_quality_by_trust, publish_results, suppression_policy
 from indicators.levels import ENGLAND_CODE, NATIONAL, PROVIDER
@@ -42,6 +42,12 @@ from indicators.selectors import shown_runs as shown_runs  # the one rule for pa
 def variant_for(user, audit_code: str) -> str:
     """Analysts of the audit see exact counts; everyone else (staff included) sees the suppressed ones."""
     return "analyst" if sees_unsuppressed(user, audit_code) else "public"
+
+
+def sees_own(user, audit_code: str, trust: str) -> bool:
+    """A reader of the public variant who sees ``trust``'s own rows exactly: a member of its team
+    (``accounts.roles.sees_unsuppressed`` with the trust; never the alliance's or England's rows)."""
+    return not sees_unsuppressed(user, audit_code) and sees_unsuppressed(user, audit_code, trust)
 
 
 class PiecesNotBuilt(Exception):  # noqa: N818 - a state the view handles, not an error
@@ -171,24 +177,44 @@ def indicator_page(user, audit_code: str, code: str, period: str | None) -> Indi
         raise Http404("No results for that period")
     key = indicator_key(code, period, variant)
     found = pieces({run: {key: IndicatorPiece, **kinds}})
+    piece = found[(run.pk, key)]
+    own = own_trusts(user, audit_code) if variant == "public" else frozenset()
+    if own & {row.organisation for row in piece.providers}:
+        piece = _with_own_rows(run, audit_code, piece, own)
     return IndicatorPage(
         run=run,
         item=item,
         variant=variant,
         period=period,
-        piece=found[(run.pk, key)],
+        piece=piece,
         card=found.get((run.pk, card_key(code))),
     )
+
+
+def _with_own_rows(run: ComputationRun, audit_code: str, piece: IndicatorPiece, own: frozenset[str]) -> IndicatorPiece:
+    """The public piece with the reader's own trusts' rows exact (read from the run's results: a copy per request,
+    so the cached piece every reader shares never holds them)."""
+    definition = next(d for d in indicators_for(audit_code) if d.code == piece.code)
+    rows = IndicatorResult.objects.filter(
+        run=run, indicator=piece.code, period=piece.period, level=PROVIDER, organisation__in=sorted(own)
+    ).values(*RESULT_FIELDS)
+    return with_own_rows(piece, publish_results(list(rows), unsuppressed=False, exact_trusts=own), definition)
 
 
 def trust_page(user, trust: Trust) -> TrustPage:
     """Every shown audit's section of a trust's dashboard, by audit name."""
     runs = shown_runs()
-    variants = {audit: variant_for(user, audit) for audit in runs}
-    found = pieces({run: {trust_key(trust.code, variants[audit]): TrustPiece} for audit, run in runs.items()})
+    variants = {audit: OWN if sees_own(user, audit, trust.code) else variant_for(user, audit) for audit in runs}
+    # The public piece too for a trust's team: a run built before own pieces were has none (fail closed).
+    wanted = {
+        run: {trust_key(trust.code, v): TrustPiece for v in {variants[audit], "public"}} for audit, run in runs.items()
+    }
+    found = pieces(wanted)
     sections = []
     for audit_code, run in sorted(runs.items(), key=lambda item: item[1].release.audit.name):
         piece = found.get((run.pk, trust_key(trust.code, variants[audit_code])))
+        if piece is None and variants[audit_code] == OWN:
+            piece = found.get((run.pk, trust_key(trust.code, "public")))
         if piece:
             sections.append(TrustSection(piece, analyst=variants[audit_code] == "analyst"))
     return TrustPage(trust=trust, sections=sections)
@@ -220,6 +246,8 @@ def trend_page(
 ) -> tuple[AuditIndicator, TrendPiece, str]:
     """The indicator, its XmR chart for one organisation as ``user`` may see it, and that variant."""
     run, overview, variant = audit_page(user, audit_code)
+    if level == PROVIDER and sees_own(user, audit_code, organisation):
+        variant = OWN  # the trust's own quarters exact, as its analysts see them
     item = _indicator(overview, code)
     key = (
         run.pk,
@@ -235,8 +263,9 @@ def trend_page(
             .first()
         )
         if definition is not None and series is not None:
+            built_as = "analyst" if variant == OWN else variant  # the series holds one organisation's quarters only
             data = build_trend(
-                definition=definition, level=level, organisation=organisation, series=series, variant=variant
+                definition=definition, level=level, organisation=organisation, series=series, variant=built_as
             )
         if data is not None:
             DERIVED.put({key: data})
