@@ -23,12 +23,15 @@ from audits.selectors import quality_by_trust
 from dashboards.models import FigureSpec
 from dashboards.pages import flag_check as check
 from dashboards.pages.alliance import AllianceFunnel, AlliancePiece, AllianceSection, alliance_funnels_key, alliance_key
+from dashboards.pages.alliance import with_own_rows as with_alliance_own_rows
 from dashboards.pages.audit import AuditIndicator, AuditPiece, audit_key
 from dashboards.pages.data_quality import DataQualityPage, ProviderCompleteness
 from dashboards.pages.indicator import IndicatorPage, IndicatorPiece, indicator_key, with_own_rows
 from dashboards.pages.model_card import ModelCard, UnfittedCard, card_key
 from dashboards.pages.piece import decode
-from dashboards.pages.run import BUILT, RESULT_FIELDS, headline_period
+from dashboards.pages.plan import PlanEntry, PlanSection, ReadingText
+from dashboards.pages.plan import trend_url as plan_trend_url
+from dashboards.pages.run import BUILT, RESULT_FIELDS, format_result, headline_period
 from dashboards.pages.trend import TrendPiece, build_trend, trend_key
 from dashboards.pages.trust import OWN, TrustPage, TrustPiece, TrustSection, trust_key
 from indicators.definitions import columns_used
@@ -37,6 +40,7 @@ from indicators.levels import ENGLAND_CODE, NATIONAL, PROVIDER
 from indicators.models import ComputationRun, IndicatorResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
 from indicators.selectors import shown_runs as shown_runs  # the one rule for pages and API alike
+from outliers import plans
 
 
 def variant_for(user, audit_code: str) -> str:
@@ -235,10 +239,31 @@ def alliance_page(user, code: str) -> list[AllianceSection]:
     sections = []
     for audit_code, run in sorted(runs.items(), key=lambda item: item[1].release.audit.name):
         piece = found.get((run.pk, alliance_key(code, variants[audit_code])))
+        own = own_trusts(user, audit_code) if variants[audit_code] == "public" else frozenset()
+        if piece and own & {row.code for row in piece.grid}:
+            piece = _alliance_with_own_rows(run, audit_code, code, piece, own)
         if piece:
             funnels = found.get((run.pk, alliance_funnels_key(variants[audit_code]))) or {}
             sections.append(AllianceSection(piece, funnels, analyst=variants[audit_code] == "analyst"))
     return sections
+
+
+def _alliance_with_own_rows(
+    run: ComputationRun, audit_code: str, code: str, piece: AlliancePiece, own: frozenset[str]
+) -> AlliancePiece:
+    """The public alliance piece with the reader's own trusts' grid rows exact (a copy per request)."""
+    definitions = {d.code: d for d in indicators_for(audit_code)}
+    periods = {item.code: item.period for item in piece.indicators}
+    trusts = sorted(own & {row.code for row in piece.grid})
+    rows = IndicatorResult.objects.filter(
+        run=run, indicator__in=list(periods), level=PROVIDER, organisation__in=trusts
+    ).values(*RESULT_FIELDS)
+    exact: dict[str, dict[str, Any]] = {trust: {} for trust in trusts}
+    for row in publish_results(list(rows), unsuppressed=False, exact_trusts=own):
+        if periods.get(row["indicator"]) == row["period"]:
+            exact[row["organisation"]][row["indicator"]] = format_result(row, definitions[row["indicator"]])
+    name = Alliance.objects.filter(code=code).values_list("name", flat=True).first() or code
+    return with_alliance_own_rows(piece, exact, code, name)
 
 
 def trend_page(
@@ -279,11 +304,12 @@ def flag_check_page(user, trust: str, audit_definition, code: str) -> tuple[chec
     the trust only for those who may see completeness by trust), whether that is shown, and the variant."""
     audit_code = audit_definition.code
     run = _run(audit_code)
-    variant = variant_for(user, audit_code)
+    variant = OWN if sees_own(user, audit_code, trust) else variant_for(user, audit_code)
     key = (run.pk, run.requested_at, check.check_key(trust, code, variant))
     data = DERIVED.get([key]).get(key)
     if data is None:
-        data = _flag_check(run, trust, code, variant)
+        # The panel reads the trust's own rows and quarters and England's only: its team's is the analysts' one.
+        data = _flag_check(run, trust, code, "analyst" if variant == OWN else variant)
         if data is not None:
             DERIVED.put({key: data})
     if data is None:
@@ -414,3 +440,38 @@ def organisations() -> list[dict[str, str]]:
         for code, name in Alliance.objects.values_list("code", "name")
     ]
     return items
+
+
+def plan_section(user, trusts: list[Trust]) -> PlanSection:
+    """The "Improvement plan" of these trusts (of one trust's page, or an alliance's) as ``user`` may keep it:
+    the trusts and audits the user may add actions for, and every action the user may see, before and after."""
+    runs = shown_runs()
+    audits = sorted(runs.items(), key=lambda item: item[1].release.audit.name)
+    allowed = {
+        (t.code, code) for t in trusts for code, _ in audits if plans.may_plan(user, code, t.code, t.alliance_id)
+    }
+    titles = {code: {d.code: d.title for d in indicators_for(code)} for code, _ in audits}
+    section = PlanSection(
+        trusts=[(t.code, t.name) for t in trusts if any(t.code == c for c, _ in allowed)],
+        audits=[
+            {"code": code, "name": run.release.audit.name, "indicators": list(titles[code].items())}
+            for code, run in audits
+            if any(a == code for _, a in allowed)
+        ],
+    )
+    names = {t.code: t.name for t in trusts}
+    directions = {code: {d.code: d.direction for d in indicators_for(code)} for code, _ in audits}
+    for action in plans.actions_for(user, {t.code: t.alliance_id for t in trusts}, [code for code, _ in audits]):
+        before, after = plans.before_after(action, user)
+        direction = directions[action.audit_id].get(action.indicator, "no_judgement")
+        section.entries.append(
+            PlanEntry(
+                action=action,
+                trust_name=names[action.organisation],
+                indicator_title=titles[action.audit_id].get(action.indicator, action.indicator),
+                before=ReadingText.of(before, direction),
+                after=ReadingText.of(after, direction),
+                trend_url=plan_trend_url(action),
+            )
+        )
+    return section

@@ -102,9 +102,7 @@ def test_a_trust_lead_sees_the_trust_page_and_its_csv_exactly_with_the_alliance_
     assert seen_other == rows_of(client.get(other, {"download": AUDIT}))
 
 
-def test_a_trust_member_sees_its_trust_exactly_but_a_lead_of_another_audit_does_not_see_this_one(
-    client, demo, trusts
-):
+def test_a_trust_member_sees_its_trust_exactly_but_a_lead_of_another_audit_does_not_see_this_one(client, demo, trusts):
     _, own, _ = trusts
     url = reverse("trust", args=[own])
     signed_in(client, demo["analyst"])
@@ -149,9 +147,7 @@ def test_the_indicator_page_gives_the_lead_its_own_row_exactly_and_every_other_r
     assert exact["trusts"][own]["denominator" if "denominator" in exact["trusts"][own] else "patients"] in row
 
 
-def test_the_trend_gives_the_lead_its_own_quarters_exactly_and_other_trusts_as_published(
-    client, demo, trusts, lead
-):
+def test_the_trend_gives_the_lead_its_own_quarters_exactly_and_other_trusts_as_published(client, demo, trusts, lead):
     code, own, neighbour = trusts
 
     def quarters(trust: str) -> list[dict[str, str]]:
@@ -167,6 +163,43 @@ def test_the_trend_gives_the_lead_its_own_quarters_exactly_and_other_trusts_as_p
     assert "exact counts (analyst)" not in page
     client.logout()  # what the lead was shown is not kept for the next reader
     assert quarters(own) == public[own]
+
+
+def test_the_alliance_grid_gives_the_lead_its_own_row_exactly_and_the_rest_as_published(client, demo, trusts, lead):
+    _, own, neighbour = trusts
+    alliance = Trust.objects.get(code=own).alliance_id
+    url, params = reverse("alliance", args=[alliance]), {"download": f"{AUDIT}:grid"}
+    england = {"download": f"{AUDIT}:england"}
+    public, public_england = by(rows_of(client.get(url, params)), "trust_code"), rows_of(client.get(url, england))
+    signed_in(client, demo["analyst"])
+    exact = by(rows_of(client.get(url, params)), "trust_code")
+    assert public[own] != exact[own]
+    signed_in(client, lead)
+    seen = by(rows_of(client.get(url, params)), "trust_code")
+    assert seen[own] == exact[own]
+    assert {k: v for k, v in seen.items() if k != own} == {k: v for k, v in public.items() if k != own}
+    assert rows_of(client.get(url, england)) == public_england  # the alliance against England: as published
+    page = client.get(url).content.decode()
+    assert page.count("<table") >= 1
+    client.logout()
+    assert by(rows_of(client.get(url, params)), "trust_code") == public
+
+
+def test_the_flag_check_gives_the_lead_its_own_years_exactly_and_other_trusts_as_published(client, demo, trusts, lead):
+    code, own, neighbour = trusts
+
+    def years(trust: str) -> list[dict[str, str]]:
+        return rows_of(client.get(reverse("trust-flag-check", args=[trust, AUDIT, code]), {"download": "years"}))
+
+    public = {t: years(t) for t in (own, neighbour)}
+    signed_in(client, demo["analyst"])
+    exact = {t: years(t) for t in (own, neighbour)}
+    assert public[own] != exact[own]
+    signed_in(client, lead)
+    assert years(own) == exact[own]
+    assert years(neighbour) == public[neighbour]
+    client.logout()
+    assert years(own) == public[own]
 
 
 def test_what_a_lead_is_shown_never_reaches_the_public_or_another_trusts_lead(client, demo, trusts, lead):
