@@ -21,7 +21,7 @@ Two rules protect patients and are decided here only:
   change, and role changes are written to the audit log.
 
 Each function takes the user (anonymous or not) and answers from at most one query per
-request for groups and one for the alliance, cached on the user object.
+request for groups and trust roles together and one for the alliance, cached on the user object.
 
 Services enforce these rules themselves (``accounts.services.Actor.require``), whatever door called
 them, and write the audit log; views, API views and commands only translate. The command line is
@@ -59,11 +59,7 @@ def analyst_audits(user) -> frozenset[str]:
     """Codes of the audits whose analyst group the user is in (staff are not in them unless added)."""
     if not _signed_in(user):
         return frozenset()
-    cache = getattr(user, "_analyst_groups", None)
-    if cache is None:
-        cache = set(user.groups.filter(name__startswith=_GROUP_PREFIX).values_list("name", flat=True))
-        user._analyst_groups = cache
-    return frozenset(name[len(_GROUP_PREFIX) :] for name in cache)
+    return _memberships(user)[0]
 
 
 def is_analyst_of(user, audit_code: str) -> bool:
@@ -88,16 +84,45 @@ def alliance_of_lead(user) -> str | None:
     return cached or None
 
 
-def _trust_roles(user) -> tuple[frozenset[tuple[str, str]], frozenset[str]]:
-    """(trust, audit) pairs the user leads, and the trusts the user is linked to as a member (cached on the user)."""
-    cached = getattr(user, "_trust_roles", None)
+_Memberships = tuple[frozenset[str], frozenset[tuple[str, str]], frozenset[str]]
+
+
+def _memberships(user) -> _Memberships:
+    """The audits whose analyst group the user is in, the (trust, audit) pairs the user leads and the trusts the
+    user is linked to as a member: one query for all three (cached on the user)."""
+    cached = getattr(user, "_memberships", None)
     if cached is None:
+        from django.db.models import CharField, Value
+
         from accounts.models import TrustLead, TrustMember  # models load with the apps
 
-        led = frozenset(TrustLead.objects.filter(user=user).values_list("trust_id", "audit_id"))
-        members = frozenset(TrustMember.objects.filter(user=user).values_list("trust_id", flat=True))
-        cached = user._trust_roles = (led, members)
+        def tagged(queryset, kind: str, *names: str):
+            blank = Value("", output_field=CharField())
+            return (
+                queryset.order_by()
+                .annotate(kind=Value(kind, output_field=CharField()), blank=blank)
+                .values_list("kind", *names, *(["blank"] if len(names) == 1 else []))
+            )
+
+        rows = list(
+            tagged(user.groups.filter(name__startswith=_GROUP_PREFIX), "group", "name").union(
+                tagged(TrustLead.objects.filter(user=user), "lead", "trust_id", "audit_id"),
+                tagged(TrustMember.objects.filter(user=user), "member", "trust_id"),
+                all=True,
+            )
+        )
+        cached = user._memberships = (
+            frozenset(name[len(_GROUP_PREFIX) :] for kind, name, _ in rows if kind == "group"),
+            frozenset((trust, audit) for kind, trust, audit in rows if kind == "lead"),
+            frozenset(trust for kind, trust, _ in rows if kind == "member"),
+        )
     return cached
+
+
+def _trust_roles(user) -> tuple[frozenset[tuple[str, str]], frozenset[str]]:
+    """(trust, audit) pairs the user leads, and the trusts the user is linked to as a member."""
+    _, led, members = _memberships(user)
+    return led, members
 
 
 def trusts_led(user, audit_code: str) -> frozenset[str]:
