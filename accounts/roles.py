@@ -32,6 +32,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from django.conf import settings
+
 _NO_ALLIANCE = ""
 
 
@@ -165,8 +167,12 @@ def can_see_patient_rows(user, audit_code: str) -> bool:
 
 def own_trusts(user, audit_code: str) -> frozenset[str]:
     """The trusts whose own figures of the audit the user sees exactly: those the user leads for that audit
-    (``accounts.TrustLead``) and those staff linked the user to (``accounts.TrustMember``)."""
-    if not _signed_in(user):
+    (``accounts.TrustLead``) and those staff linked the user to (``accounts.TrustMember``).
+
+    None unless ``settings.TRUST_TEAMS_SEE_OWN_FIGURES`` is on (off by default): a trust's exact counts beside the
+    public figures give some other trusts' suppressed counts back (tests/api/test_trust_team_disclosure.py), until
+    secondary suppression allows for a trust's knowledge of its own counts (docs/adr/0004, "Trust teams")."""
+    if not _signed_in(user) or not getattr(settings, "TRUST_TEAMS_SEE_OWN_FIGURES", False):
         return frozenset()
     return _trust_roles(user)[1] | trusts_led(user, audit_code)
 

@@ -24,6 +24,12 @@ pytestmark = pytest.mark.django_db
 AUDIT = "bowel"
 
 
+@pytest.fixture(autouse=True)
+def own_figures(settings):
+    """Trust teams see their own figures only with the setting on (off by default: docs/adr/0004, "Trust teams")."""
+    settings.TRUST_TEAMS_SEE_OWN_FIGURES = True
+
+
 def rows_of(response) -> list[dict[str, str]]:
     assert response.status_code == 200, response.status_code
     assert response["Content-Type"].startswith("text/csv")
@@ -221,4 +227,17 @@ def test_what_a_lead_is_shown_never_reaches_the_public_or_another_trusts_lead(cl
     mine = by(rows_of(client.get(*pages[1])), "code")
     assert mine[own] == by(list(csv.DictReader(io.StringIO(public[1].decode()))), "code")[own]
     client.logout()
+    assert [client.get(url, params).content for url, params in pages] == public
+
+
+def test_with_the_setting_off_a_lead_sees_what_the_public_sees(client, demo, trusts, lead, settings):
+    settings.TRUST_TEAMS_SEE_OWN_FIGURES = False
+    code, own, _ = trusts
+    pages = [
+        (reverse("trust", args=[own]), {"download": AUDIT}),
+        (reverse("indicator", args=[AUDIT, code]), {"download": "trusts"}),
+        (reverse("trust-trend", args=[own, AUDIT, code]), {"download": "quarters"}),
+    ]
+    public = [client.get(url, params).content for url, params in pages]
+    signed_in(client, lead)
     assert [client.get(url, params).content for url, params in pages] == public
