@@ -107,6 +107,8 @@ class AuditLogEntry(models.Model):
         CASE_OPENED = "case_opened", "Opened an outlier case"
         CASE_ADVANCED = "case_advanced", "Moved an outlier case on"
         CASE_VOIDED = "case_voided", "Voided an outlier case"
+        PLAN_ADDED = "plan_added", "Added an improvement action"
+        PLAN_UPDATED = "plan_updated", "Updated an improvement action"
 
     class Via(models.TextChoices):
         WEB = "web", "Web page"

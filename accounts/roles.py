@@ -16,13 +16,14 @@ Two rules protect patients and are decided here only:
   lead for the audit its own trust's rows (``audits.services.read_patient_rows`` with ``organisation``;
   the outlier process's pages offer them behind a case);
 - small-number suppression applies to everyone but that audit's analysts, in every output
-  (``sees_unsuppressed``). Staff are not exempt: they manage releases of every audit
-  (upload, withdraw, recompute, import jobs) but see published figures, like the public,
+  (``sees_unsuppressed``), except to a trust's own team for that trust's own rows (its lead for the
+  audit and the clinicians staff linked to it: ``own_trusts``). Staff are not exempt: they manage
+  releases of every audit (upload, withdraw, recompute, import jobs) but see published figures, like the public,
   unless they are also in the audit's analyst group. Membership of that group is a role
   change, and role changes are written to the audit log.
 
 Each function takes the user (anonymous or not) and answers from at most one query per
-request for groups and one for the alliance, cached on the user object.
+request for groups and trust roles together and one for the alliance, cached on the user object.
 
 Services enforce these rules themselves (``accounts.services.Actor.require``), whatever door called
 them, and write the audit log; views, API views and commands only translate. The command line is
@@ -32,6 +33,8 @@ trusted: whoever runs it holds the server's database credentials.
 from __future__ import annotations
 
 from enum import StrEnum
+
+from django.conf import settings
 
 _NO_ALLIANCE = ""
 
@@ -60,11 +63,7 @@ def analyst_audits(user) -> frozenset[str]:
     """Codes of the audits whose analyst group the user is in (staff are not in them unless added)."""
     if not _signed_in(user):
         return frozenset()
-    cache = getattr(user, "_analyst_groups", None)
-    if cache is None:
-        cache = set(user.groups.filter(name__startswith=_GROUP_PREFIX).values_list("name", flat=True))
-        user._analyst_groups = cache
-    return frozenset(name[len(_GROUP_PREFIX) :] for name in cache)
+    return _memberships(user)[0]
 
 
 def is_analyst_of(user, audit_code: str) -> bool:
@@ -89,16 +88,45 @@ def alliance_of_lead(user) -> str | None:
     return cached or None
 
 
-def _trust_roles(user) -> tuple[frozenset[tuple[str, str]], frozenset[str]]:
-    """(trust, audit) pairs the user leads, and the trusts the user is linked to as a member (cached on the user)."""
-    cached = getattr(user, "_trust_roles", None)
+_Memberships = tuple[frozenset[str], frozenset[tuple[str, str]], frozenset[str]]
+
+
+def _memberships(user) -> _Memberships:
+    """The audits whose analyst group the user is in, the (trust, audit) pairs the user leads and the trusts the
+    user is linked to as a member: one query for all three (cached on the user)."""
+    cached = getattr(user, "_memberships", None)
     if cached is None:
+        from django.db.models import CharField, Value
+
         from accounts.models import TrustLead, TrustMember  # models load with the apps
 
-        led = frozenset(TrustLead.objects.filter(user=user).values_list("trust_id", "audit_id"))
-        members = frozenset(TrustMember.objects.filter(user=user).values_list("trust_id", flat=True))
-        cached = user._trust_roles = (led, members)
+        def tagged(queryset, kind: str, *names: str):
+            blank = Value("", output_field=CharField())
+            return (
+                queryset.order_by()
+                .annotate(kind=Value(kind, output_field=CharField()), blank=blank)
+                .values_list("kind", *names, *(["blank"] if len(names) == 1 else []))
+            )
+
+        rows = list(
+            tagged(user.groups.filter(name__startswith=_GROUP_PREFIX), "group", "name").union(
+                tagged(TrustLead.objects.filter(user=user), "lead", "trust_id", "audit_id"),
+                tagged(TrustMember.objects.filter(user=user), "member", "trust_id"),
+                all=True,
+            )
+        )
+        cached = user._memberships = (
+            frozenset(name[len(_GROUP_PREFIX) :] for kind, name, _ in rows if kind == "group"),
+            frozenset((trust, audit) for kind, trust, audit in rows if kind == "lead"),
+            frozenset(trust for kind, trust, _ in rows if kind == "member"),
+        )
     return cached
+
+
+def _trust_roles(user) -> tuple[frozenset[tuple[str, str]], frozenset[str]]:
+    """(trust, audit) pairs the user leads, and the trusts the user is linked to as a member."""
+    _, led, members = _memberships(user)
+    return led, members
 
 
 def trusts_led(user, audit_code: str) -> frozenset[str]:
@@ -139,9 +167,31 @@ def can_see_patient_rows(user, audit_code: str) -> bool:
     return is_analyst_of(user, audit_code)
 
 
-def sees_unsuppressed(user, audit_code: str) -> bool:
-    """Exact small counts: that audit's analysts only; everyone else sees suppressed, rounded counts."""
-    return is_analyst_of(user, audit_code)
+def own_trusts(user, audit_code: str) -> frozenset[str]:
+    """The trusts whose own figures of the audit the user sees exactly: those the user leads for that audit
+    (``accounts.TrustLead``) and those staff linked the user to (``accounts.TrustMember``).
+
+    None unless ``settings.TRUST_TEAMS_SEE_OWN_FIGURES`` is on (off by default): a trust's exact counts beside the
+    public figures give some other trusts' suppressed counts back (tests/api/test_trust_team_disclosure.py), until
+    secondary suppression allows for a trust's knowledge of its own counts (docs/adr/0004, "Trust teams")."""
+    if not _signed_in(user) or not getattr(settings, "TRUST_TEAMS_SEE_OWN_FIGURES", False):
+        return frozenset()
+    return _trust_roles(user)[1] | trusts_led(user, audit_code)
+
+
+def sees_unsuppressed(user, audit_code: str, organisation: str | None = None) -> bool:
+    """Exact small counts: the audit's analysts for every row; a trust's team (its lead for the audit, its
+    linked members: :func:`own_trusts`) for the rows of that trust only, when ``organisation`` names it.
+    Everyone else, and a trust's team for every other row, sees suppressed, rounded counts.
+
+    ``organisation`` is a trust's code, passed for a row at trust level only: a trust's team never gets an
+    alliance's or England's figures, or another trust's, beyond what the public sees. Its own exact counts
+    beside the alliance's exact ones would give the other trusts' sum back, and a neighbour's hidden count
+    with it (docs/adr/0004-disclosure-control-against-differencing.md, "Trust teams").
+    """
+    if is_analyst_of(user, audit_code):
+        return True
+    return organisation is not None and organisation in own_trusts(user, audit_code)
 
 
 def can_see_values_in_error_reports(user, audit_code: str) -> bool:

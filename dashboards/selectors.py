@@ -17,32 +17,42 @@ from django.db.models import Case, F, JSONField, Q, Value, When
 from django.http import Http404
 from django.urls import reverse
 
-from accounts.roles import sees_unsuppressed
+from accounts.roles import own_trusts, sees_unsuppressed
 from audits.models import Alliance, ImportJob, Release, Trust
 from audits.selectors import quality_by_trust
 from dashboards.models import FigureSpec
 from dashboards.pages import flag_check as check
 from dashboards.pages.alliance import AllianceFunnel, AlliancePiece, AllianceSection, alliance_funnels_key, alliance_key
+from dashboards.pages.alliance import with_own_rows as with_alliance_own_rows
 from dashboards.pages.audit import AuditIndicator, AuditPiece, audit_key
 from dashboards.pages.data_quality import DataQualityPage, ProviderCompleteness
-from dashboards.pages.indicator import IndicatorPage, IndicatorPiece, indicator_key
+from dashboards.pages.indicator import IndicatorPage, IndicatorPiece, indicator_key, with_own_rows
 from dashboards.pages.model_card import ModelCard, UnfittedCard, card_key
 from dashboards.pages.outliers import published_responses
 from dashboards.pages.piece import decode
-from dashboards.pages.run import BUILT, RESULT_FIELDS, headline_period
+from dashboards.pages.plan import PlanEntry, PlanSection, ReadingText
+from dashboards.pages.plan import trend_url as plan_trend_url
+from dashboards.pages.run import BUILT, RESULT_FIELDS, format_result, headline_period
 from dashboards.pages.trend import TrendPiece, build_trend, trend_key
-from dashboards.pages.trust import TrustPage, TrustPiece, TrustSection, trust_key
+from dashboards.pages.trust import OWN, TrustPage, TrustPiece, TrustSection, trust_key
 from indicators.definitions import columns_used
 from indicators.disclosure import publish_quality_by_trust, publish_results, suppression_policy
 from indicators.levels import ENGLAND_CODE, NATIONAL, PROVIDER
 from indicators.models import ComputationRun, IndicatorResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
 from indicators.selectors import shown_runs as shown_runs  # the one rule for pages and API alike
+from outliers import plans
 
 
 def variant_for(user, audit_code: str) -> str:
     """Analysts of the audit see exact counts; everyone else (staff included) sees the suppressed ones."""
     return "analyst" if sees_unsuppressed(user, audit_code) else "public"
+
+
+def sees_own(user, audit_code: str, trust: str) -> bool:
+    """A reader of the public variant who sees ``trust``'s own rows exactly: a member of its team
+    (``accounts.roles.sees_unsuppressed`` with the trust; never the alliance's or England's rows)."""
+    return not sees_unsuppressed(user, audit_code) and sees_unsuppressed(user, audit_code, trust)
 
 
 class PiecesNotBuilt(Exception):  # noqa: N818 - a state the view handles, not an error
@@ -172,24 +182,44 @@ def indicator_page(user, audit_code: str, code: str, period: str | None) -> Indi
         raise Http404("No results for that period")
     key = indicator_key(code, period, variant)
     found = pieces({run: {key: IndicatorPiece, **kinds}})
+    piece = found[(run.pk, key)]
+    own = own_trusts(user, audit_code) if variant == "public" else frozenset()
+    if own & {row.organisation for row in piece.providers}:
+        piece = _with_own_rows(run, audit_code, piece, own)
     return IndicatorPage(
         run=run,
         item=item,
         variant=variant,
         period=period,
-        piece=found[(run.pk, key)],
+        piece=piece,
         card=found.get((run.pk, card_key(code))),
     )
+
+
+def _with_own_rows(run: ComputationRun, audit_code: str, piece: IndicatorPiece, own: frozenset[str]) -> IndicatorPiece:
+    """The public piece with the reader's own trusts' rows exact (read from the run's results: a copy per request,
+    so the cached piece every reader shares never holds them)."""
+    definition = next(d for d in indicators_for(audit_code) if d.code == piece.code)
+    rows = IndicatorResult.objects.filter(
+        run=run, indicator=piece.code, period=piece.period, level=PROVIDER, organisation__in=sorted(own)
+    ).values(*RESULT_FIELDS)
+    return with_own_rows(piece, publish_results(list(rows), unsuppressed=False, exact_trusts=own), definition)
 
 
 def trust_page(user, trust: Trust) -> TrustPage:
     """Every shown audit's section of a trust's dashboard, by audit name."""
     runs = shown_runs()
-    variants = {audit: variant_for(user, audit) for audit in runs}
-    found = pieces({run: {trust_key(trust.code, variants[audit]): TrustPiece} for audit, run in runs.items()})
+    variants = {audit: OWN if sees_own(user, audit, trust.code) else variant_for(user, audit) for audit in runs}
+    # The public piece too for a trust's team: a run built before own pieces were has none (fail closed).
+    wanted = {
+        run: {trust_key(trust.code, v): TrustPiece for v in {variants[audit], "public"}} for audit, run in runs.items()
+    }
+    found = pieces(wanted)
     sections = []
     for audit_code, run in sorted(runs.items(), key=lambda item: item[1].release.audit.name):
         piece = found.get((run.pk, trust_key(trust.code, variants[audit_code])))
+        if piece is None and variants[audit_code] == OWN:
+            piece = found.get((run.pk, trust_key(trust.code, "public")))
         if piece:
             sections.append(TrustSection(piece, analyst=variants[audit_code] == "analyst"))
     reviews = published_responses(trust.code, [run.release for run in runs.values()])
@@ -211,10 +241,31 @@ def alliance_page(user, code: str) -> list[AllianceSection]:
     sections = []
     for audit_code, run in sorted(runs.items(), key=lambda item: item[1].release.audit.name):
         piece = found.get((run.pk, alliance_key(code, variants[audit_code])))
+        own = own_trusts(user, audit_code) if variants[audit_code] == "public" else frozenset()
+        if piece and own & {row.code for row in piece.grid}:
+            piece = _alliance_with_own_rows(run, audit_code, code, piece, own)
         if piece:
             funnels = found.get((run.pk, alliance_funnels_key(variants[audit_code]))) or {}
             sections.append(AllianceSection(piece, funnels, analyst=variants[audit_code] == "analyst"))
     return sections
+
+
+def _alliance_with_own_rows(
+    run: ComputationRun, audit_code: str, code: str, piece: AlliancePiece, own: frozenset[str]
+) -> AlliancePiece:
+    """The public alliance piece with the reader's own trusts' grid rows exact (a copy per request)."""
+    definitions = {d.code: d for d in indicators_for(audit_code)}
+    periods = {item.code: item.period for item in piece.indicators}
+    trusts = sorted(own & {row.code for row in piece.grid})
+    rows = IndicatorResult.objects.filter(
+        run=run, indicator__in=list(periods), level=PROVIDER, organisation__in=trusts
+    ).values(*RESULT_FIELDS)
+    exact: dict[str, dict[str, Any]] = {trust: {} for trust in trusts}
+    for row in publish_results(list(rows), unsuppressed=False, exact_trusts=own):
+        if periods.get(row["indicator"]) == row["period"]:
+            exact[row["organisation"]][row["indicator"]] = format_result(row, definitions[row["indicator"]])
+    name = Alliance.objects.filter(code=code).values_list("name", flat=True).first() or code
+    return with_alliance_own_rows(piece, exact, code, name)
 
 
 def trend_page(
@@ -222,6 +273,8 @@ def trend_page(
 ) -> tuple[AuditIndicator, TrendPiece, str]:
     """The indicator, its XmR chart for one organisation as ``user`` may see it, and that variant."""
     run, overview, variant = audit_page(user, audit_code)
+    if level == PROVIDER and sees_own(user, audit_code, organisation):
+        variant = OWN  # the trust's own quarters exact, as its analysts see them
     item = _indicator(overview, code)
     key = (
         run.pk,
@@ -237,8 +290,9 @@ def trend_page(
             .first()
         )
         if definition is not None and series is not None:
+            built_as = "analyst" if variant == OWN else variant  # the series holds one organisation's quarters only
             data = build_trend(
-                definition=definition, level=level, organisation=organisation, series=series, variant=variant
+                definition=definition, level=level, organisation=organisation, series=series, variant=built_as
             )
         if data is not None:
             DERIVED.put({key: data})
@@ -252,11 +306,12 @@ def flag_check_page(user, trust: str, audit_definition, code: str) -> tuple[chec
     the trust only for those who may see completeness by trust), whether that is shown, and the variant."""
     audit_code = audit_definition.code
     run = _run(audit_code)
-    variant = variant_for(user, audit_code)
+    variant = OWN if sees_own(user, audit_code, trust) else variant_for(user, audit_code)
     key = (run.pk, run.requested_at, check.check_key(trust, code, variant))
     data = DERIVED.get([key]).get(key)
     if data is None:
-        data = _flag_check(run, trust, code, variant)
+        # The panel reads the trust's own rows and quarters and England's only: its team's is the analysts' one.
+        data = _flag_check(run, trust, code, "analyst" if variant == OWN else variant)
         if data is not None:
             DERIVED.put({key: data})
     if data is None:
@@ -387,3 +442,38 @@ def organisations() -> list[dict[str, str]]:
         for code, name in Alliance.objects.values_list("code", "name")
     ]
     return items
+
+
+def plan_section(user, trusts: list[Trust]) -> PlanSection:
+    """The "Improvement plan" of these trusts (of one trust's page, or an alliance's) as ``user`` may keep it:
+    the trusts and audits the user may add actions for, and every action the user may see, before and after."""
+    runs = shown_runs()
+    audits = sorted(runs.items(), key=lambda item: item[1].release.audit.name)
+    allowed = {
+        (t.code, code) for t in trusts for code, _ in audits if plans.may_plan(user, code, t.code, t.alliance_id)
+    }
+    titles = {code: {d.code: d.title for d in indicators_for(code)} for code, _ in audits}
+    section = PlanSection(
+        trusts=[(t.code, t.name) for t in trusts if any(t.code == c for c, _ in allowed)],
+        audits=[
+            {"code": code, "name": run.release.audit.name, "indicators": list(titles[code].items())}
+            for code, run in audits
+            if any(a == code for _, a in allowed)
+        ],
+    )
+    names = {t.code: t.name for t in trusts}
+    directions = {code: {d.code: d.direction for d in indicators_for(code)} for code, _ in audits}
+    for action in plans.actions_for(user, {t.code: t.alliance_id for t in trusts}, [code for code, _ in audits]):
+        before, after = plans.before_after(action, user)
+        direction = directions[action.audit_id].get(action.indicator, "no_judgement")
+        section.entries.append(
+            PlanEntry(
+                action=action,
+                trust_name=names[action.organisation],
+                indicator_title=titles[action.audit_id].get(action.indicator, action.indicator),
+                before=ReadingText.of(before, direction),
+                after=ReadingText.of(after, direction),
+                trend_url=plan_trend_url(action),
+            )
+        )
+    return section

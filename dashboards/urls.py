@@ -16,6 +16,7 @@ urlpatterns = [
     path("audits/<slug:audit_code>/data-quality/", views.data_quality, name="data-quality"),
     path("audits/<slug:audit_code>/data-quality/status/", views.data_quality_status, name="data-quality-status"),
     path("trusts/<str:code>/", views.trust, name="trust"),
+    path("trusts/<str:code>/plan/", views.plan, name="trust-plan"),
     path("trusts/<str:code>/trends/<slug:audit_code>/<slug:indicator_code>/", views.trend, name="trust-trend"),
     path(
         "trusts/<str:code>/flag-check/<slug:audit_code>/<slug:indicator_code>/",

@@ -16,13 +16,16 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.dateparse import parse_date
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from accounts import roles
+from accounts.models import AuditLogEntry
 from accounts.services import Actor
 from audits.csvfile import csv_text
 from audits.models import Alliance, ImportJob, Release, Trust
@@ -49,6 +52,8 @@ from indicators.funnel_tool import METHODS, OVERDISPERSION, AggregateError, anal
 from indicators.levels import PROVIDER
 from indicators.models import ComputationRun
 from indicators.stats.vocabulary import DEFAULT_METHOD
+from outliers import plans
+from outliers.models import ImprovementAction, OutlierCase
 from outliers.responses import publish_response
 from outliers.services import CaseError, advance
 
@@ -228,7 +233,8 @@ def trust(request: HttpRequest, code: str) -> HttpResponse:
         if section is None:
             raise Http404("No such table")
         return _csv(f"{code}-{download}.csv", TRUST_CSV, section.piece.cards)
-    return _page(request, "dashboards/trust.html", page.context())
+    plan = selectors.plan_section(request.user, [organisation]) if request.user.is_authenticated else None
+    return _page(request, "dashboards/trust.html", {**page.context(), "plan": plan, "plan_back": "trust"})
 
 
 @_building
@@ -247,10 +253,20 @@ def alliance(request: HttpRequest, code: str) -> HttpResponse:
         if table == "grid":
             return _csv(filename, GRID_CSV, grid_cells(section.piece))
         return _csv(filename, ENGLAND_CSV, section.piece.rows)
+    plan = None
+    if request.user.is_authenticated:
+        members = list(Trust.objects.filter(alliance=organisation, active=True).order_by("name"))
+        plan = selectors.plan_section(request.user, members)
     return _page(
         request,
         "dashboards/alliance.html",
-        {"alliance": organisation, "sections": sections, "chart_releases": _chart_releases()},
+        {
+            "alliance": organisation,
+            "sections": sections,
+            "chart_releases": _chart_releases(),
+            "plan": plan,
+            "plan_back": "alliance",
+        },
     )
 
 
@@ -300,6 +316,52 @@ def alliance_print(request: HttpRequest, code: str) -> HttpResponse:
             "print_pack": True,
         },
     )
+
+
+@require_POST
+@login_required
+def plan(request: HttpRequest, code: str) -> HttpResponse:
+    """Add an action to a trust's improvement plan, or update one (``action``: its id); back to the trust's page
+    or its alliance's (``back``). Who may is decided by ``outliers.plans`` (403 otherwise)."""
+    trust = get_object_or_404(Trust, code=code)
+    actor = Actor.from_request(request, via=AuditLogEntry.Via.WEB)
+    data = request.POST
+    due_text = data.get("due", "").strip()
+    try:
+        due = parse_date(due_text) if due_text else None
+    except ValueError:
+        due = None
+    try:
+        if due_text and due is None:
+            raise ValidationError("The due date is a date: YYYY-MM-DD.")
+        if data.get("action"):
+            action = get_object_or_404(ImprovementAction, pk=data["action"], organisation=trust.code)
+            changes: dict[str, Any] = {"status": data.get("status", action.status), "due": due or action.due}
+            if data.get("evidence", "").strip():
+                changes["evidence"] = data["evidence"]
+            plans.update_action(action, actor, **changes)
+            messages.success(request, "The action is updated.")
+        else:
+            case_id = data.get("case", "").strip()
+            audit_code, _, indicator = data.get("indicator", "").partition(":")  # "<audit>:<indicator>"
+            plans.add_action(
+                actor,
+                audit_code=audit_code,
+                indicator=indicator,
+                organisation=trust.code,
+                what=data.get("what", ""),
+                who=data.get("who", ""),
+                due=due,
+                status=data.get("status") or ImprovementAction.Status.PLANNED,
+                evidence=data.get("evidence", ""),
+                case=get_object_or_404(OutlierCase, pk=case_id) if case_id.isdigit() else None,
+            )
+            messages.success(request, "The action is added to the plan.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    if data.get("back") == "alliance":
+        return redirect(reverse("alliance", args=[trust.alliance_id]) + "#plan")
+    return redirect(reverse("trust", args=[trust.code]) + "#plan")
 
 
 # ------------------------------------------------------------------ trend page

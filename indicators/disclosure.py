@@ -16,7 +16,9 @@ Two halves, one rule (docs/adr/0004-disclosure-control-against-differencing.md):
   them too. England is published as computed (the HES rule applies below national level).
 - **When a page, download or API answer is made** (``publish_*``), with
   ``unsuppressed=accounts.roles.sees_unsuppressed(user, audit_code)``: the audit's analysts get the
-  exact figures, everyone else the stored public ones. A trust or alliance row stored before
+  exact figures, everyone else the stored public ones. A trust's own team also gets that trust's own
+  rows exact (``sees_unsuppressed(user, audit_code, trust)``, ``exact_trusts``), and every other row,
+  its alliance's included, as the public does: the ADR's "Trust teams" says why. A trust or alliance row stored before
   public figures were (``public`` missing) is hidden: fail closed.
 
 Statistics are always computed from the exact counts; only what is published changes. The
@@ -27,7 +29,7 @@ never mutate what they are given.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -71,7 +73,9 @@ def shown_to_public() -> Q:
     )
 
 
-def publish_results(rows: list[dict[str, Any]], *, unsuppressed: bool) -> list[dict[str, Any]]:
+def publish_results(
+    rows: list[dict[str, Any]], *, unsuppressed: bool, exact_trusts: Collection[str] = ()
+) -> list[dict[str, Any]]:
     """Indicator results (dicts with ``level``, the result's fields, ``suppressed`` and ``public`` as
     stored; ``public`` is not passed on).
 
@@ -79,6 +83,10 @@ def publish_results(rows: list[dict[str, Any]], *, unsuppressed: bool) -> list[d
     shown trust or alliance row's public figures (rounded counts, figures computed from them,
     the exact flag and eligibility), and a hidden row with no counts, figures, flag or eligibility.
     ``suppressed`` says which rows are hidden from the public.
+
+    ``exact_trusts``: trusts whose own rows (trust level only) this reader gets as computed, as the
+    analysts do: the trust's own team (``accounts.roles.own_trusts``). Every other row, its alliance's
+    and England's included, stays as the public sees it.
     """
     out = []
     for row in rows:
@@ -86,7 +94,9 @@ def publish_results(rows: list[dict[str, Any]], *, unsuppressed: bool) -> list[d
         public = published.pop("public", None)
         if published.get("level") not in SUPPRESSED_LEVELS:
             published["suppressed"] = False
-        elif not unsuppressed:
+        elif not unsuppressed and not (
+            published.get("level") == PROVIDER and published.get("organisation") in exact_trusts
+        ):
             hidden = bool(published.get("suppressed")) or public is None
             published["suppressed"] = hidden
             if hidden:

@@ -160,3 +160,52 @@ class TrustContact(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_role_display()}, {self.trust_id})"
+
+
+class ImprovementAction(models.Model):
+    """One action of a trust's improvement plan for an indicator (issue 13, item 5): what, who, by when, how far,
+    with what evidence; for a flagged result, with or without a case. Kept by the trust's lead, its alliance's lead
+    and the audit's analysts (``outliers.plans``); every change is in the audit log.
+
+    ``release`` and ``period`` are the result the action answers (the published release when it was recorded), so
+    the plan can show the indicator then and at the latest published release."""
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", "Planned"
+        IN_PROGRESS = "in_progress", "In progress"
+        DONE = "done", "Done"
+        DROPPED = "dropped", "Dropped"
+
+    audit = models.ForeignKey(Audit, on_delete=models.PROTECT, related_name="improvement_actions")
+    indicator = models.CharField(max_length=63)
+    organisation = models.CharField(max_length=9, help_text="The trust's ODS code")
+    case = models.ForeignKey(
+        OutlierCase, null=True, blank=True, on_delete=models.PROTECT, related_name="improvement_actions"
+    )
+    what = models.TextField()
+    who = models.CharField(max_length=200)
+    due = models.DateField(null=True, blank=True)
+    status = models.CharField(max_length=11, choices=Status.choices, default=Status.PLANNED)
+    evidence = models.TextField(blank=True)
+    release = models.ForeignKey(
+        Release,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The published release whose result the action answers (the 'before')",
+    )
+    period = models.CharField(max_length=64, blank=True, help_text="The period of that result")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_name = models.CharField(max_length=150, blank=True, help_text="Kept when the account is deleted.")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["audit_id", "organisation", "indicator", "created_at", "pk"]
+        indexes = [models.Index(fields=["organisation", "audit", "indicator"])]
+
+    def __str__(self) -> str:
+        return f"action {self.pk}: {self.indicator} {self.organisation} ({self.status})"

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from indicators import result_fields
 from indicators.disclosure import publish_results, publish_trend
+from indicators.levels import PROVIDER
 from indicators.models import IndicatorResult, Level
 
 
@@ -33,14 +34,20 @@ class ModelCardSerializer(serializers.Serializer):
     model_card = serializers.JSONField(help_text="The fitted case-mix model: coefficients, c-statistic, calibration")
 
 
+def _trust(row: dict[str, Any]) -> str | None:
+    """The trust a result row is of (None for an alliance's or England's): a trust's own team sees its rows exactly."""
+    return row["organisation"] if row["level"] == PROVIDER else None
+
+
 class ResultListSerializer(serializers.ListSerializer):
     """Publishes the whole page at once: exact counts for the audit's analysts, suppressed for everyone else."""
 
     def to_representation(self, data):
         rows = super().to_representation(data)
         unsuppressed_for = self.context["unsuppressed_for"]
-        exact = [i for i, r in enumerate(rows) if unsuppressed_for(r["audit"])]
-        published = [i for i, r in enumerate(rows) if not unsuppressed_for(r["audit"])]
+        chosen = [unsuppressed_for(r["audit"], _trust(r)) for r in rows]
+        exact = [i for i, c in enumerate(chosen) if c]
+        published = [i for i, c in enumerate(chosen) if not c]
         out: list[Any] = [None] * len(rows)
         for indexes, unsuppressed in ((exact, True), (published, False)):
             published_rows = publish_results([rows[i] for i in indexes], unsuppressed=unsuppressed)
@@ -92,7 +99,9 @@ class ResultSerializer(serializers.ModelSerializer):
         data = super().to_representation(instance)
         data["public"] = instance.public  # what the public sees; publish_results takes it off
         if not isinstance(self.parent, ResultListSerializer):  # a single result is published on its own
-            data = publish_results([data], unsuppressed=self.context["unsuppressed_for"](data["audit"]))[0]
+            data = publish_results([data], unsuppressed=self.context["unsuppressed_for"](data["audit"], _trust(data)))[
+                0
+            ]
         return data
 
 

@@ -23,6 +23,7 @@ from api.views.base import ListView, RetrieveView
 from audits.models import Release
 from audits.registry import all_definitions
 from indicators.disclosure import publish_model_card
+from indicators.levels import PROVIDER
 from indicators.models import ComputationRun, IndicatorResult, RunIndicator, TrendSeries
 from indicators.selectors import current_run, current_runs, shown_runs
 
@@ -124,6 +125,10 @@ class TrendView(RetrieveView):
         if trend is None:
             raise Http404(f"No trend of {code} for {self.kwargs['organisation']} in release {run.release_id}")
         trend.run = run  # with its release: the answer names the run
+        # A trust's own team sees its own quarters exactly (a trust's series only: never an alliance's).
+        self.exact = roles.sees_unsuppressed(
+            self.request.user, audit_code, trend.organisation if trend.level == PROVIDER else None
+        )
         return trend
 
     def get_serializer_context(self) -> dict[str, Any]:
@@ -131,7 +136,7 @@ class TrendView(RetrieveView):
         return {
             **super().get_serializer_context(),
             "names": organisation_names(),
-            "unsuppressed": roles.sees_unsuppressed(self.request.user, audit_code),
+            "unsuppressed": getattr(self, "exact", None) or roles.sees_unsuppressed(self.request.user, audit_code),
         }
 
 
@@ -164,7 +169,10 @@ class ResultList(ListView):
         return {
             **super().get_serializer_context(),
             "names": organisation_names(),
-            "unsuppressed_for": lambda audit_code: roles.sees_unsuppressed(user, audit_code),
+            # per row: a trust's own team sees that trust's rows exactly (``organisation`` is given for trust rows only)
+            "unsuppressed_for": lambda audit_code, organisation=None: roles.sees_unsuppressed(
+                user, audit_code, organisation
+            ),
         }
 
     def get_paginated_response(self, data):
@@ -216,6 +224,8 @@ class ResultList(ListView):
         paginator = cast(Pagination, self.paginator)
         page = request.query_params.get(paginator.page_query_param, "1")
         unsuppressed = sorted(code for code in all_definitions() if roles.sees_unsuppressed(request.user, code))
+        # a trust's own team sees its own rows exactly: its pages are its own
+        own = sorted(f"{code}:{trust}" for code in all_definitions() for trust in roles.own_trusts(request.user, code))
         parts = [
             request.scheme,
             request.get_host(),
@@ -225,6 +235,7 @@ class ResultList(ListView):
             str(paginator.get_page_size(request)),
             request.accepted_renderer.format,
             ",".join(unsuppressed),
+            ",".join(own),
             # every release's current run and whether the release is withdrawn: what is served changes with them
             str(sorted((run.pk, run.release_id, run.release.status) for run in current)),
         ]

@@ -3,6 +3,7 @@ against England), the alliance-level funnels shared by every alliance page, and 
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -231,3 +232,39 @@ def build_alliances(
         )
         pieces[alliance_key(alliance_code, variant)] = piece
     return pieces
+
+
+def _cell(result: dict[str, Any] | None) -> GridCell | None:
+    if result is None:
+        return None
+    return GridCell(
+        value_text=result["value_text"],
+        short_label=result["short_label"],
+        label=result["label"],
+        meaning=result["meaning"],
+        flag=result["flag"],
+    )
+
+
+def with_own_rows(
+    piece: AlliancePiece, exact: dict[str, dict[str, dict[str, Any]]], alliance_code: str, alliance_name: str
+) -> AlliancePiece:
+    """A copy of a public piece whose grid rows of some trusts are their exact results (``{trust: {indicator:
+    formatted result}}``, published for the trust's own team), its HTML rendered again. The alliance's own rows
+    (against England) stay as the public sees them."""
+    grid = [
+        GridRow(
+            code=row.code,
+            name=row.name,
+            cells=[_cell(exact[row.code].get(item.code)) for item in piece.indicators],
+        )
+        if row.code in exact
+        else row
+        for row in piece.grid
+    ]
+    copy = dataclasses.replace(piece, grid=grid)
+    copy.html = render_to_string(
+        "dashboards/_alliance_tables.html",
+        {"section": copy, "alliance_code": alliance_code, "alliance_name": alliance_name},
+    )
+    return copy

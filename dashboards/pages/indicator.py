@@ -3,6 +3,7 @@ row per organisation), and its CSVs."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
 from operator import attrgetter
@@ -12,7 +13,8 @@ from django.template.loader import render_to_string
 
 from dashboards import figures, text
 from dashboards.pages.piece import SOMETIMES, CsvSchema, Piece, columns, embed, interval_columns
-from dashboards.pages.run import RunContext, count_phrase, kind_of
+from dashboards.pages.run import RunContext, count_phrase, format_result, kind_of
+from indicators.definitions import IndicatorDefinition
 from indicators.kinds import Kind
 from indicators.levels import ALLIANCE, ENGLAND_CODE, NATIONAL, PROVIDER
 from indicators.models import FunnelFit
@@ -225,6 +227,31 @@ def build_indicator(context: RunContext, code: str, period: str, variant: str) -
         provider_summary=provider_summary,
         alliance_figure=embed(alliance_figure),
         alliance_summary=alliance_summary,
+    )
+
+
+def with_own_rows(piece: IndicatorPiece, rows: list[dict[str, Any]], definition: IndicatorDefinition) -> IndicatorPiece:
+    """A copy of a public piece with some trusts' rows replaced by ``rows`` (published for a trust's own team:
+    :func:`indicators.disclosure.publish_results` with ``exact_trusts``), its trusts' table rendered again.
+
+    Only those rows change: the funnels, their summaries, the alliances' table and England stay as the public
+    sees them (the funnel draws the trust where the public sees it)."""
+    kind = kind_of(definition)
+    shown = [field for _, title, field in kind.result_columns if title]
+    exact = {row["organisation"]: format_result(row, definition) for row in rows}
+    providers: list[dict[str, Any]] = []
+    for row in piece.providers:
+        data = {name: getattr(row, name) for name in _ROW_FIELDS}
+        if row.organisation in exact:
+            data.update((name, value) for name, value in exact[row.organisation].items() if name in _ROW_FIELDS)
+            data["cells"] = [exact[row.organisation][name] for name in shown]
+        else:
+            data["cells"] = [data[name] for name in shown]
+        providers.append(data)
+    return dataclasses.replace(
+        piece,
+        providers=[ResultRow.of(r) for r in providers],
+        providers_html=render_to_string("dashboards/_result_rows.html", {"rows": providers, "level": PROVIDER}),
     )
 
 

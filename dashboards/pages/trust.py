@@ -18,6 +18,10 @@ from indicators.levels import ALLIANCE, ENGLAND_CODE, NATIONAL, PROVIDER
 if TYPE_CHECKING:
     from dashboards.pages.outliers import PublishedResponse
 
+#: The variant of a trust's own team (``accounts.roles.own_trusts``): the trust's own figures exact, every other
+#: figure on its page (alliance, England, the spread across trusts) as the public sees it.
+OWN = "own"
+
 
 def trust_key(code: str, variant: str) -> str:
     return f"trust:{code}:{variant}"
@@ -170,22 +174,36 @@ def _trend_values(
 
 
 def build_trusts(context: RunContext, variant: str) -> dict[str, TrustPiece]:
-    """One piece per trust with results: every indicator's card for the trust dashboard."""
+    """One piece per trust with results: every indicator's card for the trust dashboard.
+
+    With the public variant, each trust's :data:`OWN` piece too (``trust:<code>:own``): its own cards from the
+    exact figures (the analysts' rows and quarters of that trust only), beside the public alliance, England and
+    spread across trusts."""
+    pieces = _build_trusts(context, variant, own=False)
+    if variant == "public":
+        pieces.update(_build_trusts(context, OWN, own=True))
+    return pieces
+
+
+def _build_trusts(context: RunContext, variant: str, *, own: bool) -> dict[str, TrustPiece]:
     cards_by_trust: dict[str, list[TrustCard]] = defaultdict(list)
     unavailable = []
+    seen = "public" if own else variant  # what this reader sees of every row but the trust's own
     for code, definition in context.definitions.items():
         period = context.headline(code)
         if period is None:
             unavailable.append(
-                Unavailable(code=code, title=definition.title, reason=unavailable_reason(context, code, variant))
+                Unavailable(code=code, title=definition.title, reason=unavailable_reason(context, code, seen))
             )
             continue
-        national = context.result(variant, code, NATIONAL, period, ENGLAND_CODE)
+        national = context.result(seen, code, NATIONAL, period, ENGLAND_CODE)
         england_text = national["value_text"] if national else "-"
-        providers = context.level(variant, code, PROVIDER, period)
-        alliances = context.level(variant, code, ALLIANCE, period)
+        providers = context.level(seen, code, PROVIDER, period)
+        alliances = context.level(seen, code, ALLIANCE, period)
         spread = [r["plotted"] for r in providers.values() if r["compared"] and r["plotted"] is not None]
-        for org, result in providers.items():
+        exact = context.level("analyst", code, PROVIDER, period) if own else providers
+        for org in providers:
+            result = exact[org]
             trust = context.trusts.get(org, {})
             alliance = alliances.get(trust.get("alliance_id", ""))
             spine = figures.spine(
@@ -202,7 +220,9 @@ def build_trusts(context: RunContext, variant: str) -> dict[str, TrustPiece]:
             if spine:
                 quantiles = {k: text.percent(v) for k, v in spine["quantiles"].items()}
                 spine_text = text.spread_sentence(values_text=quantiles, n=spine["n"])
-            points, values = _trend_values(context.sparks.get((code, PROVIDER, org), ([], None)), PROVIDER, variant)
+            points, values = _trend_values(
+                context.sparks.get((code, PROVIDER, org), ([], None)), PROVIDER, "analyst" if own else variant
+            )
             spark = figures.sparkline(values)
             spark_text = ""
             if spark:

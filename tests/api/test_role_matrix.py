@@ -15,7 +15,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from accounts.models import AuditLogEntry
-from audits.models import ImportJob, Release
+from audits.models import ImportJob, Release, Trust
 from tests.api.conftest import ROLES, SENTINEL, World
 from tests.conftest import FIXTURES
 
@@ -39,6 +39,9 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "trust-trend": ("GET", ALL_200, {}),
     "trust-flag-check": ("GET", ALL_200, {}),
     "alliance": ("GET", ALL_200, {}),
+    # a trust's improvement plan (a trust of the lead's alliance): its alliance's lead and the audit's analysts (and
+    # the trust's lead); the form's unknown indicator sends them back with a message
+    "trust-plan": ("POST", (302, 403, 302, 302, 403, 403), {"indicator": "bowel:nosuch", "what": "x", "who": "y"}),
     "alliance-trend": ("GET", ALL_200, {}),
     "funnel-tool": ("GET", (302, 403, 403, 200, 200, 200), {}),  # analysts of any audit, and staff
     "release-changes": ("GET", ALL_200, {}),  # a published release: public under suppression
@@ -145,6 +148,7 @@ def kwargs_for(name: str, kwargs: list[str], world: World) -> dict[str, object]:
             "trust": trend.organisation,
             "trust-trend": trend.organisation,
             "trust-flag-check": trend.organisation,
+            "trust-plan": trend.organisation,  # replaced below by a trust of the lead's alliance
             "alliance": alliance_code,
             "alliance-trend": alliance_code,
             "api:trust-detail": trend.organisation,
@@ -173,6 +177,8 @@ def kwargs_for(name: str, kwargs: list[str], world: World) -> dict[str, object]:
             raise AssertionError(f"{name}: say in kwargs_for() what to pass as <{kwarg}>")
     if name == "alliance-trend":  # the alliance's own series of the same indicator
         out["code"] = alliance_code
+    if name == "trust-plan":  # a trust of the alliance the lead leads
+        out["code"] = Trust.objects.filter(alliance_id=alliance_code).order_by("code").values_list("code", flat=True)[0]
     return out
 
 
