@@ -43,6 +43,19 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     # the trust's lead); the form's unknown indicator sends them back with a message
     "trust-plan": ("POST", (302, 403, 302, 302, 403, 403), {"indicator": "bowel:nosuch", "what": "x", "who": "y"}),
     "alliance-trend": ("GET", ALL_200, {}),
+    # board-ready outputs and where to act first: public, from published (suppressed) figures
+    "alliance-act-first": ("GET", ALL_200, {}),
+    "alliance-print": ("GET", ALL_200, {}),
+    "trust-print": ("GET", ALL_200, {}),
+    # outlier cases' pages: those with a role in the outlier process (the audit team, trusts' and alliances'
+    # leads); a clinician with none gets 403. The world has no case: a case's pages are 404 for the signed-in
+    # (tests/outliers/test_pages.py has the matrix of a real case)
+    "outlier-cases": ("GET", (302, 403, 200, 200, 200, 200), {}),
+    "outlier-case": ("GET", (302, 404, 404, 404, 404, 404), {}),
+    "outlier-case-advance": ("POST", (302, 404, 404, 404, 404, 404), {"outcome": "close"}),
+    "outlier-case-response": ("POST", (302, 404, 404, 404, 404, 404), {}),
+    "outlier-attachment": ("GET", (302, 404, 404, 404, 404, 404), {}),
+    "outlier-case-rows": ("GET", (302, 404, 404, 404, 404, 404), {}),
     "funnel-tool": ("GET", (302, 403, 403, 200, 200, 200), {}),  # analysts of any audit, and staff
     "release-changes": ("GET", ALL_200, {}),  # a published release: public under suppression
     "data-quality": ("GET", MANAGERS_PAGE, {}),
@@ -151,6 +164,9 @@ def kwargs_for(name: str, kwargs: list[str], world: World) -> dict[str, object]:
             "trust-plan": trend.organisation,  # replaced below by a trust of the lead's alliance
             "alliance": alliance_code,
             "alliance-trend": alliance_code,
+            "alliance-act-first": alliance_code,
+            "alliance-print": alliance_code,
+            "trust-print": trend.organisation,
             "api:trust-detail": trend.organisation,
             "api:alliance-detail": alliance_code,
         }
@@ -162,6 +178,7 @@ def kwargs_for(name: str, kwargs: list[str], world: World) -> dict[str, object]:
         "organisation": trend.organisation,
         "release_id": world.release.pk,
         "case_id": 1,
+        "event_id": 1,
         "job_id": world.job.pk,
         "token_id": world.token_ids["analyst"],
         "uidb64": "MQ",
