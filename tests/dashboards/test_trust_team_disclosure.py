@@ -94,7 +94,7 @@ def test_a_trust_lead_sees_the_trust_page_and_its_csv_exactly_with_the_alliance_
     assert seen.keys() == public.keys() == exact.keys()
     assert any(public[i]["counts"] != exact[i]["counts"] for i in seen)  # there is something to see
     for indicator, row in seen.items():
-        for column in ("value", "value_95_interval", "counts", "compared_with_expected"):
+        for column in ("value", "value_95_lower", "value_95_upper", "counts", "compared_with_expected"):
             assert row[column] == exact[indicator][column], (indicator, column)
         for column in ("cancer_alliance", "england"):  # as the public sees them, never the analysts' figures
             assert row[column] == public[indicator][column], (indicator, column)
