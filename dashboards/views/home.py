@@ -1,0 +1,59 @@
+"""The home page, finding an organisation, and an audit's overview."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from accounts import roles
+from audits.registry import all_definitions
+from dashboards import selectors
+from dashboards.pages.audit import INDICATORS_CSV
+from dashboards.views.base import _building, _csv, _definition, _page
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    runs = selectors.shown_runs()
+    audits = [
+        {
+            "definition": d,
+            "run": runs.get(code),
+            "release": runs[code].release if code in runs else None,
+            "is_analyst": roles.can_manage_releases(request.user, code),
+        }
+        for code, d in sorted(all_definitions().items(), key=lambda item: item[1].name)
+    ]
+    return _page(request, "dashboards/home.html", {"audits": audits, "organisations": selectors.organisations()})
+
+
+def search(request: HttpRequest) -> HttpResponse:
+    """Find a trust or alliance by code or name (the type-ahead's fallback without script)."""
+    query = request.GET.get("q", "").strip()
+    organisations = selectors.organisations()
+    matches: list[dict[str, str]] = []
+    if query:
+        for item in organisations:
+            if query.upper() == item["code"].upper():
+                return redirect(item["url"])
+        words = query.lower().split()
+        matches = [
+            item for item in organisations if all(word in f"{item['name']} {item['code']}".lower() for word in words)
+        ]
+        if len(matches) == 1:
+            return redirect(matches[0]["url"])
+    return _page(
+        request, "dashboards/search.html", {"query": query, "matches": matches, "organisations": organisations}
+    )
+
+
+@_building
+def audit(request: HttpRequest, audit_code: str) -> HttpResponse:
+    definition = _definition(audit_code)
+    run, data, variant = selectors.audit_page(request.user, audit_code)
+    if request.GET.get("download") == "indicators":
+        return _csv(f"{audit_code}-indicators.csv", INDICATORS_CSV, data.indicators)
+    return _page(
+        request,
+        "dashboards/audit.html",
+        {"definition": definition, "data": data, "run": run, "is_analyst": variant == "analyst"},
+    )
