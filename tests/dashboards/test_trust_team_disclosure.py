@@ -62,7 +62,7 @@ def trusts(demo) -> tuple[str, str, str]:
             neighbour = next((t for t in hidden if t != own and alliance[t] == alliance[own]), None)
             if neighbour:
                 return code, own, neighbour
-    pytest.skip("no alliance with two hidden trusts in this release")
+    raise AssertionError("the test release has no alliance with two hidden trusts: these tests would prove nothing")
 
 
 def person(username: str) -> User:
