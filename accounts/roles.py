@@ -167,6 +167,11 @@ def can_see_patient_rows(user, audit_code: str) -> bool:
     return is_analyst_of(user, audit_code)
 
 
+def trust_teams_see_own_figures() -> bool:
+    """``settings.TRUST_TEAMS_SEE_OWN_FIGURES`` (off by default): whether a trust's team sees its own exact figures."""
+    return bool(getattr(settings, "TRUST_TEAMS_SEE_OWN_FIGURES", False))
+
+
 def own_trusts(user, audit_code: str) -> frozenset[str]:
     """The trusts whose own figures of the audit the user sees exactly: those the user leads for that audit
     (``accounts.TrustLead``) and those staff linked the user to (``accounts.TrustMember``).
@@ -174,7 +179,7 @@ def own_trusts(user, audit_code: str) -> frozenset[str]:
     None unless ``settings.TRUST_TEAMS_SEE_OWN_FIGURES`` is on (off by default): a trust's exact counts beside the
     public figures give some other trusts' suppressed counts back (tests/api/test_trust_team_disclosure.py), until
     secondary suppression allows for a trust's knowledge of its own counts (docs/adr/0004, "Trust teams")."""
-    if not _signed_in(user) or not getattr(settings, "TRUST_TEAMS_SEE_OWN_FIGURES", False):
+    if not _signed_in(user) or not trust_teams_see_own_figures():
         return frozenset()
     return _trust_roles(user)[1] | trusts_led(user, audit_code)
 

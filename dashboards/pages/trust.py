@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.template.loader import render_to_string
 
+from accounts.roles import trust_teams_see_own_figures
 from dashboards import figures, text
 from dashboards.pages.piece import UNSTORED, CsvSchema, Piece, columns, interval_columns
 from dashboards.pages.run import RunContext, count_phrase, kind_of, result_sentence, unavailable_reason
@@ -178,9 +179,10 @@ def build_trusts(context: RunContext, variant: str) -> dict[str, TrustPiece]:
 
     With the public variant, each trust's :data:`OWN` piece too (``trust:<code>:own``): its own cards from the
     exact figures (the analysts' rows and quarters of that trust only), beside the public alliance, England and
-    spread across trusts."""
+    spread across trusts; only while :func:`accounts.roles.trust_teams_see_own_figures` (a page without its own
+    piece shows the public one: turning the setting on takes ``build_dashboards --rebuild``)."""
     pieces = _build_trusts(context, variant, own=False)
-    if variant == "public":
+    if variant == "public" and trust_teams_see_own_figures():
         pieces.update(_build_trusts(context, OWN, own=True))
     return pieces
 

@@ -13,10 +13,13 @@ import io
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import override_settings
 from django.urls import reverse
 
 from accounts.models import TrustLead, TrustMember
 from audits.models import Trust
+from dashboards.models import FigureSpec
+from dashboards.services import build_run_pages
 from indicators.models import IndicatorResult
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +31,17 @@ AUDIT = "bowel"
 def own_figures(settings):
     """Trust teams see their own figures only with the setting on (off by default: docs/adr/0004, "Trust teams")."""
     settings.TRUST_TEAMS_SEE_OWN_FIGURES = True
+
+
+@pytest.fixture(scope="module")
+def demo(demo, django_db_blocker):
+    """The shared releases, their pages rebuilt with the setting on: the trusts' own pieces are built only then
+    (``build_dashboards --rebuild`` after turning it on)."""
+    with override_settings(TRUST_TEAMS_SEE_OWN_FIGURES=True), django_db_blocker.unblock():
+        for run in demo["runs"].values():
+            FigureSpec.objects.filter(run=run).delete()
+            build_run_pages(run)
+    return demo
 
 
 def rows_of(response) -> list[dict[str, str]]:
