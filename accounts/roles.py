@@ -168,17 +168,17 @@ def can_see_patient_rows(user, audit_code: str) -> bool:
 
 
 def trust_teams_see_own_figures() -> bool:
-    """``settings.TRUST_TEAMS_SEE_OWN_FIGURES`` (off by default): whether a trust's team sees its own exact figures."""
-    return bool(getattr(settings, "TRUST_TEAMS_SEE_OWN_FIGURES", False))
+    """``settings.TRUST_TEAMS_SEE_OWN_FIGURES`` (on by default): whether a trust's team sees its own exact figures."""
+    return bool(settings.TRUST_TEAMS_SEE_OWN_FIGURES)
 
 
 def own_trusts(user, audit_code: str) -> frozenset[str]:
     """The trusts whose own figures of the audit the user sees exactly: those the user leads for that audit
     (``accounts.TrustLead``) and those staff linked the user to (``accounts.TrustMember``).
 
-    None unless ``settings.TRUST_TEAMS_SEE_OWN_FIGURES`` is on (off by default): a trust's exact counts beside the
-    public figures give some other trusts' suppressed counts back (tests/api/test_trust_team_disclosure.py), until
-    secondary suppression allows for a trust's knowledge of its own counts (docs/adr/0004, "Trust teams")."""
+    None when ``settings.TRUST_TEAMS_SEE_OWN_FIGURES`` is off. Safe when on (the default) because secondary
+    suppression allows for a trust's knowledge of its own counts (``indicators.disclosure._totals``; docs/adr/0004,
+    "Trust teams"; tests/api/test_trust_team_disclosure.py attacks it)."""
     if not _signed_in(user) or not trust_teams_see_own_figures():
         return frozenset()
     return _trust_roles(user)[1] | trusts_led(user, audit_code)

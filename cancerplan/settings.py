@@ -368,6 +368,9 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # The keyword arguments of indicators.stats.suppression.SuppressionPolicy (marker may be added): its
 # defaults are the policy (NHS Digital's rule: 1-7 shown as suppressed, other counts rounded to the
 # nearest 5); only what the environment sets overrides them.
+# A trust's team (its lead for an audit, the clinicians staff link to it) reads its own trust's exact figures; off,
+# it reads the public ones like everyone else (docs/adr/0004-disclosure-control-against-differencing.md, "Trust teams").
+TRUST_TEAMS_SEE_OWN_FIGURES = env_bool("TRUST_TEAMS_SEE_OWN_FIGURES", default=True)
 SUPPRESSION_POLICY: dict[str, Any] = {
     key: env_int(name, 0)
     for key, name in (("low", "SUPPRESS_LOW"), ("high", "SUPPRESS_HIGH"), ("round_to", "SUPPRESS_ROUND_TO"))

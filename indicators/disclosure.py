@@ -161,7 +161,7 @@ def publish_quality_by_trust(
 
 # A complementary cell with no event, or with every patient having it, would add no doubt about the
 # hidden count beside it (a sum of hidden counts that includes a known 0 is no protection): such a
-# cell is chosen only when nothing else can be.
+# cell is chosen only when nothing else can be, and does not count among a total's hidden cells.
 _UNINFORMATIVE = 1e12
 
 
@@ -191,11 +191,14 @@ def protect(
     hidden = primary_suppression(numerator, denominator, policy) & local
     if policy.secondary:
         uninformative = (numerator == 0) | (denominator == numerator)
+        total_of, cell_of, minimum = _totals(cells, alliance_of)
         hidden = secondary_suppression(
             hidden,
-            _totals(cells, alliance_of),
+            (total_of, cell_of),
             cost=denominator + _UNINFORMATIVE * uninformative,
             hideable=local,
+            minimum=minimum,
+            informative=~uninformative,
         )
     in_results = hidden[: len(results)]
     published = _public_results(results, ~in_results, output.funnels, indicator, policy)
@@ -246,8 +249,16 @@ def _cells(results: pd.DataFrame, trends: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.concat([from_results, from_trends], ignore_index=True)
 
 
-def _totals(cells: pd.DataFrame, alliance_of: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray]:
-    """Every published total and its parts, as (total id, cell id) pairs: what differencing can use."""
+def _totals(cells: pd.DataFrame, alliance_of: Mapping[str, str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every published total and its parts, as (total id, cell id) pairs: what differencing can use; and per total,
+    the fewest hidden cells it may have once it has any.
+
+    A trust's team knows its own trust's counts (from its own records, and from the pages when
+    ``TRUST_TEAMS_SEE_OWN_FIGURES`` is on). So a total over several organisations with trusts among its parts
+    (England and its trusts, an alliance and its trusts), less any one trust's cell, must still hide none or at
+    least two: such a total hides none or at least three (a hidden pair there always has a trust in it, so its
+    team would get the other back). Totals within one organisation (its years, quarters and series) and England's
+    of its alliances need two (docs/adr/0004-disclosure-control-against-differencing.md, "Trust teams")."""
     import pandas as pd
 
     level, organisation, time = cells["level"], cells["organisation"], cells["time"]
@@ -256,19 +267,23 @@ def _totals(cells: pd.DataFrame, alliance_of: Mapping[str, str]) -> tuple[np.nda
     alliance_code = organisation.where(~provider, organisation.map(lambda code: alliance_of.get(code, "unknown")))
     whole = span == ("pooled" if (span == "pooled").any() else "year")
     own = level + "|" + organisation
-    groups = [
-        ("england-trusts|" + time, national | provider),  # England and its trusts, in each period and quarter
-        ("england-alliances|" + time, national | alliance),  # England and its alliances
-        ("alliance|" + time + "|" + alliance_code, provider | alliance),  # an alliance and its trusts
-        ("years|" + own, span != "quarter"),  # an organisation's years, and all of them together
-        ("quarters|" + own + "|" + year, span != "pooled"),  # a year and its quarters
-        ("series|" + own, whole | (span == "quarter")),  # the whole period and every quarter
+    groups = [  # (key, member cells, parts include trusts known to their teams)
+        ("england-trusts|" + time, national | provider, True),  # England and its trusts, in each period and quarter
+        ("england-alliances|" + time, national | alliance, False),  # England and its alliances
+        ("alliance|" + time + "|" + alliance_code, provider | alliance, True),  # an alliance and its trusts
+        ("years|" + own, span != "quarter", False),  # an organisation's years, and all of them together
+        ("quarters|" + own + "|" + year, span != "pooled", False),  # a year and its quarters
+        ("series|" + own, whole | (span == "quarter"), False),  # the whole period and every quarter
     ]
-    keys = pd.concat([key[mask] for key, mask in groups])
+    keys = pd.concat([key[mask] for key, mask, _ in groups])
+    across_trusts = np.concatenate([np.full(int(mask.sum()), known) for _, mask, known in groups])
     total_of, _ = pd.factorize(keys)
     members = np.bincount(total_of)
     keep = members[total_of] >= 2  # a "total" of one cell is no total
-    return total_of[keep], keys.index.to_numpy()[keep]
+    total_of, cell_of, across_trusts = total_of[keep], keys.index.to_numpy()[keep], across_trusts[keep]
+    minimum = np.full(int(total_of.max()) + 1 if total_of.size else 0, 2)
+    minimum[total_of[across_trusts]] = 3
+    return total_of, cell_of, minimum
 
 
 def _public_results(

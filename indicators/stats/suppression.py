@@ -185,13 +185,38 @@ def _members(totals: tuple[ArrayLike, ArrayLike], n_cells: int) -> tuple[np.ndar
     return total_of, cell_of, int(total_of.max()) + 1 if total_of.size else 0
 
 
-def exposed_totals(hidden: ArrayLike, totals: tuple[ArrayLike, ArrayLike]) -> np.ndarray:
-    """Per published total, True when exactly one of its cells is hidden: that cell is the total
-    minus (or the sum of) the others, so differencing gives it back."""
+def _minimum(minimum: ArrayLike | None, n_totals: int) -> np.ndarray:
+    if minimum is None:
+        return np.full(n_totals, 2)
+    m = np.asarray(minimum, dtype=np.int64).reshape(-1)
+    if m.shape != (n_totals,) or (m.size and m.min() < 2):
+        raise ValueError("minimum needs one value per total, each at least 2")
+    return m
+
+
+def exposed_totals(
+    hidden: ArrayLike,
+    totals: tuple[ArrayLike, ArrayLike],
+    minimum: ArrayLike | None = None,
+    informative: ArrayLike | None = None,
+) -> np.ndarray:
+    """Per published total, True when it has a hidden cell but fewer than its ``minimum`` (2 unless given):
+    with exactly one, that cell is the total minus (or the sum of) the others, so differencing gives it back.
+
+    ``informative`` (per cell; all unless given): a hidden cell that an attacker may know anyway (a count of 0,
+    given back by any total published as 0, or one equal to its denominator) does not protect the others, so a
+    total is exposed too when it hides some informative cells but fewer than its minimum."""
     h = np.asarray(hidden, dtype=bool).reshape(-1)
     total_of, cell_of, n_totals = _members(totals, h.size)
+    least = _minimum(minimum, n_totals)
     counts = np.bincount(total_of, weights=h[cell_of].astype(float), minlength=n_totals)
-    exposed: np.ndarray = counts == 1
+    exposed: np.ndarray = (counts > 0) & (counts < least)
+    if informative is not None:
+        useful = h & np.asarray(informative, dtype=bool).reshape(-1)
+        if useful.shape != h.shape:
+            raise ValueError("informative needs one value per cell")
+        kept = np.bincount(total_of, weights=useful[cell_of].astype(float), minlength=n_totals)
+        exposed |= (kept > 0) & (kept < least)
     return exposed
 
 
@@ -200,6 +225,8 @@ def secondary_suppression(
     totals: tuple[ArrayLike, ArrayLike],
     cost: ArrayLike,
     hideable: ArrayLike | None = None,
+    minimum: ArrayLike | None = None,
+    informative: ArrayLike | None = None,
 ) -> np.ndarray:
     """Complementary (secondary) cell suppression across every published total.
 
@@ -212,12 +239,18 @@ def secondary_suppression(
     or the sum of the parts when the total is the hidden one).
 
     The classic repair (Hundepool et al. 2012, ch. 5; NHS Digital's pre-2018 HES rule; ONS's
-    disclosure by differencing): while some total has exactly one hidden cell, hide, in each
-    such total, its shown, ``hideable`` cell with the smallest ``cost`` (e.g. the fewest patients,
-    so the least information is lost); every newly hidden cell's other totals are checked again,
-    until every total has no hidden cell or at least two. The pattern therefore holds across all
+    disclosure by differencing): while some total has exactly one hidden cell (or fewer than its
+    ``minimum``), hide, in each such total, its shown, ``hideable`` cell with the smallest ``cost`` (e.g.
+    the fewest patients, so the least information is lost); every newly hidden cell's other totals are
+    checked again, until every total has no hidden cell or at least its minimum. The pattern therefore holds across all
     the hierarchies at once. A total whose only shown cells are not ``hideable`` (say a national
     count, never suppressed) is left exposed: :func:`exposed_totals` finds such totals.
+
+    ``minimum``: per total, the fewest hidden cells it may have once it has any (2 unless given). A total
+    whose parts include cells that one reader knows exactly (a trust's team knows its own counts) needs 3:
+    with the known cell taken out, what is left of the total must still hide none or at least two
+    (docs/adr/0004-disclosure-control-against-differencing.md, "Trust teams"). ``informative``: as in
+    :func:`exposed_totals`, the hidden cells that count towards the minimum (all unless given).
 
     Vectorised: each round is a few array operations over all totals' cells; the number of
     rounds is the length of the longest chain of complementary cells. Returns a new boolean
@@ -230,11 +263,12 @@ def secondary_suppression(
     can_hide = np.ones_like(h) if hideable is None else np.asarray(hideable, dtype=bool).reshape(-1)
     if can_hide.shape != h.shape:
         raise ValueError("hideable needs one value per cell")
-    total_of, cell_of, _ = _members(totals, h.size)
+    total_of, cell_of, n_totals = _members(totals, h.size)
+    least = _minimum(minimum, n_totals)
     order = np.lexsort((cell_of, c[cell_of], total_of))  # within each total: cheapest first, ties by cell
     total_of, cell_of = total_of[order], cell_of[order]
     while True:
-        exposed = exposed_totals(h, (total_of, cell_of))
+        exposed = exposed_totals(h, (total_of, cell_of), least, informative)
         candidate = exposed[total_of] & ~h[cell_of] & can_hide[cell_of]
         if not candidate.any():
             return h

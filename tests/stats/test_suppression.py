@@ -173,3 +173,37 @@ def test_secondary_suppression_checks_its_arguments() -> None:
         secondary_suppression([True, False], (np.array([0, 0]), np.array([0, 2])), cost=[1, 2])
     with pytest.raises(ValueError):
         secondary_suppression([True, False], (np.array([0, 0]), np.array([0, 1])), cost=[1])
+
+
+def test_a_total_known_in_part_to_one_reader_hides_none_or_three() -> None:
+    # England (cell 0, never hidden) and four trusts. Trust 1 is suppressed; the cheapest complement, trust 2, makes
+    # a pair: trust 1's team knows its own count, so England minus the shown trusts gives trust 2 back. With a
+    # minimum of 3, a third trust is hidden too.
+    totals = (np.zeros(5, dtype=int), np.arange(5))
+    cost = [1000, 5, 20, 30, 40]
+    hideable = [False, True, True, True, True]
+    pair = secondary_suppression([False, True, False, False, False], totals, cost=cost, hideable=hideable)
+    assert set(np.flatnonzero(pair)) == {1, 2}
+    three = secondary_suppression([False, True, False, False, False], totals, cost=cost, hideable=hideable, minimum=[3])
+    assert set(np.flatnonzero(three)) == {1, 2, 3}
+    assert exposed_totals(pair, totals, minimum=[3]).tolist() == [True]
+    assert not exposed_totals(three, totals, minimum=[3]).any()
+
+
+def test_a_hidden_cell_the_attacker_knows_anyway_protects_nothing() -> None:
+    # A trust's hidden count beside a neighbour's hidden 0 (known from a total published as 0): the total minus
+    # the shown trusts, less the 0, is the first count. The 0 does not count; another informative cell is hidden.
+    totals = (np.zeros(4, dtype=int), np.arange(4))
+    hidden = [False, True, True, False]
+    informative = [True, True, False, True]
+    assert exposed_totals(hidden, totals).tolist() == [False]
+    assert exposed_totals(hidden, totals, informative=informative).tolist() == [True]
+    result = secondary_suppression(
+        hidden, totals, cost=[1000, 5, 3, 50], hideable=[False, True, True, True], informative=informative
+    )
+    assert set(np.flatnonzero(result)) == {1, 2, 3}
+
+
+def test_a_minimum_below_two_is_refused() -> None:
+    with pytest.raises(ValueError):
+        exposed_totals([True, False], (np.array([0, 0]), np.array([0, 1])), minimum=[1])
