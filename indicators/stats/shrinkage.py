@@ -1,0 +1,263 @@
+"""Empirical-Bayes shrinkage of unit proportions (the beta-binomial model).
+
+Each unit i has x_i events in n_i patients. Its true rate θ_i is drawn from a beta prior with mean μ and
+concentration M = a + b (a = μM, b = (1 − μ)M), and x_i ~ binomial(n_i, θ_i). The prior is estimated from all
+units together; each unit's posterior is then Beta(a + x_i, b + n_i − x_i), whose mean
+
+    θ̂_i = (a + x_i)/(M + n_i) = w_i·(x_i/n_i) + (1 − w_i)·μ,    w_i = n_i/(n_i + M),
+
+pulls a small unit's crude rate towards the overall rate and leaves a large unit's nearly alone (Efron B & Morris C
+1975, "Data analysis using Stein's estimator and its generalizations", JASA 70:311-319; Spiegelhalter DJ et al.
+2012, "Statistical methods for healthcare regulation: rating, screening and surveillance", JRSS A 175:1-47).
+The weight w_i is the unit's *reliability*: the share of the variance of its crude rate that is signal (between-
+unit) rather than sampling noise, ρ = 1/(M + 1) being the intra-class correlation, since
+Var(x_i/n_i) = μ(1 − μ)/n_i·(1 + (n_i − 1)ρ) of which μ(1 − μ)ρ is between units.
+
+The prior is estimated by the method of moments (Kleinman JC 1973, "Proportions with extraneous variance: single
+and independent samples", JASA 68:46-54, here with weights n_i) or by
+maximum likelihood on the beta-binomial likelihood (Griffiths DA 1973, "Maximum likelihood estimation for the
+beta-binomial distribution", Biometrics 29:637-648). The 95% intervals are the posterior beta quantiles with the
+prior treated as known: they leave out the uncertainty in μ and M, so with few units they are too narrow (Kass RE &
+Steffey D 1989, "Approximate Bayesian inference in conditionally independent hierarchical models", JASA
+84:717-726, give a correction).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+from scipy import optimize, stats
+
+from .arrays import FloatArray, as_float
+
+__all__ = [
+    "PriorMethod",
+    "BetaPrior",
+    "ShrunkProportions",
+    "estimate_beta_prior",
+    "shrink_proportions",
+]
+
+PriorMethod = Literal["moments", "ml"]
+
+#: Concentrations below this are raised to it, so that a prior estimated from units each at 0% or at 100% (ρ̂ >= 1)
+#: still gives proper posteriors (a unit's own rate then carries all the weight).
+_MIN_CONCENTRATION = 1e-6
+
+
+@dataclass(frozen=True)
+class BetaPrior:
+    """A beta prior for unit rates: ``mean`` μ and ``concentration`` M = a + b (``math.inf`` when the units vary
+    by chance alone, the prior a point mass at μ). ``units`` is the number of units it was estimated from,
+    ``method`` how ("moments", "ml" or "given")."""
+
+    mean: float
+    concentration: float
+    units: int = 0
+    method: str = "given"
+
+    def __post_init__(self) -> None:
+        if not self.concentration > 0.0:
+            raise ValueError("the concentration must be positive (math.inf for no between-unit variation)")
+        if math.isfinite(self.concentration) and not 0.0 < self.mean < 1.0:
+            raise ValueError("a prior with a finite concentration needs a mean strictly between 0 and 1")
+        if not math.isnan(self.mean) and not 0.0 <= self.mean <= 1.0:
+            raise ValueError("the prior mean must lie between 0 and 1")
+
+    @property
+    def alpha(self) -> float:
+        """a = μM (``math.inf`` for a point-mass prior)."""
+        return self.mean * self.concentration if math.isfinite(self.concentration) else math.inf
+
+    @property
+    def beta(self) -> float:
+        """b = (1 − μ)M (``math.inf`` for a point-mass prior)."""
+        return (1.0 - self.mean) * self.concentration if math.isfinite(self.concentration) else math.inf
+
+    @property
+    def intraclass_correlation(self) -> float:
+        """ρ = 1/(M + 1): 0 with no between-unit variation."""
+        return 1.0 / (self.concentration + 1.0)
+
+    @property
+    def between_unit_sd(self) -> float:
+        """Standard deviation of the true rates, √(μ(1 − μ)/(M + 1))."""
+        return math.sqrt(self.mean * (1.0 - self.mean) / (self.concentration + 1.0))
+
+
+@dataclass(frozen=True, eq=False)
+class ShrunkProportions:
+    """Result of :func:`shrink_proportions`, per unit in input order: ``crude`` x/n, ``estimate`` the posterior
+    mean, ``lower``/``upper`` the equal-tailed posterior interval at ``level``, ``reliability`` n/(n + M). NaN
+    where the denominator is missing or zero."""
+
+    prior: BetaPrior
+    level: float
+    crude: FloatArray = field(repr=False)
+    estimate: FloatArray = field(repr=False)
+    lower: FloatArray = field(repr=False)
+    upper: FloatArray = field(repr=False)
+    reliability: FloatArray = field(repr=False)
+
+
+def _units(numerators: ArrayLike, denominators: ArrayLike) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+    # (x, n, used): used marks units with a numerator and a positive denominator.
+    x, n = np.broadcast_arrays(as_float(numerators), as_float(denominators))
+    x = np.asarray(x, dtype=float)
+    n = np.asarray(n, dtype=float)
+    with np.errstate(invalid="ignore"):
+        used = np.isfinite(x) & np.isfinite(n) & (n > 0)
+        if np.any(used & ((x < 0) | (x > n))):
+            raise ValueError("each numerator must lie between 0 and its denominator")
+    return x, n, np.asarray(used, dtype=bool)
+
+
+def _moments(x: FloatArray, n: FloatArray) -> tuple[float, float]:
+    # Kleinman (1973) with weights n_i. With μ̂ = Σx/Σn and S = Σ n_i (x_i/n_i − μ̂)²,
+    # E[S] = μ(1 − μ)·((k − 1) + ρ·(N − Σn²/N − (k − 1))), solved for ρ (truncated at 0).
+    k = x.size
+    total = float(n.sum())
+    mu = float(x.sum()) / total
+    spread = mu * (1.0 - mu)
+    denominator = total - float(np.sum(n * n)) / total - (k - 1)
+    if k < 2 or spread <= 0.0 or denominator <= 0.0:
+        return mu, math.inf
+    s = float(np.sum(n * (x / n - mu) ** 2))
+    rho = (s / spread - (k - 1)) / denominator
+    if rho <= 0.0:
+        return mu, math.inf
+    if rho >= 1.0:
+        return mu, _MIN_CONCENTRATION
+    return mu, max((1.0 - rho) / rho, _MIN_CONCENTRATION)
+
+
+def _exceeding(values: FloatArray) -> FloatArray:
+    # c_j = number of units whose value exceeds j, for j = 0 .. max − 1.
+    counts = np.bincount(values.astype(np.int64))
+    return np.asarray(values.size - np.cumsum(counts)[:-1], dtype=float)
+
+
+def _maximum_likelihood(x: FloatArray, n: FloatArray) -> tuple[float, float]:
+    # Griffiths (1973)'s form of the beta-binomial log likelihood in μ and γ = 1/M, smooth down to γ = 0 (the
+    # binomial), without the binomial coefficients:
+    #   Σ_i [Σ_{j<x_i} log(μ + jγ) + Σ_{j<n_i−x_i} log(1 − μ + jγ) − Σ_{j<n_i} log(1 + jγ)],
+    # each inner sum gathered over units as Σ_j c_j log(·) with c_j the number of units whose count exceeds j.
+    if np.any(x != np.round(x)) or np.any(n != np.round(n)):
+        raise ValueError("maximum likelihood needs whole numbers of events and patients")
+    pooled = float(x.sum()) / float(n.sum())
+    if x.size < 2 or pooled <= 0.0 or pooled >= 1.0:
+        return pooled, math.inf
+    # The score in γ at γ = 0, μ at the pooled rate, is ½(Σ(x − nμ)²/(μ(1 − μ)) − Σn) (Tarone RE 1979, "Testing
+    # the goodness of fit of the binomial distribution", Biometrika 66:585-590). When it is not positive the
+    # likelihood falls as soon as γ leaves 0: the maximum is the binomial, with no between-unit variation.
+    if float(np.sum((x - n * pooled) ** 2)) / (pooled * (1.0 - pooled)) <= float(n.sum()):
+        return pooled, math.inf
+    c_events, c_others, c_all = _exceeding(x), _exceeding(n - x), _exceeding(n)
+    j_events, j_others, j_all = (np.arange(c.size, dtype=float) for c in (c_events, c_others, c_all))
+    scale = float(n.sum())
+
+    def negative(params: FloatArray) -> tuple[float, FloatArray]:
+        mu, gamma = float(params[0]), float(params[1])
+        e = mu + j_events * gamma
+        o = 1.0 - mu + j_others * gamma
+        a = 1.0 + j_all * gamma
+        value = float(c_events @ np.log(e) + c_others @ np.log(o) - c_all @ np.log(a))
+        d_mu = float(c_events @ (1.0 / e) - c_others @ (1.0 / o))
+        d_gamma = float(c_events @ (j_events / e) + c_others @ (j_others / o) - c_all @ (j_all / a))
+        return -value / scale, -np.array([d_mu, d_gamma]) / scale
+
+    _, m0 = _moments(x, n)
+    start = np.array([pooled, 1.0 / m0 if math.isfinite(m0) else 0.0])
+    fit = optimize.minimize(
+        negative,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(1e-12, 1.0 - 1e-12), (0.0, 1.0 / _MIN_CONCENTRATION)],
+        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 1000},
+    )
+    mu, gamma = float(fit.x[0]), float(fit.x[1])
+    if gamma <= 0.0:
+        return pooled, math.inf
+    return mu, 1.0 / gamma
+
+
+def estimate_beta_prior(numerators: ArrayLike, denominators: ArrayLike, method: PriorMethod = "moments") -> BetaPrior:
+    """The beta prior of the units' true rates, estimated from their events and denominators.
+
+    ``method="moments"``: Kleinman (1973)'s weighted method of moments. The mean is the pooled rate Σx/Σn; the
+    intra-class correlation ρ = 1/(M + 1) solves E[S] = S for S = Σn_i(x_i/n_i − μ)², whose expectation under the
+    model is μ(1 − μ)·((k − 1) + ρ·(N − Σn_i²/N − (k − 1))) for k units and N = Σn_i. With equal n the weight on
+    a unit's own rate is n/(n − 1)·(1 − (k − 1)σ²/Σ(y − ȳ)²), σ² = μ(1 − μ)/n: Efron & Morris (1975)'s
+    positive-part James-Stein factor with (k − 1) in place of (k − 3).
+
+    ``method="ml"``: maximum likelihood on the beta-binomial likelihood (Griffiths 1973), by L-BFGS-B over μ and
+    1/M in Griffiths' form of the likelihood, which stays exact as 1/M reaches 0 (the binomial). The maximum is at
+    M = ∞ when Tarone (1979)'s score for extra-binomial variation is not positive. Needs whole numbers.
+
+    Units with a missing numerator or a missing or non-positive denominator are left out. When the rates vary no
+    more than chance allows (ρ̂ <= 0, or the binomial fits as well), when every unit is at 0% or every one at 100%,
+    or with fewer than two units, the concentration is ``math.inf`` and the prior mean the pooled rate (NaN with no
+    units). Raises ``ValueError`` for a numerator below 0 or above its denominator.
+    """
+    if method not in ("moments", "ml"):
+        raise ValueError(f"unknown method {method!r}; expected 'moments' or 'ml'")
+    x, n, used = _units(numerators, denominators)
+    xs, ns = x[used].ravel(), n[used].ravel()
+    if xs.size == 0:
+        return BetaPrior(math.nan, math.inf, 0, method)
+    mu, concentration = _moments(xs, ns) if method == "moments" else _maximum_likelihood(xs, ns)
+    return BetaPrior(mu, concentration, int(xs.size), method)
+
+
+def shrink_proportions(
+    numerators: ArrayLike,
+    denominators: ArrayLike,
+    *,
+    prior: BetaPrior | None = None,
+    method: PriorMethod = "moments",
+    level: float = 0.95,
+) -> ShrunkProportions:
+    """Empirical-Bayes (shrunken) rates of units with a beta prior (Efron & Morris 1975; Spiegelhalter et al.
+    2012).
+
+    ``prior`` defaults to :func:`estimate_beta_prior` of the same units by ``method``. Per unit: the posterior mean
+    (a + x)/(M + n), the equal-tailed ``level`` interval of Beta(a + x, b + n − x) and the reliability n/(n + M).
+    With no between-unit variation (M = ∞) every unit gets the prior mean, an interval of that single value and
+    reliability 0. The interval treats the prior as known (Kass & Steffey 1989 on the extra width it omits).
+    NaN for units whose denominator is missing or zero, or whose numerator is missing.
+    """
+    if not 0.0 < level < 1.0:
+        raise ValueError("level must be in (0, 1)")
+    x, n, mask = _units(numerators, denominators)
+    if prior is None:
+        prior = estimate_beta_prior(x, n, method)
+    nan = np.full(x.shape, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        crude = np.where(mask, x / n, np.nan)
+    if not math.isfinite(prior.concentration):
+        mean = np.where(mask, prior.mean, np.nan)
+        reliability = np.where(mask, 0.0, np.nan)
+        return ShrunkProportions(prior, float(level), crude, mean, mean.copy(), mean.copy(), reliability)
+    a, b = prior.alpha, prior.beta
+    xs = np.where(mask, x, 0.0)
+    ns = np.where(mask, n, 0.0)
+    post_a, post_b = a + xs, b + ns - xs
+    tail = (1.0 - level) / 2.0
+    estimate = np.where(mask, post_a / (post_a + post_b), nan)
+    lower = np.where(mask, stats.beta.ppf(tail, post_a, post_b), nan)
+    upper = np.where(mask, stats.beta.isf(tail, post_a, post_b), nan)
+    reliability = np.where(mask, ns / (ns + prior.concentration), nan)
+    return ShrunkProportions(
+        prior,
+        float(level),
+        crude,
+        np.asarray(estimate, dtype=float),
+        np.asarray(lower, dtype=float),
+        np.asarray(upper, dtype=float),
+        np.asarray(reliability, dtype=float),
+    )
