@@ -62,6 +62,27 @@ class TrustSuccessor(models.Model):
         return f"{self.predecessor_code} -> {self.successor_id} from {self.effective_from}"
 
 
+class TrustAlias(models.Model):
+    """Another name people search a trust by (``audits/seed/aliases.csv``): a former name, its own or that of a
+    trust merged into it, or a common short name."""
+
+    class Kind(models.TextChoices):
+        FORMER = "former", "Former name"
+        COMMON = "common", "Common name"
+
+    trust = models.ForeignKey(Trust, on_delete=models.CASCADE, related_name="aliases")
+    alias = models.CharField(max_length=200)
+    kind = models.CharField(max_length=6, choices=Kind.choices)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["trust", "alias"]
+        constraints = [models.UniqueConstraint(fields=["trust", "alias"], name="trust_alias_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.alias} ({self.kind} name of {self.trust_id})"
+
+
 class Audit(models.Model):
     """The database's record of an audit definition file (the file stays the source of truth)."""
 

@@ -1,4 +1,4 @@
-"""Load NHS trusts, Cancer Alliances and predecessor codes from seed CSVs.
+"""Load NHS trusts, Cancer Alliances, predecessor codes and the trusts' other names from seed CSVs.
 
 Re-runnable: a newer file updates names and alliances, adds trusts, and marks
 trusts that are no longer listed inactive (never deleted: results refer to them).
@@ -16,6 +16,7 @@ from django.db import transaction
 
 from audits.models import Alliance as _Alliance
 from audits.models import Trust as _Trust
+from audits.models import TrustAlias as _TrustAlias
 from audits.models import TrustSuccessor as _TrustSuccessor
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class LoadSummary:
     trusts: int
     inactive: int
     successors: int
+    aliases: int = 0
 
 
 def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
@@ -49,9 +51,10 @@ def _rows(path: Path, required: tuple[str, ...]) -> list[tuple[int, dict[str, st
 def load_organisations(*, directory: Path = SEED_DIR, models=None) -> LoadSummary:
     """Upsert alliances, trusts and successors from ``directory`` in one transaction.
 
-    ``models`` lets a data migration pass its historical (Alliance, Trust, TrustSuccessor).
+    ``models`` lets a data migration pass its historical (Alliance, Trust, TrustSuccessor), and TrustAlias once
+    it exists (:func:`load_aliases`: without it, or without ``aliases.csv`` in ``directory``, no alias is loaded).
     """
-    Alliance, Trust, TrustSuccessor = models or (_Alliance, _Trust, _TrustSuccessor)
+    Alliance, Trust, TrustSuccessor, *rest = models or (_Alliance, _Trust, _TrustSuccessor, _TrustAlias)
     alliances = _rows(directory / "cancer_alliances.csv", ("alliance_code", "alliance_name"))
     trusts = _rows(directory / "trusts.csv", ("trust_code", "trust_name", "alliance_code"))
     successors = _rows(directory / "successors.csv", ("predecessor_code", "successor_code", "effective_from"))
@@ -97,7 +100,44 @@ def load_organisations(*, directory: Path = SEED_DIR, models=None) -> LoadSummar
                 "note": row.get("note", ""),
             },
         )
-    return LoadSummary(len(alliances), len(listed), inactive, len(successors))
+    aliases = load_aliases(directory=directory, models=(Trust, rest[0])) if rest else 0
+    return LoadSummary(len(alliances), len(listed), inactive, len(successors), aliases)
+
+
+@transaction.atomic
+def load_aliases(*, directory: Path = SEED_DIR, models=None) -> int:
+    """Replace the trusts' other names with ``aliases.csv`` of ``directory`` (declarative: a name not in the
+    file is removed); the number of rows, or 0 without the file (the names loaded before are kept).
+
+    Each row's trust is a current one (loaded from ``trusts.csv`` first); ``kind`` is former or common.
+    ``models``: a data migration's historical (Trust, TrustAlias)."""
+    Trust, TrustAlias = models or (_Trust, _TrustAlias)
+    path = directory / "aliases.csv"
+    if not path.exists():
+        return 0
+    rows = _rows(path, ("trust_code", "alias", "kind"))
+    current = set(Trust.objects.filter(active=True).values_list("code", flat=True))
+    kinds = {choice.value for choice in _TrustAlias.Kind}
+    wanted: dict[tuple[str, str], dict[str, str]] = {}
+    for line, row in rows:
+        code = row["trust_code"].upper()
+        if code not in current:
+            raise OrganisationFileError(
+                f"aliases.csv line {line}: trust_code {row['trust_code']!r} is not a current trust"
+            )
+        if not row["alias"]:
+            raise OrganisationFileError(f"aliases.csv line {line}: alias is empty")
+        if row["kind"] not in kinds:
+            raise OrganisationFileError(
+                f"aliases.csv line {line}: kind {row['kind']!r} is not one of {', '.join(sorted(kinds))}"
+            )
+        wanted[(code, row["alias"])] = {"kind": row["kind"], "note": row.get("note", "")}
+    for (code, alias), fields in wanted.items():
+        TrustAlias.objects.update_or_create(trust_id=code, alias=alias, defaults=fields)
+    every = TrustAlias.objects.values_list("pk", "trust_id", "alias")
+    stale = [pk for pk, code, alias in every if (code, alias) not in wanted]
+    TrustAlias.objects.filter(pk__in=stale).delete()
+    return len(rows)
 
 
 def provider_lookup() -> ProviderLookup:

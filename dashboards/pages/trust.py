@@ -127,6 +127,15 @@ class Prompt:
         return getattr(self.card, name)
 
 
+@dataclass(frozen=True)
+class AbsentAudit:
+    """A shown audit whose current release has no results of the trust (the page says so, not a blank)."""
+
+    code: str
+    name: str
+    release: int
+
+
 @dataclass
 class TrustPage:
     """What the trust dashboard shows: its audits' sections and the flagged cards, grouped, and by audit the
@@ -138,6 +147,7 @@ class TrustPage:
     better: list[Prompt] = field(default_factory=list)
     other: list[Prompt] = field(default_factory=list)
     reviews: dict[str, list[PublishedResponse]] = field(default_factory=dict)
+    absent: list[AbsentAudit] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.sections = [replace(s, reviews=tuple(self.reviews.get(s.piece.audit, ()))) for s in self.sections]
@@ -159,6 +169,7 @@ class TrustPage:
             "better": self.better,
             "other": self.other,
             "compared": self.compared,
+            "absent": self.absent,
             "expected_by_chance": round(0.05 * self.compared, 1),
         }
 

@@ -1,10 +1,8 @@
-"""A trust's and an alliance's pages, their improvement plan, and every organisation to find by name or code."""
+"""A trust's and an alliance's pages, and their improvement plan (finding one by name or code: :mod:`.search`)."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from django.urls import reverse
 
 from accounts.roles import own_trusts
 from audits.models import Alliance, Trust
@@ -14,7 +12,7 @@ from dashboards.pages.outliers import published_responses
 from dashboards.pages.plan import PlanEntry, PlanSection, ReadingText
 from dashboards.pages.plan import trend_url as plan_trend_url
 from dashboards.pages.run import RESULT_FIELDS, format_result
-from dashboards.pages.trust import OWN, TrustPage, TrustPiece, TrustSection, trust_key
+from dashboards.pages.trust import OWN, AbsentAudit, TrustPage, TrustPiece, TrustSection, trust_key
 from dashboards.selectors.audit import sees_own, variant_for
 from dashboards.selectors.cache import pieces
 from indicators.disclosure import publish_results
@@ -34,15 +32,17 @@ def trust_page(user, trust: Trust) -> TrustPage:
         run: {trust_key(trust.code, v): TrustPiece for v in {variants[audit], "public"}} for audit, run in runs.items()
     }
     found = pieces(wanted)
-    sections = []
+    sections, absent = [], []
     for audit_code, run in sorted(runs.items(), key=lambda item: item[1].release.audit.name):
         piece = found.get((run.pk, trust_key(trust.code, variants[audit_code])))
         if piece is None and variants[audit_code] == OWN:
             piece = found.get((run.pk, trust_key(trust.code, "public")))
         if piece:
             sections.append(TrustSection(piece, analyst=variants[audit_code] == "analyst"))
+        else:  # the run has no results of this trust: the page says so, with a link to the audit
+            absent.append(AbsentAudit(audit_code, run.release.audit.name, run.release.version))
     reviews = published_responses(trust.code, [run.release for run in runs.values()])
-    return TrustPage(trust=trust, sections=sections, reviews=reviews)
+    return TrustPage(trust=trust, sections=sections, reviews=reviews, absent=absent)
 
 
 def alliance_page(user, code: str) -> list[AllianceSection]:
@@ -85,21 +85,6 @@ def _alliance_with_own_rows(
             exact[row["organisation"]][row["indicator"]] = format_result(row, definitions[row["indicator"]])
     name = Alliance.objects.filter(code=code).values_list("name", flat=True).first() or code
     return with_alliance_own_rows(piece, exact, code, name)
-
-
-def organisations() -> list[dict[str, str]]:
-    """Every active trust and every alliance, for finding one by name or code."""
-    trust_url = reverse("trust", args=["CODE"])
-    alliance_url = reverse("alliance", args=["CODE"])
-    items = [
-        {"code": code, "name": name, "kind": "Trust", "url": trust_url.replace("CODE", code)}
-        for code, name in Trust.objects.filter(active=True).values_list("code", "name")
-    ]
-    items += [
-        {"code": code, "name": name, "kind": "Cancer Alliance", "url": alliance_url.replace("CODE", code)}
-        for code, name in Alliance.objects.values_list("code", "name")
-    ]
-    return items
 
 
 def plan_section(user, trusts: list[Trust]) -> PlanSection:

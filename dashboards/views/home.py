@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
@@ -27,22 +28,18 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 def search(request: HttpRequest) -> HttpResponse:
-    """Find a trust or alliance by code or name (the type-ahead's fallback without script)."""
+    """Find a trust or alliance by code or name (the type-ahead's fallback without script): opened only when
+    what was typed is exactly its code, name or other name; otherwise the list of matches."""
     query = request.GET.get("q", "").strip()
-    organisations = selectors.organisations()
-    matches: list[dict[str, str]] = []
-    if query:
-        for item in organisations:
-            if query.upper() == item["code"].upper():
-                return redirect(item["url"])
-        words = query.lower().split()
-        matches = [
-            item for item in organisations if all(word in f"{item['name']} {item['code']}".lower() for word in words)
-        ]
-        if len(matches) == 1:
-            return redirect(matches[0]["url"])
+    found = selectors.find_organisations(query)
+    if found.exact is not None:
+        if found.exact.aka:
+            messages.info(request, f"Found by another name: {found.exact.name}, {found.exact.aka}.")
+        return redirect(found.exact.url)
     return _page(
-        request, "dashboards/search.html", {"query": query, "matches": matches, "organisations": organisations}
+        request,
+        "dashboards/search.html",
+        {"query": query, "matches": found.matches, "organisations": found.organisations},
     )
 
 

@@ -49,3 +49,31 @@ def test_a_trust_in_an_unknown_alliance_is_refused_with_its_line(orgs, tmp_path)
         f.write("ZZZ,Nowhere Trust,E56000999,,\n")
     with pytest.raises(OrganisationFileError, match="trusts.csv line 165: alliance_code 'E56000999'"):
         load_organisations(directory=tmp_path)
+
+
+@pytest.mark.django_db
+def test_aliases_load_declaratively_and_a_bad_row_is_refused_with_its_line(orgs, tmp_path):
+    from audits.models import TrustAlias
+
+    for name in ("cancer_alliances.csv", "trusts.csv", "successors.csv", "aliases.csv"):
+        shutil.copy(SEED_DIR / name, tmp_path / name)
+    shipped = (tmp_path / "aliases.csv").read_text().splitlines()
+    kept = "\n".join([*shipped[:2], "RJ7,St George's Healthcare,former,test"]) + "\n"
+    (tmp_path / "aliases.csv").write_text(kept)
+    assert load_organisations(directory=tmp_path).aliases == 2
+    assert set(TrustAlias.objects.values_list("trust_id", "alias")) == {
+        (shipped[1].split(",")[0], shipped[1].split(",")[1]),
+        ("RJ7", "St George's Healthcare"),
+    }
+    for row, message in (
+        ("ZZZ,Nowhere,former,", "aliases.csv line 4: trust_code 'ZZZ' is not a current trust"),
+        ("RJ7,Somewhere,nickname,", "aliases.csv line 4: kind 'nickname' is not one of common, former"),
+    ):
+        with (tmp_path / "aliases.csv").open("a") as f:
+            f.write(row + "\n")
+        with pytest.raises(OrganisationFileError, match=message):
+            load_organisations(directory=tmp_path)
+        (tmp_path / "aliases.csv").write_text(kept)
+    (tmp_path / "aliases.csv").unlink()
+    assert load_organisations(directory=tmp_path).aliases == 0  # without the file, the names are kept
+    assert TrustAlias.objects.count() == 2
