@@ -6,12 +6,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from django.template.loader import render_to_string
-
 from accounts.roles import trust_teams_see_own_figures
 from dashboards import figures, text
 from dashboards.pages.piece import UNSTORED, CsvSchema, Piece, columns, interval_columns
 from dashboards.pages.run import RunContext, count_phrase, kind_of, result_sentence, unavailable_reason
+from dashboards.pages.trust_html import section_html
 from indicators.disclosure import publish_trend
 from indicators.kinds import Kind
 from indicators.levels import ALLIANCE, ENGLAND_CODE, NATIONAL, PROVIDER
@@ -287,14 +286,8 @@ def _build_trusts(context: RunContext, variant: str, *, own: bool) -> dict[str, 
             compared=sum(1 for c in cards if c.compared),
             unavailable=unavailable,
         )
-        piece.html = render_to_string(
-            "dashboards/_trust_section.html",
-            {
-                "section": piece,
-                "trust_code": org,
-                "trust_name": context.trusts.get(org, {}).get("name", org),
-                "variant": variant,
-            },
+        piece.html = section_html(
+            piece, trust_code=org, trust_name=context.trusts.get(org, {}).get("name", org), variant=variant
         )
         pieces[trust_key(org, variant)] = piece
     return pieces

@@ -306,23 +306,33 @@ def difference(eqs: list[tuple[Cell, list[Cell]]], known: dict[tuple[Cell, str],
 
 
 def interval_audit(
-    cells: dict[Cell, Published], eqs: list[tuple[Cell, list[Cell]]]
+    cells: dict[Cell, Published],
+    eqs: list[tuple[Cell, list[Cell]]],
+    known: dict[tuple[Cell, str], int] | None = None,
 ) -> dict[tuple[Cell, str], tuple[float, float]]:
     """Attack 4: sound bounds of every count from the rounding and every published total, to a fixed point.
 
-    Also: a listed cell has at least one patient, and a numerator is at most its denominator.
+    Also: a numerator is at most its denominator, and (an anonymous attacker, without ``known``) a listed cell has
+    at least one patient. With ``known`` (an attacker who knows some counts exactly: a trust's lead its own trust's)
+    those counts are exact, and a listed cell may have none: a trust merged mid-year lists quarters with none (its
+    patients are its successor's), and a wrong bound would make the audit unsound.
     """
     index = {key: i for i, key in enumerate(cells)}
     lo = {name: np.zeros(len(index)) for name in COUNTS}
     hi = {name: np.full(len(index), BIG) for name in COUNTS}
-    lo["denominator"][:] = 1
+    if known is None:
+        lo["denominator"][:] = 1
     for name in COUNTS:
         for key, i in index.items():
             shown = candidates(cells[key].counts.get(name))
-            if key[1] == "national":
+            if known is not None and (key, name) in known:
+                lo[name][i] = hi[name][i] = known[(key, name)]
+            elif key[1] == "national" and (known is None or cells[key].counts.get(name) is not None):
                 lo[name][i] = hi[name][i] = cells[key].counts[name]
             elif len(shown):
                 lo[name][i], hi[name][i] = shown.start, shown.stop - 1
+    unknown = {name: int(np.isnan(lo[name]).sum() + np.isnan(hi[name]).sum()) for name in COUNTS}
+    assert not any(unknown.values()), unknown  # every starting bound is a number
     eq_id, member, sign = [], [], []
     for e, (total, parts) in enumerate(eqs):
         for m, s in ((total, 1.0), *((p, -1.0) for p in parts if p in index)):

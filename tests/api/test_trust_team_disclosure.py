@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import numpy as np
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
@@ -29,15 +28,13 @@ from django.urls import reverse
 from accounts.models import TrustLead
 from indicators.models import IndicatorResult
 from tests.api.test_disclosure_attacks import (
-    BIG,
     COUNTS,
     Cell,
-    Published,
-    candidates,
     difference,
     download,
     equations,
     every_page,
+    interval_audit,
     rebuild,
     trend_means,
     truth,
@@ -142,50 +139,6 @@ def test_a_leads_cached_api_page_never_reaches_the_public(client, release):
 # ------------------------------------------------------------------ the attack
 
 
-def bounds_knowing(
-    cells: dict[Cell, Published], eqs: list[tuple[Cell, list[Cell]]], known: dict[tuple[Cell, str], int]
-) -> dict[tuple[Cell, str], tuple[float, float]]:
-    """The interval audit of ``tests/api/test_disclosure_attacks.py`` with ``known`` counts exact (the lead's own)."""
-    index = {key: i for i, key in enumerate(cells)}
-    lo = {name: np.zeros(len(index)) for name in COUNTS}
-    hi = {name: np.full(len(index), BIG) for name in COUNTS}
-    # Unlike the anonymous audit, no "a listed cell has at least one patient": a trust merged mid-year lists quarters
-    # with none (its patients are its successor's), and a wrong bound would make the audit unsound.
-    for name in COUNTS:
-        for key, i in index.items():
-            shown = candidates(cells[key].counts.get(name))
-            if (key, name) in known:
-                lo[name][i] = hi[name][i] = known[(key, name)]
-            elif key[1] == "national" and cells[key].counts.get(name) is not None:
-                lo[name][i] = hi[name][i] = cells[key].counts[name]
-            elif len(shown):
-                lo[name][i], hi[name][i] = shown.start, shown.stop - 1
-    unknown = {name: int(np.isnan(lo[name]).sum() + np.isnan(hi[name]).sum()) for name in COUNTS}
-    assert not any(unknown.values()), unknown  # every starting bound is a number
-    eq_id, member, sign = [], [], []
-    for e, (total, parts) in enumerate(eqs):
-        for m, s in ((total, 1.0), *((p, -1.0) for p in parts if p in index)):
-            eq_id.append(e)
-            member.append(index[m])
-            sign.append(s)
-    eq, cell, a = np.array(eq_id), np.array(member), np.array(sign)
-    for _ in range(200):
-        before = [x.copy() for x in (*lo.values(), *hi.values())]
-        for name in COUNTS:
-            term_lo = np.where(a > 0, lo[name][cell], -hi[name][cell])
-            term_hi = np.where(a > 0, hi[name][cell], -lo[name][cell])
-            sum_lo = np.bincount(eq, weights=term_lo, minlength=len(eqs))[eq]
-            sum_hi = np.bincount(eq, weights=term_hi, minlength=len(eqs))[eq]
-            other_lo, other_hi = -(sum_hi - term_hi), -(sum_lo - term_lo)
-            np.maximum.at(lo[name], cell, np.ceil(np.where(a > 0, other_lo, -other_hi) - 1e-6))
-            np.minimum.at(hi[name], cell, np.floor(np.where(a > 0, other_hi, -other_lo) + 1e-6))
-        hi["numerator"] = np.minimum(hi["numerator"], hi["denominator"])
-        lo["denominator"] = np.maximum(lo["denominator"], lo["numerator"])
-        if all(np.array_equal(x, y) for x, y in zip(before, (*lo.values(), *hi.values()), strict=True)):
-            break
-    return {(key, name): (lo[name][i], hi[name][i]) for key, i in index.items() for name in COUNTS}
-
-
 @pytest.fixture(scope="module")
 def attack(release, django_db_blocker):
     """What every lead starts from: the public figures (downloaded anonymously) and what they give by themselves."""
@@ -243,7 +196,7 @@ def leaks(attack, own: str, *, with_alliance: bool = False) -> tuple[int, list[t
     }
     others = [t for t in hidden if t not in mine]
     derived = difference(eqs, {**known, **mine})
-    bounds = bounds_knowing(cells, eqs, mine)
+    bounds = interval_audit(cells, eqs, known=mine)
     found = []
     for target in others:
         low, high = bounds[target]
