@@ -345,8 +345,9 @@ AFTER_RUN_TASKS = env_list(
 OUTLIER_REGULATOR_EMAIL = env_str("OUTLIER_REGULATOR_EMAIL")
 # ... and once a release is published (at its upload, or later: audits.services.publish_release); each takes the
 # release id. A release published before its results are
-# ready gets its digests when its run ends (alerts.tasks.send_run_digests above); none is sent twice.
-AFTER_PUBLISH_TASKS = env_list("AFTER_PUBLISH_TASKS", "alerts.tasks.send_digests")
+# ready gets its digests when its run ends (alerts.tasks.send_run_digests above); none is sent twice. The outlier
+# cases of a policy that waits for publication (supportive contact) open then, or when the run ends.
+AFTER_PUBLISH_TASKS = env_list("AFTER_PUBLISH_TASKS", "alerts.tasks.send_digests,outliers.tasks.open_published_cases")
 
 # Email (the alerts' digests, sent by Celery tasks only). The console backend prints them (DEBUG, the demo);
 # "django.core.mail.backends.filebased.EmailBackend" writes them to EMAIL_FILE_PATH; otherwise SMTP.

@@ -7,10 +7,14 @@
 - A Cancer Alliance's lead sees the cases of the alliance's trusts, with the published (suppressed) figures.
 - Nobody else sees a case; the public sees only a published response on the trust's page
   (``published_responses``).
+- Who a case's emails went to (its history): the addresses for those who send the letters, the audit team and
+  the trust's lead (its own trust's); for anyone else (an alliance's lead) each recipient's name and role only
+  (``email_recipients``, used by the case page, the API and its downloads).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -22,7 +26,27 @@ from indicators import levels
 from indicators.disclosure import publish_results
 from indicators.models import IndicatorResult
 from outliers.models import OutlierCase
-from outliers.services import CLOSE, case_stage, may_act
+from outliers.services import CLOSE, case_stage, may_act, recipient_names
+
+#: What a recipient whose address the reader may not see, and whom the case no longer knows, is shown as.
+HIDDEN_RECIPIENT = "a recipient (address not shown)"
+
+
+#: The fields a case is listed with, in order: ``python manage.py outlier_cases`` and the API's cases (which add
+#: more). ``release`` is the version that opened the case, ``flag`` its level (alarm or alert).
+CASE_FIELDS = (
+    "id",
+    "indicator",
+    "organisation",
+    "period",
+    "release",
+    "flag",
+    "direction",
+    "track",
+    "stage",
+    "stage_due",
+    "status",
+)
 
 
 def visible_cases(user) -> QuerySet[OutlierCase]:
@@ -73,6 +97,23 @@ def may_read_trust_rows(user, case: OutlierCase) -> bool:
 def may_open_attachments(user, case: OutlierCase) -> bool:
     """The files kept in a case's history (e.g. the trust's response): the audit team and the trust's lead."""
     return is_audit_team(user, case) or is_trust_lead(user, case)
+
+
+def sees_email_addresses(user, case: OutlierCase) -> bool:
+    """The addresses a case's emails went to (trust contacts' among them): the audit team (the audit's analysts
+    and staff: they send the letters) and the trust's lead (its own trust's). Anyone else reads names and roles."""
+    return is_audit_team(user, case) or is_trust_lead(user, case)
+
+
+def email_recipients(user, case: OutlierCase, addresses: Iterable[str]) -> list[str]:
+    """Who an email of the case went to, as ``user`` may read it: the addresses (``sees_email_addresses``), else
+    each recipient's name and role, never an address (data minimisation)."""
+    if sees_email_addresses(user, case):
+        return list(addresses)
+    names = getattr(case, "_recipient_names", None)
+    if names is None:  # once per case, however many events ask
+        names = case._recipient_names = recipient_names(case)  # type: ignore[attr-defined]
+    return [names.get(address.lower(), HIDDEN_RECIPIENT) for address in addresses]
 
 
 def published_responses(trust_code: str, releases: list[Release]) -> QuerySet[OutlierCase]:

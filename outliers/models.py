@@ -164,8 +164,8 @@ class TrustContact(models.Model):
 
 class ImprovementAction(models.Model):
     """One action of a trust's improvement plan for an indicator (issue 13, item 5): what, who, by when, how far,
-    with what evidence; for a flagged result, with or without a case. Kept by the trust's lead, its alliance's lead
-    and the audit's analysts (``outliers.plans``); every change is in the audit log.
+    with what evidence; for a flagged result, with or without a case. Kept by the trust's lead, its alliance's lead,
+    the audit's analysts and staff (``outliers.plans``); every change is in the audit log.
 
     ``release`` and ``period`` are the result the action answers (the published release when it was recorded), so
     the plan can show the indicator then and at the latest published release."""

@@ -1,14 +1,14 @@
 """Improvement plans (issue 13, item 5): the actions a trust records for an indicator, and whether they worked.
 
 - Who: the trust's clinical lead for the audit (``accounts.TrustLead``), the lead of the trust's Cancer Alliance,
-  and the audit's analysts (the command line too) add and update actions, and only they see them
+  the audit's analysts and staff (any trust; the command line too) add and update actions, and only they see them
   (``may_plan``); anyone else gets PermissionDenied, whatever the door.
 - ``add_action`` records what, who, by when, its status and evidence for a result of the trust (a case's, or any
   flagged or unflagged one), with the published release and period it answers; ``update_action`` changes them.
   Both write the audit log (``plan_added``, ``plan_updated``, with the fields changed: old and new).
 - ``before_after`` gives the indicator at the release the action was recorded and at the latest published
   release (value, interval, flag), as the reader may see them: exact for the trust's own team and the audit's
-  analysts, as published for an alliance's lead (``accounts.roles.sees_unsuppressed``).
+  analysts, as published for an alliance's lead and staff (``accounts.roles.sees_unsuppressed``).
 """
 
 from __future__ import annotations
@@ -39,8 +39,10 @@ EDITABLE = ("what", "who", "due", "status", "evidence")
 
 def may_plan(user, audit_code: str, trust_code: str, alliance_code: str | None = None) -> bool:
     """Whether ``user`` may see and keep the trust's improvement plan for the audit: the trust's lead for the audit,
-    the lead of the trust's alliance (``alliance_code``, read when not given), or the audit's analysts."""
-    if roles.is_analyst_of(user, audit_code) or roles.is_trust_lead(user, trust_code, audit_code):
+    the lead of the trust's alliance (``alliance_code``, read when not given), the audit's analysts, or staff."""
+    if roles.is_staff(user) or roles.is_analyst_of(user, audit_code):
+        return True
+    if roles.is_trust_lead(user, trust_code, audit_code):
         return True
     led = roles.alliance_of_lead(user)
     if led is None:
@@ -53,7 +55,7 @@ def may_plan(user, audit_code: str, trust_code: str, alliance_code: str | None =
 def _require(actor: Actor, audit_code: str, trust_code: str) -> None:
     actor.require(
         lambda user: may_plan(user, audit_code, trust_code),
-        "Only the trust's clinical lead for this audit, its Cancer Alliance's lead and the audit's analysts "
+        "Only the trust's clinical lead for this audit, its Cancer Alliance's lead, the audit's analysts and staff "
         "keep its improvement plan.",
     )
 

@@ -1,4 +1,5 @@
-"""Celery tasks of the outlier process: open a run's cases, send a case's email, chase overdue stages."""
+"""Celery tasks of the outlier process: open a run's cases (or a published release's), send a case's email, chase
+overdue stages."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 
+from audits.models import Release
 from indicators.models import ComputationRun
 from outliers import services
 from outliers.models import CaseEvent
@@ -23,6 +25,14 @@ def open_cases(run_id: int) -> dict[str, int]:
         return {"opened": 0, "persisting": 0, "cleared": 0}
     counts = services.open_cases(run)
     logger.info("run %s: outlier cases %s", run_id, counts)
+    return counts
+
+
+@shared_task(name="outliers.open_published_cases")
+def open_published_cases(release_id: int) -> dict[str, int]:
+    """After a release is published (``AFTER_PUBLISH_TASKS``): open the cases its policy kept back until then."""
+    counts = services.open_published_cases(Release.objects.get(pk=release_id))
+    logger.info("release %s published: outlier cases %s", release_id, counts)
     return counts
 
 

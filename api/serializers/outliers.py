@@ -35,21 +35,7 @@ class OutlierCaseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OutlierCase
-        fields = [
-            "id",
-            "indicator",
-            "organisation",
-            "period",
-            "release",
-            "flag",
-            "direction",
-            "track",
-            "stage",
-            "stage_due",
-            "status",
-            "audit",
-            "outcomes",
-        ]
+        fields = [*access.CASE_FIELDS, "audit", "outcomes"]
 
     def get_outcomes(self, case: OutlierCase) -> list[str]:
         return access.outcomes_for(self.context["request"].user, case)
@@ -61,7 +47,10 @@ class CaseEventSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(source="actor_name")
     release = serializers.SerializerMethodField(help_text="The version of the release the event is about")
     attachment = serializers.SerializerMethodField(help_text="The attached file's name (e.g. the trust's response)")
-    email_to = serializers.SerializerMethodField(help_text="Who the notification was sent to")
+    email_to = serializers.SerializerMethodField(
+        help_text="Who the notification was sent to: their addresses for the audit team and the trust's lead, "
+        "their names and roles for anyone else"
+    )
     email_subject = serializers.SerializerMethodField()
 
     class Meta:
@@ -89,7 +78,7 @@ class CaseEventSerializer(serializers.ModelSerializer):
         return (event.attachment.name or "").rsplit("/", 1)[-1] or None
 
     def get_email_to(self, event: CaseEvent) -> list[str]:
-        return list(event.email.get("to", []))
+        return access.email_recipients(self.context["request"].user, event.case, event.email.get("to", []))
 
     def get_email_subject(self, event: CaseEvent) -> str:
         return str(event.email.get("subject", ""))

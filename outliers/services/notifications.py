@@ -1,7 +1,8 @@
 """A case's history and its notifications: each event is written once (``record_event``); its email is
 rendered from ``templates/outliers/email/<kind>.txt``, kept in the event, and sent by a Celery task once
 the transaction commits (``outliers.tasks.send_case_email``), never in a request. ``recipients`` turns the
-policy's roles (trust_lead, chief_executive, ...) into addresses."""
+policy's roles (trust_lead, chief_executive, ...) into addresses; ``recipient_names`` says whose each address
+is, for readers who see names and roles but not addresses (``outliers.access.email_recipients``)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,28 @@ def recipients(case: OutlierCase, notify: Iterable[str]) -> list[str]:
                 )
             )
     return sorted(found)
+
+
+def recipient_names(case: OutlierCase) -> dict[str, str]:
+    """Each address the case's notifications may go to (lower case), as "name (role)": the trust's contacts,
+    its leads for the audit, the audit's analysts, the alliance's leads and the regulator."""
+    users = get_user_model().objects.exclude(email="")
+    alliance = Trust.objects.filter(code=case.organisation).values_list("alliance_id", flat=True)
+    leads = TrustLead.objects.filter(trust_id=case.organisation, audit_id=case.audit_id).values("user")
+    people = [
+        (users.filter(pk__in=leads), "the trust's clinical lead"),
+        (users.filter(groups__name=roles.analyst_group_name(case.audit_id)), "the audit team"),
+        (
+            users.filter(pk__in=AllianceLead.objects.filter(alliance_id__in=alliance).values("user")),
+            "the Cancer Alliance's lead",
+        ),
+    ]
+    names = {}
+    for found, role in people:
+        for user in found:
+            names[user.email.lower()] = f"{user.get_full_name() or user.get_username()} ({role})"
+    for contact in TrustContact.objects.filter(trust_id=case.organisation):
+        names[contact.email.lower()] = f"{contact.name} ({contact.get_role_display().lower()})"
+    if settings.OUTLIER_REGULATOR_EMAIL:
+        names[settings.OUTLIER_REGULATOR_EMAIL.lower()] = "The regulator"
+    return names

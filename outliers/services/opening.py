@@ -5,7 +5,9 @@ release's cases.
   levels and directions opens a case, or carries forward the open case of an earlier release (event "flag
   persists"); an open case of an earlier release whose result is no longer flagged says "flag cleared" and
   stays open for the audit team to close. A recompute of the same release opens nothing again (the unique
-  constraint on (release, indicator, trust, period), and ``get_or_create``).
+  constraint on (release, indicator, trust, period), and ``get_or_create``). A policy whose track waits for
+  publication (``supportive``: the audit team contacts the trust after publication) opens nothing from a
+  draft's run: ``open_published_cases(release)`` opens its cases when the draft is published.
 - ``void_cases(release)``: a withdrawn release's cases become void (``outliers.signals`` calls it).
 """
 
@@ -25,6 +27,11 @@ from indicators.stats.flags import flag_meaning
 from outliers.models import OutlierCase
 from outliers.services.base import SYSTEM, Action, LogAction, due_date, release_policy
 from outliers.services.notifications import record_event, stage_email
+
+#: The policy tracks whose cases open only once the release is published (HQIP's formal track opens on the draft:
+#: its first stages come before publication).
+OPEN_AT_PUBLICATION = frozenset({"supportive"})
+NONE_OPENED = {"opened": 0, "persisting": 0, "cleared": 0}
 
 
 def _reporting_periods(results: list[IndicatorResult], policy: Policy) -> set[str]:
@@ -103,13 +110,16 @@ def open_cases(run: ComputationRun) -> dict[str, int]:
     """Open (or carry forward) the cases of a current run's flagged results; say which earlier flags cleared.
 
     Returns counts: {"opened", "persisting", "cleared"}. Idempotent: a recompute of the same release opens
-    no case again and repeats no event.
+    no case again and repeats no event. Nothing for a draft whose policy waits for publication
+    (``OPEN_AT_PUBLICATION``).
     """
     release = run.release
-    counts = {"opened": 0, "persisting": 0, "cleared": 0}
+    counts = dict(NONE_OPENED)
     if release.is_withdrawn:
         return counts
     policy = release_policy(release)
+    if policy.track in OPEN_AT_PUBLICATION and not release.is_published:
+        return counts
     today = timezone.localdate()
     countries = dict(Trust.objects.values_list("code", "country"))
     with transaction.atomic():
@@ -167,6 +177,15 @@ def open_cases(run: ComputationRun) -> dict[str, int]:
             if case.pk not in carried:
                 counts["cleared"] += _carry_forward(case, release, persists=False)
     return counts
+
+
+def open_published_cases(release: Release) -> dict[str, int]:
+    """Once ``release`` is published: open the cases its policy kept back until then (``OPEN_AT_PUBLICATION``),
+    from its current run if it is done (else the run opens them when it ends). As idempotent as ``open_cases``."""
+    if not release.is_published or release_policy(release).track not in OPEN_AT_PUBLICATION:
+        return dict(NONE_OPENED)
+    run = ComputationRun.objects.filter(release=release, is_current=True).select_related("release").first()
+    return open_cases(run) if run is not None else dict(NONE_OPENED)
 
 
 def _carry_forward(case: OutlierCase, release: Release, *, persists: bool) -> bool:

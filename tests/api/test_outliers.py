@@ -7,6 +7,7 @@ outliers, its cases opened by the run's after-run task).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pytest
@@ -20,6 +21,7 @@ from audits.models import Trust
 from indicators.models import IndicatorResult
 from outliers import services
 from outliers.models import OutlierCase
+from tests.conftest import run_command
 
 pytestmark = pytest.mark.django_db
 
@@ -187,6 +189,17 @@ def test_the_fields_exactly_as_named(client, scene):
     assert csv.splitlines()[0] == ",".join(LIST_FIELDS)
 
 
+def test_the_api_and_the_command_line_list_a_case_with_the_fields_named_once(client, scene):
+    from outliers.access import CASE_FIELDS
+
+    assert list(CASE_FIELDS) == LIST_FIELDS[: len(CASE_FIELDS)] and len(CASE_FIELDS) == 11
+    _, out, _ = run_command("outlier_cases", audit="bowel", json=True)
+    command = {row["id"]: row for row in json.loads(out)}
+    _, rows = listed(client, scene, "analyst")
+    assert rows and all(list(command[row["id"]]) == list(CASE_FIELDS) for row in rows)
+    assert all({name: row[name] for name in CASE_FIELDS} == command[row["id"]] for row in rows)
+
+
 def test_filters(client, scene):
     case = scene.case
     _, rows = listed(client, scene, "analyst", organisation=case.organisation.lower())
@@ -334,7 +347,12 @@ def test_an_alarm_walks_every_stage_through_the_api_by_the_right_roles(
     assert [e["actor"] for e in history[1:]] == [f"api-{role}" for _, _, role, _ in walk]
     assert history[2]["attachment"] == "response.pdf"
     assert case.events.get(outcome="explanation").attachment.read() == b"%PDF-1.4 the trust's response"
-    assert "lead@trust.example" in history[1]["email_to"]  # entering the trust's review: its lead is told
+    # Entering the trust's review, its lead is told: the alliance's lead reads whom by name and role, the audit
+    # team (who sends the letters) by address.
+    assert "api-lead (the trust's clinical lead)" in history[1]["email_to"]
+    assert not any("@" in to for event in history for to in event["email_to"])
+    by_analyst = client.get(url, **scene.auth("analyst")).json()["history"]
+    assert "lead@trust.example" in by_analyst[1]["email_to"]
     log = AuditLogEntry.objects.filter(action="case_advanced", target=f"outlier case {case.pk}")
     assert log.count() == len(walk) and set(log.values_list("via", flat=True)) == {"api"}
 

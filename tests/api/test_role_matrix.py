@@ -39,9 +39,10 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "trust-trend": ("GET", ALL_200, {}),
     "trust-flag-check": ("GET", ALL_200, {}),
     "alliance": ("GET", ALL_200, {}),
-    # a trust's improvement plan (a trust of the lead's alliance): its alliance's lead and the audit's analysts (and
-    # the trust's lead); the form's unknown indicator sends them back with a message
-    "trust-plan": ("POST", (302, 403, 302, 302, 403, 403), {"indicator": "bowel:nosuch", "what": "x", "who": "y"}),
+    # a trust's improvement plan (a trust of the lead's alliance): its alliance's lead, the audit's analysts and staff
+    # (and the trust's lead); the form's unknown indicator sends them back with a message. Staff: 302, no longer 403
+    # (issue 13: staff keep any trust's plan, as they move cases on)
+    "trust-plan": ("POST", (302, 403, 302, 302, 403, 302), {"indicator": "bowel:nosuch", "what": "x", "who": "y"}),
     "alliance-trend": ("GET", ALL_200, {}),
     # board-ready outputs and where to act first: public, from published (suppressed) figures
     "alliance-act-first": ("GET", ALL_200, {}),

@@ -328,6 +328,82 @@ def test_a_newer_release_carries_open_cases_forward(computed):
     assert OutlierCase.objects.count() == len(cases)  # carried forward, not opened again
 
 
+def draft_copy(computed, track: str) -> ComputationRun:
+    """The bowel release again as a draft (version 2) whose policy follows ``track``, with the same results, after
+    the open cases of version 1 are voided (so that the copy opens its own rather than carrying them forward)."""
+    release, run = computed["releases"]["bowel"], computed["runs"]["bowel"]
+    OutlierCase.objects.filter(opened_release=release).update(status="void")
+    copy = next_release(release, run, ("", ""))
+    draft = copy.release
+    policy = {**release.definition["outlier_policy"], "track": track}
+    policy["extends"] = "hqip_formal" if track == "formal" else "supportive_contact"
+    draft.definition = {**release.definition, "outlier_policy": policy}
+    draft.status, draft.published_at, draft.published_by, draft.published_by_name = "draft", None, None, ""
+    draft.save()
+    return ComputationRun.objects.select_related("release").get(pk=copy.pk)
+
+
+def test_a_supportive_contact_audits_cases_open_at_publication_only(
+    computed, django_capture_on_commit_callbacks, settings
+):
+    from audits.services import publish_release
+    from outliers import tasks
+
+    assert "outliers.tasks.open_published_cases" in django_settings.AFTER_PUBLISH_TASKS  # the default
+    settings.AFTER_PUBLISH_TASKS = ["outliers.tasks.open_published_cases"]
+    run = draft_copy(computed, "supportive")
+    draft = run.release
+    expected = {(i, o, p) for i, o, p, *_ in expected_flags(run)}
+    assert expected  # planted: a real test
+    # The draft's run is done: no case, by the service or by the task that follows a run.
+    assert services.open_cases(run) == {"opened": 0, "persisting": 0, "cleared": 0}
+    assert tasks.open_cases.delay(run.pk).get()["opened"] == 0
+    assert not OutlierCase.objects.filter(opened_release=draft).exists()
+    # Publishing it opens them, each once, on the supportive track.
+    with django_capture_on_commit_callbacks(execute=True):
+        publish_release(draft, CLI)
+    opened = OutlierCase.objects.filter(opened_release=draft)
+    assert {(c.indicator, c.organisation, c.period) for c in opened} == expected
+    assert len(opened) == len(expected) and {c.track for c in opened} == {"contact"}
+    events = CaseEvent.objects.count()
+    # Publishing's task again, the task that follows the published release's run (as a recompute's): nothing twice.
+    assert tasks.open_published_cases.delay(draft.pk).get() == {"opened": 0, "persisting": 0, "cleared": 0}
+    assert tasks.open_cases.delay(run.pk).get() == {"opened": 0, "persisting": 0, "cleared": 0}
+    assert (opened.count(), CaseEvent.objects.count()) == (len(expected), events)
+
+
+def test_a_supportive_contact_draft_published_before_its_run_ends_opens_its_cases_when_it_ends(
+    computed, django_capture_on_commit_callbacks, settings
+):
+    from audits.services import publish_release
+    from outliers import tasks
+
+    settings.AFTER_PUBLISH_TASKS = ["outliers.tasks.open_published_cases"]
+    run = draft_copy(computed, "supportive")
+    ComputationRun.objects.filter(pk=run.pk).update(is_current=False, status="running")
+    with django_capture_on_commit_callbacks(execute=True):
+        publish_release(run.release, CLI)
+    assert not OutlierCase.objects.filter(opened_release=run.release).exists()  # no results yet
+    ComputationRun.objects.filter(pk=run.pk).update(is_current=True, status="done")
+    assert tasks.open_cases.delay(run.pk).get()["opened"] == len(expected_flags(run)) > 0
+
+
+def test_a_formal_audits_cases_still_open_on_the_draft_and_publication_adds_none(
+    computed, django_capture_on_commit_callbacks, settings
+):
+    from audits.services import publish_release
+
+    settings.AFTER_PUBLISH_TASKS = ["outliers.tasks.open_published_cases"]
+    run = draft_copy(computed, "formal")
+    counts = services.open_cases(run)
+    opened = OutlierCase.objects.filter(opened_release=run.release)
+    assert counts["opened"] == len(expected_flags(run)) == opened.count() > 0
+    with django_capture_on_commit_callbacks(execute=True):
+        publish_release(run.release, CLI)
+    assert services.open_published_cases(run.release) == {"opened": 0, "persisting": 0, "cleared": 0}
+    assert opened.count() == counts["opened"]
+
+
 def test_outlier_cases_command(computed):
     code, out, _ = run_command("outlier_cases", audit="bowel", json=True)
     assert code == 0

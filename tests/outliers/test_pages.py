@@ -19,7 +19,7 @@ from audits.schema import parse_definition
 from audits.selectors import release_rows, row_columns
 from audits.services import read_patient_rows, withdraw_release
 from outliers import services
-from outliers.models import OutlierCase
+from outliers.models import OutlierCase, TrustContact
 from outliers.responses import publish_response
 from tests.auth import Client
 
@@ -148,6 +148,34 @@ def test_the_case_page_by_role(people):
         assert as_(people[nobody]).get(url).status_code == 403, nobody
     assert as_(None).get(url).status_code == 302
     assert as_(people["analyst"]).get("/outliers/999999/").status_code == 404
+
+
+def test_an_alliance_lead_reads_who_was_emailed_by_name_and_role_never_by_address(people, settings):
+    settings.OUTLIER_REGULATOR_EMAIL = "outliers@regulator.example"
+    case, trust = people["case"], people["trust"]
+    contacts = [
+        TrustContact.objects.create(trust=trust, role=role, name=f"Contact {n}", email=f"contact-{n}@trust.example")
+        for n, role in enumerate(TrustContact.Role.values)
+    ]
+    for outcome in ("share_with_trust", "accepted", "confirmed"):  # to the confirmation: every contact is told
+        services.advance(case, outcome, CLI)
+    sent = {address for to in case.events.values_list("email__to", flat=True) if to for address in to}
+    assert {c.email for c in contacts} | {"lead@trust.example", "analyst@audit.example"} <= sent
+    page_url, api_url = f"/outliers/{case.pk}/", f"/api/v1/outliers/{case.pk}/"
+    client = as_(people["alliance_lead"])  # sees the case, does not send the letters
+    page, api = client.get(page_url), client.get(api_url)
+    assert page.status_code == api.status_code == 200
+    for text in (page.content.decode(), api.content.decode()):
+        assert not [address for address in sent if address in text]
+    shown = {name for event in api.json()["history"] for name in event["email_to"]}
+    assert {f"{c.name} ({c.get_role_display().lower()})" for c in contacts} <= shown
+    assert {"page-lead (the trust's clinical lead)", "The regulator"} <= shown
+    assert "Contact 1 (chief executive)" in page.content.decode()
+    for role in ("analyst", "staff", "lead"):  # the audit team and the trust's own lead send the letters
+        client = as_(people[role])
+        page, api = client.get(page_url).content.decode(), client.get(api_url).content.decode()
+        for text in (page, api):
+            assert all(c.email in text for c in contacts), role
 
 
 def test_a_wrong_role_posting_an_outcome_gets_403_and_changes_nothing(people):

@@ -81,9 +81,9 @@ def add(actor: Actor, of: OutlierCase, **extra) -> ImprovementAction:
     )
 
 
-def test_the_trusts_lead_its_alliances_lead_and_the_audits_analysts_keep_the_plan_and_no_one_else(people):
+def test_the_trusts_lead_its_alliances_lead_the_audits_analysts_and_staff_keep_the_plan_and_no_one_else(people):
     case = people["case"]
-    for name in ("lead", "alliance_lead", "analyst"):
+    for name in ("lead", "alliance_lead", "analyst", "staff"):
         action = add(people[name], case, case=case)
         assert (action.created_by, action.status, action.release, action.period) == (
             people[name].user,
@@ -92,7 +92,7 @@ def test_the_trusts_lead_its_alliances_lead_and_the_audits_analysts_keep_the_pla
             case.period,
         )
         plans.update_action(action, people[name], status="in_progress")
-    for name in ("lung_lead", "other_lead", "member", "other_alliance_lead", "staff", "anonymous"):
+    for name in ("lung_lead", "other_lead", "member", "other_alliance_lead", "anonymous"):
         with pytest.raises(PermissionDenied):
             add(people[name], case)
         with pytest.raises(PermissionDenied):
@@ -102,8 +102,22 @@ def test_the_trusts_lead_its_alliances_lead_and_the_audits_analysts_keep_the_pla
     add(people["alliance_lead"], case, organisation=neighbour)
     with pytest.raises(PermissionDenied):
         add(people["lead"], case, organisation=neighbour)
+    # Staff keep any trust's plan, outside the lead's alliance too.
+    add(people["staff"], case, organisation=people["other"].code)
     # The command line is trusted.
     add(Actor.command_line(name="tests"), case)
+
+
+def test_staffs_changes_are_in_the_audit_log_under_their_name(people):
+    case, staff = people["case"], people["staff"]
+    action = add(staff, case)
+    plans.update_action(action, staff, status="done")
+    entries = list(AuditLogEntry.objects.filter(target=f"improvement action {action.pk}").order_by("at", "pk"))
+    assert [(e.action, e.actor, e.actor_name) for e in entries] == [
+        ("plan_added", staff.user, "plan-staff"),
+        ("plan_updated", staff.user, "plan-staff"),
+    ]
+    assert (action.created_by, action.created_by_name) == (staff.user, staff.user.get_username())
 
 
 def test_every_change_is_in_the_audit_log_with_old_and_new(people):
@@ -230,13 +244,22 @@ def test_the_trust_and_alliance_pages_show_the_plan_to_those_who_keep_it_with_be
     row = text_of(client.get(trust_url)).split(f'data-action="{action.pk}"')[1].split("</tr>")[0]
     assert "release 2" in row and "11.1%" in row, row
 
-    for name in ("member", "other_lead", "staff"):
+    for name in ("member", "other_lead"):
         client.force_login(people[name].user)
         assert "Improvement plan" not in text_of(client.get(trust_url))
         refused = client.post(reverse("trust-plan", args=[trust.code]), {"action": action.pk, "status": "done"})
         assert refused.status_code == 403
+    client.force_login(people["staff"].user)  # staff keep every trust's plan, through the same page
+    assert "Daily consultant review of new admissions" in text_of(client.get(trust_url))
+    kept = client.post(reverse("trust-plan", args=[trust.code]), {"action": action.pk, "status": "done"})
+    assert kept.status_code == 302
+    action.refresh_from_db()
+    assert action.status == "done"
+    assert AuditLogEntry.objects.filter(
+        action="plan_updated", target=f"improvement action {action.pk}", actor=people["staff"].user
+    ).exists()
     client.logout()
     assert "Improvement plan" not in text_of(client.get(trust_url))
     assert client.post(reverse("trust-plan", args=[trust.code]), {"action": action.pk}).status_code in (302, 403)
     action.refresh_from_db()
-    assert action.status == "in_progress"
+    assert action.status == "done"

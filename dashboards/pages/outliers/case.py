@@ -162,7 +162,7 @@ def _result(case: OutlierCase, definition: IndicatorDefinition | None, exact: bo
     )
 
 
-def _history(case: OutlierCase, attachments: bool) -> list[HistoryItem]:
+def _history(user, case: OutlierCase, attachments: bool) -> list[HistoryItem]:
     items = []
     for event in case.events.all():
         name = attachment_name(event)
@@ -183,7 +183,7 @@ def _history(case: OutlierCase, attachments: bool) -> list[HistoryItem]:
                 note=event.note,
                 attachment_name=name,
                 attachment_url=url,
-                email_to=list(event.email.get("to", [])),
+                email_to=access.email_recipients(user, case, event.email.get("to", [])),
                 email_subject=event.email.get("subject", ""),
                 email_body=event.email.get("body", ""),
             )
@@ -248,7 +248,7 @@ def case_page(user, case_id: int) -> CasePage:
         row=row,
         result=_result(case, definition, access.sees_exact_figures(user, case)),
         owner=OWNERS.get(stage.owner, words(stage.owner)),
-        history=_history(case, attachments),
+        history=_history(user, case, attachments),
         choices=_choices(user, case),
         may_publish=may_publish,
         response_draft=(case.public_response or _trust_answer(case)) if may_publish else "",

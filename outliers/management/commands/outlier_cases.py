@@ -1,7 +1,7 @@
 """python manage.py outlier_cases --audit AUDIT [--json]: the audit's outlier cases, newest first.
 
-Fields: id, indicator, organisation, period, release (the version that opened the case), flag (alarm or
-alert), direction (worse or better), track, stage, stage_due, status.
+Fields: ``outliers.access.CASE_FIELDS`` (id, indicator, organisation, period, release: the version that opened
+the case, flag: alarm or alert, direction: worse or better, track, stage, stage_due, status).
 """
 
 from __future__ import annotations
@@ -12,25 +12,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from audits.models import Audit
+from outliers.access import CASE_FIELDS
 from outliers.models import OutlierCase
-
-FIELDS = (
-    "id",
-    "indicator",
-    "organisation",
-    "period",
-    "release",
-    "flag",
-    "direction",
-    "track",
-    "stage",
-    "stage_due",
-    "status",
-)
 
 
 def case_row(case: OutlierCase) -> dict[str, Any]:
-    return {
+    row = {
         "id": case.pk,
         "indicator": case.indicator,
         "organisation": case.organisation,
@@ -43,6 +30,7 @@ def case_row(case: OutlierCase) -> dict[str, Any]:
         "stage_due": case.stage_due.isoformat() if case.stage_due else None,
         "status": case.status,
     }
+    return {name: row[name] for name in CASE_FIELDS}
 
 
 class Command(BaseCommand):
@@ -60,6 +48,6 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(rows, indent=2))
             return
-        self.stdout.write("\t".join(FIELDS))
+        self.stdout.write("\t".join(CASE_FIELDS))
         for row in rows:
-            self.stdout.write("\t".join("" if row[name] is None else str(row[name]) for name in FIELDS))
+            self.stdout.write("\t".join("" if row[name] is None else str(row[name]) for name in CASE_FIELDS))
