@@ -7,7 +7,8 @@ process's memory: a run's results never change once it is shown (ADR 0003).
 
 One module per responsibility: :mod:`.cache` (the process's two caches and the one read of stored pieces),
 :mod:`.audit` (the shown run, who sees which variant, the audit and indicator pages), :mod:`.organisation`
-(trust and alliance pages, the improvement plan, finding an organisation), :mod:`.trend` (the trend and
+(trust and alliance pages, the improvement plan, finding an organisation), :mod:`.patients` (a trust's page for
+patients), :mod:`.trend` (the trend and
 "is this flag real?" panels) and :mod:`.data_quality`. The names below are the API the views, the pages and
 the tests import from ``dashboards.selectors``.
 """
@@ -16,6 +17,7 @@ from dashboards.selectors.audit import audit_page, indicator_page, sees_own, var
 from dashboards.selectors.cache import CACHE, DERIVED, PiecesNotBuilt, pieces
 from dashboards.selectors.data_quality import data_quality_page
 from dashboards.selectors.organisation import alliance_page, organisations, plan_section, trust_page
+from dashboards.selectors.patients import for_patients_page
 from dashboards.selectors.trend import flag_check_page, trend_page
 from indicators.selectors import shown_runs  # the one rule for pages and API alike
 
@@ -27,6 +29,7 @@ __all__ = [
     "audit_page",
     "data_quality_page",
     "flag_check_page",
+    "for_patients_page",
     "indicator_page",
     "organisations",
     "pieces",
