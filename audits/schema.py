@@ -30,8 +30,11 @@ _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoad
 
 # The keys a definition file may use at its top level and in ``extract``. A top-level key
 # starting with ``x-`` is free for the author (e.g. a home for YAML anchors shared by indicators).
-# ``outlier_policy`` is kept raw here and checked by its parser (indicators.outlier_policy).
-TOP_LEVEL_KEYS = frozenset({"code", "name", "short_name", "description", "extract", "indicators", "outlier_policy"})
+# ``outlier_policy`` is kept raw here and checked by its parser (indicators.outlier_policy). ``plain`` (optional)
+# says what the audit looks at in words a nine-year-old can read, for the page for patients and the public.
+TOP_LEVEL_KEYS = frozenset(
+    {"code", "name", "short_name", "description", "plain", "extract", "indicators", "outlier_policy"}
+)
 AUTHOR_KEY_PREFIX = "x-"
 EXTRACT_KEYS = frozenset({"patient_id", "provider", "diagnosis_date", "columns", "rules"})
 
@@ -162,6 +165,7 @@ class AuditDefinition:
     indicators: tuple[dict[str, Any], ...] = ()
     outlier_policy: dict[str, Any] | None = None  # as written; None when the file has none
     source: str = ""
+    plain: str = ""  # what the audit looks at in plain words (the page for patients); "" when the file has none
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -254,6 +258,9 @@ def parse_definition(raw: Any, origin: str = "definition") -> AuditDefinition:
     indicators = raw.get("indicators") or []
     if not isinstance(indicators, list):
         raise fail("'indicators' must be a list")
+    plain = raw.get("plain", "")
+    if not isinstance(plain, str):
+        raise fail("'plain' must be text: what the audit looks at, in plain words", "top level", "plain")
     outlier_policy = raw.get("outlier_policy")
     if outlier_policy is not None and not isinstance(outlier_policy, dict):
         raise fail("'outlier_policy' must be a mapping (README, 'Outlier process')", "outlier_policy")
@@ -270,6 +277,7 @@ def parse_definition(raw: Any, origin: str = "definition") -> AuditDefinition:
         indicators=tuple(indicators),
         outlier_policy=outlier_policy,
         source=origin,
+        plain=plain.strip(),
         raw=raw,
     )
 

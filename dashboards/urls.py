@@ -27,6 +27,7 @@ urlpatterns = [
     path("alliances/<str:code>/act-first/", alliance.alliance_act_first, name="alliance-act-first"),
     path("alliances/<str:code>/print/", alliance.alliance_print, name="alliance-print"),
     path("trusts/<str:code>/print/", trust.trust_print, name="trust-print"),
+    path("trusts/<str:code>/for-patients/", trust.for_patients, name="trust-for-patients"),
     path(
         "alliances/<str:code>/trends/<slug:audit_code>/<slug:indicator_code>/",
         indicator.trend,

@@ -58,6 +58,7 @@ INDICATOR_KEYS = frozenset(
         "review",
         "minimum_coverage",
         "requires",
+        "plain",
     }
 )
 REQUIRED_KEYS = ("title", "description", "numerator", "denominator", "direction")
@@ -109,6 +110,7 @@ class IndicatorDefinition:
     prompt: str = ""
     recommendation: str = ""
     review: dict[str, Any] = field(default_factory=dict)
+    plain: str = ""  # what it measures in words a nine-year-old can read (the page for patients); "" when unset
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     parsed: InitVar[Conditions | None] = None  # handed over by parse_indicators, which checked them
     conditions: Conditions = field(init=False, compare=False, repr=False)
@@ -195,6 +197,9 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
         requires = raw.get("requires")
         if requires is not None:
             _check_requires(requires, columns, fail)
+        plain = raw.get("plain", "")
+        if not isinstance(plain, str):
+            raise fail("plain must be text: what the indicator measures, in plain words", key="plain")
         found.append(
             IndicatorDefinition(
                 code=code,
@@ -220,6 +225,7 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
                 prompt=str(raw.get("prompt", "")),
                 recommendation=str(raw.get("recommendation", "")),
                 review=dict(review),
+                plain=plain.strip(),
                 raw=raw,
                 parsed=Conditions(numerator, denominator, excluded),
             )

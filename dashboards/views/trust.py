@@ -1,4 +1,4 @@
-"""A trust's page, its print pack, and its improvement plan's form."""
+"""A trust's page, its print pack, its page for patients, and its improvement plan's form."""
 
 from __future__ import annotations
 
@@ -47,6 +47,16 @@ def trust_print(request: HttpRequest, code: str) -> HttpResponse:
     organisation = get_object_or_404(Trust.objects.select_related("alliance"), code=code)
     page = selectors.trust_page(request.user, organisation)
     return _page(request, "dashboards/print_trust.html", {**page.context(), "print_pack": True})
+
+
+@_building
+def for_patients(request: HttpRequest, code: str) -> HttpResponse:
+    """The trust's page in plain words, for patients and the public: the public figures whoever reads it."""
+    if code != code.upper():
+        return redirect("trust-for-patients", code=code.upper())
+    organisation = get_object_or_404(Trust, code=code)
+    page = selectors.for_patients_page(organisation)
+    return _page(request, "dashboards/for_patients.html", page.context())
 
 
 @require_POST

@@ -48,6 +48,8 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "alliance-act-first": ("GET", ALL_200, {}),
     "alliance-print": ("GET", ALL_200, {}),
     "trust-print": ("GET", ALL_200, {}),
+    # a trust's page in plain words for patients and the public: the public figures, whoever reads it
+    "trust-for-patients": ("GET", ALL_200, {}),
     # outlier cases' pages: those with a role in the outlier process (the audit team, trusts' and alliances'
     # leads); a clinician with none gets 403. The world has no case: a case's pages are 404 for the signed-in
     # (tests/outliers/test_pages.py has the matrix of a real case)
@@ -168,6 +170,7 @@ def kwargs_for(name: str, kwargs: list[str], world: World) -> dict[str, object]:
             "alliance-act-first": alliance_code,
             "alliance-print": alliance_code,
             "trust-print": trend.organisation,
+            "trust-for-patients": trend.organisation,
             "api:trust-detail": trend.organisation,
             "api:alliance-detail": alliance_code,
         }

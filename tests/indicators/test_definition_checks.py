@@ -183,6 +183,14 @@ MISSPELT: list[tuple[str, Change, str, str, str]] = [
         "unknown_codes",
     ),
     (
+        "plain words misspelt",
+        lambda d: rename(indicator(d, "mdt_discussed"), "plain", "plane"),
+        "indicator mdt_discussed",
+        "plane",
+        "plain",
+    ),
+    ("top-level plain words misspelt", lambda d: rename(d, "plain", "plian"), "top level", "plian", "plain"),
+    (
         "applies_when misspelt",
         lambda d: rename(column(d, "asa_grade"), "applies_when", "applies_if"),
         "column asa_grade",
@@ -360,6 +368,18 @@ WRONG_REFERENCE: list[tuple[str, Change, str, str]] = [
         lambda d: column(d, "stage").update(unknown_codes=["X"]),
         "column stage",
         "unknown_codes must be a list of the column's own codes",
+    ),
+    (
+        "plain words that are not text",
+        lambda d: indicator(d, "mdt_discussed").update(plain=["talked over", "at a meeting"]),
+        "indicator mdt_discussed",
+        "plain must be text",
+    ),
+    (
+        "top-level plain words that are not text",
+        lambda d: d.update(plain={"bowel": "cancer"}),
+        "top level",
+        "'plain' must be text",
     ),
     (
         "applies_when on a column the extract lacks",
