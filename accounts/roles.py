@@ -178,7 +178,7 @@ def own_trusts(user, audit_code: str) -> frozenset[str]:
 
     None when ``settings.TRUST_TEAMS_SEE_OWN_FIGURES`` is off. Safe when on (the default) because secondary
     suppression allows for a trust's knowledge of its own counts (``indicators.disclosure._totals``; docs/adr/0004,
-    "Trust teams"; tests/api/test_trust_team_disclosure.py attacks it)."""
+    "Trust teams"; tests/api/test_disclosure_attacks.py attacks it)."""
     if not _signed_in(user) or not trust_teams_see_own_figures():
         return frozenset()
     return _trust_roles(user)[1] | trusts_led(user, audit_code)
