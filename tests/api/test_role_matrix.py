@@ -109,6 +109,11 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "api:release-list": ("GET", ALL_200, {}),
     "api:release-detail": ("GET", ALL_200, {}),
     "api:result-list": ("GET", ALL_200, {}),
+    "api:inequalities": (
+        "GET",
+        ALL_200,
+        {"audit": "bowel", "indicator": "emergency_presentation", "dimension": "deprivation"},
+    ),
     # API: signed in
     "api:token-list": ("GET", SIGNED_IN_API, {}),
     "api:token-detail": ("GET", (401, 404, 404, 200, 404, 404), {}),  # the analyst's token: theirs alone
