@@ -18,7 +18,13 @@ from accounts import roles
 from api.filters import ResultFilter, UpperCharFilter
 from api.pagination import ANONYMOUS_MAX_PAGE_SIZE, Pagination, ResultPagination
 from api.selectors import organisation_names
-from api.serializers.results import ModelCardSerializer, ResultSerializer, ServedRunSerializer, TrendSerializer
+from api.serializers.results import (
+    InequalitySerializer,
+    ModelCardSerializer,
+    ResultSerializer,
+    ServedRunSerializer,
+    TrendSerializer,
+)
 from api.views.audits import indicator_or_404
 from api.views.base import CachingMixin, ListView, RetrieveView
 from audits.models import Release
@@ -262,7 +268,7 @@ class InequalityView(CachingMixin, APIView):
     (``sii``, ``sii_lower``, ``sii_upper``) and the most-minus-least deprived ``gap`` (deprivation only).
     Suppressed numbers are null for everyone but the audit's analysts."""
 
-    @extend_schema(parameters=INEQUALITY_PARAMS, responses={200: dict})
+    @extend_schema(parameters=INEQUALITY_PARAMS, responses={200: InequalitySerializer})
     def get(self, request: Request) -> Response:
         params = request.query_params
         missing = {name: ["Required."] for name in ("audit", "indicator", "dimension") if not params.get(name)}
@@ -283,4 +289,4 @@ class InequalityView(CachingMixin, APIView):
         )
         if answer is None:
             raise Http404(f"No {params['dimension']} breakdown of {code} for this organisation")
-        return Response({"audit": audit_code, **answer})
+        return Response(InequalitySerializer({"audit": audit_code, **answer}).data)

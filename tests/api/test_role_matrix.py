@@ -35,6 +35,7 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "search": ("GET", ALL_200, {"q": "manchester"}),
     "audit": ("GET", ALL_200, {}),
     "indicator": ("GET", ALL_200, {}),
+    "inequalities": ("GET", ALL_200, {}),
     "trust": ("GET", ALL_200, {}),
     "trust-trend": ("GET", ALL_200, {}),
     "trust-flag-check": ("GET", ALL_200, {}),
@@ -163,6 +164,7 @@ def kwargs_for(name: str, kwargs: list[str], world: World) -> dict[str, object]:
     by_name = {
         "code": {
             "indicator": trend.indicator,
+            "inequalities": trend.indicator,
             "trust": trend.organisation,
             "trust-trend": trend.organisation,
             "trust-flag-check": trend.organisation,

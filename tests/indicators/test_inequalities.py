@@ -114,3 +114,36 @@ def test_the_api_answers_per_group_with_the_sii(client, loaded):
     exact = {r["group"]: r for r in client.get(url, query).json()["rows"]}[hidden.group]
     assert exact["numerator"] == hidden.numerator and exact["suppressed"]
     assert client.get(url, {**query, "dimension": "colour"}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_the_page_says_who_in_words_tables_and_a_chart(client, loaded):
+    url = reverse("inequalities", args=["bowel", "emergency_presentation"])
+    page = client.get(url).content.decode()
+    assert "lower among the least deprived than among the most deprived" in page
+    assert "does not include 0" in page
+    for title in ("By deprivation", "By age at diagnosis", "By sex"):
+        assert title in page
+    assert 'data-figure="fig-deprivation"' in page and 'id="table-deprivation"' in page
+    assert "Skip the chart" in page
+    indicator_page = client.get(reverse("indicator", args=["bowel", "emergency_presentation"])).content.decode()
+    assert url in indicator_page
+
+
+@pytest.mark.django_db
+def test_the_page_hides_small_numbers_but_not_from_the_analysts(client, loaded):
+    hidden = (
+        InequalityResult.objects.filter(run=loaded["runs"]["bowel"], level="alliance", suppressed=True)
+        .order_by("indicator", "dimension", "organisation", "position")
+        .first()
+    )
+    url = reverse("inequalities", args=["bowel", hidden.indicator])
+    public = client.get(url, {"organisation": hidden.organisation}).content.decode()
+    assert "not shown: small numbers" in public
+    csv = client.get(url, {"organisation": hidden.organisation, "download": "csv"}).content.decode()
+    line = next(row for row in csv.splitlines() if row.startswith(f"{hidden.dimension},{hidden.group},"))
+    assert line.split(",")[2:4] == ["", ""] and ",yes," in line
+    client.force_login(loaded["analyst"])
+    exact = client.get(url, {"organisation": hidden.organisation, "download": "csv"}).content.decode()
+    line = next(row for row in exact.splitlines() if row.startswith(f"{hidden.dimension},{hidden.group},"))
+    assert line.split(",")[2:4] == [str(hidden.numerator), str(hidden.denominator)]
