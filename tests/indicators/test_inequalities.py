@@ -147,3 +147,11 @@ def test_the_page_hides_small_numbers_but_not_from_the_analysts(client, loaded):
     exact = client.get(url, {"organisation": hidden.organisation, "download": "csv"}).content.decode()
     line = next(row for row in exact.splitlines() if row.startswith(f"{hidden.dimension},{hidden.group},"))
     assert line.split(",")[2:4] == [str(hidden.numerator), str(hidden.denominator)]
+
+
+@pytest.mark.django_db
+def test_the_alliance_page_links_to_its_breakdowns(client, loaded):
+    row = InequalityResult.objects.filter(run=loaded["runs"]["bowel"], level="alliance").first()
+    page = client.get(reverse("alliance", args=[row.organisation])).content.decode()
+    link = reverse("inequalities", args=["bowel", "emergency_presentation"]) + f"?organisation={row.organisation}"
+    assert "Who is diagnosed late in this alliance?" in page and link in page
