@@ -66,8 +66,15 @@ def _group_codes(values: pd.Series, dimension: Dimension) -> np.ndarray:
         bounds = np.array([low for low, _ in dimension.groups], dtype=float)
         codes = np.clip(np.searchsorted(bounds, numbers, side="right") - 1, 0, None)
         return np.where(np.isnan(numbers), missing, codes).astype(np.int64)
+    if all(isinstance(value, int) for value, _ in dimension.groups):  # e.g. IMD quintiles: compared as numbers
+        numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+        wanted_numbers = np.array([value for value, _ in dimension.groups], dtype=float)
+        order = np.argsort(wanted_numbers)
+        at = np.clip(np.searchsorted(wanted_numbers[order], numbers), 0, len(order) - 1)
+        found = wanted_numbers[order][at] == numbers
+        return np.where(found, order[at], missing).astype(np.int64)
     wanted = [str(value) for value, _ in dimension.groups]
-    as_text = values.astype(object).where(values.notna(), None).map(lambda v: None if v is None else str(v))
+    as_text = values.astype(str).where(values.notna().to_numpy(), None)
     codes = pd.Categorical(as_text, categories=wanted).codes.astype(np.int64)
     return np.where(codes < 0, missing, codes)
 
@@ -83,63 +90,54 @@ def inequality_rows(
 ) -> pd.DataFrame:
     """The breakdowns of the patients at positions ``rows`` of ``frame`` (the denominator; ``events`` says which
     have the outcome), for England and by alliance (``alliances[alliance_codes]`` is each one's), in
-    ``INEQUALITY_COLUMNS``."""
+    ``INEQUALITY_COLUMNS``. One bincount per dimension; the figures are computed on the whole table at once."""
     events = events.astype(float)
+    organisations = np.array([ENGLAND_CODE, *(str(code) for code in alliances)], dtype=object)
+    levels = np.array([NATIONAL] + [ALLIANCE] * len(alliances), dtype=object)
     parts = []
     for dimension in dimensions:
         codes = _group_codes(frame[dimension.column].iloc[rows], dimension)
         width = len(dimension.groups) + 1
-        labels = [*dimension.labels, NOT_KNOWN]
-        by_alliance = (
-            np.bincount(alliance_codes * width + codes, weights=events, minlength=len(alliances) * width),
-            np.bincount(alliance_codes * width + codes, minlength=len(alliances) * width).astype(float),
+        size = len(alliances) * width
+        x = np.bincount(alliance_codes * width + codes, weights=events, minlength=size).reshape(-1, width)
+        n = np.bincount(alliance_codes * width + codes, minlength=size).astype(float).reshape(-1, width)
+        x = np.vstack([x.sum(axis=0), x])  # England first, then each alliance
+        n = np.vstack([n.sum(axis=0), n])
+        keep = width if n[0, -1] > 0 else width - 1  # "Not known" only when someone is not known
+        x, n = x[:, :keep], n[:, :keep]
+        shown = group_proportions(x, n)
+        slopes = np.full((len(organisations), 3), np.nan)
+        gaps = np.full(len(organisations), np.nan)
+        if dimension.name == ORDERED:
+            ordered = len(dimension.groups)
+            for i in range(len(organisations)):
+                slope = slope_index(x[i, :ordered], n[i, :ordered])
+                slopes[i] = slope.sii, slope.lower, slope.upper
+            gaps = shown.value[:, 0] - shown.value[:, ordered - 1]
+        labels = np.array([*dimension.labels, NOT_KNOWN][:keep], dtype=object)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "dimension": dimension.name,
+                    "level": np.repeat(levels, keep),
+                    "organisation": np.repeat(organisations, keep),
+                    "position": np.tile(np.arange(keep), len(organisations)),
+                    "group": np.tile(labels, len(organisations)),
+                    "numerator": x.reshape(-1).round().astype(np.int64),
+                    "denominator": n.reshape(-1).round().astype(np.int64),
+                    "value": shown.value.reshape(-1),
+                    "ci_lower": shown.lower.reshape(-1),
+                    "ci_upper": shown.upper.reshape(-1),
+                    "sii": np.repeat(slopes[:, 0], keep),
+                    "sii_lower": np.repeat(slopes[:, 1], keep),
+                    "sii_upper": np.repeat(slopes[:, 2], keep),
+                    "gap": np.repeat(gaps, keep),
+                }
+            )
         )
-        national = (np.bincount(codes, weights=events, minlength=width), np.bincount(codes, minlength=width))
-        keep = width if national[1][-1] > 0 else width - 1  # "Not known" only when someone is not known
-        organisations = [(NATIONAL, ENGLAND_CODE, national[0], national[1].astype(float))]
-        organisations += [
-            (ALLIANCE, str(code), by_alliance[0][i * width :][:width], by_alliance[1][i * width :][:width])
-            for i, code in enumerate(alliances)
-        ]
-        for level, organisation, x, n in organisations:
-            x, n = x[:keep], n[:keep]
-            table = _table(dimension, level, organisation, x, n, labels[:keep])
-            parts.append(table)
     if not parts:
         return pd.DataFrame(columns=INEQUALITY_COLUMNS)
     return pd.concat(parts, ignore_index=True)[list(INEQUALITY_COLUMNS)]
-
-
-def _table(dimension: Dimension, level: str, organisation: str, x: np.ndarray, n: np.ndarray, labels: list[str]):
-    shown = group_proportions(x, n)
-    sii, gap = _slope(dimension, x, n, shown.value)
-    return pd.DataFrame(
-        {
-            "dimension": dimension.name,
-            "level": level,
-            "organisation": organisation,
-            "position": np.arange(len(labels)),
-            "group": labels,
-            "numerator": x.round().astype(np.int64),
-            "denominator": n.round().astype(np.int64),
-            "value": shown.value,
-            "ci_lower": shown.lower,
-            "ci_upper": shown.upper,
-            "sii": sii[0],
-            "sii_lower": sii[1],
-            "sii_upper": sii[2],
-            "gap": gap,
-        }
-    )
-
-
-def _slope(dimension: Dimension, x: np.ndarray, n: np.ndarray, value: np.ndarray) -> tuple[tuple[float, ...], float]:
-    """SII (value, lower, upper) and most-minus-least deprived gap of the ordered groups; NaN elsewhere."""
-    if dimension.name != ORDERED:
-        return (np.nan, np.nan, np.nan), np.nan
-    ordered = len(dimension.groups)
-    slope = slope_index(x[:ordered], n[:ordered])
-    return (slope.sii, slope.lower, slope.upper), float(value[0] - value[ordered - 1])
 
 
 def protect_inequalities(rows: pd.DataFrame, policy: SuppressionPolicy) -> pd.DataFrame:
@@ -166,36 +164,37 @@ def protect_inequalities(rows: pd.DataFrame, policy: SuppressionPolicy) -> pd.Da
             informative=~uninformative,
         )
     rows = rows.assign(suppressed=hidden)
-    public: list[dict[str, Any] | None] = [None] * len(rows)
-    for _, table in rows[local].groupby(["dimension", "organisation"], sort=False):
-        _public_table(table, policy, public)
-    return rows.assign(public=pd.Series(public, index=rows.index, dtype=object))
+    return rows.assign(public=pd.Series(_public(rows, local, policy), index=rows.index, dtype=object))
 
 
-def _public_table(table: pd.DataFrame, policy: SuppressionPolicy, public: list[dict[str, Any] | None]) -> None:
-    """The published figures of one alliance's groups in one dimension, from counts rounded to ``policy``."""
-    x = rounded_counts(table["numerator"].to_numpy(float), policy)
-    n = rounded_counts(table["denominator"].to_numpy(float), policy)
+def _public(rows: pd.DataFrame, local: np.ndarray, policy: SuppressionPolicy) -> list[dict[str, Any] | None]:
+    """The published figures of each shown alliance row, from counts rounded to ``policy`` (None elsewhere); the
+    SII and gap of an alliance's deprivation groups only when none of them is hidden."""
+    x = rounded_counts(rows["numerator"].to_numpy(float), policy)
+    n = rounded_counts(rows["denominator"].to_numpy(float), policy)
     shown = group_proportions(x, n)
-    hidden = table["suppressed"].to_numpy(bool)
-    ordered = table["group"].to_numpy() != NOT_KNOWN
-    sii: tuple[float | None, ...] = (None, None, None)
-    gap: float | None = None
-    if table["dimension"].iloc[0] == ORDERED and not hidden[ordered].any():
-        slope = slope_index(x[ordered], n[ordered])
-        sii = (finite_or_none(slope.sii), finite_or_none(slope.lower), finite_or_none(slope.upper))
-        gap = finite_or_none(shown.value[ordered][0] - shown.value[ordered][-1])
-    for i, index in enumerate(table.index):
-        if hidden[i]:
+    hidden = rows["suppressed"].to_numpy(bool)
+    summary: dict[str, tuple[float | None, ...]] = {}
+    ordered_rows = local & (rows["dimension"] == ORDERED).to_numpy() & (rows["group"] != NOT_KNOWN).to_numpy()
+    for organisation, positions in pd.Series(np.flatnonzero(ordered_rows)).groupby(
+        rows["organisation"].to_numpy()[ordered_rows]
+    ):
+        at = positions.to_numpy()
+        if hidden[at].any():
             continue
-        public[index] = {
+        slope = slope_index(x[at], n[at])
+        gap = shown.value[at][0] - shown.value[at][-1]
+        summary[str(organisation)] = tuple(finite_or_none(v) for v in (slope.sii, slope.lower, slope.upper, gap))
+    public: list[dict[str, Any] | None] = [None] * len(rows)
+    dimensions, organisations = rows["dimension"].to_numpy(), rows["organisation"].to_numpy()
+    for i in np.flatnonzero(local & ~hidden):
+        figures = summary.get(organisations[i], (None,) * 4) if dimensions[i] == ORDERED else (None,) * 4
+        public[i] = {
             "numerator": int(x[i]),
             "denominator": int(n[i]),
             "value": finite_or_none(shown.value[i]),
             "ci_lower": finite_or_none(shown.lower[i]),
             "ci_upper": finite_or_none(shown.upper[i]),
-            "sii": sii[0],
-            "sii_lower": sii[1],
-            "sii_upper": sii[2],
-            "gap": gap,
+            **dict(zip(("sii", "sii_lower", "sii_upper", "gap"), figures, strict=True)),
         }
+    return public
