@@ -251,13 +251,15 @@ class ResultList(ListView):
         return "api-results:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
+_TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}  # no NUL: PostgreSQL refuses it in a query
 INEQUALITY_PARAMS = [
-    OpenApiParameter("audit", str, required=True, description="The audit's code, e.g. bowel"),
-    OpenApiParameter("indicator", str, required=True, description="The indicator's code"),
+    OpenApiParameter("audit", _TEXT, required=True, description="The audit's code, e.g. bowel"),
+    OpenApiParameter("indicator", _TEXT, required=True, description="The indicator's code"),
     OpenApiParameter(
         "dimension", str, required=True, enum=list(DIMENSIONS), description="The breakdown: deprivation, age, ..."
     ),
-    OpenApiParameter("organisation", str, description="A Cancer Alliance's code (default: England)"),
+    OpenApiParameter("organisation", _TEXT, description="A Cancer Alliance's code (default: England)"),
+    RELEASE_PARAM,
 ]
 
 
@@ -274,6 +276,9 @@ class InequalityView(CachingMixin, APIView):
         missing = {name: ["Required."] for name in ("audit", "indicator", "dimension") if not params.get(name)}
         if missing:
             raise ValidationError(missing)
+        with_nul = {name: ["No NUL characters."] for name, value in params.items() if "\x00" in value}
+        if with_nul:
+            raise ValidationError(with_nul)
         if params["dimension"] not in DIMENSIONS:
             raise ValidationError({"dimension": [f"One of {', '.join(DIMENSIONS)}."]})
         audit_code, code = params["audit"], params["indicator"]

@@ -114,6 +114,8 @@ def test_the_api_answers_per_group_with_the_sii(client, loaded):
     exact = {r["group"]: r for r in client.get(url, query).json()["rows"]}[hidden.group]
     assert exact["numerator"] == hidden.numerator and exact["suppressed"]
     assert client.get(url, {**query, "dimension": "colour"}).status_code == 400
+    assert client.get(url, {**query, "organisation": "E5\x00"}).status_code == 400
+    assert client.get(url, {**query, "organisation": "E99999999"}).status_code == 404
 
 
 @pytest.mark.django_db
