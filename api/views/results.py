@@ -252,9 +252,10 @@ class ResultList(ListView):
 
 
 _TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}  # no NUL: PostgreSQL refuses it in a query
+_CODE = {**_TEXT, "minLength": 1}
 INEQUALITY_PARAMS = [
-    OpenApiParameter("audit", _TEXT, required=True, description="The audit's code, e.g. bowel"),
-    OpenApiParameter("indicator", _TEXT, required=True, description="The indicator's code"),
+    OpenApiParameter("audit", _CODE, required=True, description="The audit's code, e.g. bowel"),
+    OpenApiParameter("indicator", _CODE, required=True, description="The indicator's code"),
     OpenApiParameter(
         "dimension", str, required=True, enum=list(DIMENSIONS), description="The breakdown: deprivation, age, ..."
     ),
