@@ -41,6 +41,7 @@ urlpatterns = [
     path("imports/", imports.ImportList.as_view(), name="import-list"),
     path("imports/<int:job_id>/", imports.ImportDetail.as_view(), name="import-detail"),
     path("results/", results.ResultList.as_view(), name="result-list"),
+    path("inequalities/", results.InequalityView.as_view(), name="inequalities"),
     path("outliers/", outliers.OutlierCaseList.as_view(), name="outlier-list"),
     path("outliers/<int:case_id>/", outliers.OutlierCaseDetail.as_view(), name="outlier-detail"),
     path("outliers/<int:case_id>/transition/", outliers.OutlierCaseTransition.as_view(), name="outlier-transition"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboards.views import alliance, funnel, home, indicator, outliers, releases, trust
+from dashboards.views import alliance, funnel, home, indicator, inequality, outliers, releases, trust
 from indicators.levels import ALLIANCE
 
 urlpatterns = [
@@ -8,6 +8,11 @@ urlpatterns = [
     path("search/", home.search, name="search"),
     path("audits/<slug:audit_code>/", home.audit, name="audit"),
     path("audits/<slug:audit_code>/indicators/<slug:code>/", indicator.indicator, name="indicator"),
+    path(
+        "audits/<slug:audit_code>/indicators/<slug:code>/inequalities/",
+        inequality.inequalities,
+        name="inequalities",
+    ),
     path(
         "audits/<slug:audit_code>/releases/<int:release_id>/changes/",
         releases.release_changes,

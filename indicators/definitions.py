@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from audits.schema import AuditDefinition, Column, DefinitionError, Fail, check_keys
 from indicators.conditions import Condition, parse_condition
 from indicators.conditions import evaluate as evaluate  # the one way to evaluate a condition, for compute and tests
+from indicators.inequalities import parse_inequalities
 from indicators.kinds import KINDS, Kind, default_kind
 from indicators.stats.risk_spec import (
     COVARIATE_KEYS,
@@ -230,6 +231,7 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
                 parsed=Conditions(numerator, denominator, excluded),
             )
         )
+    parse_inequalities(audit)  # the breakdowns every indicator is computed by, checked with them
     return found
 
 
@@ -324,4 +326,5 @@ def columns_used(indicator: IndicatorDefinition, audit: AuditDefinition) -> list
     if indicator.requires is not None:
         names.add(indicator.requires["column"])
     names.update(covariate["column"] for covariate in (indicator.risk_model or {}).get("covariates", []))
+    names.update(dimension.column for dimension in parse_inequalities(audit))
     return [c.name for c in audit.columns if c.name in names]

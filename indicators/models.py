@@ -220,3 +220,44 @@ class TrendSeries(models.Model):
 
     def __str__(self) -> str:
         return f"{self.indicator} {self.organisation} trend"
+
+
+class InequalityResult(models.Model):
+    """One group of one inequality breakdown (deprivation, age band, sex, ethnicity) of an indicator, for England or
+    a Cancer Alliance, in the indicator's headline period, from one run (indicators.compute.inequalities). The
+    SII, its interval and the most-minus-least deprived gap belong to the (dimension, organisation): every group
+    row of it carries them (deprivation only)."""
+
+    run = models.ForeignKey(ComputationRun, on_delete=models.CASCADE, related_name="inequalities")
+    indicator = models.CharField(max_length=63)
+    dimension = models.CharField(max_length=16)
+    level = models.CharField(max_length=8, choices=Level.choices)
+    organisation = models.CharField(max_length=9)
+    period = models.CharField(max_length=64, help_text="The indicator's headline period (indicators.headline)")
+    position = models.PositiveSmallIntegerField(help_text="The group's place in the dimension's order")
+    group = models.CharField(max_length=63)
+    numerator = models.IntegerField()
+    denominator = models.IntegerField()
+    value = models.FloatField(null=True, help_text="Proportion numerator / denominator (crude, for every kind)")
+    ci_lower = models.FloatField(null=True)
+    ci_upper = models.FloatField(null=True)
+    sii = models.FloatField(null=True, help_text="Slope index of inequality (PHE phe_sii), deprivation only")
+    sii_lower = models.FloatField(null=True)
+    sii_upper = models.FloatField(null=True)
+    gap = models.FloatField(null=True, help_text="Most deprived group's value minus the least deprived's")
+    suppressed = models.BooleanField(default=False, help_text="Hidden from everyone but the audit's analysts")
+    public = models.JSONField(
+        null=True, blank=True, help_text="What everyone but the analysts sees of a shown alliance row; null for England"
+    )
+
+    class Meta:
+        ordering = ["indicator", "dimension", "level", "organisation", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "indicator", "dimension", "level", "organisation", "position"],
+                name="inequality_result_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.indicator} {self.dimension} {self.organisation} {self.group}"

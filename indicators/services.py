@@ -24,7 +24,8 @@ from audits.models import Release, Trust
 from audits.registry import get_definition
 from indicators.definitions import columns_used
 from indicators.disclosure import protect, suppression_policy
-from indicators.models import ComputationRun, FunnelFit, IndicatorResult, RunIndicator, TrendSeries
+from indicators.inequalities import parse_inequalities
+from indicators.models import ComputationRun, FunnelFit, IndicatorResult, InequalityResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
 
 if TYPE_CHECKING:
@@ -222,9 +223,20 @@ def _compute(release: Release, code: str):
     frame = _release_rows(release)[columns_used(indicator, audit)]
     alliance_of = dict(Trust.objects.values_list("code", "alliance_id"))
     output = compute_indicator(
-        frame, indicator, extract_date=release.extract_date, provider_column=audit.provider, alliance_of=alliance_of
+        frame,
+        indicator,
+        extract_date=release.extract_date,
+        provider_column=audit.provider,
+        alliance_of=alliance_of,
+        dimensions=parse_inequalities(audit),
     )
-    return protect(output, indicator, alliance_of=alliance_of, policy=suppression_policy())
+    policy = suppression_policy()
+    protected = protect(output, indicator, alliance_of=alliance_of, policy=policy)
+    if protected.inequalities is not None:
+        from indicators.compute.inequalities import protect_inequalities
+
+        protected.inequalities = protect_inequalities(protected.inequalities, policy)
+    return protected
 
 
 _ROWS_CACHE: dict[tuple, pd.DataFrame] = {}
@@ -251,7 +263,7 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
     # This process must still hold the indicator: lock its row (a process that took it over waits here).
     if not RunIndicator.objects.select_for_update().filter(pk=entry.pk, owner=entry.owner).exists():
         raise leases.LeaseLost(f"indicator {code} of run {run.pk} was taken over by another process")
-    for model in (IndicatorResult, FunnelFit, TrendSeries):  # a redelivered task replaces its own rows
+    for model in (IndicatorResult, FunnelFit, TrendSeries, InequalityResult):  # a redelivered task replaces its rows
         model.objects.filter(run=run, indicator=code).delete()
     results = output.results  # with what the public may see (indicators.disclosure.protect)
     records = results.astype(object).where(pd.notna(results), None).to_dict("records")
@@ -273,6 +285,15 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
     TrendSeries.objects.bulk_create(
         [TrendSeries(run=run, indicator=code, **trend) for trend in output.trends], batch_size=500
     )
+    if output.inequalities is not None and len(output.inequalities):
+        breakdowns = output.inequalities
+        InequalityResult.objects.bulk_create(
+            [
+                InequalityResult(run=run, indicator=code, period=output.inequality_period, **_clean(row))
+                for row in breakdowns.astype(object).where(pd.notna(breakdowns), None).to_dict("records")
+            ],
+            batch_size=1000,
+        )
     done = RunIndicator.objects.filter(pk=entry.pk, owner=entry.owner, status=RunIndicator.Status.RUNNING).update(
         status=RunIndicator.Status.DONE,
         finished_at=timezone.now(),
@@ -335,7 +356,7 @@ def _clean(row: dict) -> dict:
 def _make_current(run: ComputationRun) -> None:
     """Swap the release's results to this run (inside the caller's transaction)."""
     previous = ComputationRun.objects.filter(release=run.release, is_current=True).exclude(pk=run.pk)
-    for model in (IndicatorResult, FunnelFit, TrendSeries):
+    for model in (IndicatorResult, FunnelFit, TrendSeries, InequalityResult):
         model.objects.filter(run__in=previous).delete()
     previous.update(is_current=False)
     run.is_current = True

@@ -204,3 +204,33 @@ class TrendSerializer(serializers.Serializer):
                 ],
             }
         )
+
+
+class InequalityRowSerializer(serializers.Serializer):
+    """One group of a breakdown; the counts and figures are null where hidden from the reader."""
+
+    group = serializers.CharField()
+    numerator = serializers.IntegerField(allow_null=True)
+    denominator = serializers.IntegerField(allow_null=True)
+    value = serializers.FloatField(allow_null=True, help_text="Proportion numerator / denominator (crude)")
+    ci_lower = serializers.FloatField(allow_null=True, help_text="Wilson 95% interval")
+    ci_upper = serializers.FloatField(allow_null=True)
+    suppressed = serializers.BooleanField(help_text="Hidden from everyone but the audit's analysts")
+
+
+class InequalitySerializer(serializers.Serializer):
+    """An indicator's breakdown by one dimension for England or a Cancer Alliance, in its headline period."""
+
+    audit = serializers.CharField()
+    indicator = serializers.CharField()
+    dimension = serializers.CharField()
+    level = serializers.CharField()
+    organisation = serializers.CharField()
+    period = serializers.CharField()
+    run = serializers.IntegerField()
+    release = serializers.IntegerField()
+    sii = serializers.FloatField(allow_null=True, help_text="Slope index of inequality (deprivation only)")
+    sii_lower = serializers.FloatField(allow_null=True)
+    sii_upper = serializers.FloatField(allow_null=True)
+    gap = serializers.FloatField(allow_null=True, help_text="Most deprived group's value minus the least deprived's")
+    rows = InequalityRowSerializer(many=True)

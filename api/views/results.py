@@ -12,17 +12,26 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts import roles
 from api.filters import ResultFilter, UpperCharFilter
 from api.pagination import ANONYMOUS_MAX_PAGE_SIZE, Pagination, ResultPagination
 from api.selectors import organisation_names
-from api.serializers.results import ModelCardSerializer, ResultSerializer, ServedRunSerializer, TrendSerializer
+from api.serializers.results import (
+    InequalitySerializer,
+    ModelCardSerializer,
+    ResultSerializer,
+    ServedRunSerializer,
+    TrendSerializer,
+)
 from api.views.audits import indicator_or_404
-from api.views.base import ListView, RetrieveView
+from api.views.base import CachingMixin, ListView, RetrieveView
 from audits.models import Release
 from audits.registry import all_definitions
 from indicators.disclosure import publish_model_card
+from indicators.inequalities import DIMENSIONS
+from indicators.inequality_results import breakdown
 from indicators.levels import PROVIDER
 from indicators.models import ComputationRun, IndicatorResult, RunIndicator, TrendSeries
 from indicators.selectors import current_run, current_runs, shown_runs
@@ -240,3 +249,50 @@ class ResultList(ListView):
             str(sorted((run.pk, run.release_id, run.release.status) for run in current)),
         ]
         return "api-results:" + hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+_TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}  # no NUL: PostgreSQL refuses it in a query
+_CODE = {**_TEXT, "minLength": 1}
+INEQUALITY_PARAMS = [
+    OpenApiParameter("audit", _CODE, required=True, description="The audit's code, e.g. bowel"),
+    OpenApiParameter("indicator", _CODE, required=True, description="The indicator's code"),
+    OpenApiParameter(
+        "dimension", str, required=True, enum=list(DIMENSIONS), description="The breakdown: deprivation, age, ..."
+    ),
+    OpenApiParameter("organisation", _TEXT, description="A Cancer Alliance's code (default: England)"),
+    RELEASE_PARAM,
+]
+
+
+class InequalityView(CachingMixin, APIView):
+    """An indicator's breakdown by deprivation quintile, age band, sex or ethnicity, for England or a Cancer
+    Alliance, in its headline period: one row per group (fields ``group``, ``numerator``, ``denominator``,
+    ``value``, ``ci_lower``, ``ci_upper``, ``suppressed``), with the slope index of inequality and its interval
+    (``sii``, ``sii_lower``, ``sii_upper``) and the most-minus-least deprived ``gap`` (deprivation only).
+    Suppressed numbers are null for everyone but the audit's analysts."""
+
+    @extend_schema(parameters=INEQUALITY_PARAMS, responses={200: InequalitySerializer})
+    def get(self, request: Request) -> Response:
+        params = request.query_params
+        missing = {name: ["Required."] for name in ("audit", "indicator", "dimension") if not params.get(name)}
+        if missing:
+            raise ValidationError(missing)
+        with_nul = {name: ["No NUL characters."] for name, value in params.items() if "\x00" in value}
+        if with_nul:
+            raise ValidationError(with_nul)
+        if params["dimension"] not in DIMENSIONS:
+            raise ValidationError({"dimension": [f"One of {', '.join(DIMENSIONS)}."]})
+        audit_code, code = params["audit"], params["indicator"]
+        indicator_or_404(audit_code, code)
+        run = _run_or_404(request, audit_code)
+        self.served_runs = [run]
+        answer = breakdown(
+            run,
+            code,
+            params["dimension"],
+            params.get("organisation") or None,
+            unsuppressed=roles.sees_unsuppressed(request.user, audit_code),
+        )
+        if answer is None:
+            raise Http404(f"No {params['dimension']} breakdown of {code} for this organisation")
+        return Response(InequalitySerializer({"audit": audit_code, **answer}).data)

@@ -4,18 +4,22 @@ trends."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from indicators.compute.inequalities import inequality_rows
 from indicators.compute.output import RESULT_COLUMNS, IndicatorOutput
 from indicators.compute.periods import audit_year, followed_up_until
 from indicators.compute.refusals import note_exclusions, refused_results
 from indicators.compute.trends import quarterly_trends
 from indicators.compute.years import year_results
 from indicators.definitions import IndicatorDefinition, evaluate
+from indicators.headline import headline_key
+from indicators.inequalities import Dimension
 from indicators.kinds import KINDS
 from indicators.levels import ENGLAND_CODE
 
@@ -27,6 +31,7 @@ def compute_indicator(
     extract_date: date,
     provider_column: str,
     alliance_of: dict[str, str],
+    dimensions: Sequence[Dimension] = (),
 ) -> IndicatorOutput:
     """All results of one indicator.
 
@@ -140,6 +145,22 @@ def compute_indicator(
         results["national_value"] = results["national_value"].fillna(results["period"].map(england))
     output.results = results[list(RESULT_COLUMNS)]
     output.trends = quarterly_trends(cohort, labels, first_quarter, indicator, complete_until)
+    if dimensions:  # the breakdowns of the headline period: every audit year's patients, or the only year's
+        national = results[results["level"] == "national"]
+        headline = max(
+            zip(national["period_start"], national["period_end"], national["period"], strict=True),
+            key=lambda row: headline_key(row[0], row[1]),
+        )
+        in_denominator = cohort["denominator"].to_numpy() > 0
+        output.inequality_period = str(headline[2])
+        output.inequalities = inequality_rows(
+            frame,
+            dimensions,
+            rows=np.flatnonzero(in_cohort)[in_denominator],
+            events=cohort["numerator"].to_numpy()[in_denominator] > 0,
+            alliance_codes=cohort["alliance"].to_numpy()[in_denominator],
+            alliances=labels["alliance"],
+        )
     return output
 
 

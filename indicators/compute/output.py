@@ -28,3 +28,6 @@ class IndicatorOutput:
     funnels: list[dict[str, Any]] = field(default_factory=list)
     trends: list[dict[str, Any]] = field(default_factory=list)
     model_card: dict[str, Any] | None = None
+    #: The inequality breakdowns of the headline period (indicators.compute.inequalities), and its label.
+    inequalities: pd.DataFrame | None = None
+    inequality_period: str = ""

@@ -35,6 +35,7 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "search": ("GET", ALL_200, {"q": "manchester"}),
     "audit": ("GET", ALL_200, {}),
     "indicator": ("GET", ALL_200, {}),
+    "inequalities": ("GET", ALL_200, {}),
     "trust": ("GET", ALL_200, {}),
     "trust-trend": ("GET", ALL_200, {}),
     "trust-flag-check": ("GET", ALL_200, {}),
@@ -112,6 +113,11 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "api:release-list": ("GET", ALL_200, {}),
     "api:release-detail": ("GET", ALL_200, {}),
     "api:result-list": ("GET", ALL_200, {}),
+    "api:inequalities": (
+        "GET",
+        ALL_200,
+        {"audit": "bowel", "indicator": "emergency_presentation", "dimension": "deprivation"},
+    ),
     # API: signed in
     "api:token-list": ("GET", SIGNED_IN_API, {}),
     "api:token-detail": ("GET", (401, 404, 404, 200, 404, 404), {}),  # the analyst's token: theirs alone
@@ -161,6 +167,7 @@ def kwargs_for(name: str, kwargs: list[str], world: World) -> dict[str, object]:
     by_name = {
         "code": {
             "indicator": trend.indicator,
+            "inequalities": trend.indicator,
             "trust": trend.organisation,
             "trust-trend": trend.organisation,
             "trust-flag-check": trend.organisation,

@@ -191,6 +191,20 @@ MISSPELT: list[tuple[str, Change, str, str, str]] = [
     ),
     ("top-level plain words misspelt", lambda d: rename(d, "plain", "plian"), "top level", "plian", "plain"),
     (
+        "inequalities dimension misspelt",
+        lambda d: rename(d["inequalities"], "deprivation", "deprivaton"),
+        "inequalities",
+        "deprivaton",
+        "deprivation",
+    ),
+    (
+        "inequalities dimension key misspelt",
+        lambda d: rename(d["inequalities"]["age"], "bands", "band"),
+        "inequalities, age",
+        "band",
+        "bands",
+    ),
+    (
         "applies_when misspelt",
         lambda d: rename(column(d, "asa_grade"), "applies_when", "applies_if"),
         "column asa_grade",
@@ -522,3 +536,37 @@ def test_the_definition_checks_import_no_numerical_library():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize(
+    "change, entry, key, words",
+    [
+        (lambda d: d["inequalities"]["sex"].update(column="gender"), "inequalities, sex", "column", "must name one"),
+        (lambda d: d["inequalities"]["age"].update(column="sex"), "inequalities, age", "column", "integer column"),
+        (lambda d: d["inequalities"]["age"].update(bands=[60, 50]), "inequalities, age", "bands", "increasing"),
+        (lambda d: d["inequalities"]["deprivation"].update(groups=[1, 2]), "inequalities, deprivation", "groups", "5"),
+        (
+            lambda d: d["inequalities"]["sex"].update(labels={"X": "Other"}),
+            "inequalities, sex",
+            "labels",
+            "not among its groups: X",
+        ),
+    ],
+    ids=["unknown column", "age not an integer", "bands not increasing", "too few ordered groups", "label of no group"],
+)
+def test_a_wrong_inequality_breakdown_is_refused(tmp_path, change, entry, key, words):
+    path = broken_copy(tmp_path, change)
+    with pytest.raises(DefinitionError) as caught:
+        parse_indicators(load_definition(path))
+    assert (caught.value.entry, caught.value.key) == (entry, key) and words in str(caught.value)
+
+
+def test_the_shipped_breakdowns_name_their_columns_and_groups():
+    from indicators.inequalities import parse_inequalities
+
+    dimensions = {d.name: d for d in parse_inequalities(load_definition(DEFINITIONS / "bowel.yaml"))}
+    assert list(dimensions) == ["deprivation", "age", "sex"]
+    assert dimensions["deprivation"].column == "imd_quintile"
+    assert dimensions["deprivation"].labels[0] == "1 (most deprived)"
+    assert dimensions["age"].labels == ("Under 50", "50-59", "60-69", "70-79", "80 and over")
+    assert dimensions["sex"].groups == (("M", "Male"), ("F", "Female"))
