@@ -94,13 +94,23 @@ def test_the_shipped_audits_declare_their_indicators():
         "major_resection",
         "surgery_date",
         "death_date",
+        "imd_quintile",  # the audit's inequality breakdowns (``inequalities:``): deprivation, age, sex
     }
 
 
 def test_an_indicator_reads_only_the_columns_it_needs():
     bowel = load_definition(DEFINITIONS / "bowel.yaml")
     mdt = next(i for i in parse_indicators(bowel) if i.code == "mdt_discussed")
-    assert columns_used(mdt, bowel) == ["patient_id", "provider_code", "diagnosis_date", "mdt_discussed"]
+    # Its own column, and the columns of the audit's inequality breakdowns (age, sex, deprivation): nothing else.
+    assert columns_used(mdt, bowel) == [
+        "patient_id",
+        "provider_code",
+        "diagnosis_date",
+        "age",
+        "sex",
+        "imd_quintile",
+        "mdt_discussed",
+    ]
 
 
 @pytest.mark.parametrize(
