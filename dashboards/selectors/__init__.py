@@ -12,7 +12,15 @@ One module per responsibility: :mod:`.cache` (the process's two caches and the o
 the tests import from ``dashboards.selectors``.
 """
 
-from dashboards.selectors.audit import audit_page, indicator_page, sees_own, variant_for
+from dashboards.selectors.audit import (
+    NoRelease,
+    audit_page,
+    definitions_in_words,
+    indicator_page,
+    sees_own,
+    under_review,
+    variant_for,
+)
 from dashboards.selectors.cache import CACHE, DERIVED, PiecesNotBuilt, pieces
 from dashboards.selectors.data_quality import data_quality_page
 from dashboards.selectors.organisation import alliance_page, organisations, plan_section, trust_page
@@ -22,10 +30,12 @@ from indicators.selectors import shown_runs  # the one rule for pages and API al
 __all__ = [
     "CACHE",
     "DERIVED",
+    "NoRelease",
     "PiecesNotBuilt",
     "alliance_page",
     "audit_page",
     "data_quality_page",
+    "definitions_in_words",
     "flag_check_page",
     "indicator_page",
     "organisations",
@@ -35,5 +45,6 @@ __all__ = [
     "shown_runs",
     "trend_page",
     "trust_page",
+    "under_review",
     "variant_for",
 ]
