@@ -65,7 +65,10 @@ INDICATOR_KEYS = frozenset(
 REQUIRED_KEYS = ("title", "description", "numerator", "denominator", "direction")
 PERIOD_KEYS = frozenset({"column"})
 STANDARD_KEYS = frozenset({"value", "label"})
-REVIEW_KEYS = frozenset({"source", "authored_by", "checked_by", "date_reviewed"})
+REVIEW_KEYS = frozenset({"status", "note", "source", "authored_by", "checked_by", "date_reviewed"})
+# A review's status: "unverified" when the definition could not be checked against the audit's own methodology
+# (its note says what is unchecked; the indicator's page shows it); without a status, nothing is claimed.
+REVIEW_STATUSES = ("verified", "unverified")
 REQUIRES_KEYS = frozenset({"column", "minimum_completeness"})
 # A period (e.g. the current audit year, whose follow-up is not yet complete) gets funnel flags only
 # when at least this share of its days is covered, unless the indicator sets minimum_coverage.
@@ -125,6 +128,16 @@ class IndicatorDefinition:
                 tuple(parse_condition(c, path=f"exclusions[{n}]") for n, c in enumerate(self.exclusions, start=1)),
             )
         object.__setattr__(self, "conditions", parsed)
+
+    @property
+    def under_review(self) -> bool:
+        """Its definition could not be checked against the audit's methodology (``review.status: unverified``)."""
+        return self.review.get("status") == "unverified"
+
+    @property
+    def review_note(self) -> str:
+        """What is unchecked in the definition (``review.note``), or ""."""
+        return str(self.review.get("note") or "")
 
     @property
     def risk_adjusted(self) -> bool:
@@ -189,6 +202,7 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
         if not isinstance(review, dict):
             raise fail(f"review must be a mapping of {', '.join(sorted(REVIEW_KEYS))}")
         check_keys(review, REVIEW_KEYS, fail, "review")
+        _check_review(review, fail)
         minimum = raw.get("minimum_denominator", 1)
         if not isinstance(minimum, int) or minimum < 1:
             raise fail("minimum_denominator must be a whole number of at least 1")
@@ -263,6 +277,18 @@ def _check_requires(requires: Any, columns: Mapping[str, Column], fail: Fail) ->
     share = requires.get("minimum_completeness")
     if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
         raise fail("minimum_completeness must be a share from 0 to 1, e.g. 0.8", "requires")
+
+
+def _check_review(review: dict[str, Any], fail: Fail) -> None:
+    """``review: {status: verified|unverified, note: ...}``: an unverified definition says what is unchecked."""
+    status = review.get("status")
+    if status is not None and status not in REVIEW_STATUSES:
+        raise fail(f"status must be one of {', '.join(REVIEW_STATUSES)}", "review")
+    note = review.get("note")
+    if note is not None and (not isinstance(note, str) or not note.strip()):
+        raise fail("note must be text saying what was or was not checked", "review")
+    if status == "unverified" and note is None:
+        raise fail("an unverified definition needs a note saying what is unchecked", "review")
 
 
 def _check_kind(declared: Any, risk: Any, fail: Fail) -> Kind:

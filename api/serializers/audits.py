@@ -71,7 +71,10 @@ class IndicatorSerializer(serializers.Serializer):
     standard = serializers.JSONField(allow_null=True)
     prompt = serializers.CharField()
     recommendation = serializers.CharField()
-    review = serializers.JSONField()
+    review = serializers.JSONField(
+        help_text="Who wrote and checked the definition and its source; status (verified or unverified) and, when "
+        "unverified, a note saying what is not yet checked against the audit's own methodology"
+    )
     numerator = serializers.JSONField(help_text="The condition a denominator patient meets to count")
     denominator = serializers.JSONField()
     exclusions = serializers.JSONField()

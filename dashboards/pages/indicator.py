@@ -308,6 +308,9 @@ class IndicatorPage:
     period: str | None
     piece: IndicatorPiece | None
     card: Any  # dashboards.pages.model_card.ModelCard | UnfittedCard | None
+    # From the definition file as deployed (not the run's piece): a review's status can change without a recompute.
+    under_review: bool = False
+    review_note: str = ""
 
     def rows(self, table: str) -> list[ResultRow]:
         assert self.piece is not None
@@ -343,6 +346,8 @@ class IndicatorPage:
             "ringed": ringed,
             "highlight_alliance": highlight_alliance,
             "is_analyst": self.variant == "analyst",
+            "under_review": self.under_review,
+            "review_note": self.review_note,
             "legend": text.MEANING_LEGEND,
             "periods": [
                 {"period": p, "current": p == self.period, "headline": p == item.headline} for p in item.periods

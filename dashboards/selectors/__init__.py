@@ -13,7 +13,15 @@ and :mod:`.data_quality`. The names below are the API the views, the pages and t
 ``dashboards.selectors``.
 """
 
-from dashboards.selectors.audit import audit_page, indicator_page, sees_own, variant_for
+from dashboards.selectors.audit import (
+    NoRelease,
+    audit_page,
+    definitions_in_words,
+    indicator_page,
+    sees_own,
+    under_review,
+    variant_for,
+)
 from dashboards.selectors.cache import CACHE, DERIVED, PiecesNotBuilt, pieces
 from dashboards.selectors.data_quality import data_quality_page
 from dashboards.selectors.organisation import alliance_page, plan_section, trust_page
@@ -25,10 +33,12 @@ from indicators.selectors import shown_runs  # the one rule for pages and API al
 __all__ = [
     "CACHE",
     "DERIVED",
+    "NoRelease",
     "PiecesNotBuilt",
     "alliance_page",
     "audit_page",
     "data_quality_page",
+    "definitions_in_words",
     "find_organisations",
     "flag_check_page",
     "for_patients_page",
@@ -41,5 +51,6 @@ __all__ = [
     "shown_runs",
     "trend_page",
     "trust_page",
+    "under_review",
     "variant_for",
 ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import Http404
 
 from accounts.roles import own_trusts, sees_unsuppressed
-from dashboards.pages.audit import AuditIndicator, AuditPiece, audit_key
+from dashboards.pages.audit import DIRECTION_TEXT, AuditIndicator, AuditPiece, audit_key
 from dashboards.pages.indicator import IndicatorPage, IndicatorPiece, indicator_key, with_own_rows
 from dashboards.pages.model_card import ModelCard, UnfittedCard, card_key
 from dashboards.pages.run import RESULT_FIELDS
@@ -28,10 +30,14 @@ def sees_own(user, audit_code: str, trust: str) -> bool:
     return not sees_unsuppressed(user, audit_code) and sees_unsuppressed(user, audit_code, trust)
 
 
+class NoRelease(Http404):
+    """The audit has no run shown yet (no release published and computed): a 404 unless a page says so itself."""
+
+
 def audit_run(audit_code: str) -> ComputationRun:
     run = shown_runs().get(audit_code)
     if run is None:
-        raise Http404("No results for this audit yet")
+        raise NoRelease("No results for this audit yet")
     return run
 
 
@@ -46,6 +52,30 @@ def indicator_item(overview: AuditPiece, code: str) -> AuditIndicator:
     return item
 
 
+def under_review(audit_code: str) -> set[str]:
+    """The codes of the audit's indicators whose definitions are unverified (``review.status``), as deployed now."""
+    return {definition.code for definition in indicators_for(audit_code) if definition.under_review}
+
+
+def definitions_in_words(audit_code: str) -> list[dict[str, Any]]:
+    """An audit with no results yet: each indicator's definition in words, and its review note when unverified."""
+    return [
+        {
+            "code": d.code,
+            "title": d.title,
+            "description": d.description,
+            "numerator_text": d.numerator_text,
+            "denominator_text": d.denominator_text,
+            "direction_text": DIRECTION_TEXT.get(d.direction, "Neither higher nor lower is better in itself"),
+            "standard": (d.standard or {}).get("label", ""),
+            "risk_adjusted": d.risk_adjusted,
+            "under_review": d.under_review,
+            "review_note": d.review_note,
+        }
+        for d in indicators_for(audit_code)
+    ]
+
+
 def audit_page(user, audit_code: str) -> tuple[ComputationRun, AuditPiece, str]:
     """The audit's shown run, its overview piece as ``user`` may see it, and that variant."""
     run = audit_run(audit_code)
@@ -57,10 +87,22 @@ def indicator_page(user, audit_code: str, code: str, period: str | None) -> Indi
     """An indicator at ``period`` (None: its headline period), or why it has no results."""
     run, overview, variant = audit_page(user, audit_code)
     item = indicator_item(overview, code)
+    definition = next((d for d in indicators_for(audit_code) if d.code == code), None)
+    unverified = definition is not None and definition.under_review
+    note = definition.review_note if definition is not None else ""
     kinds = {card_key(code): ModelCard | UnfittedCard}
     if not item.periods:
         card = pieces({run: kinds}).get((run.pk, card_key(code)))
-        return IndicatorPage(run=run, item=item, variant=variant, period=None, piece=None, card=card)
+        return IndicatorPage(
+            run=run,
+            item=item,
+            variant=variant,
+            period=None,
+            piece=None,
+            card=card,
+            under_review=unverified,
+            review_note=note,
+        )
     period = period or item.headline
     if period not in item.periods:
         raise Http404("No results for that period")
@@ -77,6 +119,8 @@ def indicator_page(user, audit_code: str, code: str, period: str | None) -> Indi
         period=period,
         piece=piece,
         card=found.get((run.pk, card_key(code))),
+        under_review=unverified,
+        review_note=note,
     )
 
 

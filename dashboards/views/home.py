@@ -46,11 +46,30 @@ def search(request: HttpRequest) -> HttpResponse:
 @_building
 def audit(request: HttpRequest, audit_code: str) -> HttpResponse:
     definition = _definition(audit_code)
-    run, data, variant = selectors.audit_page(request.user, audit_code)
+    try:
+        run, data, variant = selectors.audit_page(request.user, audit_code)
+    except selectors.NoRelease:
+        if request.GET.get("download"):
+            raise  # no table to download: a 404
+        return _page(
+            request,
+            "dashboards/audit_no_release.html",
+            {
+                "definition": definition,
+                "indicators": selectors.definitions_in_words(audit_code),
+                "is_analyst": roles.can_manage_releases(request.user, audit_code),
+            },
+        )
     if request.GET.get("download") == "indicators":
         return _csv(f"{audit_code}-indicators.csv", INDICATORS_CSV, data.indicators)
     return _page(
         request,
         "dashboards/audit.html",
-        {"definition": definition, "data": data, "run": run, "is_analyst": variant == "analyst"},
+        {
+            "definition": definition,
+            "data": data,
+            "run": run,
+            "is_analyst": variant == "analyst",
+            "under_review": selectors.under_review(audit_code),
+        },
     )

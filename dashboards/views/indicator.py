@@ -25,7 +25,14 @@ def indicator(request: HttpRequest, audit_code: str, code: str) -> HttpResponse:
         return _page(
             request,
             "dashboards/indicator_unavailable.html",
-            {"definition": definition, "item": page.item, "run": page.run, "card": page.card},
+            {
+                "definition": definition,
+                "item": page.item,
+                "run": page.run,
+                "card": page.card,
+                "under_review": page.under_review,
+                "review_note": page.review_note,
+            },
         )
     table = request.GET.get("download")
     name = f"{audit_code}-{code}"

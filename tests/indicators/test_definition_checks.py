@@ -27,7 +27,8 @@ from tests.conftest import FIXTURES, run_command
 
 ROOT = FIXTURES.parents[1]
 DEFINITIONS = ROOT / "audits" / "definitions"
-SHIPPED = [DEFINITIONS / "bowel.yaml", DEFINITIONS / "lung.yaml", FIXTURES / "definitions" / "mesothelioma.yaml"]
+# Every file the site ships (a new audit's file is checked without being listed here), and the fixture registry.
+SHIPPED = [*sorted(DEFINITIONS.glob("*.yaml")), FIXTURES / "definitions" / "mesothelioma.yaml"]
 
 Change = Callable[[dict[str, Any]], None]
 
@@ -160,6 +161,20 @@ MISSPELT: list[tuple[str, Change, str, str, str]] = [
         "indicator early_stage, review",
         "checked_bye",
         "checked_by",
+    ),
+    (
+        "review status",
+        lambda d: indicator(d, "early_stage").update(review={"stauts": "unverified", "note": "Window unchecked."}),
+        "indicator early_stage, review",
+        "stauts",
+        "status",
+    ),
+    (
+        "review note",
+        lambda d: indicator(d, "early_stage").update(review={"status": "unverified", "notes": "Window unchecked."}),
+        "indicator early_stage, review",
+        "notes",
+        "note",
     ),
     (
         "requires",
@@ -402,6 +417,18 @@ WRONG_REFERENCE: list[tuple[str, Change, str, str]] = [
         "when-column 'resected' is not declared",
     ),
     (
+        "review status that is not a status",
+        lambda d: indicator(d, "early_stage").update(review={"status": "checked", "note": "Read the supplement."}),
+        "indicator early_stage, review",
+        "status must be one of verified, unverified",
+    ),
+    (
+        "unverified review without a note",
+        lambda d: indicator(d, "early_stage").update(review={"status": "unverified", "source": "https://example.org"}),
+        "indicator early_stage, review",
+        "an unverified definition needs a note saying what is unchecked",
+    ),
+    (
         "applies_when comparing a boolean with text",
         lambda d: column(d, "asa_grade").update(applies_when={"major_resection": "yes"}),
         "column asa_grade, applies_when",
@@ -433,6 +460,13 @@ def test_each_shipped_definition_passes(path):
     assert out.startswith(f"{path}: no problems")
     code, out, _ = run_command("check_definition", str(path), json=True)
     assert code == 0 and json.loads(out) == []
+
+
+def test_every_natcan_audit_ships_a_definition_file():
+    """The loop above covers every shipped file: bowel, lung and the eight other NATCAN audits (issue 14)."""
+    audits = {yaml.safe_load(path.read_text(encoding="utf-8"))["code"] for path in DEFINITIONS.glob("*.yaml")}
+    natcan = {"bowel", "lung", "og", "prostate", "breast_primary", "breast_metastatic", "kidney", "pancreatic"}
+    assert natcan | {"ovarian", "nhl"} <= audits
 
 
 def test_the_shipped_definitions_and_the_fixture_folder_pass_the_start_up_check(settings):

@@ -141,3 +141,67 @@ def test_a_malformed_indicator_is_refused_naming_it(change, message):
 def test_evaluate_returns_plain_booleans_for_any_frame_length():
     empty = FRAME.iloc[:0]
     assert evaluate({"column": "stage", "in": ["1"]}, empty, EXTRACT).dtype == np.bool_
+
+
+NATCAN_MORE = ("og", "prostate", "breast_primary", "breast_metastatic", "kidney", "pancreatic", "ovarian", "nhl")
+
+
+@pytest.mark.parametrize("audit", NATCAN_MORE)
+def test_each_further_natcan_indicator_says_whether_its_definition_was_checked(audit):
+    """No methodology supplement of these audits could be read (docs/audits/natcan-indicators.md): every indicator
+    says so, with what is unchecked, and the definition object exposes it for the page."""
+    items = parse_indicators(load_definition(DEFINITIONS / f"{audit}.yaml"))
+    assert items
+    for item in items:
+        assert item.review["status"] in ("verified", "unverified"), item.code
+        assert item.review["source"], item.code
+        if item.review["status"] == "unverified":
+            assert item.under_review and item.review_note == item.review["note"] and item.review_note.strip()
+
+
+def test_a_definition_without_a_review_status_claims_nothing():
+    bowel = parse_indicators(load_definition(DEFINITIONS / "bowel.yaml"))
+    assert not any(item.under_review for item in bowel) and all(item.review_note == "" for item in bowel)
+
+
+def test_the_kidney_curative_treatment_indicator_carries_the_96_percent_objective():
+    kidney = {i.code: i for i in parse_indicators(load_definition(DEFINITIONS / "kidney.yaml"))}
+    assert kidney["curative_31d"].standard is not None and kidney["curative_31d"].standard["value"] == 0.96
+    assert kidney["curative_31d"].numerator == {
+        "days_between": {"start": "decision_to_treat_date", "end": "first_treatment_date", "at_most": 31}
+    }
+
+
+def test_nogca_post_operative_mortality_is_adjusted_for_the_factors_augis_lists():
+    og = {i.code: i for i in parse_indicators(load_definition(DEFINITIONS / "og.yaml"))}
+    for code in ("mortality_30d", "mortality_90d"):
+        covariates = {c["column"] for c in (og[code].risk_model or {})["covariates"]}
+        assert covariates == {
+            "age",
+            "performance_status",
+            "asa_grade",
+            "charlson",
+            "tumour_site",
+            "pathological_t_stage",
+            "nodes_positive",
+            "neoadjuvant_therapy",
+        }
+        assert og[code].kind == "ratio" and og[code].period_column == "surgery_date"
+
+
+@pytest.mark.parametrize(
+    "audit, track",
+    [
+        ("og", "formal"),
+        ("prostate", "formal"),
+        *((audit, "supportive") for audit in NATCAN_MORE if audit not in ("og", "prostate")),
+    ],
+)
+def test_the_newer_natcan_audits_follow_supportive_contact(audit, track):
+    """NNHLA says it is on supportive contact and the other newer audits are taken to be (docs/audits/natcan-
+    indicators.md, 1.4); the established NOGCA and NPCA follow HQIP's formal process as bowel and lung do."""
+    from indicators.outlier_policy import parse_policy
+
+    policy = parse_policy(load_definition(DEFINITIONS / f"{audit}.yaml"))
+    assert policy.track == track
+    assert policy.base == ("hqip_formal" if track == "formal" else "supportive_contact")
