@@ -20,7 +20,7 @@ from audits.schema import DefinitionError, parse_definition
 
 ROOT = Path(__file__).resolve().parents[2]
 PROSTATE = {
-    "code": "prostate",
+    "code": "psa_test",
     "name": "Prostate (decimal test)",
     "extract": {
         "patient_id": "patient_id",
@@ -66,7 +66,7 @@ def without(key):
 
 
 def test_a_decimal_column_keeps_its_places_and_exact_bounds():
-    psa = parse_definition(prostate(min=0.05, max=99.5), origin="prostate.yaml").column("psa")
+    psa = parse_definition(prostate(min=0.05, max=99.5), origin="psa_test.yaml").column("psa")
     assert (psa.type, psa.option("places"), psa.min, psa.max) == ("decimal", 2, Decimal("0.05"), Decimal("99.5"))
 
 
@@ -89,7 +89,7 @@ def test_a_decimal_column_keeps_its_places_and_exact_bounds():
 )
 def test_a_malformed_decimal_column_is_refused_naming_the_key(raw, message, key):
     with pytest.raises(DefinitionError) as caught:
-        parse_definition(raw, origin="prostate.yaml")
+        parse_definition(raw, origin="psa_test.yaml")
     assert message in str(caught.value) and caught.value.key == key
 
 
@@ -98,7 +98,7 @@ def test_a_malformed_decimal_column_is_refused_naming_the_key(raw, message, key)
 
 def parse(text: str, providers, typed_reading: bool):
     parser = ExtractParser(
-        parse_definition(prostate(), origin="prostate.yaml"), date(2025, 3, 31), providers, typed_reading=typed_reading
+        parse_definition(prostate(), origin="psa_test.yaml"), date(2025, 3, 31), providers, typed_reading=typed_reading
     )
     tables = list(parser.batches(io.BytesIO(text.encode())))
     return tables, parser.finish()
@@ -135,10 +135,10 @@ def prostate_audit(settings, tmp_path):
     from audits.registry import get_definition, reset_cache
     from audits.services import sync_audit
 
-    (tmp_path / "prostate.yaml").write_text(yaml.safe_dump(PROSTATE))
+    (tmp_path / "psa_test.yaml").write_text(yaml.safe_dump(PROSTATE))
     settings.AUDIT_DEFINITION_DIRS = [*settings.AUDIT_DEFINITION_DIRS, tmp_path]
     reset_cache()
-    sync_audit(get_definition("prostate"))
+    sync_audit(get_definition("psa_test"))
     yield
     reset_cache()
 
@@ -148,9 +148,9 @@ def import_prostate(text: str, stream=None):
     from audits.services import import_extract
 
     return import_extract(
-        audit_code="prostate",
+        audit_code="psa_test",
         stream=stream or io.BytesIO(text.encode()),
-        file_name="prostate.csv",
+        file_name="psa_test.csv",
         extract_date=date(2025, 3, 31),
         actor=Actor.command_line(name="tests"),
     )
@@ -184,7 +184,7 @@ def test_decimals_are_stored_exactly_read_as_float64_and_served_as_their_exact_t
     assert ("psa", "decimal") in columns
     served = row_serializer(columns)(release_rows(release, after_line=0, limit=10), many=True).data
     assert [row["psa"] for row in served] == ["4.25", "0.50", None, "1000.00"]
-    described = ColumnSerializer(get_definition("prostate").column("psa")).data
+    described = ColumnSerializer(get_definition("psa_test").column("psa")).data
     assert (described["type"], described["min"], described["max"]) == ("decimal", Decimal("0"), Decimal("1000"))
 
 
@@ -201,8 +201,8 @@ def test_sqlite_stores_decimals_as_exact_text(tmp_path):
     """The embedded default: SQLite's REAL is a binary fraction, so a decimal is stored as its exact text."""
     definitions = tmp_path / "definitions"
     definitions.mkdir()
-    (definitions / "prostate.yaml").write_text(yaml.safe_dump(PROSTATE))
-    (tmp_path / "prostate.csv").write_text(GOOD)
+    (definitions / "psa_test.yaml").write_text(yaml.safe_dump(PROSTATE))
+    (tmp_path / "psa_test.csv").write_text(GOOD)
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "CELERY_BROKER_URL", "SECRET_KEY"}}
     env.update(DEBUG="true", DATA_DIR=str(tmp_path), CELERY_TASK_ALWAYS_EAGER="")
     env["AUDIT_DEFINITION_DIRS"] = str(definitions)
@@ -215,11 +215,11 @@ def test_sqlite_stores_decimals_as_exact_text(tmp_path):
     imported = manage(
         "import_extract",
         "--audit",
-        "prostate",
+        "psa_test",
         "--extract-date",
         "2025-03-31",
         "--json",
-        str(tmp_path / "prostate.csv"),
+        str(tmp_path / "psa_test.csv"),
     )
     assert imported.returncode == 0, imported.stdout + imported.stderr
     read = manage(
@@ -228,7 +228,7 @@ def test_sqlite_stores_decimals_as_exact_text(tmp_path):
         "-c",
         "from django.db import connection; from api.serializers.releases import row_serializer; "
         "from audits.models import Release; from audits.selectors import release_frame, release_rows, row_columns; "
-        "r = Release.objects.get(audit_id='prostate'); c = connection.cursor(); "
+        "r = Release.objects.get(audit_id='psa_test'); c = connection.cursor(); "
         "c.execute(f'SELECT typeof(psa), psa FROM {r.storage_table} ORDER BY line'); print(c.fetchall()); "
         "f = release_frame(r); print(str(f['psa'].dtype), f['psa'].tolist()[:2]); "
         "rows = row_serializer(row_columns(r))(release_rows(r, after_line=0, limit=9), many=True).data; "

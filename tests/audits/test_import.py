@@ -182,8 +182,8 @@ def test_withdrawing_the_newest_release_makes_the_previous_one_current(orgs, tmp
 def test_the_command_explains_an_unknown_audit_or_a_bad_date(orgs):
     from django.core.management.base import CommandError
 
-    with pytest.raises(CommandError, match="unknown audit 'kidney'; known audits: bowel, lung"):
-        run_command("import_extract", str(BOWEL / "valid.csv"), audit="kidney", extract_date="2025-03-31")
+    with pytest.raises(CommandError, match="unknown audit 'thyroid'; known audits: bowel, breast_metastatic, "):
+        run_command("import_extract", str(BOWEL / "valid.csv"), audit="thyroid", extract_date="2025-03-31")
     with pytest.raises(CommandError, match="is not a date in YYYY-MM-DD form"):
         run_command("import_extract", str(BOWEL / "valid.csv"), audit="bowel", extract_date="31/03/2025")
 
