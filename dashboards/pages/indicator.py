@@ -6,15 +6,14 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
-from html import escape as _escape
 from operator import attrgetter
 from typing import Any
 
-from django.urls import get_script_prefix, reverse
 from django.utils.safestring import mark_safe
 
 from dashboards import figures, text
+from dashboards.pages.html import text as html_text
+from dashboards.pages.html import url
 from dashboards.pages.piece import SOMETIMES, CsvSchema, Piece, columns, embed, interval_columns
 from dashboards.pages.run import RunContext, count_phrase, format_result, kind_of
 from indicators.definitions import IndicatorDefinition
@@ -204,33 +203,23 @@ def rows_html(rows: list[dict[str, Any]], level: str) -> str:
 
     Built here rather than by a template: a page build renders the rows of every indicator, period and variant,
     and a template's per-variable cost was a third of that build."""
-    prefix = get_script_prefix()
     trusts = level == PROVIDER
-
-    def escape(value: Any) -> str:  # django.utils.html.escape without its lazy-string wrapper, which cost the most
-        return _escape(str(value))
-
+    page = "trust" if trusts else "alliance"
     html = []
     for row in rows:
-        code = escape(row["organisation"])
-        alliance = f' data-alliance="{escape(row["alliance"])}"' if row.get("alliance") else ""
-        href = escape(_organisation_href(prefix, level, row["organisation"]))
-        alliance_cell = f'  <td class="small">{escape(row.get("alliance_name", ""))}</td>\n' if trusts else ""
-        cells = "".join(f'<td class="num">{escape(cell)}</td>' for cell in row["cells"])
+        code = html_text(row["organisation"])
+        alliance = f' data-alliance="{html_text(row["alliance"])}"' if row.get("alliance") else ""
+        href = url(page, row["organisation"])
+        alliance_cell = f'  <td class="small">{html_text(row.get("alliance_name", ""))}</td>\n' if trusts else ""
+        cells = "".join(f'<td class="num">{html_text(cell)}</td>' for cell in row["cells"])
         html.append(
             f'<tr data-code="{code}"{alliance}>\n'
-            f'  <th scope="row"><a href="{href}">{escape(row["name"])}</a> '
+            f'  <th scope="row"><a href="{href}">{html_text(row["name"])}</a> '
             f'<span class="muted small">{code}</span></th>\n'
             f"{alliance_cell}  {cells}\n"
-            f'  <td><span class="flag flag-{escape(row["meaning"])}">{escape(row["label"])}</span></td>\n</tr>\n'
+            f'  <td><span class="flag flag-{html_text(row["meaning"])}">{html_text(row["label"])}</span></td>\n</tr>\n'
         )
     return mark_safe("".join(html))  # noqa: S308 - every value above is escaped
-
-
-@lru_cache(maxsize=8192)
-def _organisation_href(prefix: str, level: str, code: str) -> str:
-    # Once per organisation and script prefix, not once per row of every indicator, period and variant.
-    return reverse("trust" if level == PROVIDER else "alliance", args=[code])
 
 
 def build_indicator(context: RunContext, code: str, period: str, variant: str) -> IndicatorPiece:

@@ -2,18 +2,18 @@
 inline (SVG, no script needed), built once per run, trust and variant and included by the trust page as it is.
 
 Built here rather than by a template: a page build renders a section for every trust in three variants, and a
-template's per-variable cost was most of that build. Every value is escaped (:func:`_e`); links are reversed once
-per script prefix, audit and indicator (:func:`_url`).
+template's per-variable cost was most of that build. Every value is escaped and links are reversed once
+(:mod:`dashboards.pages.html`).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from django.urls import get_script_prefix, reverse
 from django.utils.safestring import SafeString, mark_safe
+
+from dashboards.pages.html import text as _e
+from dashboards.pages.html import url as _url
 
 if TYPE_CHECKING:
     from dashboards.pages.trust import TrustCard, TrustPiece
@@ -40,20 +40,6 @@ _WHO = {
         "spread across trusts are as everyone sees them."
     ),
 }
-
-
-def _e(value: Any) -> str:
-    """A value as the page shows it, escaped (``django.utils.html.escape`` without its lazy-string wrapper)."""
-    return escape(str(value))
-
-
-@lru_cache(maxsize=4096)
-def _reversed(prefix: str, name: str, args: tuple[str, ...]) -> str:
-    return reverse(name, args=args)
-
-
-def _url(name: str, *args: str) -> str:
-    return _e(_reversed(get_script_prefix(), name, args))
 
 
 def section_html(section: TrustPiece, *, trust_code: str, trust_name: str, variant: str) -> SafeString:
