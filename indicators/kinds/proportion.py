@@ -17,6 +17,7 @@ class Proportion(Kind):
     risk_adjusted = False
     funnel = "proportion"
     limits_within = (0.0, 1.0)
+    shrinks = True
 
     shown_field = "value"
     has_expected = False
