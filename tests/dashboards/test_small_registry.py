@@ -167,3 +167,17 @@ def test_analysts_get_a_false_discovery_rate_view_and_no_one_else(small, client)
     alliances = _compared_alliances(small)
     assert f"{alliances} Cancer Alliances compared" in words
     assert "Benjamini-Hochberg" in words and "q-value" in words
+
+
+def test_the_alliance_grid_says_how_many_flags_chance_alone_would_give():
+    """Every compared cell of the grid (trusts x indicators) is a comparison; not-compared and hidden cells are not."""
+    from dashboards.pages.alliance import AlliancePiece, GridCell, GridRow
+
+    def cell(meaning):
+        return GridCell(value_text="50%", short_label="x", label="x", meaning=meaning, flag="none")
+
+    meanings = ["as_expected"] * 37 + ["worse"] * 3 + ["not_compared"] * 5
+    grid = [GridRow(code=f"T{i}", name=f"T{i}", cells=[cell(m), None]) for i, m in enumerate(meanings)]
+    piece = AlliancePiece(audit="a", audit_name="A", short_name="A", indicators=[], rows=[], grid=grid)
+    assert piece.chance.startswith("This table makes 40 comparisons. About 2.0 would fall outside the 95% limits")
+    assert "about 0.1 outside the 99.8% limits" in piece.chance
