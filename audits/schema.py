@@ -30,11 +30,22 @@ _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoad
 
 # The keys a definition file may use at its top level and in ``extract``. A top-level key
 # starting with ``x-`` is free for the author (e.g. a home for YAML anchors shared by indicators).
-# ``outlier_policy`` and ``inequalities`` are kept raw here and checked by their parsers
-# (indicators.outlier_policy, indicators.inequalities). ``plain`` (optional) says what the audit looks at in words a
-# nine-year-old can read, for the page for patients and the public.
+# ``outlier_policy``, ``inequalities`` and ``reporting`` are kept raw here and checked by their parsers
+# (indicators.outlier_policy, indicators.inequalities, indicators.reporting). ``plain`` (optional) says what the
+# audit looks at in words a nine-year-old can read, for the page for patients and the public.
 TOP_LEVEL_KEYS = frozenset(
-    {"code", "name", "short_name", "description", "plain", "extract", "indicators", "outlier_policy", "inequalities"}
+    {
+        "code",
+        "name",
+        "short_name",
+        "description",
+        "plain",
+        "extract",
+        "indicators",
+        "outlier_policy",
+        "inequalities",
+        "reporting",
+    }
 )
 AUTHOR_KEY_PREFIX = "x-"
 EXTRACT_KEYS = frozenset({"patient_id", "provider", "diagnosis_date", "columns", "rules"})

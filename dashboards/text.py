@@ -10,6 +10,7 @@ from typing import Any
 
 from indicators.stats.arrays import finite_or_none
 from indicators.stats.flags import flag_label, flag_meaning
+from indicators.stats.multiplicity import expected_chance_flags
 from indicators.stats.vocabulary import Direction
 
 #: Colour-blind-safe (blue/orange, never red/green), each at least 3:1 against white
@@ -85,6 +86,16 @@ def meaning_of(flag: str, direction: Direction, compared: bool = True) -> str:
 
 
 NOT_SHOWN = "Not shown: small numbers"
+#: The trusts' funnel of an audit that compares Cancer Alliances: what it says instead.
+COMPARED_BY_ALLIANCE = (
+    "Trusts are compared by Cancer Alliance, as the audit's definition declares: each trust has too few patients "
+    "for a flag of its own, so no trust is flagged by chance and none is left out. The table gives each trust's "
+    "figure beside its reliability-adjusted estimate, which pulls the figure towards England's by as much as it "
+    "is chance."
+)
+#: A trust of an audit that compares Cancer Alliances (its definition's ``reporting.comparison_level``).
+BY_ALLIANCE = "Not compared: compared by Cancer Alliance"
+BY_ALLIANCE_SHORT = "By alliance"
 
 
 def label_of(flag: str, direction: Direction, compared: bool = True, shown: bool = True) -> str:
@@ -158,10 +169,11 @@ def indicator_sentence(
     return text[0].upper() + text[1:]
 
 
-def flag_counts_sentence(*, counts: dict[str, int], units: int, expected_flags: float | None, unit_word: str) -> str:
-    """How many units are flagged, and how many alerts chance alone would give (multiple comparisons).
+def flag_counts_sentence(*, counts: dict[str, int], units: int, unit_word: str, chance: bool = True) -> str:
+    """How many units are flagged, and how many alerts and alarms chance alone would give (multiple comparisons:
+    ``indicators.stats.multiplicity.expected_chance_flags``), unless ``chance`` is False.
 
-    ``units`` and ``counts`` are the units the reader is shown, and ``expected_flags`` is for them:
+    ``units`` and ``counts`` are the units the reader is shown, and the flags chance would give are for them:
     a hidden unit's flag is not shown, so it is not counted either."""
     alerts = counts.get("alert_high", 0) + counts.get("alert_low", 0)
     alarms = counts.get("alarm_high", 0) + counts.get("alarm_low", 0)
@@ -169,12 +181,30 @@ def flag_counts_sentence(*, counts: dict[str, int], units: int, expected_flags: 
         f"{units} {unit_word}{'' if units == 1 else 's'} compared: {alarms} beyond the 99.8% limits (alarm) "
         f"and {alerts} more beyond the 95% limits (alert)."
     )
-    if expected_flags is not None:
-        text += (
-            f" About {expected_flags:.1f} would fall outside the 95% limits by chance alone, "
-            f"even if every {unit_word} gave the same care."
-        )
+    if chance:
+        text += " " + chance_flags_sentence(units, unit_word)
     return text
+
+
+def chance_flags_sentence(comparisons: int, unit_word: str) -> str:
+    """How many of ``comparisons`` would be flagged by chance alone, were every unit alike: m x 5% beyond the 95%
+    limits and m x 0.2% beyond the 99.8% limits (HQIP; Spiegelhalter 2005)."""
+    chance = expected_chance_flags(comparisons)
+    return (
+        f"About {chance.expected_alerts:.1f} would fall outside the 95% limits by chance alone, "
+        f"and about {chance.expected_alarms:.1f} outside the 99.8% limits, "
+        f"even if every {unit_word} gave the same care."
+    )
+
+
+def period_words(period: str) -> str:
+    """A period as the pages say it: an audit year as it is ("2024/25"), audit years pooled as "2022/23 to
+    2024/25 pooled" (with what a part-covered period adds: ", to 2 July 2025")."""
+    label, _, rest = period.partition(",")
+    if "-" not in label:
+        return period
+    first, last = label.split("-", 1)
+    return f"{first} to {last} pooled" + (f",{rest}" if rest else "")
 
 
 def spread_sentence(*, values_text: dict[str, str], n: int, unit_word: str = "trust") -> str:

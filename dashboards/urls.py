@@ -9,6 +9,11 @@ urlpatterns = [
     path("audits/<slug:audit_code>/", home.audit, name="audit"),
     path("audits/<slug:audit_code>/indicators/<slug:code>/", indicator.indicator, name="indicator"),
     path(
+        "audits/<slug:audit_code>/indicators/<slug:code>/false-discoveries/",
+        indicator.false_discoveries,
+        name="indicator-fdr",
+    ),
+    path(
         "audits/<slug:audit_code>/indicators/<slug:code>/inequalities/",
         inequality.inequalities,
         name="inequalities",

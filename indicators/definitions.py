@@ -18,6 +18,7 @@ from indicators.conditions import Condition, parse_condition
 from indicators.conditions import evaluate as evaluate  # the one way to evaluate a condition, for compute and tests
 from indicators.inequalities import parse_inequalities
 from indicators.kinds import KINDS, Kind, default_kind
+from indicators.reporting import Reporting, parse_reporting
 from indicators.stats.risk_spec import (
     COVARIATE_KEYS,
     COVARIATE_TYPES,
@@ -60,6 +61,7 @@ INDICATOR_KEYS = frozenset(
         "minimum_coverage",
         "requires",
         "plain",
+        "reporting",
     }
 )
 REQUIRED_KEYS = ("title", "description", "numerator", "denominator", "direction")
@@ -115,6 +117,9 @@ class IndicatorDefinition:
     recommendation: str = ""
     review: dict[str, Any] = field(default_factory=dict)
     plain: str = ""  # what it measures in words a nine-year-old can read (the page for patients); "" when unset
+    #: Its headline period's pooled audit years and the level its funnel flags are decided at (indicators.reporting):
+    #: the audit's ``reporting:``, with the indicator's own keys on top.
+    reporting: Reporting = field(default_factory=Reporting)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
     parsed: InitVar[Conditions | None] = None  # handed over by parse_indicators, which checked them
     conditions: Conditions = field(init=False, compare=False, repr=False)
@@ -156,6 +161,7 @@ class IndicatorDefinition:
 def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
     """The audit's indicators, checked against its extract columns."""
     columns = {c.name: c for c in audit.columns}
+    audit_reporting = parse_reporting(audit.raw.get("reporting"), _failing(audit.source, "reporting"), "")
     found: list[IndicatorDefinition] = []
     seen: set[str] = set()
     for index, raw in enumerate(audit.indicators, start=1):
@@ -215,6 +221,7 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
         plain = raw.get("plain", "")
         if not isinstance(plain, str):
             raise fail("plain must be text: what the indicator measures, in plain words", key="plain")
+        reporting = parse_reporting(raw.get("reporting"), fail, "reporting", audit_reporting)
         found.append(
             IndicatorDefinition(
                 code=code,
@@ -241,6 +248,7 @@ def parse_indicators(audit: AuditDefinition) -> list[IndicatorDefinition]:
                 recommendation=str(raw.get("recommendation", "")),
                 review=dict(review),
                 plain=plain.strip(),
+                reporting=reporting,
                 raw=raw,
                 parsed=Conditions(numerator, denominator, excluded),
             )

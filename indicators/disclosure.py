@@ -216,12 +216,14 @@ def protect(
 def _cells(results: pd.DataFrame, trends: list[dict[str, Any]]) -> pd.DataFrame:
     """One row per published cell: every result (a period), then every trend point (a quarter) in order.
 
-    ``span`` is "pooled" (all audit years), "year" (one audit year, April-March, named by ``year``,
-    the year it starts) or "quarter" (a calendar quarter, in the audit year ``year``).
+    ``span`` is "pooled" (audit years pooled: all of them, or the latest the definition declares), "year" (one
+    audit year, April-March, named by ``year``, the year it starts) or "quarter" (a calendar quarter, in the audit
+    year ``year``).
     """
     import pandas as pd
 
     starts = pd.to_datetime(results["period_start"])
+    ends = pd.to_datetime(results["period_end"])
     from_results = pd.DataFrame(
         {
             "level": results["level"].astype(str),
@@ -229,6 +231,7 @@ def _cells(results: pd.DataFrame, trends: list[dict[str, Any]]) -> pd.DataFrame:
             "time": results["period"].astype(str),
             "span": np.where(results["period"].astype(str).str.contains("-"), "pooled", "year"),
             "year": starts.dt.year.astype("int64"),
+            "last_year": (ends.dt.year - (ends.dt.month < 4)).astype("int64"),
             "numerator": results["numerator"].astype(float),
             "denominator": results["denominator"].astype(float),
         }
@@ -246,6 +249,7 @@ def _cells(results: pd.DataFrame, trends: list[dict[str, Any]]) -> pd.DataFrame:
             "denominator": [float(p["denominator"]) for _, _, p in points],
         }
     )
+    from_trends["last_year"] = from_trends["year"]
     return pd.concat([from_results, from_trends], ignore_index=True)
 
 
@@ -265,15 +269,21 @@ def _totals(cells: pd.DataFrame, alliance_of: Mapping[str, str]) -> tuple[np.nda
     span, year = cells["span"], cells["year"].astype(str)
     national, provider, alliance = level == "national", level == "provider", level == "alliance"
     alliance_code = organisation.where(~provider, organisation.map(lambda code: alliance_of.get(code, "unknown")))
-    whole = span == ("pooled" if (span == "pooled").any() else "year")
+    pooled = span == "pooled"
+    whole = span == ("pooled" if pooled.any() else "year")
+    # A pooled period is the sum of its own audit years only (a declared window may leave earlier ones out): a
+    # year or quarter outside it is part of no total with it.
+    in_window = pooled | cells["year"].between(cells.loc[pooled, "year"].min(), cells.loc[pooled, "last_year"].max())
+    if not pooled.any():
+        in_window[:] = True
     own = level + "|" + organisation
     groups = [  # (key, member cells, parts include trusts known to their teams)
         ("england-trusts|" + time, national | provider, True),  # England and its trusts, in each period and quarter
         ("england-alliances|" + time, national | alliance, False),  # England and its alliances
         ("alliance|" + time + "|" + alliance_code, provider | alliance, True),  # an alliance and its trusts
-        ("years|" + own, span != "quarter", False),  # an organisation's years, and all of them together
+        ("years|" + own, (span != "quarter") & in_window, False),  # an organisation's pooled years, and their sum
         ("quarters|" + own + "|" + year, span != "pooled", False),  # a year and its quarters
-        ("series|" + own, whole | (span == "quarter"), False),  # the whole period and every quarter
+        ("series|" + own, whole | ((span == "quarter") & in_window), False),  # the pooled period and its quarters
     ]
     keys = pd.concat([key[mask] for key, mask, _ in groups])
     across_trusts = np.concatenate([np.full(int(mask.sum()), known) for _, mask, known in groups])
@@ -336,6 +346,7 @@ def _public_results(
             "z": np.where(in_funnel, figures["z_adjusted"], np.nan),
         }
         refused = rows["value"].isna().to_numpy()  # no figure computed (e.g. a required field recorded too rarely)
+        columns.update(_public_shrunken(kind, np.where(refused, np.nan, numerator), denominator))
         for name in (*result_fields.ESTIMATE, *result_fields.INTERVAL_998):
             columns[name] = np.where(refused, np.nan, np.asarray(columns[name], dtype=float))
         for i, position in enumerate(rows.index):
@@ -344,6 +355,24 @@ def _public_results(
                 for name, values in columns.items()
             }
     return public
+
+
+def _public_shrunken(kind: Any, numerator: np.ndarray, denominator: np.ndarray) -> dict[str, np.ndarray]:
+    """The reliability-adjusted estimates of the shown units of one level and period, as published: computed
+    from their rounded counts alone, the prior estimated from those shown units only (a NaN numerator leaves a
+    unit out). So they are a function of figures already published: they give back no exact count, and nothing
+    of a hidden unit, whose own estimate is never published (docs/adr/0004, "Shrunken estimates")."""
+    if not kind.shrinks:
+        return {name: np.full(len(numerator), np.nan) for name in result_fields.SHRUNKEN}
+    from indicators.stats.shrinkage import shrink_proportions
+
+    shrunk = shrink_proportions(numerator, denominator)
+    return {
+        "shrunken_value": shrunk.estimate,
+        "shrunken_lower": shrunk.lower,
+        "shrunken_upper": shrunk.upper,
+        "reliability": shrunk.reliability,
+    }
 
 
 def _public_trend(

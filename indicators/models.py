@@ -150,6 +150,18 @@ class IndicatorResult(models.Model):
     ci_upper = models.FloatField(null=True)
     ci_lower_998 = models.FloatField(null=True)
     ci_upper_998 = models.FloatField(null=True)
+    shrunken_value = models.FloatField(
+        null=True,
+        help_text="Reliability-adjusted (empirical Bayes, beta-binomial) estimate of a trust's or alliance's "
+        "proportion: its crude rate pulled towards the pooled rate by 1 - reliability; null for England and ratios",
+    )
+    shrunken_lower = models.FloatField(null=True, help_text="95% interval of the shrunken estimate (posterior beta)")
+    shrunken_upper = models.FloatField(null=True)
+    reliability = models.FloatField(
+        null=True,
+        help_text="Share of the crude rate's variance that is real difference between units, n / (n + M): near 0 the "
+        "figure is mostly chance, near 1 it is mostly the unit's own",
+    )
     national_value = models.FloatField(null=True)
     limit_lower_95 = models.FloatField(null=True)
     limit_upper_95 = models.FloatField(null=True)

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
+from dashboards import text
 from dashboards.pages.indicator import IndicatorPiece, indicator_key
 from dashboards.pages.piece import CsvSchema, Piece, columns, interval_columns
 from dashboards.pages.run import RunContext, count_phrase, result_sentence
@@ -79,6 +80,14 @@ class AlliancePiece(Piece):
     rows: list[AllianceRow]
     grid: list[GridRow]
     html: str = ""
+
+    @property
+    def chance(self) -> str:
+        """How many of the grid's flags chance alone would give: every cell compared is a comparison."""
+        compared = sum(1 for row in self.grid for cell in row.cells if cell and cell.meaning != "not_compared")
+        if compared < 2:
+            return ""
+        return f"This table makes {compared} comparisons. " + text.chance_flags_sentence(compared, "trust")
 
 
 @dataclass(kw_only=True)

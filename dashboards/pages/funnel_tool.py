@@ -109,7 +109,7 @@ def funnel_tool_output(result: FunnelResult) -> tuple[list[dict[str, Any]], dict
     )
     summary = (
         f"Funnel plot of {len(rows)} units around a target of {fmt(result.target)}. "
-        + flag_counts_sentence(counts=counts, units=len(rows), expected_flags=0.05 * len(rows), unit_word="unit")
+        + flag_counts_sentence(counts=counts, units=len(rows), unit_word="unit")
         + (
             f" Limits widened for overdispersion ({result.overdispersion}, φ = {result.phi:.2f}, "
             f"τ² = {result.tau2:.3g})."

@@ -46,6 +46,10 @@ class ResultRow(Piece):
     flag: str
     compared: bool
     shown: bool
+    # The reliability-adjusted estimate beside the crude one (a kind that shrinks: indicators.kinds).
+    shrunken_text: str = field(default="", metadata=SOMETIMES)
+    shrunken_ci_text: str = field(default="", metadata=SOMETIMES)
+    reliability_text: str = field(default="", metadata=SOMETIMES)
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> ResultRow:
@@ -125,6 +129,8 @@ def funnel(
     definition = context.definitions[code]
     fit = context.fits.get((code, level, period))
     unit_word = "trust" if level == PROVIDER else "Cancer Alliance"
+    if level == PROVIDER and definition.reporting.comparison_level == ALLIANCE:
+        return None, text.COMPARED_BY_ALLIANCE
     if fit is None or national is None or fit.target is None:
         return None, f"Too few {unit_word}s have enough patients to draw a funnel plot for {period}."
     kind = kind_of(definition)
@@ -179,7 +185,7 @@ def funnel(
     compared = sum(1 for row in rows if row["compared"])
     summary = (
         f"Funnel plot of {compared} {unit_word}s, {period}: England {national['value_text']}. "
-        + text.flag_counts_sentence(counts=counts, units=compared, expected_flags=0.05 * compared, unit_word=unit_word)
+        + text.flag_counts_sentence(counts=counts, units=compared, unit_word=unit_word)
         + " "
         + _fit_text(fit, unit_word)
     )
@@ -338,7 +344,9 @@ class IndicatorPage:
             "under_review": self.under_review,
             "review_note": self.review_note,
             "legend": text.MEANING_LEGEND,
+            "period_text": text.period_words(self.period),
             "periods": [
-                {"period": p, "current": p == self.period, "headline": p == item.headline} for p in item.periods
+                {"period": p, "text": text.period_words(p), "current": p == self.period, "headline": p == item.headline}
+                for p in item.periods
             ],
         }

@@ -20,7 +20,7 @@ from indicators.definitions import IndicatorDefinition
 from indicators.disclosure import publish_results, suppression_policy
 from indicators.headline import headline_key
 from indicators.kinds import KINDS, Kind
-from indicators.levels import ENGLAND_CODE, NATIONAL
+from indicators.levels import ALLIANCE, ENGLAND_CODE, NATIONAL, PROVIDER
 from indicators.models import ComputationRun, FunnelFit, IndicatorResult, RunIndicator, TrendSeries
 from indicators.registry import indicators_for
 from indicators.services import model_failed
@@ -35,6 +35,7 @@ RESULT_FIELDS = (
     *result_fields.PERIOD,
     *result_fields.COUNTS,
     *result_fields.ESTIMATE,
+    *result_fields.SHRUNKEN,
     "national_value",
     *result_fields.JUDGEMENT,
     "suppressed",
@@ -177,8 +178,14 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
     upper = _on_value_scale(kind, row["ci_upper"], national)
     shown = plotted is not None
     hidden = bool(row.get("suppressed")) and row["numerator"] is None  # hidden from this reader
-    compared = bool(row["eligible"]) and level != NATIONAL and not hidden
+    # Trusts of an audit that compares alliances (indicators.reporting) have a value but no flag of their own.
+    by_alliance = level == PROVIDER and definition.reporting.comparison_level == ALLIANCE
+    compared = bool(row["eligible"]) and level != NATIONAL and not hidden and not by_alliance
     flag = row["flag"] if compared else "none"
+    label = text.label_of(flag, definition.direction, compared, shown=not hidden) if level != NATIONAL else "England"
+    short = text.short_label(flag, definition.direction, compared, shown=not hidden)
+    if by_alliance and not hidden:
+        label, short = text.BY_ALLIANCE, text.BY_ALLIANCE_SHORT
     return {
         "organisation": row["organisation"],
         "level": level,
@@ -197,10 +204,9 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
         "eligible": bool(row["eligible"]),
         "flag": flag,
         "meaning": text.meaning_of(flag, definition.direction, compared),
-        "label": text.label_of(flag, definition.direction, compared, shown=not hidden)
-        if level != NATIONAL
-        else "England",
-        "short_label": text.short_label(flag, definition.direction, compared, shown=not hidden),
+        "label": label,
+        "short_label": short,
+        **_shrunken_texts(row, marker),
         # The funnel's x: what the kind divides the observed events by (expected events, or the denominator).
         "x": kind.counts(row["denominator"], row["expected"]),
         "rate": row["national_value"],  # England's crude rate in the period (the scale of risk-adjusted rates)
@@ -208,6 +214,21 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
 
 
 _NO_EXPECTED = {"ratio_text": "", "ratio_ci_text": "", "expected_text": ""}
+
+
+def _shrunken_texts(row: dict[str, Any], marker: str) -> dict[str, str]:
+    """The reliability-adjusted estimate, its interval and the reliability as published: the marker where the row
+    is hidden from this reader, "-" where there is none (England, a kind that does not shrink)."""
+    value = row.get("shrunken_value")
+    if value is None:
+        blank = marker if row.get("suppressed") and row.get("numerator") is None else "-"
+        return {"shrunken_text": blank, "shrunken_ci_text": blank, "reliability_text": blank}
+    reliability = row.get("reliability")
+    return {
+        "shrunken_text": text.percent(value),
+        "shrunken_ci_text": text.interval(row.get("shrunken_lower"), row.get("shrunken_upper")),
+        "reliability_text": "-" if reliability is None else f"{reliability:.2f}",
+    }
 
 
 def _expected_texts(row: dict[str, Any], shown: bool, marker: str) -> dict[str, str]:

@@ -7,13 +7,16 @@ from typing import Any
 from django.http import Http404
 
 from accounts.roles import own_trusts, sees_unsuppressed
+from audits.models import Alliance, Trust
 from dashboards.pages.audit import DIRECTION_TEXT, AuditIndicator, AuditPiece, audit_key
+from dashboards.pages.false_discoveries import FalseDiscoveryPage, build_false_discoveries
 from dashboards.pages.indicator import IndicatorPage, IndicatorPiece, indicator_key, with_own_rows
 from dashboards.pages.model_card import ModelCard, UnfittedCard, card_key
 from dashboards.pages.run import RESULT_FIELDS
 from dashboards.selectors.cache import pieces
 from indicators.disclosure import publish_results
-from indicators.levels import PROVIDER
+from indicators.headline import headline_key
+from indicators.levels import ALLIANCE, NATIONAL, PROVIDER
 from indicators.models import ComputationRun, IndicatorResult
 from indicators.registry import indicators_for
 from indicators.selectors import shown_runs
@@ -132,3 +135,24 @@ def _with_own_rows(run: ComputationRun, audit_code: str, piece: IndicatorPiece, 
         run=run, indicator=piece.code, period=piece.period, level=PROVIDER, organisation__in=sorted(own)
     ).values(*RESULT_FIELDS)
     return with_own_rows(piece, publish_results(list(rows), unsuppressed=False, exact_trusts=own), definition)
+
+
+def false_discoveries_page(audit_code: str, code: str, level: str, period: str | None) -> FalseDiscoveryPage:
+    """The false-discovery-rate view of an indicator's funnel at ``level`` and ``period`` (None: the headline
+    period), from the shown run's exact results: for the audit's analysts only (the view checks the role)."""
+    run = audit_run(audit_code)
+    definition = next((d for d in indicators_for(audit_code) if d.code == code), None)
+    if definition is None or level not in (PROVIDER, ALLIANCE):
+        raise Http404("No such indicator or level")
+    results = IndicatorResult.objects.filter(run=run, indicator=code)
+    if period is None:
+        national = results.filter(level=NATIONAL).values_list("period", "period_start", "period_end")
+        period = max(national, key=lambda row: headline_key(row[1], row[2]), default=(None,))[0]
+    rows: list[dict[str, Any]] = [
+        dict(row) for row in results.filter(level=level, period=period).values("organisation", "value", "z", "flag")
+    ]
+    if period is None or not rows:
+        raise Http404("No results for that period")
+    model = Trust if level == PROVIDER else Alliance
+    names = dict(model.objects.filter(code__in=[r["organisation"] for r in rows]).values_list("code", "name"))
+    return build_false_discoveries(rows, level=level, period=period, names=names, direction=definition.direction)

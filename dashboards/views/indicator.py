@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.utils.text import slugify
 
+from accounts import roles
 from audits.models import Alliance, Trust
 from dashboards import selectors
 from dashboards.pages.flag_check import YEARS_CSV
@@ -45,6 +48,17 @@ def indicator(request: HttpRequest, audit_code: str, code: str) -> HttpResponse:
         return _csv(f"{name}-coefficients.csv", COEFFICIENTS_CSV, page.card.coefficients)
     context = page.context(request.GET.get("highlight", "").strip().upper())
     return _page(request, "dashboards/indicator.html", {"definition": definition, **context})
+
+
+@login_required
+def false_discoveries(request: HttpRequest, audit_code: str, code: str) -> HttpResponse:
+    """For the audit's analysts (and staff): the false-discovery-rate view of an indicator's funnel."""
+    definition = _definition(audit_code)
+    if not roles.can_manage_releases(request.user, audit_code):
+        raise PermissionDenied("Only this audit's analysts (and staff) can see the false-discovery-rate view.")
+    level = request.GET.get("level", PROVIDER)
+    page = selectors.false_discoveries_page(audit_code, code, level, request.GET.get("period"))
+    return _page(request, "dashboards/indicator_fdr.html", {"definition": definition, "code": code, "page": page})
 
 
 @_building

@@ -13,7 +13,7 @@ import pandas as pd
 
 from indicators.compute.inequalities import inequality_rows
 from indicators.compute.output import RESULT_COLUMNS, IndicatorOutput
-from indicators.compute.periods import audit_year, followed_up_until
+from indicators.compute.periods import audit_year, followed_up_until, pooled_window
 from indicators.compute.refusals import note_exclusions, refused_results
 from indicators.compute.trends import quarterly_trends
 from indicators.compute.years import year_results
@@ -124,8 +124,10 @@ def compute_indicator(
     years = sorted(int(y) for y in cohort.loc[cohort["denominator"] > 0, "year"].unique())
     # The all-years period spans every year with patients, refused ones too (one label for all its rows).
     span = sorted({*years, *(refused_cells["year"].tolist() if refused.any() else [])})
+    # The headline period pools every year, or the latest years the definition declares (indicators.reporting).
+    window = pooled_window(indicator, span, complete_until)
     if refused.any():
-        parts = [refused_results(refused_cells, cohort, labels, indicator, complete_until, span)]
+        parts = [refused_results(refused_cells, cohort, labels, indicator, complete_until, window)]
     elif not years:
         return output
     else:
@@ -133,13 +135,16 @@ def compute_indicator(
     for year, rows in cohort[cohort["year"].isin(years)].groupby("year", sort=True):
         assert isinstance(year, int | np.integer)  # the key of the whole-number year column
         parts.extend(year_results(rows, labels, int(year), indicator, output, complete_until=complete_until))
-    if len(span) > 1 and years:  # all audit years together: steadier for small trusts and rare outcomes
+    if len(window) > 1 and years:  # audit years pooled: steadier for small trusts and rare outcomes
+        pooled = cohort[cohort["year"].between(window[0], window[-1])]
         parts.extend(
-            year_results(cohort, labels, span[0], indicator, output, last_year=span[-1], complete_until=complete_until)
+            year_results(
+                pooled, labels, window[0], indicator, output, last_year=window[-1], complete_until=complete_until
+            )
         )
     results = pd.concat([part for part in parts if len(part)], ignore_index=True)
     if refused.any():
-        note_exclusions(results, refused_cells, alliance_of, indicator)
+        note_exclusions(results, refused_cells, alliance_of, indicator, window)
         england = results[results["level"] == "national"].set_index("period")["national_value"]
         results["national_value"] = results["national_value"].fillna(results["period"].map(england))
     output.results = results[list(RESULT_COLUMNS)]

@@ -90,6 +90,19 @@ def period_of(indicator: IndicatorDefinition, year: int, last_year: int | None, 
     }
 
 
+def pooled_window(indicator: IndicatorDefinition, span: list[int], complete_until: date) -> list[int]:
+    """The audit years the headline period pools: every year of ``span`` (the years with patients), or the latest
+    ``reporting.pool_years`` of them when the definition declares a window. A latest year too little followed up
+    to be judged (below ``minimum_coverage``) is left out of a declared window, which then ends a year earlier."""
+    pool = indicator.reporting.pool_years
+    if pool is None:
+        return span
+    years = list(span)
+    if len(years) > 1 and not period_of(indicator, years[-1], None, complete_until)["flaggable"]:
+        years = years[:-1]
+    return [year for year in years if year > years[-1] - pool]
+
+
 def quarter_label(quarter: int) -> tuple[str, date]:
     """An NHS financial quarter numbered audit year x 4 + (0 for April-June ... 3 for January-March):
     its label ("2024/25 Q1") and first day."""

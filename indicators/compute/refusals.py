@@ -22,15 +22,16 @@ def refused_results(
     span: list[int],
 ) -> pd.DataFrame:
     """Rows for the trusts' years refused for a field recorded too rarely: counts and completeness,
-    no value and no flag, and the reason in words. Their all-years row is refused too when the
-    trust has no accepted year (otherwise its all-years row covers its accepted years only)."""
+    no value and no flag, and the reason in words. Their pooled row (``span``: the audit years the headline period
+    pools) is refused too when the trust has no accepted year in it (otherwise it covers its accepted years only)."""
     assert indicator.requires is not None
     years = span
     counts = ["numerator", "denominator", "recorded", "base"]
     sums = cells.groupby(["organisation", "year"], as_index=False)[counts].sum()
     if len(years) > 1:
-        accepted = set(labels["provider"][cohort.loc[cohort["denominator"] > 0, "provider"].unique()])
-        whole = cells[~cells["organisation"].isin(accepted)]
+        in_span = cohort["year"].isin(years) & (cohort["denominator"] > 0)
+        accepted = set(labels["provider"][cohort.loc[in_span, "provider"].unique()])
+        whole = cells[~cells["organisation"].isin(accepted) & cells["year"].isin(years)]
         pooled = whole.groupby("organisation", as_index=False)[counts].sum()
         pooled["year"] = -1
         sums = pd.concat([sums, pooled], ignore_index=True)
@@ -62,10 +63,14 @@ def refused_results(
 
 
 def note_exclusions(
-    results: pd.DataFrame, cells: pd.DataFrame, alliance_of: dict[str, str], indicator: IndicatorDefinition
+    results: pd.DataFrame,
+    cells: pd.DataFrame,
+    alliance_of: dict[str, str],
+    indicator: IndicatorDefinition,
+    window: list[int],
 ) -> None:
-    """Say on England's and each alliance's rows (and a trust's all-years row) which refused trusts'
-    patients they leave out."""
+    """Say on England's and each alliance's rows (and a trust's pooled row, of the audit years ``window``) which
+    refused trusts' patients they leave out."""
     assert indicator.requires is not None
     column = indicator.requires["column"]
     year = pd.to_datetime(results["period_start"]).dt.year.to_numpy()
@@ -74,7 +79,7 @@ def note_exclusions(
     for position, (level, organisation) in enumerate(zip(results["level"], results["organisation"], strict=True)):
         if notes[position].startswith("Not computed"):
             continue
-        left = cells if pooled[position] else cells[cells["year"] == year[position]]
+        left = cells[cells["year"].isin(window)] if pooled[position] else cells[cells["year"] == year[position]]
         if level == "alliance":
             left = left[left["organisation"].map(alliance_of).fillna("unknown") == organisation]
         elif level == "provider":

@@ -13,7 +13,7 @@ from indicators.compute.output import IndicatorOutput
 from indicators.compute.periods import period_of
 from indicators.definitions import IndicatorDefinition
 from indicators.kinds import KINDS
-from indicators.levels import LEVELS
+from indicators.levels import ALLIANCE, LEVELS, NATIONAL, PROVIDER
 from indicators.stats.analysis import funnel_analysis
 from indicators.stats.arrays import finite_or_none
 
@@ -82,8 +82,9 @@ def year_results(
         for column in (*result_fields.LIMITS, "z"):
             table[column] = np.nan
         table["flag"] = "none"
-        if level != "national":
+        if compared(level, indicator):
             _funnel(table, level, label, indicator, counts, rate, output)
+        _shrink(table, level, indicator)
         table["level"] = level
         table["period"] = label
         table["period_start"] = start
@@ -94,12 +95,44 @@ def year_results(
         table["field_completeness"] = (sums["recorded"] / sums["base"]).to_numpy() if indicator.requires else np.nan
         for name in ("coverage", "partial", "note"):
             table[name] = period[name]
+        if level != NATIONAL and not compared(level, indicator):
+            table["note"] = f"{period['note']} {NOT_COMPARED[level]}".strip()
         if not period["flaggable"]:  # a part-period too short to judge: no limits, no flags, and why
             table[[*result_fields.LIMITS, "z"]] = np.nan
             table["flag"] = "none"
     if not period["flaggable"]:
         output.funnels[:] = [fit for fit in output.funnels if fit["period"] != label]
     return frames
+
+
+#: Why a level's units get no funnel flags when the definition compares another level (indicators.reporting).
+NOT_COMPARED = {
+    PROVIDER: "Trusts are compared by Cancer Alliance, as the audit's definition declares: each has too few patients "
+    "for a flag of its own. Its reliability-adjusted estimate says how much of its figure is more than chance.",
+}
+
+
+def compared(level: str, indicator: IndicatorDefinition) -> bool:
+    """Whether a level's units are judged by a funnel: trusts and alliances, unless the definition compares
+    alliances only (``reporting.comparison_level: alliance``); never England."""
+    if level == NATIONAL:
+        return False
+    return not (level == PROVIDER and indicator.reporting.comparison_level == ALLIANCE)
+
+
+def _shrink(table: pd.DataFrame, level: str, indicator: IndicatorDefinition) -> None:
+    """Each unit's reliability-adjusted (shrunken) estimate among the units of its level and period, with its
+    95% interval and reliability: empirical Bayes with a beta prior estimated from them all (method of moments;
+    indicators.stats.shrinkage). For a kind that shrinks (proportions); England and other kinds get none."""
+    for name in result_fields.SHRUNKEN:
+        table[name] = np.nan
+    if level == NATIONAL or not KINDS[indicator.kind].shrinks or table.empty:
+        return
+    from indicators.stats.shrinkage import shrink_proportions
+
+    shrunk = shrink_proportions(table["numerator"].to_numpy(float), table["denominator"].to_numpy(float))
+    table["shrunken_value"], table["shrunken_lower"] = shrunk.estimate, shrunk.lower
+    table["shrunken_upper"], table["reliability"] = shrunk.upper, shrunk.reliability
 
 
 def _intervals(table: pd.DataFrame, indicator: IndicatorDefinition, counts: np.ndarray) -> None:

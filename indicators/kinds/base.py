@@ -51,6 +51,9 @@ class Kind(ABC):
     risk_adjusted: ClassVar[bool]  # takes a ``risk_model``, and refuses an entry without one
     funnel: ClassVar[Family]  # the family of funnel limits (indicators.stats.analysis)
     limits_within: ClassVar[tuple[float, float | None]]  # what the value can take: XmR limits stay inside
+    #: Its units get a reliability-adjusted (shrunken) estimate beside the crude one: the beta-binomial model of
+    #: indicators.stats.shrinkage, for counts out of a denominator.
+    shrinks: ClassVar[bool] = False
 
     # What the pages (dashboards) say of it: words and columns, no statistics.
     shown_field: ClassVar[str]  # the stored result field its pages show as the value (indicators.result_fields)

@@ -17,6 +17,7 @@ class Proportion(Kind):
     risk_adjusted = False
     funnel = "proportion"
     limits_within = (0.0, 1.0)
+    shrinks = True
 
     shown_field = "value"
     has_expected = False
@@ -31,6 +32,10 @@ class Proportion(Kind):
         ("denominator", "Denominator", "denominator"),
         ("value", "Percentage", "value_text"),
         ("value_95_interval", "95% interval", "ci_text"),
+        # Beside the crude figure, the reliability-adjusted (shrunken) one and how reliable the crude one is.
+        ("shrunken_value", "Reliability-adjusted percentage", "shrunken_text"),
+        ("shrunken_95_interval", "Its 95% interval", "shrunken_ci_text"),
+        ("reliability", "Reliability", "reliability_text"),
     )
     limits_words = "{method} binomial limits"
     excess_words = (

@@ -24,6 +24,7 @@ __all__ = [
     "FalseDiscoveries",
     "benjamini_hochberg",
     "two_sided_p",
+    "tails_of_z",
     "ChanceFlags",
     "expected_chance_flags",
 ]
@@ -83,6 +84,16 @@ def two_sided_p(p_low: ArrayLike, p_high: ArrayLike) -> FloatArray:
     lo, hi = np.broadcast_arrays(as_float(p_low), as_float(p_high))
     with np.errstate(invalid="ignore"):
         return np.asarray(np.minimum(1.0, 2.0 * np.minimum(lo, hi)), dtype=float)
+
+
+def tails_of_z(z: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """The one-sided tail probabilities ``(p_low, p_high)`` behind a signed normal score: Φ(z) and Φ(−z). For a
+    funnel's ``z`` (:func:`.tails.midp_z`, the normal score of the smaller mid-p tail) they give that tail back
+    exactly, and the other as its normal reflection; :func:`two_sided_p` of them is 2·Φ(−|z|). NaN stays NaN."""
+    from scipy import special
+
+    values = as_float(z)
+    return np.asarray(special.ndtr(values), dtype=float), np.asarray(special.ndtr(-values), dtype=float)
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ EXPECTED: dict[str, tuple[str, tuple[int, ...], dict]] = {
     "search": ("GET", ALL_200, {"q": "manchester"}),
     "audit": ("GET", ALL_200, {}),
     "indicator": ("GET", ALL_200, {}),
+    # the false-discovery-rate view of an indicator's funnel: the audit's analysts and staff
+    "indicator-fdr": ("GET", MANAGERS_PAGE, {}),
     "inequalities": ("GET", ALL_200, {}),
     "trust": ("GET", ALL_200, {}),
     "trust-trend": ("GET", ALL_200, {}),
@@ -167,6 +169,7 @@ def kwargs_for(name: str, kwargs: list[str], world: World) -> dict[str, object]:
     by_name = {
         "code": {
             "indicator": trend.indicator,
+            "indicator-fdr": trend.indicator,
             "inequalities": trend.indicator,
             "trust": trend.organisation,
             "trust-trend": trend.organisation,

@@ -125,13 +125,16 @@ def test_small_counts_are_suppressed_for_the_public_and_exact_for_the_audits_ana
     row = re.compile(rf'<tr data-code="{small.organisation}".*?</tr>', re.S)
     public = row.search(client.get(url).content.decode()).group(0)
     cells = re.findall(r'<td class="num">(.*?)</td>', public)
-    assert cells == ["*", "*", "*", "*"]  # numerator, denominator, percentage and interval: not shown
+    # numerator, denominator, percentage and interval, reliability-adjusted percentage, its interval and the
+    # reliability: not shown
+    assert cells == ["*"] * 7
     assert "Not shown: small numbers" in public
     download = client.get(url + "&download=trusts")
     rows = {r["code"]: r for r in csv.DictReader(io.StringIO(download.content.decode()))}
     hidden = rows[small.organisation]
     assert (hidden["numerator"], hidden["denominator"], hidden["value"]) == ("*", "*", "*")
     assert (hidden["value_95_lower"], hidden["value_95_upper"]) == ("*", "*")
+    assert (hidden["shrunken_value"], hidden["shrunken_95_lower"], hidden["reliability"]) == ("*", "*", "*")
     assert hidden["compared_with_expected"] == "Not shown: small numbers"  # its flag is not shown either
 
     login(client, "dash-analyst")

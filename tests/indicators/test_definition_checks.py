@@ -220,6 +220,27 @@ MISSPELT: list[tuple[str, Change, str, str, str]] = [
         "bands",
     ),
     (
+        "reporting misspelt",
+        lambda d: d.update(reporting={"pool_year": 3}),
+        "reporting",
+        "pool_year",
+        "pool_years",
+    ),
+    (
+        "an indicator's reporting misspelt",
+        lambda d: indicator(d, "early_stage").update(reporting={"comparison_levl": "alliance"}),
+        "indicator early_stage, reporting",
+        "comparison_levl",
+        "comparison_level",
+    ),
+    (
+        "top-level reporting misspelt",
+        lambda d: d.update(reportng={"pool_years": 3}),
+        "top level",
+        "reportng",
+        "reporting",
+    ),
+    (
         "applies_when misspelt",
         lambda d: rename(column(d, "asa_grade"), "applies_when", "applies_if"),
         "column asa_grade",
@@ -427,6 +448,30 @@ WRONG_REFERENCE: list[tuple[str, Change, str, str]] = [
         lambda d: indicator(d, "early_stage").update(review={"status": "unverified", "source": "https://example.org"}),
         "indicator early_stage, review",
         "an unverified definition needs a note saying what is unchecked",
+    ),
+    (
+        "pooled years that are not a whole number of at least 2",
+        lambda d: d.update(reporting={"pool_years": 1}),
+        "reporting",
+        "pool_years must be a whole number of audit years from 2 to 10",
+    ),
+    (
+        "an indicator's pooled years that are not a number",
+        lambda d: indicator(d, "early_stage").update(reporting={"pool_years": "three"}),
+        "indicator early_stage, reporting",
+        "pool_years must be a whole number of audit years from 2 to 10",
+    ),
+    (
+        "a comparison level that is not a level",
+        lambda d: d.update(reporting={"comparison_level": "region"}),
+        "reporting",
+        "comparison_level must be one of provider, alliance",
+    ),
+    (
+        "reporting that is not a mapping",
+        lambda d: indicator(d, "early_stage").update(reporting=3),
+        "indicator early_stage, reporting",
+        "reporting must be a mapping such as {pool_years: 3, comparison_level: alliance}",
     ),
     (
         "applies_when comparing a boolean with text",

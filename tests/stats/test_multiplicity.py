@@ -110,3 +110,14 @@ def test_expected_chance_flags_refuses_nonsense() -> None:
             expected_chance_flags(bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         expected_chance_flags(10, alert_level=1.0)
+
+
+def test_the_tails_behind_a_funnel_z_are_its_normal_tails():
+    # A unit 1.96 above the target: 2.5% in its upper tail, so 5% two-sided (the 95% alert limit).
+    from indicators.stats.multiplicity import tails_of_z
+
+    low, high = tails_of_z([1.959963984540054, -3.090232306167813, float("nan")])
+    assert high[0] == pytest.approx(0.025, rel=1e-9) and low[0] == pytest.approx(0.975, rel=1e-9)
+    assert low[1] == pytest.approx(0.001, rel=1e-9)  # the 99.8% alarm limit, one side
+    assert np.isnan(low[2]) and np.isnan(high[2])
+    assert two_sided_p(low, high)[:2] == pytest.approx([0.05, 0.002], rel=1e-9)
