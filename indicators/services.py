@@ -22,6 +22,7 @@ from accounts.services import Actor
 from audits import leases
 from audits.models import Release, Trust
 from audits.registry import get_definition
+from indicators.bulk import insert_rows
 from indicators.definitions import columns_used
 from indicators.disclosure import protect, suppression_policy
 from indicators.inequalities import parse_inequalities
@@ -267,32 +268,25 @@ def _store(run: ComputationRun, entry: RunIndicator, code: str, output) -> None:
         model.objects.filter(run=run, indicator=code).delete()
     results = output.results  # with what the public may see (indicators.disclosure.protect)
     records = results.astype(object).where(pd.notna(results), None).to_dict("records")
-    IndicatorResult.objects.bulk_create(
-        [
-            IndicatorResult(
-                run=run,
-                release=release,
-                audit_code=release.audit_id,
-                indicator=code,
-                method_version=run.method_version,
-                **_clean(row),
-            )
+    ours = {"run_id": run.pk, "indicator": code}
+    insert_rows(
+        IndicatorResult,
+        (
+            {**ours, "release_id": release.pk, "audit_code": release.audit_id, "method_version": run.method_version}
+            | _clean(row)
             for row in records
-        ],
-        batch_size=1000,
+        ),
     )
-    FunnelFit.objects.bulk_create([FunnelFit(run=run, indicator=code, **fit) for fit in output.funnels])
-    TrendSeries.objects.bulk_create(
-        [TrendSeries(run=run, indicator=code, **trend) for trend in output.trends], batch_size=500
-    )
+    insert_rows(FunnelFit, ({**ours, **fit} for fit in output.funnels))
+    insert_rows(TrendSeries, ({**ours, **trend} for trend in output.trends))
     if output.inequalities is not None and len(output.inequalities):
         breakdowns = output.inequalities
-        InequalityResult.objects.bulk_create(
-            [
-                InequalityResult(run=run, indicator=code, period=output.inequality_period, **_clean(row))
+        insert_rows(
+            InequalityResult,
+            (
+                {**ours, "period": output.inequality_period, **_clean(row)}
                 for row in breakdowns.astype(object).where(pd.notna(breakdowns), None).to_dict("records")
-            ],
-            batch_size=1000,
+            ),
         )
     done = RunIndicator.objects.filter(pk=entry.pk, owner=entry.owner, status=RunIndicator.Status.RUNNING).update(
         status=RunIndicator.Status.DONE,
