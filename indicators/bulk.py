@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.db import connections, models, router
@@ -38,12 +38,12 @@ def insert_rows(model: type[models.Model], rows: Iterable[Mapping[str, Any]]) ->
         stream.write("\n")
     stream.seek(0)
     table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(field.column) for field in fields)
+    columns = ", ".join(connection.ops.quote_name(str(field.column)) for field in fields)  # concrete: each has one
     with connection.cursor() as cursor:
         cursor.cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)", stream)
 
 
-def _writer(field: models.Field):  # type: ignore[no-untyped-def]
+def _writer(field: models.Field) -> Callable[[Any], str]:
     """A value of ``field`` as a CSV field of COPY: NULL unquoted and empty, any text quoted (so an empty text is
     not NULL), JSON by the field's encoder."""
     if isinstance(field, models.JSONField):
