@@ -84,13 +84,20 @@ def indicator_csv(table: str, kind: Kind) -> CsvSchema[ResultRow]:
     names: list[tuple[str, Any]] = [("code", lambda r: r.organisation), ("name", lambda r: r.name)]
     if table == "trusts":
         names.append(("cancer_alliance", lambda r: r.alliance_name))
+    added: list[tuple[str, Any]] = []  # columns newer than the file's first users: after theirs, in the same order
     for name, _, attribute in kind.result_columns:  # an interval in two columns: tidy, one value a cell
+        into = added if name in ADDED_COLUMNS else names
         if name.endswith("_interval"):
-            names += interval_columns(name.removesuffix("_interval"), attrgetter(attribute))
+            into += interval_columns(name.removesuffix("_interval"), attrgetter(attribute))
         else:
-            names.append((name, attrgetter(attribute)))
+            into.append((name, attrgetter(attribute)))
     names.append(("compared_with_expected", lambda r: r.label))
-    return columns(*names)
+    return columns(*names, *added)
+
+
+#: Result columns added to the downloads after their first release (the reliability-adjusted estimate): at the end
+#: of each row, so that a program reading the columns by position reads what it always did.
+ADDED_COLUMNS = frozenset({"shrunken_value", "shrunken_95_interval", "reliability"})
 
 
 # ------------------------------------------------------------------ building

@@ -203,15 +203,15 @@ def test_an_exception_while_storing_results_fails_the_run_and_keeps_the_previous
     release = accepted()
     good = start(release)
     count = IndicatorResult.objects.filter(run=good).count()
-    real = services.IndicatorResult.objects.bulk_create
+    real = services.insert_rows
 
-    def full(objs, *args, **kwargs):
-        objs = list(objs)
-        if objs and objs[0].indicator == "mdt_discussed":
+    def full(model, rows):
+        rows = list(rows)
+        if model is IndicatorResult and rows and rows[0]["indicator"] == "mdt_discussed":
             raise RuntimeError("could not extend file: No space left on device")
-        return real(objs, *args, **kwargs)
+        return real(model, rows)
 
-    monkeypatch.setattr(services.IndicatorResult.objects, "bulk_create", full)
+    monkeypatch.setattr(services, "insert_rows", full)
     try:
         start(release)
     except RuntimeError:
