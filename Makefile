@@ -14,7 +14,7 @@ TEST_ENV := DATABASE_URL=$(TEST_DATABASE_URL) CELERY_BROKER_URL=$(TEST_BROKER_UR
 	SECRET_KEY=test-only-secret-key-not-for-production-0123456789abcdefghij ALLOWED_HOSTS=localhost,127.0.0.1,testserver \
 	DATA_DIR=$(CURDIR)/var/test
 
-.PHONY: venv demo test test-fast fuzz bench-ingest bench-compute bench-pages bench-validation lint clean
+.PHONY: venv demo test test-fast fuzz bench-ingest bench-compute bench-all-audits bench-pages bench-validation lint clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.11 or later is needed (python3.11 or python3 on PATH)"; exit 1; }
@@ -66,6 +66,10 @@ clean:
 ## bench-compute: every bowel indicator of a 1M-patient release against a bare pandas/statsmodels baseline
 bench-compute: venv
 	$(TEST_ENV) $(BIN)/python bench/compute.py
+
+## bench-all-audits: every shipped audit at national volume (1.2M patients), in-process and on 1 and 2 Celery workers
+bench-all-audits: venv
+	$(TEST_ENV) $(BIN)/python bench/compute.py --all-audits --repeats 1 --workers 1,2
 
 ## bench-validation: null flag rates and power of every funnel method by simulation; writes docs/methods-validation.md
 bench-validation: venv

@@ -22,17 +22,17 @@ def fresh_database(server: str, name: str) -> str:
 
 def setup_django(database_url: str, **environment: str) -> None:
     """Production-like settings (DEBUG off), tasks in this process, nothing queued after a release."""
-    os.environ.update(
-        DATABASE_URL=database_url,
-        DEBUG="false",
-        CELERY_TASK_ALWAYS_EAGER="true",
-        CELERY_BROKER_URL="",
-        AFTER_RELEASE_TASKS="",
-        SECRET_KEY=os.environ.get("SECRET_KEY", "bench-" + "x" * 60),
-        ALLOWED_HOSTS="localhost",
-        DJANGO_SETTINGS_MODULE="cancerplan.settings",
-        **environment,
-    )
+    settings = {
+        "DATABASE_URL": database_url,
+        "DEBUG": "false",
+        "CELERY_TASK_ALWAYS_EAGER": "true",
+        "CELERY_BROKER_URL": "",
+        "AFTER_RELEASE_TASKS": "",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-" + "x" * 60),
+        "ALLOWED_HOSTS": "localhost",
+        "DJANGO_SETTINGS_MODULE": "cancerplan.settings",
+    }
+    os.environ.update({**settings, **environment})
     import django
     from django.core.management import call_command
 

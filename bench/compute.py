@@ -14,7 +14,14 @@ It then times whole processes, as an operator runs them: `python manage.py compu
 --in-process` (interpreter, Django, system checks, the run and the page build that follows it)
 against a process that sets up Django and runs the baseline above once; target ratio <= 3.0.
 
+With --all-audits it times every shipped audit instead, at national volume: each audit's demo extract
+(its definition's demo section) scaled so that together they hold --patients patients over three audit
+years (1,200,000 by default: about 400,000 a year), imported, then every indicator of every audit computed
+in-process against the same bare baseline per audit; then the same runs queued at once on 1 and then 2
+real Celery workers (separate processes on a Redis broker), as scale-out runs them.
+
     make bench-compute      # or: python bench/compute.py --rows 1000000 --repeats 3
+    make bench-all-audits   # or: python bench/compute.py --all-audits --repeats 1 --workers 1,2
 """
 
 from __future__ import annotations
@@ -42,9 +49,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--server", default=DEFAULT_SERVER)
     parser.add_argument("--baseline-once", type=int, metavar="RELEASE", help=argparse.SUPPRESS)
+    parser.add_argument("--all-audits", action="store_true", help="every shipped audit at national volume")
+    parser.add_argument("--patients", type=int, default=1_200_000, help="all audits together (--all-audits)")
+    parser.add_argument("--workers", default="1,2", help="Celery worker counts to time (--all-audits)")
+    parser.add_argument("--broker", default=SCALE_OUT_BROKER, help="Redis broker of the workers (--all-audits)")
     args = parser.parse_args()
     if args.baseline_once:
         return baseline_process(args.baseline_once)
+    if args.all_audits:
+        return all_audits(args)
 
     # The dashboards' page pieces are a separate job: left out of the measured run.
     setup_django(fresh_database(args.server, "cancerplan_bench_compute"), AFTER_RUN_TASKS="")
@@ -144,6 +157,7 @@ def timed_run(release) -> float:
 
 
 def timed_baseline(release) -> float:
+    from audits.registry import get_definition
     from audits.selectors import release_frame
     from indicators.definitions import evaluate
     from indicators.registry import indicators_for
@@ -151,7 +165,8 @@ def timed_baseline(release) -> float:
 
     start = time.perf_counter()
     frame = release_frame(release)
-    for indicator in indicators_for("bowel"):
+    provider = get_definition(release.audit_id).provider
+    for indicator in indicators_for(release.audit_id):
         denominator = evaluate(indicator.denominator, frame, release.extract_date)
         numerator = denominator & evaluate(indicator.numerator, frame, release.extract_date)
         if indicator.risk_adjusted:
@@ -159,8 +174,129 @@ def timed_baseline(release) -> float:
             fit_risk_model(
                 cohort, "_outcome", indicator.risk_model["covariates"], indicator.risk_model.get("interactions") or ()
             )
-        frame.assign(_n=numerator, _d=denominator).groupby("provider_code")[["_n", "_d"]].sum()
+        frame.assign(_n=numerator, _d=denominator).groupby(provider)[["_n", "_d"]].sum()
     return time.perf_counter() - start
+
+
+# ------------------------------------------------------------------ every audit
+
+SCALE_OUT_BROKER = "redis://127.0.0.1:6379/14"
+
+
+def all_audits(args) -> None:
+    """Every shipped audit at national volume: in-process against the baseline, then on 1, 2, ... Celery workers."""
+    setup_django(fresh_database(args.server, "cancerplan_bench_all"), AFTER_RUN_TASKS="", CELERY_BROKER_URL=args.broker)
+    import logging
+
+    logging.disable(logging.INFO)
+    from audits.demo.spec import DEFAULT_ROWS
+    from benchdb import extract
+    from ingest import EXTRACT_DATE
+
+    from accounts.services import Actor
+    from audits.registry import all_definitions
+    from audits.services import import_extract, sync_audit
+    from indicators.registry import indicators_for
+
+    definitions = dict(sorted(all_definitions().items()))
+    shares = {code: (d.demo.rows if d.demo else DEFAULT_ROWS) for code, d in definitions.items()}
+    scale = args.patients / sum(shares.values())
+    releases = []
+    for code, definition in definitions.items():
+        sync_audit(definition)
+        path = extract(code, round(shares[code] * scale), args.seed)
+        with path.open("rb") as stream:
+            outcome = import_extract(
+                audit_code=code,
+                stream=stream,
+                file_name=path.name,
+                extract_date=EXTRACT_DATE,
+                actor=Actor.command_line(name="bench"),
+            )
+        if outcome.release is None:
+            raise SystemExit(f"{code}: the demo extract was refused: {outcome.status}")
+        releases.append(outcome.release)
+    patients = sum(r.rows for r in releases)
+    indicators = sum(len(indicators_for(r.audit_id)) for r in releases)
+
+    ours: dict[str, list[float]] = {r.audit_id: [] for r in releases}
+    baseline: dict[str, list[float]] = {r.audit_id: [] for r in releases}
+    for round_ in range(args.repeats):
+        for release in releases:
+            ours[release.audit_id].append(timed_run(release))
+            baseline[release.audit_id].append(timed_baseline(release))
+        print(
+            f"round {round_ + 1}: baseline {sum(b[-1] for b in baseline.values()):.1f} s, "
+            f"computation runs {sum(o[-1] for o in ours.values()):.1f} s",
+            flush=True,
+        )
+    print(f"\nevery audit: {len(releases)} audits, {patients:,} patients, {indicators} indicators; medians")
+    print(f"{'audit':<18} {'patients':>9} {'indicators':>10} {'baseline':>9} {'ours':>8} {'ratio':>6}")
+    for release in releases:
+        b, o = statistics.median(baseline[release.audit_id]), statistics.median(ours[release.audit_id])
+        count = len(indicators_for(release.audit_id))
+        print(f"{release.audit_id:<18} {release.rows:>9,} {count:>10} {b:>8.2f}s {o:>7.2f}s {o / b:>6.2f}")
+    b = sum(statistics.median(v) for v in baseline.values())
+    o = sum(statistics.median(v) for v in ours.values())
+    print(f"{'all':<18} {patients:>9,} {indicators:>10} {b:>8.2f}s {o:>7.2f}s {o / b:>6.2f}")
+
+    print("\nscale-out: every audit's run queued at once, on Celery workers (one task at a time each)")
+    times = {}
+    for workers in (int(n) for n in args.workers.split(",")):
+        times[workers] = timed_workers(releases, workers)
+        first = times[min(times)]
+        print(
+            f"{workers} worker{'s' if workers > 1 else ' '}: {times[workers]:7.2f} s "
+            f"(speed-up {first / times[workers]:.2f} over {min(times)})",
+            flush=True,
+        )
+
+
+def timed_workers(releases, workers: int) -> float:
+    """Queue a run of every release at once and time until all are done, on ``workers`` worker processes."""
+    from cancerplan.celery import app
+    from indicators import services
+    from indicators.models import ComputationRun
+
+    env = {**os.environ, "CELERY_TASK_ALWAYS_EAGER": "false"}
+    log = ROOT / "var" / "bench" / "workers.log"
+    app.control.purge()
+    with log.open("w") as out:
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "cancerplan", "worker", "--pool=solo", "--concurrency=1"]
+                + [f"--hostname=bench{i}@%h", "--without-mingle", "--without-gossip", "--loglevel=WARNING"],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+            for i in range(workers)
+        ]
+    try:
+        deadline = time.monotonic() + 120
+        while len(app.control.ping(timeout=0.5) or []) < workers:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise SystemExit(f"the workers did not start: {log.read_text()[-2000:]}")
+        app.conf.task_always_eager = False
+        services._ROWS_CACHE.clear()
+        start = time.perf_counter()
+        runs = [services.start_run(release=release) for release in releases]
+        while True:
+            states = set(ComputationRun.objects.filter(pk__in=[r.pk for r in runs]).values_list("status", flat=True))
+            if states <= {ComputationRun.Status.DONE, ComputationRun.Status.FAILED}:
+                break
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - start
+        if ComputationRun.Status.FAILED in states:
+            raise SystemExit(f"a run failed on the workers: {log.read_text()[-2000:]}")
+        return elapsed
+    finally:
+        app.conf.task_always_eager = True
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=60)
 
 
 if __name__ == "__main__":
