@@ -389,7 +389,7 @@ def test_planted_outliers_are_deterministic_moderate_volume_trusts(audit: str, c
     definition = DEFINITIONS[audit]
     planted = demo.planted_outliers(definition, 11, TRUSTS)
     assert planted == demo.planted_outliers(definition, 11, TRUSTS)
-    assert list(planted) == [outcome] and len(planted[outcome]) == count
+    assert outcome in planted and len(planted[outcome]) == count
     better = demo.planted_better(definition, 11, TRUSTS)[outcome]
     assert 1 <= len(better) <= 2 and not set(better) & set(planted[outcome])
     seeds = {tuple(demo.planted_outliers(definition, s, TRUSTS)[outcome]) for s in range(6)}

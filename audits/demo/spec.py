@@ -357,8 +357,10 @@ def _parse_planted(raw: Any, indicators: set[str], fail: Fail, where: str) -> Pl
         ratio = _number(
             part.get("odds_ratio", PLANTED_DEFAULTS[side]), fail, f"{where}, {side}", "odds_ratio", low=0.01
         )
-        if (side == "worse") != (ratio > 1):
-            raise fail(f"the odds ratio of {side} trusts must be {'above' if side == 'worse' else 'below'} 1", where)
+        if ratio == 1:
+            raise fail(
+                f"the odds ratio of {side} trusts must not be 1: it changes nothing", f"{where}, {side}", "odds_ratio"
+            )
         values[f"{side}_odds_ratio"] = ratio
     return Planted(**values)
 

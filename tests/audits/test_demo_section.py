@@ -56,10 +56,10 @@ CASES: list[tuple[Callable[[dict[str, Any]], None], str, str | None, str]] = [
         "must name one of the file's indicators",
     ),
     (
-        lambda d: columns(d)["death_date"]["events"][0]["planted"]["worse"].update(odds_ratio=0.5),
-        "demo, column death_date, event 1, planted",
-        None,
-        "odds ratio of worse trusts must be above 1",
+        lambda d: columns(d)["death_date"]["events"][0]["planted"]["worse"].update(odds_ratio=1),
+        "demo, column death_date, event 1, planted, worse",
+        "odds_ratio",
+        "odds ratio of worse trusts must not be 1",
     ),
     (
         lambda d: columns(d)["surgery_date"].update(start="age"),
@@ -92,8 +92,9 @@ def test_a_bad_demo_section_is_refused_naming_the_entry_and_the_key(change, entr
 def test_the_demo_section_is_read_into_the_definition():
     definition = parse_definition(yaml.safe_load(yaml.safe_dump(BOWEL)))
     assert definition.demo is not None and definition.demo.rows == BOWEL["demo"]["rows"]
-    [planted] = definition.demo.planted
-    assert planted.indicator == "mortality_90d" and planted.worse == 3 and planted.better == 2
+    planted = {p.indicator: p for p in definition.demo.planted}
+    assert planted["mortality_90d"].worse == 3 and planted["mortality_90d"].better == 2
+    assert planted["mdt_discussed"].worse_odds_ratio < 1  # fewer discussed: worse
     without = yaml.safe_load(yaml.safe_dump(BOWEL))
     del without["demo"]
     assert parse_definition(without).demo is None
