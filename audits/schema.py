@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import yaml
 
+from audits.demo.spec import DemoSpec, parse_demo
 from audits.ingest.columns import COLUMN_TYPES
 
 RULE_TYPES = ("required_when", "blank_unless", "not_before")
@@ -32,7 +33,8 @@ _SAFE_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoad
 # starting with ``x-`` is free for the author (e.g. a home for YAML anchors shared by indicators).
 # ``outlier_policy``, ``inequalities`` and ``reporting`` are kept raw here and checked by their parsers
 # (indicators.outlier_policy, indicators.inequalities, indicators.reporting). ``plain`` (optional) says what the
-# audit looks at in words a nine-year-old can read, for the page for patients and the public.
+# audit looks at in words a nine-year-old can read, for the page for patients and the public. ``demo`` (optional)
+# says how the demo generator draws the audit's data (audits.demo.spec; docs/adding-an-audit.md).
 TOP_LEVEL_KEYS = frozenset(
     {
         "code",
@@ -45,6 +47,7 @@ TOP_LEVEL_KEYS = frozenset(
         "outlier_policy",
         "inequalities",
         "reporting",
+        "demo",
     }
 )
 AUTHOR_KEY_PREFIX = "x-"
@@ -178,6 +181,7 @@ class AuditDefinition:
     outlier_policy: dict[str, Any] | None = None  # as written; None when the file has none
     source: str = ""
     plain: str = ""  # what the audit looks at in plain words (the page for patients); "" when the file has none
+    demo: DemoSpec | None = None  # how the demo generator draws the data; None: from the columns and rules alone
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -276,6 +280,17 @@ def parse_definition(raw: Any, origin: str = "definition") -> AuditDefinition:
     outlier_policy = raw.get("outlier_policy")
     if outlier_policy is not None and not isinstance(outlier_policy, dict):
         raise fail("'outlier_policy' must be a mapping (README, 'Outlier process')", "outlier_policy")
+    demo = None
+    if "demo" in raw:
+        indicator_codes = {str(i.get("code")) for i in indicators if isinstance(i, dict)}
+        demo = parse_demo(
+            raw["demo"],
+            {c.name: c for c in columns},
+            rules,
+            (patient_id, provider, diagnosis_date),
+            indicator_codes,
+            fail,
+        )
     return AuditDefinition(
         code=code,
         name=str(raw.get("name") or code),
@@ -290,6 +305,7 @@ def parse_definition(raw: Any, origin: str = "definition") -> AuditDefinition:
         outlier_policy=outlier_policy,
         source=origin,
         plain=plain.strip(),
+        demo=demo,
         raw=raw,
     )
 

@@ -78,7 +78,8 @@ def main() -> None:
 def extract_file(rows: int, seed: int) -> Path:
     import pandas as pd
 
-    from audits.demo import generate_extract, write_extract
+    from audits.demo.engine import generate_extract, write_extract
+    from audits.registry import get_definition
 
     path = ROOT / "var" / "bench" / f"bowel_{rows}_{seed}.csv"
     if not path.exists():
@@ -86,7 +87,7 @@ def extract_file(rows: int, seed: int) -> Path:
         seed_dir = ROOT / "audits" / "seed"
         trusts = pd.read_csv(seed_dir / "trusts.csv", dtype=str)
         successors = pd.read_csv(seed_dir / "successors.csv", dtype=str)
-        write_extract(generate_extract("bowel", rows, seed, EXTRACT_DATE, trusts, successors), path)
+        write_extract(generate_extract(get_definition("bowel"), rows, seed, EXTRACT_DATE, trusts, successors), path)
     return path
 
 

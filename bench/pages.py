@@ -341,7 +341,8 @@ def extract(audit: str, rows: int, seed: int) -> Path:
         return extract_file(rows, seed)
     import pandas as pd
 
-    from audits.demo import generate_extract, write_extract
+    from audits.demo.engine import generate_extract, write_extract
+    from audits.registry import get_definition
 
     path = ROOT / "var" / "bench" / f"{audit}_{rows}_{seed}.csv"
     if not path.exists():
@@ -349,7 +350,7 @@ def extract(audit: str, rows: int, seed: int) -> Path:
         seed_dir = ROOT / "audits" / "seed"
         trusts = pd.read_csv(seed_dir / "trusts.csv", dtype=str)
         successors = pd.read_csv(seed_dir / "successors.csv", dtype=str)
-        write_extract(generate_extract(audit, rows, seed, EXTRACT_DATE, trusts, successors), path)
+        write_extract(generate_extract(get_definition(audit), rows, seed, EXTRACT_DATE, trusts, successors), path)
     return path
 
 

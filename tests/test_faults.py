@@ -71,12 +71,12 @@ def test_the_visibility_timeout_must_outlast_the_hard_time_limit():
 def big_extract(tmp_path_factory) -> Path:
     import pandas as pd
 
-    from audits.demo import generate_extract, write_extract
+    from audits.demo.engine import generate_extract, write_extract
     from audits.organisations import SEED_DIR
 
     path = tmp_path_factory.mktemp("faults") / "bowel_big.csv"
     trusts = pd.read_csv(SEED_DIR / "trusts.csv", dtype=str)
-    write_extract(generate_extract("bowel", ROWS, 7, EXTRACT_DATE, trusts), path)
+    write_extract(generate_extract(get_definition("bowel"), ROWS, 7, EXTRACT_DATE, trusts), path)
     return path
 
 
@@ -301,14 +301,14 @@ def test_two_uploads_at_once_on_sqlite_are_both_accepted(tmp_path):
 
     import pandas as pd
 
-    from audits.demo import generate_extract, write_extract
+    from audits.demo.engine import generate_extract, write_extract
     from audits.organisations import SEED_DIR
 
     trusts = pd.read_csv(SEED_DIR / "trusts.csv", dtype=str)
     paths = []
     for seed in (1, 2):
         paths.append(tmp_path / f"bowel_{seed}.csv")
-        write_extract(generate_extract("bowel", 2_000, seed, EXTRACT_DATE, trusts), paths[-1])
+        write_extract(generate_extract(get_definition("bowel"), 2_000, seed, EXTRACT_DATE, trusts), paths[-1])
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL")}
     env.update(DATA_DIR=str(tmp_path / "data"), CELERY_TASK_ALWAYS_EAGER="true", AFTER_RUN_TASKS="")
     migrate = subprocess.run(

@@ -195,7 +195,30 @@ def download(client) -> tuple[dict[Cell, Published], dict[str, str], dict[str, b
 
 
 def equations(cells: dict[Cell, Published], alliance_of: dict[str, str]) -> list[tuple[Cell, list[Cell]]]:
-    """(total, its parts) for every published total: a part with no row has no patients (a known 0)."""
+    """(total, its parts) for every published total: a part with no row has no patients (a known 0).
+
+    An indicator that ``requires`` a field (its definition is public) leaves a trust's year with the field recorded
+    too rarely out of England's and its alliance's figures and out of the trust's all-years row (README,
+    "Indicators"), and a hidden row does not say whether it was left out: of its totals the attacker keeps only
+    those that hold whatever was left out, England's over the alliances and an alliance's over its years."""
+    from indicators.registry import indicators_for
+
+    partial = {indicator.code for indicator in indicators_for(AUDIT) if indicator.requires}
+    return [
+        (total, parts)
+        for total, parts in _equations(cells, alliance_of)
+        if total[0] not in partial or _holds_when_trusts_are_left_out(total, parts)
+    ]
+
+
+def _holds_when_trusts_are_left_out(total: Cell, parts: list[Cell]) -> bool:
+    code, level, _, time = total
+    over_alliances = level == "national" and all(part[1] == "alliance" and part[3] == time for part in parts)
+    over_years = level == "alliance" and "-" in time and all("Q" not in part[3] for part in parts)
+    return over_alliances or over_years
+
+
+def _equations(cells: dict[Cell, Published], alliance_of: dict[str, str]) -> list[tuple[Cell, list[Cell]]]:
     by = defaultdict(set)
     for code, level, organisation, time in cells:
         by[(code, level, time)].add(organisation)

@@ -199,12 +199,13 @@ def test_the_command_prints_errors_for_people_without_json(orgs):
 
 
 def write_demo(folder, rows: int):
-    from audits.demo import generate_extract, write_extract
+    from audits.demo.engine import generate_extract, write_extract
     from audits.organisations import SEED_DIR
+    from audits.registry import get_definition
 
     trusts = pd.read_csv(SEED_DIR / "trusts.csv", dtype=str)
     path = folder / f"demo_{rows}.csv"
-    write_extract(generate_extract("bowel", rows, 11, date(2026, 3, 31), trusts), path)
+    write_extract(generate_extract(get_definition("bowel"), rows, 11, date(2026, 3, 31), trusts), path)
     return path
 
 

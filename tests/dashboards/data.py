@@ -25,9 +25,10 @@ def load(rows: dict[str, int], seed: int = 2026) -> dict:
     from django.contrib.auth.models import Group, User
 
     from accounts.services import Actor
-    from audits.demo import generate_extract, write_extract
+    from audits.demo.engine import generate_extract, write_extract
     from audits.models import analyst_group_name
     from audits.organisations import load_organisations
+    from audits.registry import get_definition
     from audits.services import import_extract
     from indicators.services import start_run
 
@@ -38,7 +39,7 @@ def load(rows: dict[str, int], seed: int = 2026) -> dict:
     with tempfile.TemporaryDirectory() as folder, override_settings(AFTER_RELEASE_TASKS=[]):
         for audit, count in rows.items():
             path = Path(folder) / f"{audit}.csv"
-            write_extract(generate_extract(audit, count, seed, EXTRACT_DATE, trusts, successors), path)
+            write_extract(generate_extract(get_definition(audit), count, seed, EXTRACT_DATE, trusts, successors), path)
             with path.open("rb") as stream:
                 outcome = import_extract(
                     audit_code=audit,

@@ -140,8 +140,9 @@ def computed(django_db_setup, django_db_blocker):
     from django.test import override_settings
 
     from accounts.services import Actor
-    from audits.demo import generate_extract, write_extract
+    from audits.demo.engine import generate_extract, write_extract
     from audits.organisations import load_organisations
+    from audits.registry import get_definition
     from audits.services import import_extract
     from indicators.services import start_run
     from tests.dashboards import data
@@ -154,7 +155,9 @@ def computed(django_db_setup, django_db_blocker):
         with tempfile.TemporaryDirectory() as folder, override_settings(AFTER_RELEASE_TASKS=[]):
             for seed in (2026, 2027):
                 path = Path(folder) / f"bowel-{seed}.csv"
-                write_extract(generate_extract("bowel", 6_000, seed, data.EXTRACT_DATE, trusts, successors), path)
+                write_extract(
+                    generate_extract(get_definition("bowel"), 6_000, seed, data.EXTRACT_DATE, trusts, successors), path
+                )
                 with path.open("rb") as stream:
                     outcome = import_extract(
                         audit_code="bowel",

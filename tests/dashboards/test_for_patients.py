@@ -263,3 +263,17 @@ def test_the_summary_says_whether_any_result_is_flagged_and_which_way(meanings, 
     page = PatientPage(trust=None, audits=[PlainAudit("a", "A", "A", "It looks.", results)])
     assert page.summary.startswith(summary)
     assert PatientPage(trust=None).summary == ""
+
+
+def test_the_busiest_bowel_trust_is_compared_on_lung_indicators_too(client, demo):
+    """A trust's size is the trust's in every audit (audits/demo/engine.py): the busiest bowel trust is not one
+    with too few lung patients to compare on every lung indicator, as it was when each audit drew its own sizes."""
+    bowel = demo["runs"]["bowel"]
+    patients = IndicatorResult.objects.filter(
+        run=bowel, level="provider", indicator="mdt_discussed", period=_headline(bowel, "mdt_discussed")
+    )
+    busiest = max(patients, key=lambda r: r.denominator).organisation
+    html = client.get(reverse("trust-for-patients", args=[busiest])).content.decode()
+    section = re.search(r'<section aria-labelledby="audit-lung">.*?</section>', html, re.S).group(0)
+    items = [unescape(li) for li in re.findall(r"<li>(.*?)</li>", section, re.S)]
+    assert items and sum(TOO_FEW in item for item in items) < len(items) / 2, items

@@ -247,6 +247,28 @@ MISSPELT: list[tuple[str, Change, str, str, str]] = [
         "applies_if",
         "applies_when",
     ),
+    ("demo section key misspelt", lambda d: rename(d["demo"], "rows", "row"), "demo", "row", "rows"),
+    (
+        "demo column model key misspelt",
+        lambda d: rename(d["demo"]["columns"]["major_resection"], "rate", "rates"),
+        "demo, column major_resection",
+        "rates",
+        "rate",
+    ),
+    (
+        "demo event key misspelt",
+        lambda d: rename(d["demo"]["columns"]["death_date"]["events"][0], "days", "dayz"),
+        "demo, column death_date, event 1",
+        "dayz",
+        "days",
+    ),
+    (
+        "demo planted trusts key misspelt",
+        lambda d: rename(d["demo"]["columns"]["death_date"]["events"][0]["planted"], "worse", "worst"),
+        "demo, column death_date, event 1, planted",
+        "worst",
+        "worse",
+    ),
 ]
 
 

@@ -1,5 +1,6 @@
-"""Inequality breakdowns computed and stored by a run, on a 12,000-patient demo bowel release: the generator's
-planted deprivation gradient (emergency presentation more common in the most deprived), suppression, the API."""
+"""Inequality breakdowns computed and stored by a run, on a 12,000-patient demo bowel release: the deprivation
+gradient its definition's demo section plants (emergency presentation more common and early-stage diagnosis less
+common in the most deprived), suppression, the API."""
 
 from __future__ import annotations
 
@@ -44,6 +45,17 @@ def test_the_planted_deprivation_gradient_shows_in_emergency_presentation(loaded
     assert first.sii < 0 and first.sii_lower < first.sii < first.sii_upper < 0
     assert first.gap == pytest.approx(groups[0].value - groups[4].value) and first.gap > 0
     assert all(g.sii == first.sii for g in groups)
+
+
+@pytest.mark.django_db
+def test_the_planted_deprivation_gradient_shows_in_early_stage_diagnosis(loaded):
+    """The bowel demo section moves stage later with deprivation (and through emergency presentation and less
+    screening): early-stage diagnosis is lower in the most deprived quintile, a positive slope (least minus most)."""
+    run = loaded["runs"]["bowel"]
+    groups = rows(run, "early_stage", "deprivation")
+    most, least = groups[0], groups[4]
+    assert most.value < least.value and most.gap < 0
+    assert 0 < most.sii_lower < most.sii
 
 
 @pytest.mark.django_db

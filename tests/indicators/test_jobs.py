@@ -168,8 +168,9 @@ def test_compute_indicators_waits_and_indicator_results_prints_json(orgs):
 def test_the_demo_release_flags_the_trusts_planted_as_worse(orgs, tmp_path, start):
     import pandas as pd
 
-    from audits.demo import planted_outliers
+    from audits.demo.engine import planted_outliers
     from audits.organisations import SEED_DIR
+    from audits.registry import get_definition
 
     trusts = pd.read_csv(SEED_DIR / "trusts.csv", dtype=str)
     for audit, code in (("bowel", "mortality_90d"), ("lung", "mortality_1y")):
@@ -191,7 +192,7 @@ def test_the_demo_release_flags_the_trusts_planted_as_worse(orgs, tmp_path, star
                 run=run, indicator=code, level="provider", flag__in=["alert_high", "alarm_high"]
             ).values_list("organisation", flat=True)
         )
-        assert set(planted_outliers(audit, 2026, trusts)[code]) <= flagged_high, (audit, flagged_high)
+        assert set(planted_outliers(get_definition(audit), 2026, trusts)[code]) <= flagged_high, (audit, flagged_high)
         fit = FunnelFit.objects.get(run=run, indicator=code, level="provider", period="2024/25")
         # The calibrated default: mid-p Poisson for rare deaths, the binomial isp for lung's common 1-year deaths.
         assert fit.kind == "ratio" and fit.method == {"bowel": "midp", "lung": "isp"}[audit] and fit.target == 1.0

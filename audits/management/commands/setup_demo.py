@@ -8,8 +8,9 @@ from django.core.management.base import BaseCommand
 
 from accounts.roles import analyst_group_name
 from accounts.services import Actor
+from audits.demo.spec import DEFAULT_ROWS
 from audits.models import Release
-from audits.registry import get_definition
+from audits.registry import all_definitions
 from audits.services import import_extract, sync_audit
 
 DEMO_USERS = {
@@ -20,11 +21,13 @@ DEMO_USERS = {
     "admin": ("demo-admin-2026", (), True),
 }
 DEMO_ALLIANCE = "E56000019"  # Greater Manchester, which includes a merged trust (RW6 into RM3)
-DEMO_ROWS = {"bowel": 90_000, "lung": 90_000}
 
 
 class Command(BaseCommand):
-    help = "Generate and import demo extracts (once) and create the demo users. For a local demo only."
+    help = (
+        "Generate and import a demo extract of every audit (once; as many patients as its definition's demo section "
+        "says) and create the demo users. For a local demo only."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--dir", type=Path, default=Path("var/demo"))
@@ -33,9 +36,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         extract_date = date.fromisoformat(options["extract_date"])
-        for code, rows in DEMO_ROWS.items():
-            sync_audit(get_definition(code))
-            path = options["dir"] / f"{code}_demo_{rows}_{options['seed']}.csv"
+        for code, definition in all_definitions().items():
+            rows = definition.demo.rows if definition.demo else DEFAULT_ROWS
+            sync_audit(definition)
+            path = (
+                options["dir"] / f"{code}_demo_{rows}_{options['seed']}_{definition.sha256[:8]}.csv"
+            )  # a new file when the definition changes
             if not path.exists():
                 call_command(
                     "generate_demo_extract",
