@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from datetime import date
+from pathlib import Path
 
 DEFAULT_SERVER = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+ROOT = Path(__file__).resolve().parents[1]
+EXTRACT_DATE = date(2026, 3, 31)
 
 
 def fresh_database(server: str, name: str) -> str:
@@ -38,3 +42,21 @@ def setup_django(database_url: str, **environment: str) -> None:
 
     django.setup()
     call_command("migrate", verbosity=0)
+
+
+def extract(audit: str, rows: int, seed: int) -> Path:
+    """A demo extract of ``audit`` (any definition, audits.demo.engine) in ``var/bench``, written once and reused."""
+    path = ROOT / "var" / "bench" / f"{audit}_{rows}_{seed}.csv"
+    if not path.exists():
+        import pandas as pd
+
+        from audits.demo.engine import generate_extract, write_extract
+        from audits.registry import get_definition
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        seed_dir = ROOT / "audits" / "seed"
+        trusts = pd.read_csv(seed_dir / "trusts.csv", dtype=str)
+        successors = pd.read_csv(seed_dir / "successors.csv", dtype=str)
+        definition = get_definition(audit)
+        write_extract(generate_extract(definition, rows, seed, EXTRACT_DATE, trusts, successors), path)
+    return path

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from benchdb import DEFAULT_SERVER, fresh_database, setup_django  # noqa: E402
+from benchdb import DEFAULT_SERVER, EXTRACT_DATE, extract, fresh_database, setup_django  # noqa: E402
 
 
 def main() -> None:
@@ -64,12 +64,11 @@ def main() -> None:
     import logging
 
     logging.disable(logging.INFO)
-    from ingest import EXTRACT_DATE, extract_file
 
     from accounts.services import Actor
     from audits.services import import_extract
 
-    path = extract_file(args.rows, args.seed)
+    path = extract("bowel", args.rows, args.seed)
     with path.open("rb") as stream:
         release = import_extract(
             audit_code="bowel",
@@ -189,11 +188,9 @@ def all_audits(args) -> None:
     import logging
 
     logging.disable(logging.INFO)
-    from audits.demo.spec import DEFAULT_ROWS
-    from benchdb import extract
-    from ingest import EXTRACT_DATE
 
     from accounts.services import Actor
+    from audits.demo.spec import DEFAULT_ROWS
     from audits.registry import all_definitions
     from audits.services import import_extract, sync_audit
     from indicators.registry import indicators_for

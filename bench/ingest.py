@@ -22,15 +22,12 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchdb import DEFAULT_SERVER, fresh_database, setup_django  # noqa: E402
-
-EXTRACT_DATE = date(2026, 3, 31)
+from benchdb import DEFAULT_SERVER, EXTRACT_DATE, extract, fresh_database, setup_django  # noqa: E402
 
 
 def main() -> None:
@@ -76,19 +73,7 @@ def main() -> None:
 
 
 def extract_file(rows: int, seed: int) -> Path:
-    import pandas as pd
-
-    from audits.demo.engine import generate_extract, write_extract
-    from audits.registry import get_definition
-
-    path = ROOT / "var" / "bench" / f"bowel_{rows}_{seed}.csv"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        seed_dir = ROOT / "audits" / "seed"
-        trusts = pd.read_csv(seed_dir / "trusts.csv", dtype=str)
-        successors = pd.read_csv(seed_dir / "successors.csv", dtype=str)
-        write_extract(generate_extract(get_definition("bowel"), rows, seed, EXTRACT_DATE, trusts, successors), path)
-    return path
+    return extract("bowel", rows, seed)
 
 
 def timed_import(path: Path) -> float:

@@ -36,6 +36,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+
+from benchdb import EXTRACT_DATE, extract  # noqa: E402
+
 DATABASE = "cancerplan_bench_pages"
 SECRET_KEY = "bench-pages-only-not-a-secret-0123456789abcdefghijklmnopqrstuvwxyz"  # noqa: S105
 
@@ -334,26 +337,6 @@ def load_release(audit: str, rows: int, seed: int) -> None:
         print(f"{audit}: release {release.version} ({rows:,} rows) and its results already loaded")
 
 
-def extract(audit: str, rows: int, seed: int) -> Path:
-    if audit == "bowel":
-        from ingest import extract_file
-
-        return extract_file(rows, seed)
-    import pandas as pd
-
-    from audits.demo.engine import generate_extract, write_extract
-    from audits.registry import get_definition
-
-    path = ROOT / "var" / "bench" / f"{audit}_{rows}_{seed}.csv"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        seed_dir = ROOT / "audits" / "seed"
-        trusts = pd.read_csv(seed_dir / "trusts.csv", dtype=str)
-        successors = pd.read_csv(seed_dir / "successors.csv", dtype=str)
-        write_extract(generate_extract(get_definition(audit), rows, seed, EXTRACT_DATE, trusts, successors), path)
-    return path
-
-
 def page_urls(env: dict[str, str]) -> dict[str, list[str]]:
     """A few URLs of each page type, read from the bench database (in a subprocess with the server's settings)."""
     code = (
@@ -466,8 +449,6 @@ def wait_until_up(port: int) -> None:
             time.sleep(0.2)
     raise SystemExit("gunicorn did not start")
 
-
-EXTRACT_DATE = __import__("datetime").date(2026, 3, 31)
 
 if __name__ == "__main__":
     main()
