@@ -160,7 +160,7 @@ def timed_baseline(release) -> float:
     from audits.selectors import release_frame
     from indicators.definitions import evaluate
     from indicators.registry import indicators_for
-    from indicators.stats.risk import fit_risk_model
+    from indicators.stats.risk import RiskModelError, fit_risk_model
 
     start = time.perf_counter()
     frame = release_frame(release)
@@ -170,9 +170,15 @@ def timed_baseline(release) -> float:
         numerator = denominator & evaluate(indicator.numerator, frame, release.extract_date)
         if indicator.risk_adjusted:
             cohort = frame.loc[denominator].assign(_outcome=numerator[denominator])
-            fit_risk_model(
-                cohort, "_outcome", indicator.risk_model["covariates"], indicator.risk_model.get("interactions") or ()
-            )
+            try:
+                fit_risk_model(
+                    cohort,
+                    "_outcome",
+                    indicator.risk_model["covariates"],
+                    indicator.risk_model.get("interactions") or (),
+                )
+            except RiskModelError:  # too few events to fit (a small audit): the attempt is the work, as in ours
+                pass
         frame.assign(_n=numerator, _d=denominator).groupby(provider)[["_n", "_d"]].sum()
     return time.perf_counter() - start
 
