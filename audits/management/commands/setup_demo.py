@@ -14,8 +14,8 @@ from audits.registry import all_definitions
 from audits.services import import_extract, sync_audit
 
 DEMO_USERS = {
-    # username: (password, audits analysed, staff)
-    "analyst": ("demo-analyst-2026", ("bowel", "lung"), False),
+    # username: (password, audits analysed ("every": every audit loaded), staff)
+    "analyst": ("demo-analyst-2026", "every", False),
     "clinician": ("demo-clinician-2026", (), False),
     "alliance": ("demo-alliance-2026", (), False),
     "admin": ("demo-admin-2026", (), True),
@@ -72,14 +72,14 @@ class Command(BaseCommand):
             if created:
                 user.set_password(password)
                 user.save()
-            for code in audits:
+            for code in all_definitions() if audits == "every" else audits:
                 user.groups.add(Group.objects.get(name=analyst_group_name(code)))
             if username == "alliance":
                 from accounts.models import AllianceLead
 
                 AllianceLead.objects.get_or_create(user=user, defaults={"alliance_id": DEMO_ALLIANCE})
         self.stdout.write(
-            "Demo users: analyst / demo-analyst-2026 (bowel and lung analyst), clinician / "
+            "Demo users: analyst / demo-analyst-2026 (analyst of every audit), clinician / "
             "demo-clinician-2026, alliance / demo-alliance-2026 (Greater Manchester lead), "
             "admin / demo-admin-2026 (staff)."
         )
