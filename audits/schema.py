@@ -206,13 +206,22 @@ class AuditDefinition:
 
 
 def load_definition(path: Path | str) -> AuditDefinition:
-    """Read and check one definition file."""
+    """Read and check one definition file: parsed once per process for the same text (the start-up checks, the
+    registry and a command each ask for every file; a definition is immutable)."""
     path = Path(path)
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
+        text = path.read_text(encoding="utf-8")
+        key = (path.name, text)
+        if key not in _PARSED:
+            raw = yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
+            _PARSED[key] = parse_definition(raw, origin=path.name)
     except (OSError, yaml.YAMLError) as exc:
         raise DefinitionError(f"cannot be read as YAML: {exc}", file=path.name) from exc
-    return parse_definition(raw, origin=path.name)
+    return _PARSED[key]
+
+
+#: Definitions parsed, by file name and text: a changed file is parsed again, whatever its time stamp.
+_PARSED: dict[tuple[str, str], AuditDefinition] = {}
 
 
 def parse_definition(raw: Any, origin: str = "definition") -> AuditDefinition:

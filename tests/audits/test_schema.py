@@ -64,3 +64,18 @@ def test_it_refuses_a_malformed_definition_naming_the_entry(change, message):
         parse_definition(broken(change), origin="meso.yaml")
     assert str(caught.value).startswith("meso.yaml: ")
     assert message in str(caught.value)
+
+
+def test_a_file_is_parsed_once_and_again_whenever_its_text_changes(tmp_path):
+    from audits.schema import load_definition
+
+    shipped = (FIXTURES / "definitions" / "mesothelioma.yaml").read_text()
+    path = tmp_path / "registry.yaml"
+    path.write_text(shipped)
+    first = load_definition(path)
+    assert load_definition(path) is first  # the start-up checks, the registry and a command share one parse
+    misspelt = shipped.replace("rules:", "rulez:", 1)
+    assert len(misspelt) == len(shipped) and misspelt != shipped
+    path.write_text(misspelt)  # same name, same size, perhaps the same time stamp: still read again
+    with pytest.raises(DefinitionError, match="rulez"):
+        load_definition(path)
