@@ -75,10 +75,11 @@ class Kind(ABC):
     #: The columns of its results table: (CSV name, header on the page or "" for the CSV only, result field).
     result_columns: ClassVar[tuple[tuple[str, str, str], ...]]
     limits_words: ClassVar[str]  # its funnel limits in words; ``{method}`` is the definition's funnel method
-    #: Its reliability-adjusted (shrunken) statistic in a sentence, and the empirical Bayes model behind it (see
-    #: :meth:`shrink`); "" for a kind whose units are not shrunk.
+    #: Its reliability-adjusted (shrunken) statistic in a sentence, the empirical Bayes model behind it and what it
+    #: is pulled towards (see :meth:`shrink`); "" for a kind whose units are not shrunk.
     shrunken_name: ClassVar[str] = ""
     shrinkage_model: ClassVar[str] = ""
+    shrunken_towards: ClassVar[str] = ""
     excess_words: ClassVar[str]  # how a trust's observed minus expected events and their interval are worked out
 
     def cohort(

@@ -39,6 +39,7 @@ class Proportion(Kind):
     limits_words = "{method} binomial limits"
     shrunken_name = "reliability-adjusted percentage"
     shrinkage_model = "beta-binomial"
+    shrunken_towards = "the figure of all trusts"
     excess_words = (
         "Observed minus expected events: the trust's count minus its patients x England's rate. The interval is "
         "the 95% interval of the trust's percentage (Wilson), less England's rate, multiplied by its patients."

@@ -57,6 +57,7 @@ class Ratio(Kind):
     limits_words = "exact Poisson limits for observed over expected"
     shrunken_name = "reliability-adjusted O/E (observed over expected)"
     shrinkage_model = "gamma-Poisson"
+    shrunken_towards = "1, England's observed / expected"
     excess_words = (
         "Observed minus expected events: observed deaths or events minus the sum of each patient's predicted risk "
         "from the risk model. The interval is the 95% interval of observed/expected (exact Poisson), multiplied by "

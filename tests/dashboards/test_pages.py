@@ -558,7 +558,8 @@ def test_a_risk_adjusted_indicator_shows_a_reliability_adjusted_o_e_beside_the_c
         "Its 95% interval",
         "Reliability",
     ]
-    assert "gamma-Poisson" in text_of(response)  # the note under the table says which model
+    note = text_of(response).split("sits beside each crude one", 1)[1][:300]  # the note under the table: which model
+    assert "gamma-Poisson" in note and "pulled towards 1, England's observed / expected" in note
     results = client.get(
         reverse("api:result-list"),
         {"audit": "bowel", "indicator": code, "level": "provider", "period": period, "page_size": 1000},
