@@ -39,8 +39,9 @@ are the posterior gamma quantiles, the prior again treated as known.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -52,6 +53,7 @@ __all__ = [
     "PriorMethod",
     "BetaPrior",
     "GammaPrior",
+    "Shrunk",
     "ShrunkProportions",
     "ShrunkRatios",
     "estimate_beta_prior",
@@ -68,11 +70,9 @@ _MIN_CONCENTRATION = 1e-6
 
 
 @dataclass(frozen=True)
-class BetaPrior:
-    """A beta prior for unit rates: ``mean`` μ and ``concentration`` M = a + b (``math.inf`` when the units vary
-    by chance alone, the prior a point mass at μ). ``units`` is the number of units it was estimated from,
-    ``method`` how ("moments", "ml" or "given")."""
-
+class _Prior:
+    # What the beta and gamma priors share: a mean, a concentration (math.inf for a point mass at the mean), the
+    # number of units it was estimated from and how.
     mean: float
     concentration: float
     units: int = 0
@@ -81,15 +81,25 @@ class BetaPrior:
     def __post_init__(self) -> None:
         if not self.concentration > 0.0:
             raise ValueError("the concentration must be positive (math.inf for no between-unit variation)")
+
+    @property
+    def alpha(self) -> float:
+        """The first shape, mean x concentration: a = μM of a beta, α = μβ of a gamma (``math.inf`` for a
+        point-mass prior)."""
+        return self.mean * self.concentration if math.isfinite(self.concentration) else math.inf
+
+
+class BetaPrior(_Prior):
+    """A beta prior for unit rates: ``mean`` μ and ``concentration`` M = a + b (``math.inf`` when the units vary
+    by chance alone, the prior a point mass at μ). ``units`` is the number of units it was estimated from,
+    ``method`` how ("moments", "ml" or "given")."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if math.isfinite(self.concentration) and not 0.0 < self.mean < 1.0:
             raise ValueError("a prior with a finite concentration needs a mean strictly between 0 and 1")
         if not math.isnan(self.mean) and not 0.0 <= self.mean <= 1.0:
             raise ValueError("the prior mean must lie between 0 and 1")
-
-    @property
-    def alpha(self) -> float:
-        """a = μM (``math.inf`` for a point-mass prior)."""
-        return self.mean * self.concentration if math.isfinite(self.concentration) else math.inf
 
     @property
     def beta(self) -> float:
@@ -107,13 +117,17 @@ class BetaPrior:
         return math.sqrt(self.mean * (1.0 - self.mean) / (self.concentration + 1.0))
 
 
-@dataclass(frozen=True, eq=False)
-class ShrunkProportions:
-    """Result of :func:`shrink_proportions`, per unit in input order: ``crude`` x/n, ``estimate`` the posterior
-    mean, ``lower``/``upper`` the equal-tailed posterior interval at ``level``, ``reliability`` n/(n + M). NaN
-    where the denominator is missing or zero."""
+Prior = TypeVar("Prior")
+S = TypeVar("S", bound="Shrunk[Any]")
 
-    prior: BetaPrior
+
+@dataclass(frozen=True, eq=False)
+class Shrunk(Generic[Prior]):
+    """Units' shrunken estimates, per unit in input order: ``crude`` the unit's own figure, ``estimate`` the
+    posterior mean, ``lower``/``upper`` the equal-tailed posterior interval at ``level``, ``reliability`` the weight
+    on the unit's own figure. NaN where the unit has no figure."""
+
+    prior: Prior
     level: float
     crude: FloatArray = field(repr=False)
     estimate: FloatArray = field(repr=False)
@@ -122,16 +136,55 @@ class ShrunkProportions:
     reliability: FloatArray = field(repr=False)
 
 
-def _units(numerators: ArrayLike, denominators: ArrayLike) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
-    # (x, n, used): used marks units with a numerator and a positive denominator.
-    x, n = np.broadcast_arrays(as_float(numerators), as_float(denominators))
+class ShrunkProportions(Shrunk[BetaPrior]):
+    """Result of :func:`shrink_proportions`: ``crude`` x/n, ``reliability`` n/(n + M); NaN where the denominator is
+    missing or zero."""
+
+
+def _paired(
+    counts: ArrayLike, over: ArrayLike, invalid: Callable[[FloatArray, FloatArray], NDArray[np.bool_]], problem: str
+) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+    # (x, n, used): used marks units with a count and a positive, finite figure to set it against; ValueError
+    # (``problem``) where a used unit's count is ``invalid``.
+    x, n = np.broadcast_arrays(as_float(counts), as_float(over))
     x = np.asarray(x, dtype=float)
     n = np.asarray(n, dtype=float)
     with np.errstate(invalid="ignore"):
         used = np.isfinite(x) & np.isfinite(n) & (n > 0)
-        if np.any(used & ((x < 0) | (x > n))):
-            raise ValueError("each numerator must lie between 0 and its denominator")
+        if np.any(used & invalid(x, n)):
+            raise ValueError(problem)
     return x, n, np.asarray(used, dtype=bool)
+
+
+def _units(numerators: ArrayLike, denominators: ArrayLike) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
+    # (x, n, used): used marks units with a numerator and a positive denominator.
+    return _paired(
+        numerators,
+        denominators,
+        lambda x, n: (x < 0) | (x > n),
+        "each numerator must lie between 0 and its denominator",
+    )
+
+
+def _shrunk(
+    result: Callable[..., S],
+    prior: Any,
+    level: float,
+    crude: FloatArray,
+    used: NDArray[np.bool_],
+    posterior: Any = None,
+    reliability: Any = None,
+) -> S:
+    # The result of units whose posteriors are the frozen scipy distribution ``posterior`` (any parameters where a
+    # unit is not ``used``), with their ``reliability``; or, with a point-mass prior (no ``posterior``), the prior
+    # mean, an interval of that single value and reliability 0. NaN where a unit is not used.
+    nan = np.full(used.shape, np.nan)
+    if posterior is None:
+        centre = np.where(used, prior.mean, nan)
+        return result(prior, float(level), crude, centre, centre.copy(), centre.copy(), np.where(used, 0.0, nan))
+    tail = (1.0 - level) / 2.0
+    figures = (posterior.mean(), posterior.ppf(tail), posterior.isf(tail), reliability)
+    return result(prior, float(level), crude, *(np.asarray(np.where(used, f, nan), dtype=float) for f in figures))
 
 
 def _moments(x: FloatArray, n: FloatArray) -> tuple[float, float]:
@@ -254,31 +307,14 @@ def shrink_proportions(
     x, n, mask = _units(numerators, denominators)
     if prior is None:
         prior = estimate_beta_prior(x, n, method)
-    nan = np.full(x.shape, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         crude = np.where(mask, x / n, np.nan)
     if not math.isfinite(prior.concentration):
-        mean = np.where(mask, prior.mean, np.nan)
-        reliability = np.where(mask, 0.0, np.nan)
-        return ShrunkProportions(prior, float(level), crude, mean, mean.copy(), mean.copy(), reliability)
-    a, b = prior.alpha, prior.beta
+        return _shrunk(ShrunkProportions, prior, level, crude, mask)
     xs = np.where(mask, x, 0.0)
     ns = np.where(mask, n, 0.0)
-    post_a, post_b = a + xs, b + ns - xs
-    tail = (1.0 - level) / 2.0
-    estimate = np.where(mask, post_a / (post_a + post_b), nan)
-    lower = np.where(mask, stats.beta.ppf(tail, post_a, post_b), nan)
-    upper = np.where(mask, stats.beta.isf(tail, post_a, post_b), nan)
-    reliability = np.where(mask, ns / (ns + prior.concentration), nan)
-    return ShrunkProportions(
-        prior,
-        float(level),
-        crude,
-        np.asarray(estimate, dtype=float),
-        np.asarray(lower, dtype=float),
-        np.asarray(upper, dtype=float),
-        np.asarray(reliability, dtype=float),
-    )
+    posterior = stats.beta(prior.alpha + xs, prior.beta + ns - xs)
+    return _shrunk(ShrunkProportions, prior, level, crude, mask, posterior, ns / (ns + prior.concentration))
 
 
 # ------------------------------------------------------------------ ratios: the gamma-Poisson model
@@ -288,30 +324,18 @@ _TOLERANCE = 1e-10
 _MAX_ITERATIONS = 10_000
 
 
-@dataclass(frozen=True)
-class GammaPrior:
+class GammaPrior(_Prior):
     """A gamma prior for units' true ratios θ (observed over expected events): ``mean`` μ = α/β and
     ``concentration`` β, the prior's weight in expected events (``math.inf`` when the units vary by chance alone,
     the prior a point mass at μ). ``units`` is the number of units it was estimated from, ``method`` how
     ("moments", "ml" or "given")."""
 
-    mean: float
-    concentration: float
-    units: int = 0
-    method: str = "given"
-
     def __post_init__(self) -> None:
-        if not self.concentration > 0.0:
-            raise ValueError("the concentration must be positive (math.inf for no between-unit variation)")
+        super().__post_init__()
         if math.isfinite(self.concentration) and not 0.0 < self.mean < math.inf:
             raise ValueError("a prior with a finite concentration needs a positive, finite mean")
         if not math.isnan(self.mean) and not self.mean >= 0.0:
             raise ValueError("the prior mean must not be negative")
-
-    @property
-    def alpha(self) -> float:
-        """The shape α = μβ (``math.inf`` for a point-mass prior)."""
-        return self.mean * self.concentration if math.isfinite(self.concentration) else math.inf
 
     @property
     def beta(self) -> float:
@@ -324,31 +348,14 @@ class GammaPrior:
         return math.sqrt(self.mean / self.concentration)
 
 
-@dataclass(frozen=True, eq=False)
-class ShrunkRatios:
-    """Result of :func:`shrink_ratios`, per unit in input order: ``crude`` O/E, ``estimate`` the posterior mean,
-    ``lower``/``upper`` the equal-tailed posterior interval at ``level``, ``reliability`` E/(E + β). NaN where the
-    expected events are missing or zero, or the observed are missing."""
-
-    prior: GammaPrior
-    level: float
-    crude: FloatArray = field(repr=False)
-    estimate: FloatArray = field(repr=False)
-    lower: FloatArray = field(repr=False)
-    upper: FloatArray = field(repr=False)
-    reliability: FloatArray = field(repr=False)
+class ShrunkRatios(Shrunk[GammaPrior]):
+    """Result of :func:`shrink_ratios`: ``crude`` O/E, ``reliability`` E/(E + β); NaN where the expected events are
+    missing or zero, or the observed are missing."""
 
 
 def _ratio_units(observed: ArrayLike, expected: ArrayLike) -> tuple[FloatArray, FloatArray, NDArray[np.bool_]]:
     # (o, e, used): used marks units with an observed count and positive, finite expected events.
-    o, e = np.broadcast_arrays(as_float(observed), as_float(expected))
-    o = np.asarray(o, dtype=float)
-    e = np.asarray(e, dtype=float)
-    with np.errstate(invalid="ignore"):
-        used = np.isfinite(o) & np.isfinite(e) & (e > 0)
-        if np.any(used & (o < 0)):
-            raise ValueError("observed events cannot be negative")
-    return o, e, np.asarray(used, dtype=bool)
+    return _paired(observed, expected, lambda o, e: o < 0, "observed events cannot be negative")
 
 
 def _poisson_enough(o: FloatArray, e: FloatArray, mean: float | None) -> tuple[float, bool]:
@@ -506,27 +513,11 @@ def shrink_ratios(
     o, e, mask = _ratio_units(observed, expected)
     if prior is None:
         prior = estimate_gamma_prior(o, e, method, mean=mean)
-    nan = np.full(o.shape, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         crude = np.where(mask, o / e, np.nan)
     if not math.isfinite(prior.concentration):
-        centre = np.where(mask, prior.mean, np.nan)
-        reliability = np.where(mask, 0.0, np.nan)
-        return ShrunkRatios(prior, float(level), crude, centre, centre.copy(), centre.copy(), reliability)
+        return _shrunk(ShrunkRatios, prior, level, crude, mask)
     os_ = np.where(mask, o, 0.0)
     es = np.where(mask, e, 1.0)
-    shape, rate = prior.alpha + os_, prior.beta + es
-    tail = (1.0 - level) / 2.0
-    estimate = np.where(mask, shape / rate, nan)
-    lower = np.where(mask, stats.gamma.ppf(tail, shape, scale=1.0 / rate), nan)
-    upper = np.where(mask, stats.gamma.isf(tail, shape, scale=1.0 / rate), nan)
-    reliability = np.where(mask, es / (es + prior.beta), nan)
-    return ShrunkRatios(
-        prior,
-        float(level),
-        crude,
-        np.asarray(estimate, dtype=float),
-        np.asarray(lower, dtype=float),
-        np.asarray(upper, dtype=float),
-        np.asarray(reliability, dtype=float),
-    )
+    posterior = stats.gamma(prior.alpha + os_, scale=1.0 / (prior.beta + es))
+    return _shrunk(ShrunkRatios, prior, level, crude, mask, posterior, es / (es + prior.beta))
