@@ -319,13 +319,14 @@ def _public_results(
         rate = rows["national_value"].to_numpy(float)
         # Expected events are not a count of patients: shown to one decimal, as the pages show them.
         expected = np.round(rows["expected"].to_numpy(float), 1)
+        counts = kind.counts(denominator, expected)  # what the statistic divides the published events by
         patients, variance = kind.funnel_patients(denominator, np.round(rows["expected_variance"].to_numpy(float), 1))
         figures = unit_figures(
             kind.funnel,
             fit["method"] if fit else indicator.funnel_method,
             fit["target"] if fit else kind.target(float(np.nanmax([*rate, 0.0]))),
             numerator,
-            kind.counts(denominator, expected),
+            counts,
             tau2=(fit.get("tau2") or 0.0) if fit else 0.0,
             phi=(fit.get("phi") or 1.0) if fit else 1.0,
             overdispersion=fit["overdispersion"] if fit and fit["overdispersion_applied"] else "none",
@@ -346,7 +347,7 @@ def _public_results(
             "z": np.where(in_funnel, figures["z_adjusted"], np.nan),
         }
         refused = rows["value"].isna().to_numpy()  # no figure computed (e.g. a required field recorded too rarely)
-        columns.update(_public_shrunken(kind, np.where(refused, np.nan, numerator), denominator))
+        columns.update(_public_shrunken(kind, np.where(refused, np.nan, numerator), counts))
         for name in (*result_fields.ESTIMATE, *result_fields.INTERVAL_998):
             columns[name] = np.where(refused, np.nan, np.asarray(columns[name], dtype=float))
         for i, position in enumerate(rows.index):
@@ -357,22 +358,16 @@ def _public_results(
     return public
 
 
-def _public_shrunken(kind: Any, numerator: np.ndarray, denominator: np.ndarray) -> dict[str, np.ndarray]:
+def _public_shrunken(kind: Any, numerator: np.ndarray, counts: np.ndarray) -> dict[str, np.ndarray]:
     """The reliability-adjusted estimates of the shown units of one level and period, as published: computed
-    from their rounded counts alone, the prior estimated from those shown units only (a NaN numerator leaves a
-    unit out). So they are a function of figures already published: they give back no exact count, and nothing
-    of a hidden unit, whose own estimate is never published (docs/adr/0004, "Shrunken estimates")."""
-    if not kind.shrinks:
+    from their published figures alone (the rounded counts, and a ratio's expected events to one decimal, as the
+    pages show them), the prior estimated from those shown units only (a NaN numerator leaves a unit out). So they
+    are a function of figures already published: they give back no exact count, and nothing of a hidden unit,
+    whose own estimate is never published (docs/adr/0004, "Shrunken estimates")."""
+    shrunk = kind.shrink(numerator, counts)
+    if shrunk is None:
         return {name: np.full(len(numerator), np.nan) for name in result_fields.SHRUNKEN}
-    from indicators.stats.shrinkage import shrink_proportions
-
-    shrunk = shrink_proportions(numerator, denominator)
-    return {
-        "shrunken_value": shrunk.estimate,
-        "shrunken_lower": shrunk.lower,
-        "shrunken_upper": shrunk.upper,
-        "reliability": shrunk.reliability,
-    }
+    return shrunk
 
 
 def _public_trend(

@@ -152,15 +152,18 @@ class IndicatorResult(models.Model):
     ci_upper_998 = models.FloatField(null=True)
     shrunken_value = models.FloatField(
         null=True,
-        help_text="Reliability-adjusted (empirical Bayes, beta-binomial) estimate of a trust's or alliance's "
-        "proportion: its crude rate pulled towards the pooled rate by 1 - reliability; null for England and ratios",
+        help_text="Reliability-adjusted (empirical Bayes) estimate of a trust's or alliance's proportion "
+        "(beta-binomial) or O/E (gamma-Poisson): its crude figure pulled towards the figure of all its level's units "
+        "by 1 - reliability; null for England",
     )
-    shrunken_lower = models.FloatField(null=True, help_text="95% interval of the shrunken estimate (posterior beta)")
+    shrunken_lower = models.FloatField(
+        null=True, help_text="95% interval of the shrunken estimate (posterior beta, or gamma for O/E)"
+    )
     shrunken_upper = models.FloatField(null=True)
     reliability = models.FloatField(
         null=True,
-        help_text="Share of the crude rate's variance that is real difference between units, n / (n + M): near 0 the "
-        "figure is mostly chance, near 1 it is mostly the unit's own",
+        help_text="Share of the crude figure's variance that is real difference between units, n / (n + M) or, for "
+        "O/E, E / (E + beta): near 0 the figure is mostly chance, near 1 it is mostly the unit's own",
     )
     national_value = models.FloatField(null=True)
     limit_lower_95 = models.FloatField(null=True)

@@ -18,8 +18,9 @@ COUNTS = ("numerator", "denominator", "observed", "expected")
 ESTIMATE = ("value", "adjusted_rate", "ci_lower", "ci_upper")
 #: The 99.8% interval of the estimate.
 INTERVAL_998 = ("ci_lower_998", "ci_upper_998")
-#: The reliability-adjusted (shrunken) estimate of a proportion, its 95% interval and the reliability of the crude
-#: figure (indicators.stats.shrinkage): a trust's or alliance's only; England is not shrunk.
+#: The reliability-adjusted (shrunken) estimate of a proportion or O/E, its 95% interval and the reliability of the
+#: crude figure (indicators.stats.shrinkage; indicators.kinds ``Kind.shrink``): a trust's or alliance's only;
+#: England is not shrunk.
 SHRUNKEN = ("shrunken_value", "shrunken_lower", "shrunken_upper", "reliability")
 #: Every figure of a result, England's value among them, as the API and the CSV order them.
 FIGURES = (*COUNTS, *ESTIMATE, *INTERVAL_998, *SHRUNKEN, "national_value", *LIMITS, "z")

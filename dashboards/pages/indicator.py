@@ -95,9 +95,18 @@ def indicator_csv(table: str, kind: Kind) -> CsvSchema[ResultRow]:
     return columns(*names, *added)
 
 
-#: Result columns added to the downloads after their first release (the reliability-adjusted estimate): at the end
-#: of each row, so that a program reading the columns by position reads what it always did.
-ADDED_COLUMNS = frozenset({"shrunken_value", "shrunken_95_interval", "reliability"})
+#: Result columns added to the downloads after their first release (the reliability-adjusted estimate of a
+#: proportion, then of O/E): at the end of each row, so that a program reading the columns by position reads what it
+#: always did.
+ADDED_COLUMNS = frozenset(
+    {
+        "shrunken_value",
+        "shrunken_95_interval",
+        "shrunken_observed_over_expected",
+        "shrunken_oe_95_interval",
+        "reliability",
+    }
+)
 
 
 # ------------------------------------------------------------------ building

@@ -206,7 +206,7 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
         "meaning": text.meaning_of(flag, definition.direction, compared),
         "label": label,
         "short_label": short,
-        **_shrunken_texts(row, marker),
+        **_shrunken_texts(row, marker, kind),
         # The funnel's x: what the kind divides the observed events by (expected events, or the denominator).
         "x": kind.counts(row["denominator"], row["expected"]),
         "rate": row["national_value"],  # England's crude rate in the period (the scale of risk-adjusted rates)
@@ -216,17 +216,19 @@ def format_result(row: dict[str, Any] | None, definition: IndicatorDefinition) -
 _NO_EXPECTED = {"ratio_text": "", "ratio_ci_text": "", "expected_text": ""}
 
 
-def _shrunken_texts(row: dict[str, Any], marker: str) -> dict[str, str]:
+def _shrunken_texts(row: dict[str, Any], marker: str, kind: Kind) -> dict[str, str]:
     """The reliability-adjusted estimate, its interval and the reliability as published: the marker where the row
-    is hidden from this reader, "-" where there is none (England, a kind that does not shrink)."""
+    is hidden from this reader, "-" where there is none (England, a kind that does not shrink). The estimate is on
+    the statistic's scale: a percentage, or O/E written as the crude O/E is."""
     value = row.get("shrunken_value")
     if value is None:
         blank = marker if row.get("suppressed") and row.get("numerator") is None else "-"
         return {"shrunken_text": blank, "shrunken_ci_text": blank, "reliability_text": blank}
     reliability = row.get("reliability")
+    written = text.percent if kind.statistic_percent else text.ratio
     return {
-        "shrunken_text": text.percent(value),
-        "shrunken_ci_text": text.interval(row.get("shrunken_lower"), row.get("shrunken_upper")),
+        "shrunken_text": written(value),
+        "shrunken_ci_text": text.interval(row.get("shrunken_lower"), row.get("shrunken_upper"), written),
         "reliability_text": "-" if reliability is None else f"{reliability:.2f}",
     }
 

@@ -84,7 +84,7 @@ def year_results(
         table["flag"] = "none"
         if compared(level, indicator):
             _funnel(table, level, label, indicator, counts, rate, output)
-        _shrink(table, level, indicator)
+        _shrink(table, level, indicator, counts)
         table["level"] = level
         table["period"] = label
         table["period_start"] = start
@@ -120,19 +120,19 @@ def compared(level: str, indicator: IndicatorDefinition) -> bool:
     return not (level == PROVIDER and indicator.reporting.comparison_level == ALLIANCE)
 
 
-def _shrink(table: pd.DataFrame, level: str, indicator: IndicatorDefinition) -> None:
+def _shrink(table: pd.DataFrame, level: str, indicator: IndicatorDefinition, counts: np.ndarray) -> None:
     """Each unit's reliability-adjusted (shrunken) estimate among the units of its level and period, with its
-    95% interval and reliability: empirical Bayes with a beta prior estimated from them all (method of moments;
-    indicators.stats.shrinkage). For a kind that shrinks (proportions); England and other kinds get none."""
+    95% interval and reliability: empirical Bayes with a prior estimated from them all, as the indicator's kind
+    shrinks (``Kind.shrink``: beta-binomial for a proportion, gamma-Poisson for O/E; indicators.stats.shrinkage).
+    England, and a kind that does not shrink, get none."""
     for name in result_fields.SHRUNKEN:
         table[name] = np.nan
-    if level == NATIONAL or not KINDS[indicator.kind].shrinks or table.empty:
+    if level == NATIONAL or table.empty:
         return
-    from indicators.stats.shrinkage import shrink_proportions
-
-    shrunk = shrink_proportions(table["numerator"].to_numpy(float), table["denominator"].to_numpy(float))
-    table["shrunken_value"], table["shrunken_lower"] = shrunk.estimate, shrunk.lower
-    table["shrunken_upper"], table["reliability"] = shrunk.upper, shrunk.reliability
+    shrunk = KINDS[indicator.kind].shrink(table["numerator"].to_numpy(float), counts)
+    if shrunk is not None:
+        for name in result_fields.SHRUNKEN:
+            table[name] = shrunk[name]
 
 
 def _intervals(table: pd.DataFrame, indicator: IndicatorDefinition, counts: np.ndarray) -> None:

@@ -2,10 +2,11 @@
 
 A kind decides the patients' expected events (:meth:`Kind.cohort`), the statistic of an
 organisation or quarter and its interval, the value shown, the family and centre of its funnel
-(``indicators.stats.analysis.funnel_analysis``), the range its XmR limits stay within, and what
-disclosure control publishes of its expected events, and what the pages say of it (its words and
-columns, as plain data). ``indicators.compute``, ``indicators.disclosure`` and the dashboards ask
-the kind; they do not branch on it.
+(``indicators.stats.analysis.funnel_analysis``), the range its XmR limits stay within, how its
+units' statistics shrink (:meth:`Kind.shrink`, the reliability-adjusted estimate beside the crude
+one), what disclosure control publishes of its expected events, and what the pages say of it (its
+words and columns, as plain data). ``indicators.compute``, ``indicators.disclosure`` and the
+dashboards ask the kind; they do not branch on it.
 
 Only the standard library is imported at import time (the start-up check of definitions reads
 the kinds); numpy and the statistics are imported by the methods that compute.
@@ -44,6 +45,16 @@ class Cohort:
         return self.card is not None and not self.card["fitted"]
 
 
+def shrunken_fields(shrunk: Any) -> dict[str, np.ndarray]:
+    """The result fields (``indicators.result_fields.SHRUNKEN``) of a shrinkage of ``indicators.stats.shrinkage``."""
+    return {
+        "shrunken_value": shrunk.estimate,
+        "shrunken_lower": shrunk.lower,
+        "shrunken_upper": shrunk.upper,
+        "reliability": shrunk.reliability,
+    }
+
+
 class Kind(ABC):
     """One kind of indicator; its module (``indicators/kinds/<name>.py``) defines ``KIND``."""
 
@@ -51,9 +62,6 @@ class Kind(ABC):
     risk_adjusted: ClassVar[bool]  # takes a ``risk_model``, and refuses an entry without one
     funnel: ClassVar[Family]  # the family of funnel limits (indicators.stats.analysis)
     limits_within: ClassVar[tuple[float, float | None]]  # what the value can take: XmR limits stay inside
-    #: Its units get a reliability-adjusted (shrunken) estimate beside the crude one: the beta-binomial model of
-    #: indicators.stats.shrinkage, for counts out of a denominator.
-    shrinks: ClassVar[bool] = False
 
     # What the pages (dashboards) say of it: words and columns, no statistics.
     shown_field: ClassVar[str]  # the stored result field its pages show as the value (indicators.result_fields)
@@ -67,6 +75,11 @@ class Kind(ABC):
     #: The columns of its results table: (CSV name, header on the page or "" for the CSV only, result field).
     result_columns: ClassVar[tuple[tuple[str, str, str], ...]]
     limits_words: ClassVar[str]  # its funnel limits in words; ``{method}`` is the definition's funnel method
+    #: Its reliability-adjusted (shrunken) statistic in a sentence, the empirical Bayes model behind it and what it
+    #: is pulled towards (see :meth:`shrink`); "" for a kind whose units are not shrunk.
+    shrunken_name: ClassVar[str] = ""
+    shrinkage_model: ClassVar[str] = ""
+    shrunken_towards: ClassVar[str] = ""
     excess_words: ClassVar[str]  # how a trust's observed minus expected events and their interval are worked out
 
     def cohort(
@@ -116,6 +129,14 @@ class Kind(ABC):
     @abstractmethod
     def public_expected(self, expected: Any) -> Any:
         """The expected events disclosure control may publish beside rounded counts, or None."""
+
+    def shrink(self, numerator: Any, counts: Any) -> dict[str, np.ndarray] | None:
+        """Each unit's reliability-adjusted (shrunken) statistic among the units given (one level and period), from
+        its ``numerator`` and its ``counts`` (what the statistic divides it by: :meth:`counts`), the prior estimated
+        from those units alone: the arrays of ``indicators.result_fields.SHRUNKEN`` (estimate and its 95% interval
+        on the statistic's scale, and the reliability of the crude figure), NaN for a unit with a NaN numerator.
+        None (the default) for a kind whose units are not shrunk."""
+        return None
 
     @abstractmethod
     def rounded_value(self, value: float | None, numerator: int, rounded: tuple[Any, Any]) -> float | None:

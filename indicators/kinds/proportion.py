@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indicators.kinds.base import Kind
+from indicators.kinds.base import Kind, shrunken_fields
 
 
 class Proportion(Kind):
@@ -17,7 +17,6 @@ class Proportion(Kind):
     risk_adjusted = False
     funnel = "proportion"
     limits_within = (0.0, 1.0)
-    shrinks = True
 
     shown_field = "value"
     has_expected = False
@@ -38,6 +37,9 @@ class Proportion(Kind):
         ("reliability", "Reliability", "reliability_text"),
     )
     limits_words = "{method} binomial limits"
+    shrunken_name = "reliability-adjusted percentage"
+    shrinkage_model = "beta-binomial"
+    shrunken_towards = "the figure of all trusts"
     excess_words = (
         "Observed minus expected events: the trust's count minus its patients x England's rate. The interval is "
         "the 95% interval of the trust's percentage (Wilson), less England's rate, multiplied by its patients."
@@ -69,6 +71,13 @@ class Proportion(Kind):
     def public_expected(self, expected: Any) -> None:
         """None: the denominator at the national rate would give the exact denominator back."""
         return None
+
+    def shrink(self, numerator: Any, counts: Any) -> dict[str, Any]:
+        """The beta-binomial model of the units' numerators out of their denominators (the prior by the method of
+        moments; indicators.stats.shrinkage.shrink_proportions), on the proportion's scale."""
+        from indicators.stats.shrinkage import shrink_proportions
+
+        return shrunken_fields(shrink_proportions(numerator, counts))
 
     def rounded_value(self, value: float | None, numerator: int, rounded: tuple[Any, Any]) -> float | None:
         rounded_numerator, rounded_denominator = rounded

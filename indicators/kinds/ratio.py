@@ -8,13 +8,16 @@ value O/E with exact Poisson limits (the expected count held fixed, PHEindicator
 funnel is centred on 1 and is given each organisation's patients and Var(O) = sum of p(1 - p), so
 that where events are common the default analyses O/E as an indirectly standardised proportion
 with binomial variance (Spiegelhalter 2005, Stat Med 24:1185). XmR limits stay at or above 0.
+Beside the crude O/E each trust or alliance gets a reliability-adjusted one: the gamma-Poisson
+empirical Bayes model of the units' observed and expected events (Clayton & Kaldor 1987;
+indicators.stats.shrinkage.shrink_ratios).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from indicators.kinds.base import Cohort, Kind
+from indicators.kinds.base import Cohort, Kind, shrunken_fields
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,10 +46,18 @@ class Ratio(Kind):
         ("expected", "Expected", "expected_text"),
         ("observed_over_expected", "Observed / expected", "ratio_text"),
         ("oe_95_interval", "", "ratio_ci_text"),
+        # Beside the crude O/E, the reliability-adjusted (shrunken) one and how reliable the crude one is (at the
+        # end of the downloads' rows: dashboards.pages.indicator.ADDED_COLUMNS).
+        ("shrunken_observed_over_expected", "Reliability-adjusted O/E", "shrunken_text"),
+        ("shrunken_oe_95_interval", "Its 95% interval", "shrunken_ci_text"),
+        ("reliability", "Reliability", "reliability_text"),
         ("risk_adjusted_rate", "Risk-adjusted rate", "value_text"),
         ("rate_95_interval", "95% interval", "ci_text"),
     )
     limits_words = "exact Poisson limits for observed over expected"
+    shrunken_name = "reliability-adjusted O/E (observed over expected)"
+    shrinkage_model = "gamma-Poisson"
+    shrunken_towards = "1, England's observed / expected"
     excess_words = (
         "Observed minus expected events: observed deaths or events minus the sum of each patient's predicted risk "
         "from the risk model. The interval is the 95% interval of observed/expected (exact Poisson), multiplied by "
@@ -128,6 +139,17 @@ class Ratio(Kind):
     def public_expected(self, expected: Any) -> Any:
         """Expected events are not a count of patients: published as given (the pages show one decimal)."""
         return expected
+
+    def shrink(self, numerator: Any, counts: Any) -> dict[str, Any]:
+        """The gamma-Poisson model of the units' observed events given their expected events, on the O/E scale
+        (indicators.stats.shrinkage.shrink_ratios). The prior's mean is the funnel's target, 1: the risk model is
+        calibrated so that England's O/E is 1 in every year (ADR 0005), so it is known, not estimated; its spread is
+        estimated by Clayton & Kaldor's method of moments. Known, it stays right when the units given are only those
+        disclosure control shows (indicators.disclosure), among which the hidden ones (1 to 7 events) are missing
+        and trusts with no event over-represented."""
+        from indicators.stats.shrinkage import shrink_ratios
+
+        return shrunken_fields(shrink_ratios(numerator, counts, mean=self.target(1.0)))
 
     def rounded_value(self, value: float | None, numerator: int, rounded: tuple[Any, Any]) -> float | None:
         """O / E x the national rate with the same E: the exact value scaled by the rounded O."""

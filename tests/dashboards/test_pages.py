@@ -538,3 +538,51 @@ def test_a_highlighted_trust_that_is_not_shown_is_not_promised_a_ring(client, de
 
 def text_of_html(html: str) -> str:
     return unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", html)))
+
+
+def test_a_risk_adjusted_indicator_shows_a_reliability_adjusted_o_e_beside_the_crude_one(client, demo):
+    """The page's trusts table and the API give each shown trust's reliability-adjusted O/E (gamma-Poisson), its
+    interval and reliability, as published: O/E written as the crude O/E is, none for a hidden trust."""
+    run = demo["runs"]["bowel"]
+    code = "mortality_90d"
+    period = headline(run, code)
+    response = client.get(reverse("indicator", args=["bowel", code]))
+    html = response.content.decode()
+    table = html.split('id="table-trusts"', 1)[1].split("</table>", 1)[0]
+    head = table[: table.index("</thead>")]
+    titles = re.findall(r"<th[^>]*>(.*?)</th>", head)
+    crude = titles.index("Observed / expected")
+    assert titles[crude : crude + 4] == [
+        "Observed / expected",
+        "Reliability-adjusted O/E",
+        "Its 95% interval",
+        "Reliability",
+    ]
+    note = text_of(response).split("sits beside each crude one", 1)[1][:300]  # the note under the table: which model
+    assert "gamma-Poisson" in note and "pulled towards 1, England's observed / expected" in note
+    results = client.get(
+        reverse("api:result-list"),
+        {"audit": "bowel", "indicator": code, "level": "provider", "period": period, "page_size": 1000},
+    ).json()["results"]
+    shown = [r for r in results if not r["suppressed"]]
+    hidden = [r for r in results if r["suppressed"]]
+    assert len(shown) >= 10 and hidden
+    assert all(r[name] is None for r in hidden for name in ("shrunken_value", "shrunken_lower", "reliability"))
+    # estimate = w·(O/E) + (1 − w)·μ, μ the prior mean: 1, England's O/E (the risk model is calibrated to it).
+    assert all(0 <= r["reliability"] < 1 for r in shown)
+    assert all(r["shrunken_lower"] <= r["shrunken_value"] <= r["shrunken_upper"] for r in shown)
+    means = [(r["shrunken_value"] - r["reliability"] * r["value"]) / (1 - r["reliability"]) for r in shown]
+    assert means == pytest.approx([1.0] * len(shown), rel=1e-9)
+    for r in shown:
+        row = re.search(rf'<tr data-code="{r["organisation"]}".*?</tr>', table, re.S).group(0)
+        cells = re.findall(r'<td class="num">(.*?)</td>', row)
+        lower, upper = f"{r['shrunken_lower']:.2f}", f"{r['shrunken_upper']:.2f}"
+        assert cells[3] == f"{r['value']:.2f}"  # the crude O/E, and beside it:
+        assert cells[4:7] == [f"{r['shrunken_value']:.2f}", f"{lower} to {upper}", f"{r['reliability']:.2f}"]
+    row = re.search(rf'<tr data-code="{hidden[0]["organisation"]}".*?</tr>', table, re.S).group(0)
+    assert re.findall(r'<td class="num">(.*?)</td>', row)[3:7] == ["*"] * 4
+    download = client.get(reverse("indicator", args=["bowel", code]) + "?download=trusts").content.decode()
+    lines = {line["code"]: line for line in csv.DictReader(io.StringIO(download))}
+    first = shown[0]
+    assert lines[first["organisation"]]["shrunken_observed_over_expected"] == f"{first['shrunken_value']:.2f}"
+    assert lines[hidden[0]["organisation"]]["shrunken_oe_95_lower"] == "*"

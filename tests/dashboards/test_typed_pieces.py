@@ -62,6 +62,7 @@ def test_a_model_that_could_not_be_fitted_reads_back_as_an_unfitted_card():
 
 # Added later (the reliability-adjusted estimate): after the columns the files' first users read, never among them.
 SHRUNKEN = ["shrunken_value", "shrunken_95_lower", "shrunken_95_upper", "reliability"]
+SHRUNKEN_RATIO = ["shrunken_observed_over_expected", "shrunken_oe_95_lower", "shrunken_oe_95_upper", "reliability"]
 
 
 def test_every_download_keeps_its_columns(client, demo):
@@ -122,6 +123,22 @@ def test_every_download_keeps_its_columns(client, demo):
             "rate_95_lower",
             "rate_95_upper",
             "compared_with_expected",
+            *SHRUNKEN_RATIO,
+        ],
+        reverse("indicator", args=["lung", ratio]) + "?download=alliances": [
+            "code",
+            "name",
+            "patients",
+            "observed",
+            "expected",
+            "observed_over_expected",
+            "oe_95_lower",
+            "oe_95_upper",
+            "risk_adjusted_rate",
+            "rate_95_lower",
+            "rate_95_upper",
+            "compared_with_expected",
+            *SHRUNKEN_RATIO,
         ],
         reverse("indicator", args=["lung", ratio]) + "?download=calibration": [
             "group",

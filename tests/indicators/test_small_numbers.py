@@ -6,14 +6,16 @@ extract is drawn from a known truth (tests/small_registry.py), and the results a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from scipy import optimize, stats
 
-from audits.schema import load_definition
+from audits.schema import load_definition, parse_definition
 from indicators.compute import compute_indicator
 from indicators.definitions import parse_indicators
 from indicators.disclosure import protect, publish_results, suppression_policy
@@ -173,4 +175,109 @@ def test_the_published_shrunken_figures_do_not_depend_on_a_hidden_count(registry
         }
 
     before, after = shown_figures(protected), shown_figures(again)
+    assert before.keys() == after.keys() and before == after
+
+
+# ------------------------------------------------------------------ a risk-adjusted ratio (observed over expected)
+
+RATIO = "mdt_missed_adjusted"
+
+
+@pytest.fixture(scope="module")
+def ratio_definition():
+    """Patients not discussed at a specialist MDT as a risk-adjusted ratio (a risk model on age), added to the
+    fixture registry's definition in memory: its trusts' O/E shrink by the gamma-Poisson model."""
+    raw = yaml.safe_load(DEFINITION.read_text(encoding="utf-8"))
+    entry = {**next(item for item in raw["indicators"] if item["code"] == "mdt_discussed"), "code": RATIO}
+    entry["numerator"] = {"column": "mdt_discussed", "equals": False}
+    entry["direction"] = "lower_is_better"
+    entry["risk_model"] = {"covariates": [{"column": "age", "type": "numeric"}]}
+    raw["indicators"].append(entry)
+    definition = next(d for d in parse_indicators(parse_definition(raw, origin=DEFINITION.name)) if d.code == RATIO)
+    assert definition.kind == "ratio"
+    return definition
+
+
+@pytest.fixture(scope="module")
+def ratio_protected(registry, ratio_definition):
+    output = compute(registry, ratio_definition)
+    return output, protect(output, ratio_definition, alliance_of=ALLIANCE_OF, policy=suppression_policy())
+
+
+def test_every_trust_and_alliance_gets_a_shrunken_o_e_and_england_none(ratio_protected):
+    output, _ = ratio_protected
+    local = output.results[output.results["level"] != "national"]
+    assert local["shrunken_value"].notna().all() and local["reliability"].between(0, 1).all()
+    trusts = rows(output, "provider")
+    assert trusts["reliability"].gt(0).all()  # the trusts' MDT rates really differ (tests/small_registry.py)
+    # On the O/E scale: each estimate between the trust's crude O/E and the trusts' typical O/E (about 1), inside
+    # its own interval, and pulled further the fewer events the trust was expected to have.
+    assert trusts["value"].between(0.3, 3).sum() > 30 and trusts["shrunken_value"].between(0.5, 1.5).all()
+    assert (trusts["shrunken_lower"] < trusts["shrunken_value"]).all()
+    assert (trusts["shrunken_value"] < trusts["shrunken_upper"]).all()
+    by_expected = trusts.sort_values("expected")
+    assert (np.diff(by_expected["reliability"].to_numpy()) >= -1e-12).all()
+    assert rows(output, "national")[list(SHRUNKEN)].isna().all(axis=None)
+
+
+def test_a_suppressed_ratio_cell_publishes_no_shrunken_o_e(ratio_protected):
+    _, protected = ratio_protected
+    hidden = [row for row in published(protected) if row["suppressed"]]
+    assert hidden, "the tiny trusts must be hidden"
+    assert all(row[name] is None for row in hidden for name in SHRUNKEN)
+
+
+def test_a_shown_ratio_cell_gives_back_only_its_published_counts(ratio_protected):
+    """The attack on O/E: from a shown trust's published shrunken O/E, its reliability w and its published expected
+    events E, solve the posterior gamma: β = E(1 − w)/w, shape α + O = estimate·(β + E). The α so found is one
+    prior for every shown trust of the period only with the published (rounded) observed counts: the figures follow
+    the published counts, never the exact ones."""
+    output, protected = ratio_protected
+    exact = output.results.set_index(["level", "period", "organisation"])
+    shown = [r for r in published(protected) if r["level"] == "provider" and not r["suppressed"]]
+    shown = [r for r in shown if r["period"] == POOLED]
+    assert len(shown) >= 5
+    alphas, exact_alphas = [], []
+    for row in shown:
+        estimate, w, e = row["shrunken_value"], row["reliability"], row["expected"]
+        assert e == round(e, 1)  # expected events are published to one decimal
+        beta = e * (1 - w) / w
+        shape = estimate * (beta + e)
+        # The published interval is that posterior's: Gamma(shape, rate β + E).
+        assert stats.gamma.ppf(0.025, shape, scale=1 / (beta + e)) == pytest.approx(row["shrunken_lower"], rel=1e-6)
+        assert stats.gamma.isf(0.025, shape, scale=1 / (beta + e)) == pytest.approx(row["shrunken_upper"], rel=1e-6)
+        alphas.append(shape - row["observed"])
+        exact_alphas.append(shape - exact.loc[("provider", POOLED, row["organisation"])]["observed"])
+    assert max(alphas) - min(alphas) < 1e-6 * max(alphas)
+    assert max(exact_alphas) - min(exact_alphas) > 0.5  # rounding changed some counts; the figures ignore them
+
+
+def test_the_published_shrunken_o_e_do_not_depend_on_a_hidden_cell(ratio_protected, ratio_definition):
+    """Change a hidden (tiny) trust's observed and expected events: every shown trust's published shrunken O/E stays
+    the same, so it carries nothing of the hidden cell. (The cell is changed in the computed results rather than a
+    patient in the extract: a patient's outcome moves the risk model, so every trust's published expected events,
+    and the shrunken figures with them, as they should.)"""
+    output, protected = ratio_protected
+    results = output.results.copy()
+    tiny = (results["level"] == "provider") & (results["organisation"] == TRUSTS[-1]) & (results["period"] == POOLED)
+    assert tiny.sum() == 1 and 0 < int(results.loc[tiny, "denominator"].iloc[0]) <= 7
+    denominator = int(results.loc[tiny, "denominator"].iloc[0])
+    observed = (int(results.loc[tiny, "numerator"].iloc[0]) + 1) % (denominator + 1)
+    results.loc[tiny, ["numerator", "observed"]] = [observed, float(observed)]
+    results.loc[tiny, "expected"] = results.loc[tiny, "expected"] * 1.5 + 0.4
+    changed = protect(
+        dataclasses.replace(output, results=results),
+        ratio_definition,
+        alliance_of=ALLIANCE_OF,
+        policy=suppression_policy(),
+    )
+
+    def shown_figures(protected_output):
+        return {
+            (r["period"], r["organisation"]): tuple(r[name] for name in SHRUNKEN)
+            for r in published(protected_output)
+            if r["level"] == "provider" and not r["suppressed"]
+        }
+
+    before, after = shown_figures(protected), shown_figures(changed)
     assert before.keys() == after.keys() and before == after
